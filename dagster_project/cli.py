@@ -1,0 +1,101 @@
+"""The `hub` command: generate sample data, build, serve, benchmark."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+
+from dagster_project.settings import Settings
+
+
+def _month(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text + "-01" if len(text) == 7 else text).replace(day=1)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected YYYY-MM, got {text!r}") from exc
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from dagster_project.generate import generate_sample
+
+    settings = Settings.from_env()
+    settings.ensure_dirs()
+    report = generate_sample(settings.landing_dir, settings.partners_dir, months=args.months,
+                             seed=args.seed, scale=args.scale, end_month=args.end_month)
+    print(report.summary())
+    print(f"landing folder: {settings.landing_dir}")
+    return 0
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from dagster_project.build import run_build
+    from dagster_project.partners import PartnerConfigError, load_partners
+
+    settings = Settings.from_env()
+    try:
+        partners = load_partners(settings.partners_dir, settings.dbt_project_dir)
+    except PartnerConfigError as exc:
+        print(f"hub build: partner configuration error: {exc}", file=sys.stderr)
+        return 2
+    print(f"hub build: {len(partners)} partners, landing {settings.landing_dir}")
+    outcome = run_build(settings, strict=args.strict)
+    if outcome.load_summary:
+        print(f"load: {outcome.load_summary}")
+    for message in outcome.load_messages:
+        print(f"  rejected: {message}", file=sys.stderr)
+    for check in outcome.check_failures:
+        print(f"  check failed: {check}", file=sys.stderr)
+    if not outcome.success:
+        for failure in outcome.failures:
+            print(f"hub build FAILED at {failure}", file=sys.stderr)
+        print(f"the serving file {settings.serving_db} was left as it was", file=sys.stderr)
+        return 1
+    print(f"hub build: published {settings.serving_db} in {outcome.seconds:.1f}s")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from dagster_project.serve import serve
+
+    return serve(Settings.from_env())
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from dagster_project.bench import run_bench
+
+    return run_bench(scale=args.scale, months=args.months, seed=args.seed)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="hub", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    gen = sub.add_parser("generate", help="write sample landing files for the fictional partners")
+    gen.add_argument("--months", type=int, default=24)
+    gen.add_argument("--seed", type=int, default=42)
+    gen.add_argument("--scale", type=float, default=1.0, help="multiplies call volumes")
+    gen.add_argument("--end-month", type=_month, default=None,
+                     help="last month generated, YYYY-MM (default: last calendar month)")
+    gen.set_defaults(func=cmd_generate)
+
+    build = sub.add_parser("build", help="load + dbt build + checks + publish (non-zero on failure)")
+    build.add_argument("--strict", action="store_true",
+                       help="fail (and publish nothing) if any landing file is rejected")
+    build.set_defaults(func=cmd_build)
+
+    serve = sub.add_parser("serve", help="start the Dagster UI (and Superset) on 127.0.0.1")
+    serve.set_defaults(func=cmd_serve)
+
+    bench = sub.add_parser("bench", help="time generate, load, transform and publish")
+    bench.add_argument("--scale", type=float, default=1.0)
+    bench.add_argument("--months", type=int, default=24)
+    bench.add_argument("--seed", type=int, default=42)
+    bench.set_defaults(func=cmd_bench)
+
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

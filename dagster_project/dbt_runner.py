@@ -1,0 +1,54 @@
+"""Run dbt (dbt-duckdb) against the working warehouse, outside Dagster (CLI, benchmarks)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from dagster_project.settings import Settings
+
+
+class DbtError(RuntimeError):
+    """dbt exited non-zero; the message carries the tail of its output."""
+
+
+def dbt_env(settings: Settings) -> dict[str, str]:
+    env = dict(os.environ)
+    env["HUB_WORK_DB"] = str(settings.work_db)
+    env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    return env
+
+
+def dbt_executable() -> str:
+    return str(Path(sys.executable).with_name("dbt"))
+
+
+def run_dbt(settings: Settings, *args: str) -> str:
+    """Run `dbt <args>` in the project; return its output or raise DbtError."""
+    cmd = [dbt_executable(), *args, "--project-dir", str(settings.dbt_project_dir),
+           "--profiles-dir", str(settings.dbt_project_dir)]
+    proc = subprocess.run(cmd, env=dbt_env(settings), capture_output=True, text=True,
+                          cwd=settings.dbt_project_dir, check=False)
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-40:])
+        raise DbtError(f"`dbt {' '.join(args)}` failed (exit {proc.returncode}):\n{tail}")
+    return proc.stdout
+
+
+def manifest_path(settings: Settings) -> Path:
+    return settings.dbt_project_dir / "target" / "manifest.json"
+
+
+def ensure_manifest(settings: Settings) -> Path:
+    """Parse the dbt project if its manifest is missing or older than any project file."""
+    manifest = manifest_path(settings)
+    watched = [settings.dbt_project_dir / d for d in ("models", "macros", "tests", "seeds")]
+    watched.append(settings.home / "seeds" / "reference")
+    newest = max((p.stat().st_mtime for d in watched if d.exists() for p in d.rglob("*")
+                  if p.is_file()), default=0.0)
+    newest = max(newest, (settings.dbt_project_dir / "dbt_project.yml").stat().st_mtime)
+    if not manifest.exists() or manifest.stat().st_mtime < newest:
+        run_dbt(settings, "parse", "--quiet")
+    return manifest

@@ -1,0 +1,24 @@
+"""Dagster code location: wiring only. The logic lives in plain modules of this package."""
+
+import dagster as dg
+
+from dagster_project.orchestration.automation import landing_files_sensor, monthly_build_schedule
+from dagster_project.orchestration.checks import (
+    calls_quarantine_rate,
+    calls_reconcile,
+    telephony_freshness,
+)
+from dagster_project.orchestration.dbt_assets import dbt_resource, hub_dbt_models
+from dagster_project.orchestration.jobs import build_warehouse_job
+from dagster_project.orchestration.raw_assets import raw_landing_files, raw_partner_config
+from dagster_project.orchestration.resources import WarehouseResource
+from dagster_project.orchestration.serving import serving_warehouse
+
+defs = dg.Definitions(
+    assets=[raw_partner_config, raw_landing_files, hub_dbt_models, serving_warehouse],
+    asset_checks=[calls_reconcile, calls_quarantine_rate, telephony_freshness],
+    jobs=[build_warehouse_job],
+    sensors=[landing_files_sensor],
+    schedules=[monthly_build_schedule],
+    resources={"warehouse": WarehouseResource.from_env(), "dbt": dbt_resource()},
+)

@@ -1,0 +1,252 @@
+"""Load landing files of one source into the `raw` schema through DuckDB's CSV reader.
+
+Rules (see docs/architecture.md):
+- every data line of a file lands in the raw table, or in `raw.rejected_rows` with a reason;
+- the same file loaded twice changes nothing (`unchanged`);
+- a new file for a delivery key replaces the old one's rows in one transaction (`replaced`);
+- a file that cannot be loaded at all is `rejected` with a message naming the file and the
+  problem, and whatever was loaded before for that delivery stays as it was.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from dagster_project.ingest.discovery import LandingFile, discover_files
+from dagster_project.ingest.raw_tables import ensure_raw_schema, raw_table, source_fields
+from dagster_project.ingest.readers import FileRejected, read_header, readable_csv, sha256_of
+from dagster_project.partners import PartnerConfig, SourceConfig
+
+COMMON_DELIMITERS = (",", ";", "|", "\t")
+
+
+@dataclass
+class FileResult:
+    rel_path: str
+    partner_code: str | None
+    status: str  # loaded | replaced | unchanged | rejected
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    message: str = ""
+    period_month: dt.date | None = None
+
+
+@dataclass
+class LoadReport:
+    load_id: str
+    source: str
+    files: list[FileResult] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(1 for f in self.files if f.status == status)
+
+    @property
+    def rows_loaded(self) -> int:
+        return sum(f.rows_loaded for f in self.files)
+
+    @property
+    def rows_rejected(self) -> int:
+        return sum(f.rows_rejected for f in self.files)
+
+    @property
+    def rejected(self) -> list[FileResult]:
+        return [f for f in self.files if f.status == "rejected"]
+
+    def summary(self) -> str:
+        return (f"{self.source}: {self.count('loaded')} loaded, {self.count('replaced')} replaced, "
+                f"{self.count('unchanged')} unchanged, {self.count('rejected')} rejected files; "
+                f"{self.rows_loaded:,} rows loaded, {self.rows_rejected:,} malformed lines "
+                f"quarantined")
+
+
+def _in_scope(f: LandingFile, scope: set[tuple[str, dt.date]] | None) -> bool:
+    if scope is None:
+        return True
+    if f.period_month is None:
+        return any(p == f.partner_code for p, _ in scope)
+    return (f.partner_code, f.period_month) in scope
+
+
+def _delimiter_hint(header: list[str], cfg: SourceConfig) -> str:
+    joined = cfg.delimiter.join(header)
+    for d in COMMON_DELIMITERS:
+        if d != cfg.delimiter and len(joined.split(d)) > 1 and len(header) == 1:
+            return (f"; the header looks '{d}'-delimited but the configuration says "
+                    f"'{cfg.delimiter}' (wrong delimiter?)")
+    return ""
+
+
+def _check_header(header: list[str], cfg: SourceConfig) -> None:
+    missing = [h for h in cfg.source_headers if h not in header]
+    if missing:
+        raise FileRejected(f"header lacks configured column(s) {missing}; found {header}"
+                           f"{_delimiter_hint(header, cfg)}")
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+class _Loader:
+    def __init__(self, con: duckdb.DuckDBPyConnection, source: str, load_id: str,
+                 landing_dir: Path, workdir: Path) -> None:
+        self.con = con
+        self.source = source
+        self.load_id = load_id
+        self.landing_dir = landing_dir
+        self.workdir = workdir
+        self.table = raw_table(source)
+        self.fields = source_fields(source)
+        self.now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+    def event(self, f: LandingFile | None, rel: str, partner: str | None, status: str,
+              file_hash: str | None, rows: int, rejected: int, message: str) -> None:
+        self.con.execute(
+            "insert into raw.load_events values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [self.load_id, self.now, partner, self.source, rel, file_hash,
+             f.delivery_key if f else None, f.period_month if f else None, status, rows,
+             rejected, message])
+
+    def load(self, f: LandingFile, cfg: SourceConfig) -> FileResult:
+        file_hash = sha256_of(f.path)
+        current = self.con.execute(
+            "select file_hash from raw.load_files where partner_code = ? and source = ? "
+            "and delivery_key = ?", [f.partner_code, self.source, f.delivery_key]).fetchone()
+        if current and current[0] == file_hash:
+            return FileResult(f.rel_path, f.partner_code, "unchanged",
+                              message=f"{f.rel_path}: already loaded, unchanged",
+                              period_month=f.period_month)
+        twin = self.con.execute(
+            "select source_file from raw.load_files where file_hash = ? and not "
+            "(partner_code = ? and source = ? and delivery_key = ?)",
+            [file_hash, f.partner_code, self.source, f.delivery_key]).fetchone()
+        try:
+            if twin:
+                raise FileRejected(f"duplicate delivery: identical content to {twin[0]}, "
+                                   f"which is already loaded")
+            result = self._load_new(f, cfg, file_hash, replacing=current is not None)
+        except (FileRejected, duckdb.Error) as exc:
+            message = f"{f.rel_path}: rejected: {exc}"
+            if current:
+                message += " (the previously loaded delivery is kept)"
+            self.event(f, f.rel_path, f.partner_code, "rejected", file_hash, 0, 0, message)
+            return FileResult(f.rel_path, f.partner_code, "rejected", message=message,
+                              period_month=f.period_month)
+        return result
+
+    def _select_list(self, cfg: SourceConfig) -> str:
+        parts = []
+        for name in self.fields:
+            spec = cfg.columns.get(name)
+            expr = f"cast({spec.sql()} as varchar)" if spec else "cast(null as varchar)"
+            parts.append(f'nullif(trim({expr}), \'\') as "{name}"')
+        return ", ".join(parts)
+
+    def _load_new(self, f: LandingFile, cfg: SourceConfig, file_hash: str,
+                  replacing: bool) -> FileResult:
+        con = self.con
+        path, encoding, delimiter = readable_csv(f.path, cfg, self.workdir)
+        header = read_header(path, encoding, delimiter)
+        _check_header(header, cfg)
+        columns = "{" + ", ".join(f"{_sql_text(h)}: 'VARCHAR'" for h in header) + "}"
+        con.execute("drop table if exists _acc; drop table if exists _rej_errors; "
+                    "drop table if exists _rej_scans")
+        con.execute(
+            f"create temp table _acc as select * from read_csv({_sql_text(str(path))}, "
+            f"header = true, auto_detect = false, columns = {columns}, "
+            f"delim = {_sql_text(delimiter)}, quote = '\"', escape = '\"', "
+            f"encoding = {_sql_text(encoding)}, store_rejects = true, "
+            f"rejects_table = '_rej_errors', rejects_scan = '_rej_scans')")
+        accepted = con.execute("select count(*) from _acc").fetchone()[0]
+        con.execute("""
+            create or replace temp table _rej as
+            select line, string_agg(distinct error_type || ': ' || error_message, '; ') as reason,
+                   any_value(csv_line) as raw_line
+            from _rej_errors group by line
+        """)
+        rejected = con.execute("select count(*) from _rej").fetchone()[0]
+        if accepted + rejected == 0:
+            raise FileRejected("the file has a header but no data rows")
+        if accepted == 0:
+            raise FileRejected(f"none of its {rejected} data lines could be read with "
+                               f"delimiter '{delimiter}'")
+        # Data row n is file line n + 1 (line 1 is the header). Accepted rows keep file order in
+        # _acc (rowid), so pair them with the line numbers that were not rejected.
+        con.execute(f"""
+            create or replace temp table _lines as
+            select row_number() over (order by line) - 1 as ord, line
+            from (select range as line from range(2, {accepted + rejected + 2})) l
+            where line not in (select line from _rej)
+        """)
+        con.execute("begin transaction")
+        try:
+            key = [f.partner_code, f.delivery_key]
+            con.execute(f"delete from {self.table} where partner_code = ? and _delivery_key = ?",
+                        key)
+            con.execute("delete from raw.rejected_rows where partner_code = ? and source = ? "
+                        "and _delivery_key = ?", [f.partner_code, self.source, f.delivery_key])
+            lineage = [f.rel_path, file_hash, f.delivery_key, self.load_id, self.now]
+            con.execute(
+                f"insert into {self.table} (partner_code, {', '.join(self.fields)}, "
+                f"_source_file, _file_hash, _row_number, _delivery_key, _load_id, _loaded_at) "
+                f"select ?, {self._select_list(cfg)}, "
+                f"?, ?, l.line - 1, ?, ?, ? from _acc a join _lines l on a.rowid = l.ord",
+                [f.partner_code, f.rel_path, file_hash, f.delivery_key, self.load_id, self.now])
+            con.execute(
+                "insert into raw.rejected_rows select ?, ?, ?, ?, line - 1, ?, reason, raw_line, "
+                "?, ? from _rej", [f.partner_code, self.source, *lineage])
+            con.execute(
+                "insert or replace into raw.load_files values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [f.partner_code, self.source, f.delivery_key, f.rel_path, file_hash,
+                 f.path.stat().st_size, accepted + rejected, accepted, rejected, f.period_month,
+                 self.load_id, self.now])
+            status = "replaced" if replacing else "loaded"
+            message = f"{f.rel_path}: {status} {accepted:,} rows"
+            if rejected:
+                message += f"; {rejected:,} malformed line(s) quarantined in raw.rejected_rows"
+            self.event(f, f.rel_path, f.partner_code, status, file_hash, accepted, rejected,
+                       message)
+            con.execute("commit")
+        except Exception:
+            con.execute("rollback")
+            raise
+        return FileResult(f.rel_path, f.partner_code, status, accepted, rejected, message,
+                          f.period_month)
+
+
+def load_source(db_path: Path, landing_dir: Path, partners: dict[str, PartnerConfig],
+                source: str = "telephony",
+                scope: Iterable[tuple[str, dt.date]] | None = None) -> LoadReport:
+    """Load every landing file of `source` (or only those of the (partner, month) `scope`)."""
+    scope_set = set(scope) if scope is not None else None
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    report = LoadReport(load_id=uuid.uuid4().hex, source=source)
+    files, problems = discover_files(landing_dir, partners, source)
+    con = duckdb.connect(str(db_path))
+    try:
+        ensure_raw_schema(con, (source,))
+        with tempfile.TemporaryDirectory(prefix="hub-load-") as tmp:
+            loader = _Loader(con, source, report.load_id, landing_dir, Path(tmp))
+            for problem in problems:
+                if scope_set is not None and problem.partner_code is None:
+                    continue
+                if scope_set is not None and problem.partner_code not in {p for p, _ in scope_set}:
+                    continue
+                loader.event(None, problem.rel_path, problem.partner_code, "rejected", None, 0,
+                             0, problem.message)
+                report.files.append(FileResult(problem.rel_path, problem.partner_code,
+                                               "rejected", message=problem.message))
+            for f in files:
+                if _in_scope(f, scope_set):
+                    report.files.append(loader.load(f, partners[f.partner_code].sources[source]))
+        con.execute("checkpoint")
+    finally:
+        con.close()
+    return report

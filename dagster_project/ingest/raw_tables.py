@@ -1,0 +1,101 @@
+"""The `raw` schema: table definitions and the partner-configuration tables."""
+
+from __future__ import annotations
+
+import duckdb
+
+from dagster_project.partners import SOURCE_FIELDS, WEEKDAYS, PartnerConfig
+
+LINEAGE_COLUMNS = (
+    "_source_file varchar, _file_hash varchar, _row_number bigint, _delivery_key varchar, "
+    "_load_id varchar, _loaded_at timestamp"
+)
+
+
+def source_fields(source: str) -> tuple[str, ...]:
+    spec = SOURCE_FIELDS[source]
+    return spec["required"] + spec["optional"]
+
+
+def ensure_raw_schema(con: duckdb.DuckDBPyConnection, sources: tuple[str, ...]) -> None:
+    """Create the raw tables if they do not exist yet (never drops data)."""
+    con.execute("create schema if not exists raw")
+    for source in sources:
+        fields = ", ".join(f'"{f}" varchar' for f in source_fields(source))
+        con.execute(f"create table if not exists raw.{source}_{_entity(source)} "
+                    f"(partner_code varchar, {fields}, {LINEAGE_COLUMNS})")
+    con.execute("""
+        create table if not exists raw.load_files (
+            partner_code varchar, source varchar, delivery_key varchar, source_file varchar,
+            file_hash varchar, file_bytes bigint, rows_read bigint, rows_loaded bigint,
+            rows_rejected bigint, period_month date, load_id varchar, loaded_at timestamp,
+            primary key (partner_code, source, delivery_key))
+    """)
+    con.execute("""
+        create table if not exists raw.load_events (
+            load_id varchar, event_at timestamp, partner_code varchar, source varchar,
+            source_file varchar, file_hash varchar, delivery_key varchar, period_month date,
+            status varchar, rows_loaded bigint, rows_rejected bigint, message varchar)
+    """)
+    con.execute("""
+        create table if not exists raw.rejected_rows (
+            partner_code varchar, source varchar, _source_file varchar, _file_hash varchar,
+            _row_number bigint, _delivery_key varchar, reason varchar, raw_line varchar,
+            _load_id varchar, _loaded_at timestamp)
+    """)
+
+
+def _entity(source: str) -> str:
+    return {"telephony": "calls", "crm": "contacts"}[source]
+
+
+def raw_table(source: str) -> str:
+    """The raw table that holds one source's rows, e.g. `raw.telephony_calls`."""
+    return f"raw.{source}_{_entity(source)}"
+
+
+def write_partner_config(con: duckdb.DuckDBPyConnection,
+                         partners: dict[str, PartnerConfig]) -> dict[str, int]:
+    """Rewrite the raw.partner_* tables from the YAML configuration; returns row counts."""
+    con.execute("create schema if not exists raw")
+    tables: dict[str, tuple[str, list[tuple]]] = {
+        "partners": ("partner_code varchar, partner_name varchar, partner_kind varchar, "
+                     "is_fictional boolean, timezone varchar", []),
+        "partner_opening_hours": ("partner_code varchar, iso_dow integer, opens_at varchar, "
+                                  "closes_at varchar", []),
+        "partner_sources": ("partner_code varchar, source varchar, timestamp_format varchar, "
+                            "timestamp_zone varchar, wait_format varchar, talk_format varchar, "
+                            "hold_format varchar, wrap_format varchar", []),
+        "partner_outcome_codes": ("partner_code varchar, source varchar, outcome_code varchar, "
+                                  "outcome varchar", []),
+        "partner_queues": ("partner_code varchar, queue_name varchar, "
+                           "service_line_code varchar", []),
+    }
+    for p in partners.values():
+        tables["partners"][1].append((p.code, p.name, p.kind, p.is_fictional, p.timezone))
+        for day, (opens, closes) in p.opening_hours.items():
+            tables["partner_opening_hours"][1].append(
+                (p.code, WEEKDAYS.index(day) + 1, opens, closes))
+        for name, s in p.sources.items():
+            d = s.duration_formats
+            tables["partner_sources"][1].append(
+                (p.code, name, s.timestamp_format, s.timestamp_zone, d.get("wait"),
+                 d.get("talk"), d.get("hold"), d.get("wrap")))
+            tables["partner_outcome_codes"][1].extend(
+                (p.code, name, code, outcome) for code, outcome in s.codes.items())
+            tables["partner_queues"][1].extend(
+                (p.code, queue, line) for queue, line in s.queues.items())
+    counts = {}
+    con.execute("begin transaction")
+    try:
+        for name, (ddl, rows) in tables.items():
+            con.execute(f"create or replace table raw.{name} ({ddl})")
+            if rows:
+                marks = ", ".join("?" * len(rows[0]))
+                con.executemany(f"insert into raw.{name} values ({marks})", rows)
+            counts[name] = len(rows)
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+    return counts

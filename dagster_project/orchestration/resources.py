@@ -1,0 +1,48 @@
+"""The warehouse resource: every path the assets need, from the environment with defaults."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dagster as dg
+
+from dagster_project.partners import PartnerConfig, load_partners
+from dagster_project.settings import Settings
+
+
+def env_or_default(name: str, default: str) -> str | dg.EnvVar:
+    """`dg.EnvVar(name)` when the variable is set, else the default (Dagster has no defaults)."""
+    return dg.EnvVar(name) if os.environ.get(name) else default
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """Locations of the landing folder, partner configs and the DuckDB files."""
+
+    landing_dir: str
+    work_db: str
+    serving_db: str
+    partners_dir: str
+    home: str
+
+    @classmethod
+    def from_env(cls) -> WarehouseResource:
+        s = Settings.from_env()
+        return cls(
+            landing_dir=env_or_default("HUB_LANDING_DIR", str(s.landing_dir)),
+            work_db=env_or_default("HUB_WORK_DB", str(s.work_db)),
+            serving_db=env_or_default("HUB_SERVING_DB", str(s.serving_db)),
+            partners_dir=env_or_default("HUB_PARTNERS_DIR", str(s.partners_dir)),
+            home=env_or_default("HUB_HOME", str(s.home)),
+        )
+
+    def settings(self) -> Settings:
+        base = Settings.from_env()
+        return Settings(
+            home=Path(self.home), data_dir=base.data_dir, landing_dir=Path(self.landing_dir),
+            work_db=Path(self.work_db), serving_db=Path(self.serving_db),
+            partners_dir=Path(self.partners_dir), dagster_home=base.dagster_home)
+
+    def partners(self) -> dict[str, PartnerConfig]:
+        s = self.settings()
+        return load_partners(s.partners_dir, s.dbt_project_dir)

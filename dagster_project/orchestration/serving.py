@@ -1,0 +1,23 @@
+"""The published serving warehouse: copied atomically only after dbt models and tests pass."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from dagster_project.orchestration.dbt_assets import hub_dbt_models
+from dagster_project.orchestration.resources import WarehouseResource
+from dagster_project.publish import publish
+
+
+@dg.asset(key=["serving", "warehouse"], deps=list(hub_dbt_models.keys), group_name="serving",
+          kinds={"duckdb"},
+          description="data/serving/warehouse.duckdb: the read-only file Superset and analysts "
+                      "open; replaced atomically after a green dbt build")
+def serving_warehouse(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    settings = warehouse.settings()
+    result = publish(settings.work_db, settings.serving_db)
+    context.log.info(f"published {result.serving_db} ({result.bytes:,} bytes) "
+                     f"in {result.seconds:.2f}s")
+    return dg.MaterializeResult(metadata={"path": str(result.serving_db),
+                                          "bytes": result.bytes,
+                                          "seconds": result.seconds})

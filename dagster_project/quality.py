@@ -1,0 +1,62 @@
+"""Warehouse health figures used by the Dagster asset checks and `hub build`'s report."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import duckdb
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    partner_code: str
+    raw_rows: int
+    fact_rows: int
+    quarantined_rows: int
+    excluded_rows: int
+
+    @property
+    def balanced(self) -> bool:
+        return self.raw_rows == self.fact_rows + self.quarantined_rows + self.excluded_rows
+
+    @property
+    def quarantine_pct(self) -> float:
+        return 100.0 * self.quarantined_rows / self.raw_rows if self.raw_rows else 0.0
+
+
+def reconcile_calls(con: duckdb.DuckDBPyConnection) -> list[Reconciliation]:
+    """Per partner: raw call rows against facts + quarantined + excluded."""
+    rows = con.execute("""
+        with raw_rows as (
+            select partner_code, count(*) as n from raw.telephony_calls group by all
+        ),
+        facts as (select partner_code, count(*) as n from marts.fct_calls group by all),
+        quarantined as (
+            select partner_code, count(*) as n from quality.quarantine_calls group by all
+        ),
+        excluded as (select partner_code, count(*) as n from quality.excluded_calls group by all)
+        select r.partner_code, r.n, coalesce(f.n, 0), coalesce(q.n, 0), coalesce(e.n, 0)
+        from raw_rows r
+        left join facts f using (partner_code)
+        left join quarantined q using (partner_code)
+        left join excluded e using (partner_code)
+        order by 1
+    """).fetchall()
+    return [Reconciliation(*r) for r in rows]
+
+
+def previous_month(today: dt.date) -> dt.date:
+    first = today.replace(day=1)
+    return (first - dt.timedelta(days=1)).replace(day=1)
+
+
+def partners_missing_month(con: duckdb.DuckDBPyConnection, partner_codes: list[str],
+                           source: str, month: dt.date) -> list[str]:
+    """Partners with no loaded delivery (file or rows) for `month` of `source`."""
+    delivered = {r[0] for r in con.execute(
+        "select distinct partner_code from raw.load_files where source = ? and "
+        "(period_month = ? or (period_month is null and partner_code in ("
+        "  select partner_code from marts.fct_calls where call_month = ?)))",
+        [source, month, month]).fetchall()}
+    return [p for p in partner_codes if p not in delivered]

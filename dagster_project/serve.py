@@ -1,0 +1,32 @@
+"""`hub serve`: the Dagster UI (webserver + daemon) on 127.0.0.1, using the project instance."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from dagster_project.build import prepare_dagster_home
+from dagster_project.dbt_runner import ensure_manifest
+from dagster_project.settings import Settings
+
+
+def dagster_port() -> int:
+    return int(os.environ.get("HUB_DAGSTER_PORT", "3000"))
+
+
+def serve(settings: Settings) -> int:
+    settings.ensure_dirs()
+    prepare_dagster_home(settings)
+    ensure_manifest(settings)
+    port = dagster_port()
+    env = dict(os.environ, HUB_WORK_DB=str(settings.work_db))
+    dagster = str(Path(sys.executable).with_name("dagster"))
+    cmd = [dagster, "dev", "-h", "127.0.0.1", "-p", str(port), "-m",
+           "dagster_project.definitions"]
+    print(f"Dagster UI: http://127.0.0.1:{port}  (instance {settings.dagster_home})", flush=True)
+    try:
+        return subprocess.call(cmd, env=env, cwd=settings.home)
+    except KeyboardInterrupt:
+        return 0

@@ -1,0 +1,54 @@
+"""Paths and settings, read from the environment with defaults relative to the repository."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _path(var: str, default: Path) -> Path:
+    value = os.environ.get(var)
+    return Path(value).expanduser().resolve() if value else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where everything lives. Build one with `Settings.from_env()`."""
+
+    home: Path
+    data_dir: Path
+    landing_dir: Path
+    work_db: Path
+    serving_db: Path
+    partners_dir: Path
+    dagster_home: Path
+
+    @property
+    def dbt_project_dir(self) -> Path:
+        return self.home / "dbt"
+
+    @property
+    def realdata_dir(self) -> Path:
+        return self.partners_dir.parent / "realdata"
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        home = _path("HUB_HOME", REPO_ROOT)
+        data_dir = _path("HUB_DATA_DIR", home / "data")
+        return cls(
+            home=home,
+            data_dir=data_dir,
+            landing_dir=_path("HUB_LANDING_DIR", data_dir / "landing"),
+            work_db=_path("HUB_WORK_DB", data_dir / "work" / "warehouse.duckdb"),
+            serving_db=_path("HUB_SERVING_DB", data_dir / "serving" / "warehouse.duckdb"),
+            partners_dir=_path("HUB_PARTNERS_DIR", home / "seeds" / "partners"),
+            dagster_home=_path("DAGSTER_HOME", data_dir / "dagster_home"),
+        )
+
+    def ensure_dirs(self) -> None:
+        for path in (self.landing_dir, self.work_db.parent, self.serving_db.parent,
+                     self.dagster_home):
+            path.mkdir(parents=True, exist_ok=True)

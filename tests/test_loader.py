@@ -1,0 +1,221 @@
+"""Loading landing files into raw: formats, idempotence, re-delivery and every kind of bad file.
+
+Real DuckDB, real files written here by hand in each partner's declared format.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+import openpyxl
+import pytest
+
+from dagster_project.ingest import load_source
+from tests.conftest import copy_realdata
+
+EASTBROOK_HEADER = "Call Ref;Call Start;Service;Result;Queue Time;Talk Time;Hold Time;Wrap Time"
+
+
+def eastbrook_rows(n: int, start: int = 1) -> list[str]:
+    return [f"EB{i:05d};0{1 + i % 9}/03/2024 10:{i % 60:02d}:00;Council Tax;A;0:00:{i % 50:02d};"
+            f"0:04:10;0:00:00;0:01:00" for i in range(start, start + n)]
+
+
+def write(path: Path, text: str | bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(text, str):
+        path.write_text(text, encoding="utf-8")
+    else:
+        path.write_bytes(text)
+    return path
+
+
+def eastbrook_file(landing: Path, month: str = "202403") -> Path:
+    return landing / "eastbrook" / "telephony" / f"EB_Telephony_{month}.csv"
+
+
+def query(settings, sql: str, params=None):
+    con = duckdb.connect(str(settings.work_db), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+def statuses(report) -> dict[str, str]:
+    return {f.rel_path: f.status for f in report.files}
+
+
+def test_real_export_loads_with_lineage(settings, partners):
+    copy_realdata(settings.landing_dir)
+    report = load_source(settings.work_db, settings.landing_dir, partners)
+    assert report.count("loaded") == 1 and report.rows_loaded == 5000
+    rows = query(settings, "select count(*), min(_row_number), max(_row_number), "
+                           "count(distinct _row_number), count(distinct _file_hash), "
+                           "min(started_at), count(*) filter (where wait is null) "
+                           "from raw.telephony_calls where partner_code = 'phonenow'")
+    assert rows == [(5000, 1, 5000, 5000, 1, "2021-01-01 09:12:58", 946)]
+    first = query(settings, "select call_id, queue, outcome, wait, talk from raw.telephony_calls "
+                            "where _row_number = 1")
+    assert first == [("ID0001", "Contract related", "Y", "109", "00:02:23")]
+
+
+def test_loading_twice_changes_nothing(settings, partners):
+    copy_realdata(settings.landing_dir)
+    load_source(settings.work_db, settings.landing_dir, partners)
+    before = query(settings, "select count(*), max(_load_id) from raw.telephony_calls")
+    again = load_source(settings.work_db, settings.landing_dir, partners)
+    assert again.count("unchanged") == 1 and again.rows_loaded == 0
+    assert query(settings, "select count(*), max(_load_id) from raw.telephony_calls") == before
+
+
+def test_redelivery_replaces_the_partner_month(settings, partners):
+    path = write(eastbrook_file(settings.landing_dir),
+                 "\n".join([EASTBROOK_HEADER, *eastbrook_rows(30)]) + "\n")
+    load_source(settings.work_db, settings.landing_dir, partners)
+    write(path, "\n".join([EASTBROOK_HEADER, *eastbrook_rows(25, start=100)]) + "\n")
+    report = load_source(settings.work_db, settings.landing_dir, partners)
+    assert statuses(report) == {"eastbrook/telephony/EB_Telephony_202403.csv": "replaced"}
+    assert query(settings, "select count(*), min(call_id) from raw.telephony_calls") == [
+        (25, "EB00100")]
+    assert query(settings, "select count(*), sum(rows_loaded) from raw.load_files") == [(1, 25)]
+
+
+def test_truncated_file_quarantines_the_broken_line_and_keeps_the_rest(settings, partners):
+    text = "\n".join([EASTBROOK_HEADER, *eastbrook_rows(40)]) + "\n"
+    write(eastbrook_file(settings.landing_dir), text[: text.rindex(";0:04:10")])
+    report = load_source(settings.work_db, settings.landing_dir, partners)
+    (result,) = report.files
+    assert result.status == "loaded" and result.rows_loaded == 39 and result.rows_rejected == 1
+    rejected = query(settings, "select _row_number, reason, raw_line from raw.rejected_rows")
+    assert len(rejected) == 1
+    assert rejected[0][0] == 40 and "MISSING COLUMNS" in rejected[0][1]
+    assert rejected[0][2].startswith("EB00040;")
+    assert query(settings, "select max(_row_number), count(*) from raw.telephony_calls") == [
+        (39, 39)]
+    assert query(settings, "select rows_read, rows_loaded, rows_rejected from raw.load_files") == [
+        (40, 39, 1)]
+
+
+def test_malformed_line_in_the_middle_keeps_row_numbers_true(settings, partners):
+    rows = eastbrook_rows(10)
+    rows[4] = rows[4] + ";extra;fields"
+    write(eastbrook_file(settings.landing_dir), "\n".join([EASTBROOK_HEADER, *rows]) + "\n")
+    load_source(settings.work_db, settings.landing_dir, partners)
+    assert query(settings, "select _row_number from raw.rejected_rows") == [(5,)]
+    loaded = query(settings, "select _row_number, call_id from raw.telephony_calls order by 1")
+    assert [r[0] for r in loaded] == [1, 2, 3, 4, 6, 7, 8, 9, 10]
+    assert all(call_id == f"EB{n:05d}" for n, call_id in loaded)
+
+
+def test_wrong_delimiter_is_rejected_and_keeps_the_last_good_delivery(settings, partners):
+    path = write(eastbrook_file(settings.landing_dir),
+                 "\n".join([EASTBROOK_HEADER, *eastbrook_rows(12)]) + "\n")
+    load_source(settings.work_db, settings.landing_dir, partners)
+    write(path, "\n".join(line.replace(";", ",") for line in
+                          [EASTBROOK_HEADER, *eastbrook_rows(20)]) + "\n")
+    report = load_source(settings.work_db, settings.landing_dir, partners)
+    (result,) = report.files
+    assert result.status == "rejected"
+    assert "EB_Telephony_202403.csv" in result.message
+    assert "wrong delimiter" in result.message and "kept" in result.message
+    assert query(settings, "select count(*) from raw.telephony_calls") == [(12,)]
+    events = query(settings, "select status, message from raw.load_events order by event_at")
+    assert events[-1][0] == "rejected" and "EB_Telephony_202403.csv" in events[-1][1]
+
+
+def test_unparseable_dates_are_loaded_as_text_for_typed_quarantine(settings, partners):
+    rows = eastbrook_rows(3)
+    rows[1] = rows[1].replace("03/2024 10:", "13/2024 99:")
+    write(eastbrook_file(settings.landing_dir), "\n".join([EASTBROOK_HEADER, *rows]) + "\n")
+    load_source(settings.work_db, settings.landing_dir, partners)
+    assert query(settings, "select count(*) from raw.telephony_calls") == [(3,)]
+    assert query(settings, "select started_at from raw.telephony_calls where _row_number = 2"
+                 ) == [("03/13/2024 99:02:00",)]
+
+
+def test_duplicate_delivery_under_another_name_is_rejected(settings, partners):
+    content = "\n".join([EASTBROOK_HEADER, *eastbrook_rows(8)]) + "\n"
+    write(eastbrook_file(settings.landing_dir, "202403"), content)
+    load_source(settings.work_db, settings.landing_dir, partners)
+    write(eastbrook_file(settings.landing_dir, "202404"), content)
+    report = load_source(settings.work_db, settings.landing_dir, partners)
+    result = {f.rel_path: f for f in report.files}["eastbrook/telephony/EB_Telephony_202404.csv"]
+    assert result.status == "rejected" and "duplicate delivery" in result.message
+    assert "EB_Telephony_202403.csv" in result.message
+    assert query(settings, "select count(*) from raw.telephony_calls") == [(8,)]
+
+
+@pytest.mark.parametrize("content, expected", [
+    (b"", "empty (0 bytes)"),
+    ((EASTBROOK_HEADER + "\n").encode(), "no data rows"),
+])
+def test_empty_files_are_rejected(settings, partners, content, expected):
+    write(eastbrook_file(settings.landing_dir), content)
+    (result,) = load_source(settings.work_db, settings.landing_dir, partners).files
+    assert result.status == "rejected" and expected in result.message
+    assert "EB_Telephony_202403.csv" in result.message
+
+
+def test_empty_redelivery_does_not_wipe_good_rows(settings, partners):
+    path = write(eastbrook_file(settings.landing_dir),
+                 "\n".join([EASTBROOK_HEADER, *eastbrook_rows(5)]) + "\n")
+    load_source(settings.work_db, settings.landing_dir, partners)
+    write(path, b"")
+    load_source(settings.work_db, settings.landing_dir, partners)
+    assert query(settings, "select count(*) from raw.telephony_calls") == [(5,)]
+
+
+def test_unknown_partner_folder_and_unexpected_file_names(settings, partners):
+    write(settings.landing_dir / "newtown" / "telephony" / "calls.csv", "a,b\n1,2\n")
+    write(settings.landing_dir / "eastbrook" / "telephony" / "EB_Telephony_March.csv", "x\n")
+    report = load_source(settings.work_db, settings.landing_dir, partners)
+    messages = {f.rel_path: f.message for f in report.rejected}
+    assert "no partner configuration" in messages["newtown"]
+    assert "seeds/partners/newtown.yml" in messages["newtown"]
+    assert "period_pattern" in messages["eastbrook/telephony/EB_Telephony_March.csv"]
+    assert report.rows_loaded == 0
+
+
+def test_windows_1252_with_bom(settings, partners):
+    header = ("Call ID,Start Date/Time,Queue,Outcome Code,Time in Queue,Talk Duration,"
+              "Hold Duration,Wrap Duration")
+    body = "SF1,04/03/2024 09:15,Council Tax – £ Payments,1,0:00:12,0:03:00,0:00:00,0:00:45"
+    data = b"\xef\xbb\xbf" + (header + "\r\n" + body + "\r\n").encode("cp1252")
+    write(settings.landing_dir / "southfield" / "telephony" / "Southfield Calls 03-2024.csv", data)
+    (result,) = load_source(settings.work_db, settings.landing_dir, partners).files
+    assert result.status == "loaded", result.message
+    assert query(settings, "select call_id, queue, started_at from raw.telephony_calls") == [
+        ("SF1", "Council Tax – £ Payments", "04/03/2024 09:15")]
+
+
+def test_excel_workbook(settings, partners):
+    path = settings.landing_dir / "westvale" / "telephony" / "westvale_calls_2024_03.xlsx"
+    path.parent.mkdir(parents=True)
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "Calls"
+    sheet.append(["Call Number", "Date Time", "Queue Name", "Disposition", "Wait (s)",
+                  "Talk (s)", "Hold (s)", "ACW (s)"])
+    sheet.append(["WV1", dt.datetime(2024, 3, 4, 9, 15, 7), "Bins", "Handled", 12, 200, 0, 30])
+    sheet.append(["WV2", dt.datetime(2024, 3, 4, 9, 16), "Bins", "Abandoned", 40, None, None,
+                  None])
+    book.save(path)
+    (result,) = load_source(settings.work_db, settings.landing_dir, partners).files
+    assert result.status == "loaded", result.message
+    assert query(settings, "select call_id, started_at, wait, talk from raw.telephony_calls "
+                           "order by 1") == [("WV1", "2024-03-04 09:15:07", "12", "200"),
+                                             ("WV2", "2024-03-04 09:16:00", "40", None)]
+
+
+def test_scope_limits_the_load_to_selected_partner_months(settings, partners):
+    write(eastbrook_file(settings.landing_dir, "202403"),
+          "\n".join([EASTBROOK_HEADER, *eastbrook_rows(3)]) + "\n")
+    write(eastbrook_file(settings.landing_dir, "202404"),
+          "\n".join([EASTBROOK_HEADER, *eastbrook_rows(4, start=50)]) + "\n")
+    report = load_source(settings.work_db, settings.landing_dir, partners,
+                         scope={("eastbrook", dt.date(2024, 4, 1))})
+    assert [f.rel_path for f in report.files] == ["eastbrook/telephony/EB_Telephony_202404.csv"]
+    assert query(settings, "select count(*) from raw.telephony_calls") == [(4,)]
