@@ -88,7 +88,7 @@ def run_build(settings: Settings, strict: bool = False) -> BuildOutcome:
             error = event.step_failure_data.error
             outcome.failures.append(f"{event.step_key}: {error.message.strip() if error else ''}")
         if event.is_step_materialization:
-            mat = event.asset_materialization
+            mat = event.event_specific_data.materialization
             if mat.asset_key.path == ["raw", "telephony_calls"]:
                 meta = mat.metadata
                 load_id = meta["load_id"].value

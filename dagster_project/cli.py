@@ -79,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
                      help="last month generated, YYYY-MM (default: last calendar month)")
     gen.set_defaults(func=cmd_generate)
 
-    build = sub.add_parser("build", help="load + dbt build + checks + publish (non-zero on failure)")
+    build = sub.add_parser("build",
+                           help="load + dbt build + checks + publish (non-zero on failure)")
     build.add_argument("--strict", action="store_true",
                        help="fail (and publish nothing) if any landing file is rejected")
     build.set_defaults(func=cmd_build)

@@ -216,7 +216,8 @@ def supported_timestamp_formats(dbt_project_dir: Path) -> list[str] | None:
     return list(formats) if formats else None
 
 
-def load_partners(partners_dir: Path, dbt_project_dir: Path | None = None) -> dict[str, PartnerConfig]:
+def load_partners(partners_dir: Path,
+                  dbt_project_dir: Path | None = None) -> dict[str, PartnerConfig]:
     """All partner configurations, keyed by code, in code order."""
     formats = supported_timestamp_formats(dbt_project_dir) if dbt_project_dir else None
     paths = sorted(partners_dir.glob("*.yml")) + sorted(partners_dir.glob("*.yaml"))

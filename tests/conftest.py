@@ -33,3 +33,52 @@ def partners():
 
 def copy_realdata(landing: Path) -> None:
     shutil.copytree(REALDATA_DIR, landing, dirs_exist_ok=True)
+
+
+# A small but complete warehouse, built once per test session through the real `hub` CLI:
+# generated sample data for the fictional partners (spanning March's council-tax peak and the
+# spring clock change) plus the real PhoneNow export.
+SAMPLE_ARGS = ["--months", "4", "--end-month", "2024-04", "--seed", "7", "--scale", "0.15"]
+
+
+def hub(env: dict[str, str], *args: str, check: bool = True):
+    import subprocess
+    import sys
+
+    exe = str(Path(sys.executable).with_name("hub"))
+    proc = subprocess.run([exe, *args], env=env, capture_output=True, text=True, check=False)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"hub {' '.join(args)} exited {proc.returncode}:\n"
+                             f"{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def hub_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    import os
+
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("HUB_") and k != "DAGSTER_HOME"}
+    env["HUB_DATA_DIR"] = str(data_dir)
+    env.update(extra)
+    return env
+
+
+@pytest.fixture(scope="session")
+def built_warehouse(tmp_path_factory) -> Settings:
+    """Settings of a warehouse built by `hub generate` + `hub build` (serving file published)."""
+    import os
+
+    data = tmp_path_factory.mktemp("warehouse") / "data"
+    env = hub_env(data)
+    hub(env, "generate", *SAMPLE_ARGS)
+    hub(env, "build")
+    old = os.environ.get("HUB_DATA_DIR")
+    os.environ["HUB_DATA_DIR"] = str(data)
+    try:
+        s = Settings.from_env()
+    finally:
+        if old is None:
+            del os.environ["HUB_DATA_DIR"]
+        else:
+            os.environ["HUB_DATA_DIR"] = old
+    return s

@@ -1,12 +1,10 @@
 """Asset checks: reconciliation, quarantine rate and delivery freshness."""
 
-from __future__ import annotations
-
 import datetime as dt
 import os
 
-import duckdb
 import dagster as dg
+import duckdb
 from dagster_dbt import get_asset_key_for_model
 
 from dagster_project.orchestration.dbt_assets import hub_dbt_models

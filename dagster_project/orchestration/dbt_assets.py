@@ -1,13 +1,11 @@
 """dbt models, seeds and tests as Dagster assets (dagster-dbt)."""
 
-from __future__ import annotations
-
 import os
 
 import dagster as dg
 from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
 
-from dagster_project.dbt_runner import ensure_manifest
+from dagster_project.dbt_runner import dbt_executable, ensure_manifest
 from dagster_project.orchestration.resources import WarehouseResource
 from dagster_project.settings import Settings
 
@@ -26,4 +24,5 @@ def hub_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
 
 
 def dbt_resource() -> DbtCliResource:
-    return DbtCliResource(project_dir=dbt_project, profiles_dir=str(_settings.dbt_project_dir))
+    return DbtCliResource(project_dir=dbt_project, profiles_dir=str(_settings.dbt_project_dir),
+                          dbt_executable=dbt_executable())

@@ -3,8 +3,6 @@
 Asset keys match the dbt sources (`raw/<table>`) so the lineage graph joins up.
 """
 
-from __future__ import annotations
-
 import os
 
 import dagster as dg

@@ -36,6 +36,12 @@ class WarehouseResource(dg.ConfigurableResource):
             home=env_or_default("HUB_HOME", str(s.home)),
         )
 
+    @classmethod
+    def from_settings(cls, s: Settings) -> WarehouseResource:
+        return cls(landing_dir=str(s.landing_dir), work_db=str(s.work_db),
+                   serving_db=str(s.serving_db), partners_dir=str(s.partners_dir),
+                   home=str(s.home))
+
     def settings(self) -> Settings:
         base = Settings.from_env()
         return Settings(

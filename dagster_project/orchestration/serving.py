@@ -1,7 +1,5 @@
 """The published serving warehouse: copied atomically only after dbt models and tests pass."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from dagster_project.orchestration.dbt_assets import hub_dbt_models

@@ -1,0 +1,162 @@
+"""`hub bench --scale X`: time generate, load, transform and publish, against a floor.
+
+The floor is one DuckDB statement computing the same monthly TSF, ASA and abandon rate straight
+from the same landing files (Excel and Windows-1252 files are converted to UTF-8 CSV first,
+outside the timer, since DuckDB cannot read them here). Figures go in docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import platform
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+
+from dagster_project.dbt_runner import run_dbt
+from dagster_project.ingest import load_source, write_partner_config
+from dagster_project.ingest.discovery import discover_files
+from dagster_project.ingest.readers import readable_csv
+from dagster_project.partners import PartnerConfig, SourceConfig, load_partners
+from dagster_project.publish import publish
+from dagster_project.settings import Settings
+
+SHORT_ABANDON_S = 5
+TSF_THRESHOLD_S = 15
+
+
+def _sql(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _duration(expr: str, fmt: str) -> str:
+    if fmt == "hms":
+        return (f"(try_cast(split_part({expr}, ':', 1) as double) * 3600 + "
+                f"try_cast(split_part({expr}, ':', 2) as double) * 60 + "
+                f"try_cast(split_part({expr}, ':', 3) as double))")
+    return f"try_cast({expr} as double)"
+
+
+def _partner_select(p: PartnerConfig, cfg: SourceConfig, files: list[Path],
+                    delimiter: str) -> str:
+    cols = cfg.columns
+    started = f"strptime({cols['started_at'].sql()}, {_sql(cfg.timestamp_format)})"
+    if cfg.timestamp_zone == "utc":
+        started = f"(({started} at time zone 'UTC') at time zone {_sql(p.timezone)})"
+    outcome = " ".join(f"when {_sql(code)} then {_sql(out)}" for code, out in cfg.codes.items())
+    wait = _duration(cols["wait"].sql(), cfg.duration_formats["wait"]) if "wait" in cols else "null"
+    file_list = "[" + ", ".join(_sql(str(f)) for f in files) + "]"
+    return (f"select {_sql(p.code)} as partner_code, {started} as started_local, "
+            f"case {cols['outcome'].sql()} {outcome} end as outcome, {wait} as wait_s "
+            f"from read_csv({file_list}, delim = {_sql(delimiter)}, header = true, "
+            f"all_varchar = true)")
+
+
+def floor_statement(settings: Settings, partners: dict[str, PartnerConfig], workdir: Path) -> str:
+    """The single statement (plus untimed conversion of files DuckDB cannot read)."""
+    files, _ = discover_files(settings.landing_dir, partners, "telephony")
+    selects = []
+    for code, p in partners.items():
+        cfg = p.sources["telephony"]
+        paths, delimiter = [], cfg.delimiter
+        for f in (f for f in files if f.partner_code == code):
+            sub = workdir / code
+            sub.mkdir(parents=True, exist_ok=True)
+            path, _encoding, delimiter = readable_csv(f.path, cfg, sub)
+            paths.append(path)
+        if paths:
+            selects.append(_partner_select(p, cfg, paths, delimiter))
+    calls = "\nunion all\n".join(selects)
+    return f"""
+        with calls as ({calls})
+        select partner_code, date_trunc('month', started_local)::date as month,
+            count(*) filter (where outcome in ('answered', 'abandoned')) as offered,
+            count(*) filter (where outcome = 'abandoned' and wait_s < {SHORT_ABANDON_S})
+                as short_abandoned,
+            round(100.0 * count(*) filter (where outcome = 'answered'
+                    and wait_s <= {TSF_THRESHOLD_S})
+                / nullif(count(*) filter (where outcome in ('answered', 'abandoned'))
+                    - count(*) filter (where outcome = 'abandoned' and wait_s < 5), 0), 6)
+                as tsf_pct,
+            round(avg(wait_s) filter (where outcome = 'answered'), 6) as asa_seconds,
+            round(100.0 * (count(*) filter (where outcome = 'abandoned')
+                    - count(*) filter (where outcome = 'abandoned' and wait_s < 5))
+                / nullif(count(*) filter (where outcome in ('answered', 'abandoned'))
+                    - count(*) filter (where outcome = 'abandoned' and wait_s < 5), 0), 6)
+                as abandon_rate_pct
+        from calls group by all order by 1, 2
+    """
+
+
+@dataclasses.dataclass
+class Stage:
+    name: str
+    seconds: float
+    rows: int
+
+    def line(self) -> str:
+        rate = self.rows / self.seconds if self.seconds else 0
+        return f"| {self.name} | {self.seconds:8.2f} | {self.rows:>12,} | {rate:>14,.0f} |"
+
+
+def run_bench(scale: float, months: int = 24, seed: int = 42, keep: bool = False) -> int:
+    from dagster_project.generate import generate_sample
+
+    base = Settings.from_env()
+    tmp = Path(tempfile.mkdtemp(prefix=f"hub-bench-{scale:g}-"))
+    settings = dataclasses.replace(
+        base, data_dir=tmp, landing_dir=tmp / "landing", work_db=tmp / "work" / "wh.duckdb",
+        serving_db=tmp / "serving" / "wh.duckdb", dagster_home=tmp / "dagster")
+    settings.ensure_dirs()
+    partners = load_partners(settings.partners_dir, settings.dbt_project_dir)
+    stages: list[Stage] = []
+    try:
+        t = time.perf_counter()
+        report = generate_sample(settings.landing_dir, settings.partners_dir, months=months,
+                                 seed=seed, scale=scale)
+        gen_s = time.perf_counter() - t
+
+        t = time.perf_counter()
+        con = duckdb.connect(str(settings.work_db))
+        write_partner_config(con, partners)
+        con.close()
+        load = load_source(settings.work_db, settings.landing_dir, partners, "telephony")
+        stages.append(Stage("load (raw)", time.perf_counter() - t, load.rows_loaded))
+        stages.insert(0, Stage("generate", gen_s, load.rows_loaded))
+
+        t = time.perf_counter()
+        run_dbt(settings, "build", "--quiet")
+        stages.append(Stage("transform (dbt build)", time.perf_counter() - t, load.rows_loaded))
+
+        t = time.perf_counter()
+        publish(settings.work_db, settings.serving_db)
+        stages.append(Stage("publish", time.perf_counter() - t, load.rows_loaded))
+
+        floor_sql = floor_statement(settings, partners, tmp / "floor")
+        t = time.perf_counter()
+        floor = duckdb.connect().execute(floor_sql).fetchall()
+        stages.append(Stage("floor: one DuckDB statement", time.perf_counter() - t,
+                            load.rows_loaded))
+        con = duckdb.connect(str(settings.serving_db), read_only=True)
+        marts = con.execute(
+            "select partner_code, month, offered, short_abandoned, round(tsf_pct, 6), "
+            "round(asa_seconds, 6), round(abandon_rate_pct, 6) from marts.kpi_telephony_monthly "
+            "order by 1, 2").fetchall()
+        con.close()
+    finally:
+        if not keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+    print(f"hub bench: scale {scale:g}, {months} months, seed {seed}; "
+          f"{report.summary().splitlines()[0] if report else ''}")
+    print(f"machine: {os.cpu_count()} cores, Python {platform.python_version()}, "
+          f"DuckDB {duckdb.__version__}")
+    print("| stage | seconds | rows | rows per second |\n|---|---:|---:|---:|")
+    for stage in stages:
+        print(stage.line())
+    print(f"floor agrees with marts.kpi_telephony_monthly: {'yes' if floor == marts else 'NO'} "
+          f"({len(floor)} partner-months)")
+    return 0 if floor == marts else 1

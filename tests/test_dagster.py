@@ -1,0 +1,102 @@
+"""The Dagster code location: definitions load, lineage joins up, sensor and schedule batch."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+import duckdb
+import pytest
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
+
+from dagster_project.definitions import defs
+from dagster_project.orchestration.automation import landing_files_sensor, monthly_build_schedule
+from dagster_project.orchestration.partitions import partner_month_partitions
+from dagster_project.orchestration.raw_assets import raw_landing_files, raw_partner_config
+from dagster_project.orchestration.resources import WarehouseResource
+from tests.conftest import copy_realdata
+from tests.test_loader import EASTBROOK_HEADER, eastbrook_file, eastbrook_rows, write
+
+
+def test_definitions_load_and_lineage_joins_up():
+    dg.Definitions.validate_loadable(defs)
+    graph = defs.resolve_asset_graph()
+    raw_calls = dg.AssetKey(["raw", "telephony_calls"])
+    assert dg.AssetKey(["staging", "stg_telephony__calls"]) in graph.get(raw_calls).child_keys
+    serving = graph.get(dg.AssetKey(["serving", "warehouse"]))
+    assert dg.AssetKey(["marts", "kpi_scorecard"]) in serving.parent_keys
+    assert dg.AssetKey(["marts", "kpi_telephony_monthly"]) in serving.parent_keys
+    for source_table in ("telephony_calls", "partners", "partner_sources", "load_files"):
+        key = dg.AssetKey(["raw", source_table])
+        assert graph.get(key).child_keys, f"raw/{source_table} feeds no dbt model"
+    assert graph.get(raw_calls).partitions_def == partner_month_partitions
+    check_names = {k.name for k in graph.asset_check_keys}
+    assert {"calls_reconcile", "calls_quarantine_rate", "telephony_freshness"} <= check_names
+    assert defs.resolve_job_def("build_warehouse") is not None
+
+
+def test_load_over_many_partitions_is_one_run(settings):
+    copy_realdata(settings.landing_dir)
+    write(eastbrook_file(settings.landing_dir), "\n".join([EASTBROOK_HEADER, *eastbrook_rows(9)]))
+    job_defs = dg.Definitions(
+        assets=[raw_partner_config, raw_landing_files],
+        jobs=[dg.define_asset_job("raw_only", selection="*")],
+        resources={"warehouse": WarehouseResource.from_settings(settings)},
+    )
+    keys = partner_month_partitions.get_partition_keys()
+    instance = dg.DagsterInstance.ephemeral()
+    result = job_defs.resolve_job_def("raw_only").execute_in_process(
+        instance=instance,
+        tags={ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]})
+    assert result.success
+    runs = instance.get_runs()
+    assert len(runs) == 1
+    materialized = instance.get_materialized_partitions(dg.AssetKey(["raw", "telephony_calls"]))
+    assert len(materialized) == len(keys) > 100
+    con = duckdb.connect(str(settings.work_db), read_only=True)
+    counts = dict(con.execute("select partner_code, count(*) from raw.telephony_calls "
+                              "group by all").fetchall())
+    con.close()
+    assert counts == {"phonenow": 5000, "eastbrook": 9}
+
+
+def test_sensor_asks_for_one_run_covering_changed_files(settings):
+    write(eastbrook_file(settings.landing_dir, "202403"),
+          "\n".join([EASTBROOK_HEADER, *eastbrook_rows(3)]))
+    path = write(eastbrook_file(settings.landing_dir, "202405"),
+                 "\n".join([EASTBROOK_HEADER, *eastbrook_rows(3, start=9)]))
+    resources = {"warehouse": WarehouseResource.from_settings(settings)}
+    context = dg.build_sensor_context(resources=resources)
+    request = landing_files_sensor(context)
+    assert isinstance(request, dg.RunRequest)
+    assert request.tags[ASSET_PARTITION_RANGE_START_TAG] == "2024-03-01|eastbrook"
+    assert request.tags[ASSET_PARTITION_RANGE_END_TAG] == "2024-05-01|eastbrook"
+
+    again = landing_files_sensor(dg.build_sensor_context(cursor=context.cursor,
+                                                         resources=resources))
+    assert isinstance(again, dg.SkipReason)
+
+    write(path, "\n".join([EASTBROOK_HEADER, *eastbrook_rows(4, start=9)]))
+    changed = landing_files_sensor(dg.build_sensor_context(cursor=context.cursor,
+                                                           resources=resources))
+    assert changed.tags[ASSET_PARTITION_RANGE_START_TAG] == "2024-05-01|eastbrook"
+    assert changed.tags[ASSET_PARTITION_RANGE_END_TAG] == "2024-05-01|eastbrook"
+
+
+@pytest.mark.parametrize("when, month", [(dt.datetime(2024, 5, 3, 6), "2024-04-01"),
+                                          (dt.datetime(2025, 1, 3, 6), "2024-12-01")])
+def test_monthly_schedule_builds_previous_month_for_every_partner(settings, partners, when,
+                                                                  month):
+    context = dg.build_schedule_context(
+        scheduled_execution_time=when.replace(tzinfo=ZoneInfo("Europe/London")),
+        resources={"warehouse": WarehouseResource.from_settings(settings)})
+    request = monthly_build_schedule(context)
+    start, end = (request.tags[ASSET_PARTITION_RANGE_START_TAG],
+                  request.tags[ASSET_PARTITION_RANGE_END_TAG])
+    covered = partner_month_partitions.get_partition_keys_in_range(
+        dg.PartitionKeyRange(start, end))
+    assert sorted(covered) == sorted(f"{month}|{code}" for code in partners)
