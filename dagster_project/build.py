@@ -7,6 +7,8 @@ built. All partitions are loaded in one run (a partition-range run, like a singl
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import os
 import time
 from dataclasses import dataclass, field
@@ -40,6 +42,15 @@ class BuildOutcome:
     load_messages: list[str] = field(default_factory=list)
     check_failures: list[str] = field(default_factory=list)
     load_summary: str = ""
+    log_path: Path | None = None
+
+    def log_tail(self, lines: int = 25) -> str:
+        """The end of the dbt output, where its errors and failing tests are listed."""
+        if not self.log_path or not self.log_path.exists():
+            return ""
+        text = self.log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+        wanted = [ln for ln in text if "ERROR" in ln or "FAIL" in ln or "Error" in ln]
+        return "\n".join((wanted or text)[-lines:])
 
 
 def _load_messages(settings: Settings, load_id: str | None) -> list[str]:
@@ -73,7 +84,12 @@ def run_build(settings: Settings, strict: bool = False) -> BuildOutcome:
 
     job = defs.resolve_job_def("build_warehouse")
     keys = partner_month_partitions.get_partition_keys()
-    with dg.DagsterInstance.get() as instance:
+    log_dir = settings.data_dir / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"build-{dt.datetime.now():%Y%m%d-%H%M%S}.log"
+    # dagster-dbt echoes dbt's own log lines on stdout: keep them in a file, not the terminal.
+    with (dg.DagsterInstance.get() as instance, log_path.open("w", encoding="utf-8") as log,
+          contextlib.redirect_stdout(log)):
         result = job.execute_in_process(
             instance=instance,
             tags={ASSET_PARTITION_RANGE_START_TAG: keys[0],
@@ -81,7 +97,8 @@ def run_build(settings: Settings, strict: bool = False) -> BuildOutcome:
             run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
             raise_on_error=False,
         )
-    outcome = BuildOutcome(success=result.success, seconds=time.perf_counter() - start)
+    outcome = BuildOutcome(success=result.success, seconds=time.perf_counter() - start,
+                           log_path=log_path)
     load_id = None
     for event in result.all_events:
         if event.is_step_failure:

@@ -49,9 +49,12 @@ def cmd_build(args: argparse.Namespace) -> int:
     if not outcome.success:
         for failure in outcome.failures:
             print(f"hub build FAILED at {failure}", file=sys.stderr)
+        if outcome.log_tail():
+            print(f"from the dbt log {outcome.log_path}:\n{outcome.log_tail()}", file=sys.stderr)
         print(f"the serving file {settings.serving_db} was left as it was", file=sys.stderr)
         return 1
-    print(f"hub build: published {settings.serving_db} in {outcome.seconds:.1f}s")
+    print(f"hub build: published {settings.serving_db} in {outcome.seconds:.1f}s "
+          f"(dbt log: {outcome.log_path})")
     return 0
 
 

@@ -10,12 +10,16 @@ from dagster_project.orchestration.checks import (
 )
 from dagster_project.orchestration.dbt_assets import dbt_resource, hub_dbt_models
 from dagster_project.orchestration.jobs import build_warehouse_job
-from dagster_project.orchestration.raw_assets import raw_landing_files, raw_partner_config
+from dagster_project.orchestration.raw_assets import (
+    raw_load_log,
+    raw_partner_config,
+    raw_telephony_calls,
+)
 from dagster_project.orchestration.resources import WarehouseResource
 from dagster_project.orchestration.serving import serving_warehouse
 
 defs = dg.Definitions(
-    assets=[raw_partner_config, raw_landing_files, hub_dbt_models, serving_warehouse],
+    assets=[raw_partner_config, raw_telephony_calls, raw_load_log, hub_dbt_models, serving_warehouse],
     asset_checks=[calls_reconcile, calls_quarantine_rate, telephony_freshness],
     jobs=[build_warehouse_job],
     sensors=[landing_files_sensor],

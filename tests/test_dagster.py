@@ -16,7 +16,11 @@ from dagster._core.storage.tags import (
 from dagster_project.definitions import defs
 from dagster_project.orchestration.automation import landing_files_sensor, monthly_build_schedule
 from dagster_project.orchestration.partitions import partner_month_partitions
-from dagster_project.orchestration.raw_assets import raw_landing_files, raw_partner_config
+from dagster_project.orchestration.raw_assets import (
+    raw_load_log,
+    raw_partner_config,
+    raw_telephony_calls,
+)
 from dagster_project.orchestration.resources import WarehouseResource
 from tests.conftest import copy_realdata
 from tests.test_loader import EASTBROOK_HEADER, eastbrook_file, eastbrook_rows, write
@@ -43,7 +47,7 @@ def test_load_over_many_partitions_is_one_run(settings):
     copy_realdata(settings.landing_dir)
     write(eastbrook_file(settings.landing_dir), "\n".join([EASTBROOK_HEADER, *eastbrook_rows(9)]))
     job_defs = dg.Definitions(
-        assets=[raw_partner_config, raw_landing_files],
+        assets=[raw_partner_config, raw_telephony_calls, raw_load_log],
         jobs=[dg.define_asset_job("raw_only", selection="*")],
         resources={"warehouse": WarehouseResource.from_settings(settings)},
     )

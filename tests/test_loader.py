@@ -148,23 +148,33 @@ def test_duplicate_delivery_under_another_name_is_rejected(settings, partners):
     assert query(settings, "select count(*) from raw.telephony_calls") == [(8,)]
 
 
-@pytest.mark.parametrize("content, expected", [
-    (b"", "empty (0 bytes)"),
-    ((EASTBROOK_HEADER + "\n").encode(), "no data rows"),
-])
-def test_empty_files_are_rejected(settings, partners, content, expected):
-    write(eastbrook_file(settings.landing_dir), content)
+def test_empty_file_is_rejected(settings, partners):
+    write(eastbrook_file(settings.landing_dir), b"")
     (result,) = load_source(settings.work_db, settings.landing_dir, partners).files
-    assert result.status == "rejected" and expected in result.message
+    assert result.status == "rejected" and "empty (0 bytes)" in result.message
     assert "EB_Telephony_202403.csv" in result.message
 
 
-def test_empty_redelivery_does_not_wipe_good_rows(settings, partners):
+def test_header_only_file_is_a_delivery_of_no_calls(settings, partners):
+    """A daily-file partner closed on a Sunday sends just the header: that is news, not dirt."""
+    write(eastbrook_file(settings.landing_dir), EASTBROOK_HEADER + "\n")
+    (result,) = load_source(settings.work_db, settings.landing_dir, partners).files
+    assert result.status == "loaded" and "header only" in result.message
+    assert query(settings, "select rows_read from raw.load_files") == [(0,)]
+
+
+@pytest.mark.parametrize("content, expected", [
+    (b"", "empty (0 bytes)"),
+    ((EASTBROOK_HEADER + "\n").encode(), "would replace a delivery of 5 rows"),
+])
+def test_empty_redelivery_does_not_wipe_good_rows(settings, partners, content, expected):
     path = write(eastbrook_file(settings.landing_dir),
                  "\n".join([EASTBROOK_HEADER, *eastbrook_rows(5)]) + "\n")
     load_source(settings.work_db, settings.landing_dir, partners)
-    write(path, b"")
-    load_source(settings.work_db, settings.landing_dir, partners)
+    write(path, content)
+    (result,) = load_source(settings.work_db, settings.landing_dir, partners).files
+    assert result.status == "rejected" and expected in result.message
+    assert "EB_Telephony_202403.csv" in result.message and "kept" in result.message
     assert query(settings, "select count(*) from raw.telephony_calls") == [(5,)]
 
 

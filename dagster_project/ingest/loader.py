@@ -173,8 +173,13 @@ class _Loader:
         """)
         rejected = con.execute("select count(*) from _rej").fetchone()[0]
         if accepted + rejected == 0:
-            raise FileRejected("the file has a header but no data rows")
-        if accepted == 0:
+            previous = con.execute(
+                "select rows_read from raw.load_files where partner_code = ? and source = ? "
+                "and delivery_key = ?", [f.partner_code, self.source, f.delivery_key]).fetchone()
+            if previous and previous[0]:
+                raise FileRejected(f"the file has a header but no data rows; it would replace "
+                                   f"a delivery of {previous[0]:,} rows")
+        if accepted == 0 and rejected > 0:
             raise FileRejected(f"none of its {rejected} data lines could be read with "
                                f"delimiter '{delimiter}'")
         # Data row n is file line n + 1 (line 1 is the header). Accepted rows keep file order in
@@ -209,6 +214,8 @@ class _Loader:
                  self.load_id, self.now])
             status = "replaced" if replacing else "loaded"
             message = f"{f.rel_path}: {status} {accepted:,} rows"
+            if accepted + rejected == 0:
+                message += " (header only: the partner reports no calls for this period)"
             if rejected:
                 message += f"; {rejected:,} malformed line(s) quarantined in raw.rejected_rows"
             self.event(f, f.rel_path, f.partner_code, status, file_hash, accepted, rejected,

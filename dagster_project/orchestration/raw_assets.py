@@ -36,16 +36,14 @@ def raw_partner_config(context: dg.AssetExecutionContext, warehouse: WarehouseRe
                                    metadata={"rows": counts[table]})
 
 
-@dg.multi_asset(
-    specs=[dg.AssetSpec(["raw", "telephony_calls"], group_name="raw", kinds={"duckdb"},
-                        description="raw.telephony_calls: one row per delivered call record, "
-                                    "text as delivered, with lineage columns"),
-           *[dg.AssetSpec(["raw", t], group_name="raw", kinds={"duckdb"},
-                          description=f"raw.{t}: load bookkeeping") for t in LOAD_TABLES]],
+@dg.asset(
+    key=["raw", "telephony_calls"], group_name="raw", kinds={"duckdb"},
+    description="raw.telephony_calls: one row per delivered call record, text as delivered, "
+                "with lineage columns",
     partitions_def=partner_month_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
 )
-def raw_landing_files(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+def raw_telephony_calls(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     """Load the landing files of the selected partner-months; one run for any number of them."""
     settings = warehouse.settings()
     scope = to_scope(list(context.partition_keys))
@@ -57,7 +55,7 @@ def raw_landing_files(context: dg.AssetExecutionContext, warehouse: WarehouseRes
     if report.rejected and os.environ.get("HUB_STRICT_LOAD"):
         raise dg.Failure(f"{len(report.rejected)} landing file(s) rejected (strict mode)",
                          metadata={"rejections": [f.message for f in report.rejected]})
-    metadata = {
+    return dg.MaterializeResult(metadata={
         "files_loaded": report.count("loaded"),
         "files_replaced": report.count("replaced"),
         "files_unchanged": report.count("unchanged"),
@@ -67,7 +65,23 @@ def raw_landing_files(context: dg.AssetExecutionContext, warehouse: WarehouseRes
         "rejections": dg.MetadataValue.md(
             "\n".join(f"- {f.message}" for f in report.rejected) or "none"),
         "load_id": report.load_id,
-    }
-    yield dg.MaterializeResult(asset_key=["raw", "telephony_calls"], metadata=metadata)
+    })
+
+
+@dg.multi_asset(
+    specs=[dg.AssetSpec(["raw", t], group_name="raw", kinds={"duckdb"},
+                        deps=[dg.AssetKey(["raw", "telephony_calls"])],
+                        description=f"raw.{t}: load bookkeeping, written by the loader in the "
+                                    f"same transaction as the rows")
+           for t in LOAD_TABLES],
+)
+def raw_load_log(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    """Record the state of the loader's bookkeeping tables (unpartitioned: one event each)."""
+    con = duckdb.connect(str(warehouse.settings().work_db), read_only=True)
+    try:
+        counts = {t: con.execute(f"select count(*) from raw.{t}").fetchone()[0]
+                  for t in LOAD_TABLES}
+    finally:
+        con.close()
     for table in LOAD_TABLES:
-        yield dg.MaterializeResult(asset_key=["raw", table], metadata={"load_id": report.load_id})
+        yield dg.MaterializeResult(asset_key=["raw", table], metadata={"rows": counts[table]})

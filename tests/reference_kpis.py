@@ -1,0 +1,614 @@
+"""An independent recomputation of the telephony KPIs, in plain Python, from the landing files.
+
+Nothing here uses DuckDB, dbt or the project's own readers: the partner YAML files are parsed
+with pyyaml, CSV files with the `csv` module, workbooks with openpyxl, timestamps with
+`datetime.strptime` and `zoneinfo`. The definitions follow docs/kpi-definitions.md and
+`seeds/reference/kpi_definitions.csv`; ratios are kept as exact `Fraction`s, so that targets,
+RAG status and ranks are decided on the true values (converted to float only for comparison).
+
+Run `python -m tests.reference_kpis <landing dir>` to print the monthly figures.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+import sys
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+PARTNERS_DIR = REPO_ROOT / "seeds" / "partners"
+REFERENCE_DIR = REPO_ROOT / "seeds" / "reference"
+
+SOURCE = "telephony"
+FIELDS = ("call_id", "started_at", "queue", "outcome", "wait", "talk", "hold", "wrap")
+DURATIONS = ("wait", "talk", "hold", "wrap")
+INCLUDED = ("answered", "abandoned", "ivr_only", "direct_dial")
+EXCLUDED = ("test", "phantom")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+UTF8_BOM = b"\xef\xbb\xbf"
+XLSX_TIMESTAMP = "%Y-%m-%d %H:%M:%S"
+SCORECARD_KPIS = ("tsf_pct", "asa_seconds", "abandon_rate_pct", "sl_days_pct", "aht_seconds",
+                  "calls_offered", "offered_mom_change_pct", "out_of_hours_pct",
+                  "answered_unknown_wait")
+COUNT_KPIS = {"calls_offered": "offered", "answered_unknown_wait": "answered_unknown_wait"}
+
+HMS_RE = re.compile(r"^(\d+):([0-5]\d):([0-5]\d)$")
+SECONDS_RE = re.compile(r"^-?\d+$")
+# One operand of a `||` concatenation: a quoted header ("" escapes ") or a literal ('' escapes ').
+EXPR_TOKEN_RE = re.compile(r"""\s*(?:"((?:[^"]|"")*)"|'((?:[^']|'')*)')\s*""")
+
+
+# ---------------------------------------------------------------- configuration
+
+
+@dataclass(frozen=True)
+class Partner:
+    code: str
+    timezone: str
+    opening_hours: dict[int, tuple[dt.time, dt.time]]  # ISO weekday 1..7 -> [open, close)
+    source: dict  # the YAML `sources.telephony` block as written
+
+
+def load_partners(partners_dir: Path = PARTNERS_DIR) -> dict[str, Partner]:
+    partners = {}
+    for path in sorted(partners_dir.glob("*.yml")):
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        hours = {}
+        for day, span in (raw.get("opening_hours") or {}).items():
+            if span:
+                hours[WEEKDAYS.index(day) + 1] = (dt.time.fromisoformat(str(span[0])),
+                                                  dt.time.fromisoformat(str(span[1])))
+        source = (raw.get("sources") or {}).get(SOURCE)
+        if source is None:
+            continue
+        partners[raw["code"]] = Partner(raw["code"], raw.get("timezone", "Europe/London"),
+                                        hours, source)
+    return partners
+
+
+@dataclass(frozen=True)
+class KpiDefinition:
+    code: str
+    direction: str
+    threshold_seconds: int | None
+    target: Fraction | None
+    amber_tolerance: Fraction | None
+
+
+def _number(text: str) -> Fraction | None:
+    return Fraction(text) if text.strip() else None
+
+
+def load_definitions(reference_dir: Path = REFERENCE_DIR) -> dict[str, KpiDefinition]:
+    with open(reference_dir / "kpi_definitions.csv", encoding="utf-8", newline="") as fh:
+        return {
+            r["kpi_code"]: KpiDefinition(
+                r["kpi_code"], r["direction"],
+                int(r["threshold_seconds"]) if r["threshold_seconds"].strip() else None,
+                _number(r["target"]), _number(r["amber_tolerance"]))
+            for r in csv.DictReader(fh)
+        }
+
+
+def load_overrides(reference_dir: Path = REFERENCE_DIR) -> dict[tuple[str, str], dict]:
+    """(partner, kpi) -> {'target': Fraction|None, 'amber_tolerance': Fraction|None}."""
+    with open(reference_dir / "kpi_target_overrides.csv", encoding="utf-8", newline="") as fh:
+        return {
+            (r["partner_code"], r["kpi_code"]): {
+                "target": _number(r.get("target") or ""),
+                "amber_tolerance": _number(r.get("amber_tolerance") or ""),
+            }
+            for r in csv.DictReader(fh)
+        }
+
+
+def load_bank_holidays(reference_dir: Path = REFERENCE_DIR) -> set[dt.date]:
+    with open(reference_dir / "uk_bank_holidays.csv", encoding="utf-8", newline="") as fh:
+        return {dt.date.fromisoformat(r["holiday_date"]) for r in csv.DictReader(fh)}
+
+
+def target_for(partner: str, kpi: str, definitions: dict[str, KpiDefinition],
+               overrides: dict[tuple[str, str], dict]) -> tuple[Fraction | None, Fraction | None]:
+    """(target, amber_tolerance) for a partner: its override where given, else the definition."""
+    d = definitions[kpi]
+    target, tolerance = d.target, d.amber_tolerance
+    override = overrides.get((partner, kpi))
+    if override is not None:
+        if override["target"] is not None:
+            target = override["target"]
+        if override["amber_tolerance"] is not None:
+            tolerance = override["amber_tolerance"]
+    return target, tolerance
+
+
+# ---------------------------------------------------------------- reading landing files
+
+
+def _decode(data: bytes, encoding: str) -> str:
+    """Text of a CSV file; a leading UTF-8 byte-order mark is dropped whatever the encoding."""
+    if data.startswith(UTF8_BOM):
+        data = data[len(UTF8_BOM):]
+    return data.decode({"utf-8-sig": "utf-8"}.get(encoding, encoding))
+
+
+def _cell_text(value) -> str | None:
+    """An xlsx cell as the text it stands for: date cells as ISO timestamps, numbers plain."""
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.strftime(XLSX_TIMESTAMP)
+    if isinstance(value, dt.date):
+        return value.strftime("%Y-%m-%d")
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def read_table(path: Path, fmt: dict) -> tuple[list[str], list[list[str | None]]]:
+    """(header, data rows) of one landing file; cells are text, empty cells None."""
+    if fmt.get("type", "csv") == "xlsx":
+        import openpyxl
+
+        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        try:
+            sheet = workbook[fmt["sheet"]] if fmt.get("sheet") else workbook.active
+            rows = [[_cell_text(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+        finally:
+            workbook.close()
+        rows = [r for r in rows if any(v not in (None, "") for v in r)]
+    else:
+        text = _decode(path.read_bytes(), str(fmt.get("encoding", "utf-8")).lower())
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=fmt.get("delimiter", ","))
+        rows = [r for r in reader if r]
+    if not rows:
+        return [], []
+    header = [h or "" for h in rows[0]]
+    data = [[None if v == "" else v for v in r] for r in rows[1:]]
+    return header, data
+
+
+def _expr_getter(expr: str, header: list[str]):
+    """Support exactly `"Header" || ' ' || "Other"`: quoted headers and string literals."""
+    parts = []
+    for operand in expr.split("||"):
+        m = EXPR_TOKEN_RE.fullmatch(operand)
+        if m is None:
+            raise ValueError(f"unsupported column expression {expr!r}")
+        if m.group(1) is not None:
+            name = m.group(1).replace('""', '"')
+            if name not in header:
+                raise ValueError(f"expression {expr!r} names missing header {name!r}")
+            parts.append(("col", header.index(name)))
+        else:
+            parts.append(("lit", m.group(2).replace("''", "'")))
+
+    def get(row):
+        out = []
+        for kind, value in parts:
+            if kind == "lit":
+                out.append(value)
+            else:
+                cell = row[value] if value < len(row) else None
+                if cell is None:  # SQL: NULL || anything is NULL
+                    return None
+                out.append(cell)
+        return "".join(out)
+
+    return get
+
+
+def _column_getters(columns: dict, header: list[str], path: Path) -> dict:
+    getters = {}
+    for fld, spec in columns.items():
+        if isinstance(spec, dict):
+            getters[fld] = _expr_getter(str(spec["expr"]), header)
+        else:
+            name = str(spec)
+            if name not in header:
+                raise ValueError(f"{path}: header {name!r} (for {fld}) not in {header}")
+            index = header.index(name)
+            getters[fld] = lambda row, i=index: row[i] if i < len(row) else None
+    return getters
+
+
+def parse_duration(text: str | None, style: str) -> tuple[bool, int | None]:
+    """(ok, seconds): empty is unknown (ok, None); bad or negative text is not ok."""
+    if text is None or text.strip() == "":
+        return True, None
+    text = text.strip()
+    if style == "hms":
+        m = HMS_RE.match(text)
+        if not m:
+            return False, None
+        h, mi, s = (int(g) for g in m.groups())
+        return True, h * 3600 + mi * 60 + s
+    if not SECONDS_RE.match(text):
+        return False, None
+    value = int(text)
+    return (value >= 0), (value if value >= 0 else None)
+
+
+@dataclass(frozen=True)
+class Call:
+    partner: str
+    call_id: str
+    local_start: dt.datetime  # naive, partner local time
+    queue: str | None
+    outcome: str  # canonical
+    wait: int | None
+    talk: int | None
+    hold: int | None
+    wrap: int | None
+    source_file: str
+    row_number: int
+
+
+@dataclass
+class PartnerData:
+    code: str
+    files: dict[str, int] = field(default_factory=dict)  # file -> data rows read
+    rejected: int = 0  # rows that do not split into the header's columns
+    calls: list[Call] = field(default_factory=list)  # valid and not test/phantom
+    excluded: list[Call] = field(default_factory=list)  # valid test/phantom records
+    quarantined: list[tuple[str, int, str]] = field(default_factory=list)  # file, row, reason
+
+    @property
+    def raw_rows(self) -> int:
+        return sum(self.files.values())
+
+
+def _delivery_key(name: str, pattern: str | None) -> str:
+    if not pattern:
+        return name
+    m = re.search(pattern, name)
+    if m is None:
+        return name
+    return "-".join(m.group(g) or "" for g in ("year", "month", "day")
+                    if g in m.re.groupindex)
+
+
+def read_partner(landing_dir: Path, partner: Partner) -> PartnerData:
+    src = partner.source
+    folder = landing_dir / partner.code / SOURCE
+    data = PartnerData(partner.code)
+    if not folder.is_dir():
+        return data
+    paths = sorted((p for p in folder.glob(str(src.get("files", "*")))
+                    if p.is_file() and not p.name.startswith(".")),
+                   key=lambda p: p.relative_to(folder).as_posix())
+    keys = Counter(_delivery_key(p.name, src.get("period_pattern")) for p in paths)
+    repeated = [k for k, n in keys.items() if n > 1]
+    if repeated:  # the fixture never re-delivers; do not silently diverge if it starts to
+        raise NotImplementedError(f"{partner.code}: re-delivered periods {repeated}")
+
+    fmt = src.get("format") or {}
+    ts_format = str(src["timestamp_format"])
+    utc = src.get("timestamp_zone", "local") == "utc"
+    zone = ZoneInfo(partner.timezone)
+    default_style = src.get("duration_format", "seconds")
+    styles = {d: (src.get("duration_formats") or {}).get(d, default_style) for d in DURATIONS}
+    codes = {str(k): str(v) for k, v in (src.get("outcome_codes") or {}).items()}
+    seen_ids: set[str] = set()
+
+    for path in paths:
+        name = path.relative_to(folder).as_posix()
+        header, rows = read_table(path, fmt)
+        data.files[name] = len(rows)
+        getters = _column_getters(src["columns"], header, path)
+        for number, row in enumerate(rows, start=1):
+            if fmt.get("type", "csv") == "csv" and len(row) != len(header):
+                data.rejected += 1
+                continue
+            values = {f: getters[f](row) if f in getters else None for f in FIELDS}
+            reasons = []
+            call_id = (values["call_id"] or "").strip()
+            if not call_id:
+                reasons.append("missing call_id")
+            elif call_id in seen_ids:
+                reasons.append("duplicate call_id")
+            else:
+                seen_ids.add(call_id)
+            local = None
+            if not (values["started_at"] or "").strip():
+                reasons.append("missing started_at")
+            else:
+                try:
+                    parsed = dt.datetime.strptime(values["started_at"].strip(), ts_format)
+                except ValueError:
+                    reasons.append("bad started_at")
+                else:
+                    if utc:
+                        parsed = (parsed.replace(tzinfo=dt.UTC).astimezone(zone)
+                                  .replace(tzinfo=None))
+                    local = parsed
+            code = (values["outcome"] or "").strip()
+            if not code:
+                reasons.append("missing outcome")
+            elif code not in codes:
+                reasons.append("unknown outcome")
+            durations = {}
+            for d in DURATIONS:
+                ok, seconds = parse_duration(values[d], styles[d])
+                if not ok:
+                    reasons.append(f"bad {d}")
+                durations[d] = seconds
+            if reasons:
+                data.quarantined.append((name, number, "; ".join(reasons)))
+                continue
+            call = Call(partner.code, call_id, local, values["queue"], codes[code],
+                        durations["wait"], durations["talk"], durations["hold"],
+                        durations["wrap"], name, number)
+            (data.excluded if call.outcome in EXCLUDED else data.calls).append(call)
+    return data
+
+
+# ---------------------------------------------------------------- KPIs
+
+
+def pct(numerator: int, denominator: int) -> Fraction | None:
+    return Fraction(100 * numerator, denominator) if denominator else None
+
+
+def mean(total: int, count: int) -> Fraction | None:
+    return Fraction(total, count) if count else None
+
+
+@dataclass
+class Tally:
+    """Counts and sums for one partner over one period (a month or a day); all queues."""
+
+    calls: int = 0  # every included call, any outcome
+    out_of_hours: int = 0
+    answered: int = 0
+    abandoned: int = 0
+    ivr_only: int = 0
+    direct_dial: int = 0
+    answered_within_threshold: int = 0
+    short_abandoned: int = 0
+    answered_unknown_wait: int = 0
+    wait_sum: int = 0
+    wait_count: int = 0
+    handle_sum: int = 0
+    handle_count: int = 0
+
+    def add(self, call: Call, tsf_threshold: int, short_threshold: int,
+            out_of_hours: bool) -> None:
+        self.calls += 1
+        self.out_of_hours += out_of_hours
+        if call.outcome == "answered":
+            self.answered += 1
+            if call.wait is None:
+                self.answered_unknown_wait += 1
+            else:
+                self.wait_sum += call.wait
+                self.wait_count += 1
+                self.answered_within_threshold += call.wait <= tsf_threshold
+            if call.talk is not None:
+                self.handle_sum += call.talk + (call.hold or 0) + (call.wrap or 0)
+                self.handle_count += 1
+        elif call.outcome == "abandoned":
+            self.abandoned += 1
+            self.short_abandoned += call.wait is not None and call.wait < short_threshold
+        elif call.outcome == "ivr_only":
+            self.ivr_only += 1
+        elif call.outcome == "direct_dial":
+            self.direct_dial += 1
+
+    def __iadd__(self, other: Tally) -> Tally:
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        return self
+
+    @property
+    def offered(self) -> int:
+        return self.answered + self.abandoned
+
+    @property
+    def tsf_denominator(self) -> int:
+        return self.offered - self.short_abandoned
+
+    @property
+    def tsf_pct(self) -> Fraction | None:
+        return pct(self.answered_within_threshold, self.tsf_denominator)
+
+    @property
+    def asa_seconds(self) -> Fraction | None:
+        return mean(self.wait_sum, self.wait_count)
+
+    @property
+    def abandon_rate_pct(self) -> Fraction | None:
+        return pct(self.abandoned - self.short_abandoned, self.tsf_denominator)
+
+    @property
+    def aht_seconds(self) -> Fraction | None:
+        return mean(self.handle_sum, self.handle_count)
+
+    @property
+    def out_of_hours_pct(self) -> Fraction | None:
+        return pct(self.out_of_hours, self.calls)
+
+
+@dataclass
+class MonthKpis:
+    partner: str
+    month: dt.date
+    tally: Tally
+    sl_days_met: int = 0
+    sl_days: int = 0
+    previous_offered: int | None = None  # None: no previous calendar month for the partner
+
+    @property
+    def sl_days_pct(self) -> Fraction | None:
+        return pct(self.sl_days_met, self.sl_days)
+
+    @property
+    def offered_mom_change_pct(self) -> Fraction | None:
+        if not self.previous_offered:
+            return None
+        return pct(self.tally.offered - self.previous_offered, self.previous_offered)
+
+    def numerator_denominator(self, kpi: str) -> tuple[int, int] | None:
+        """The KPI as (numerator, denominator) for pooling; None where it is undefined."""
+        t = self.tally
+        pair = {
+            "tsf_pct": (100 * t.answered_within_threshold, t.tsf_denominator),
+            "asa_seconds": (t.wait_sum, t.wait_count),
+            "abandon_rate_pct": (100 * (t.abandoned - t.short_abandoned), t.tsf_denominator),
+            "sl_days_pct": (100 * self.sl_days_met, self.sl_days),
+            "aht_seconds": (t.handle_sum, t.handle_count),
+            "out_of_hours_pct": (100 * t.out_of_hours, t.calls),
+            "offered_mom_change_pct": (
+                (100 * (t.offered - self.previous_offered), self.previous_offered)
+                if self.previous_offered else (0, 0)),
+        }[kpi]
+        return pair if pair[1] else None
+
+    def value(self, kpi: str) -> Fraction | None:
+        if kpi in COUNT_KPIS:
+            return Fraction(getattr(self.tally, COUNT_KPIS[kpi]))
+        pair = self.numerator_denominator(kpi)
+        return Fraction(*pair) if pair else None
+
+
+@dataclass(frozen=True)
+class ScoreRow:
+    partner: str
+    month: dt.date
+    kpi: str
+    value: Fraction | None
+    target: Fraction | None
+    amber_tolerance: Fraction | None
+    rag_status: str
+    rank_among_partners: int | None
+    hub_value: Fraction | None
+
+
+def rag(value: Fraction | None, target: Fraction | None, tolerance: Fraction | None,
+        direction: str) -> str:
+    if value is None or target is None or direction not in ("higher_is_better",
+                                                            "lower_is_better"):
+        return "none"
+    tolerance = tolerance or Fraction(0)
+    if direction == "higher_is_better":
+        if value >= target:
+            return "green"
+        return "amber" if value >= target - tolerance else "red"
+    if value <= target:
+        return "green"
+    return "amber" if value <= target + tolerance else "red"
+
+
+@dataclass
+class Reference:
+    partners: dict[str, PartnerData]
+    monthly: dict[tuple[str, dt.date], MonthKpis]
+    daily: dict[tuple[str, dt.date], Tally]
+    scorecard: dict[tuple[str, dt.date, str], ScoreRow]
+    definitions: dict[str, KpiDefinition]
+
+
+def is_out_of_hours(local: dt.datetime, partner: Partner, holidays: set[dt.date]) -> bool:
+    if local.date() in holidays:
+        return True
+    hours = partner.opening_hours.get(local.isoweekday())
+    if hours is None:
+        return True
+    opens, closes = hours
+    return not (opens <= local.time() < closes)
+
+
+def compute(landing_dir: Path, partners_dir: Path = PARTNERS_DIR,
+            reference_dir: Path = REFERENCE_DIR) -> Reference:
+    partners = load_partners(partners_dir)
+    definitions = load_definitions(reference_dir)
+    overrides = load_overrides(reference_dir)
+    holidays = load_bank_holidays(reference_dir)
+    tsf_threshold = definitions["tsf_pct"].threshold_seconds
+    short_threshold = definitions["abandon_rate_pct"].threshold_seconds
+    assert tsf_threshold is not None and short_threshold is not None
+
+    data = {code: read_partner(landing_dir, p) for code, p in partners.items()}
+    daily: dict[tuple[str, dt.date], Tally] = defaultdict(Tally)
+    for code, pdata in data.items():
+        for call in pdata.calls:
+            daily[(code, call.local_start.date())].add(
+                call, tsf_threshold, short_threshold,
+                is_out_of_hours(call.local_start, partners[code], holidays))
+
+    monthly: dict[tuple[str, dt.date], MonthKpis] = {}
+    for (code, day), tally in sorted(daily.items()):
+        key = (code, day.replace(day=1))
+        month = monthly.setdefault(key, MonthKpis(code, key[1], Tally()))
+        month.tally += tally
+        if tally.tsf_denominator:
+            target, _ = target_for(code, "tsf_pct", definitions, overrides)
+            month.sl_days += 1
+            # daily TSF % >= target, decided exactly: 100 * within >= target * denominator
+            month.sl_days_met += (100 * tally.answered_within_threshold
+                                  >= target * tally.tsf_denominator)
+    for (code, month_start), kpis in monthly.items():
+        previous = (month_start - dt.timedelta(days=1)).replace(day=1)
+        prev = monthly.get((code, previous))
+        kpis.previous_offered = prev.tally.offered if prev is not None else None
+
+    scorecard: dict[tuple[str, dt.date, str], ScoreRow] = {}
+    months = sorted({m for _, m in monthly})
+    for month_start in months:
+        rows = [k for (c, m), k in sorted(monthly.items()) if m == month_start]
+        for kpi in SCORECARD_KPIS:
+            d = definitions[kpi]
+            if kpi in COUNT_KPIS:
+                hub = Fraction(sum(getattr(k.tally, COUNT_KPIS[kpi]) for k in rows))
+            else:
+                pairs = [p for k in rows if (p := k.numerator_denominator(kpi)) is not None]
+                den = sum(p[1] for p in pairs)
+                hub = Fraction(sum(p[0] for p in pairs), den) if den else None
+            values = {k.partner: k.value(kpi) for k in rows}
+            ranked = [v for v in values.values() if v is not None]
+            for k in rows:
+                value = values[k.partner]
+                target, tolerance = target_for(k.partner, kpi, definitions, overrides)
+                rank = None
+                if value is not None and d.direction == "higher_is_better":
+                    rank = 1 + sum(v > value for v in ranked)
+                elif value is not None and d.direction == "lower_is_better":
+                    rank = 1 + sum(v < value for v in ranked)
+                scorecard[(k.partner, month_start, kpi)] = ScoreRow(
+                    k.partner, month_start, kpi, value, target, tolerance,
+                    rag(value, target, tolerance, d.direction), rank, hub)
+    return Reference(data, monthly, dict(daily), scorecard, definitions)
+
+
+def as_float(value: Fraction | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def main(argv: list[str]) -> int:
+    landing = Path(argv[1]) if len(argv) > 1 else REPO_ROOT / "data" / "landing"
+    ref = compute(landing)
+    for code, pdata in ref.partners.items():
+        print(f"{code}: {len(pdata.files)} files, {pdata.raw_rows} rows, {len(pdata.calls)} "
+              f"calls, {len(pdata.excluded)} excluded, {len(pdata.quarantined)} quarantined, "
+              f"{pdata.rejected} rejected")
+    for (code, month), k in sorted(ref.monthly.items()):
+        t = k.tally
+        print(f"{code:11} {month:%Y-%m} offered {t.offered:6} answered {t.answered:6} "
+              f"within {t.answered_within_threshold:6} short {t.short_abandoned:5} "
+              f"tsf {as_float(t.tsf_pct) or 0:6.2f} asa {as_float(t.asa_seconds) or 0:6.1f} "
+              f"sl {k.sl_days_met}/{k.sl_days} ooh {as_float(t.out_of_hours_pct) or 0:5.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,98 @@
+"""`hub build` end to end: real Dagster, real DuckDB, real dbt, atomic publication."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import yaml
+
+from dagster_project.quality import reconcile_calls
+from tests.conftest import PARTNERS_DIR, REALDATA_DIR, hub, hub_env
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_build_publishes_a_serving_file_with_marts(built_warehouse):
+    serving = built_warehouse.serving_db
+    assert serving.exists()
+    assert not serving.with_name(serving.name + ".wal").exists()
+    assert not list(serving.parent.glob(".*.tmp"))
+    con = duckdb.connect(str(serving), read_only=True)
+    try:
+        partners = {r[0] for r in con.execute(
+            "select distinct partner_code from marts.kpi_telephony_monthly").fetchall()}
+        assert partners == {"eastbrook", "highcross", "northmoor", "phonenow", "riverton",
+                            "southfield", "westvale"}
+        for rec in reconcile_calls(con):
+            assert rec.balanced, rec
+    finally:
+        con.close()
+
+
+def test_every_asset_is_materialized_in_the_dagster_instance(built_warehouse):
+    from dagster_project.definitions import defs
+    from dagster_project.orchestration.partitions import partner_month_partitions
+
+    instance = dg.DagsterInstance.from_config(str(built_warehouse.dagster_home))
+    graph = defs.resolve_asset_graph()
+    missing = [k.to_user_string() for k in graph.materializable_asset_keys
+               if instance.get_latest_materialization_event(k) is None]
+    assert missing == []
+    done = instance.get_materialized_partitions(dg.AssetKey(["raw", "telephony_calls"]))
+    assert done == set(partner_month_partitions.get_partition_keys())
+    runs = instance.get_runs()
+    assert len(runs) == 1 and runs[0].status == dg.DagsterRunStatus.SUCCESS
+
+
+def _phonenow_only(tmp_path: Path, partners_dir: Path = PARTNERS_DIR) -> dict[str, str]:
+    data = tmp_path / "data"
+    shutil.copytree(REALDATA_DIR, data / "landing")
+    return hub_env(data, HUB_PARTNERS_DIR=str(partners_dir))
+
+
+def test_failed_build_keeps_the_last_good_serving_file(tmp_path):
+    env = _phonenow_only(tmp_path)
+    hub(env, "build")
+    serving = Path(env["HUB_DATA_DIR"]) / "serving" / "warehouse.duckdb"
+    good, good_inode = sha256(serving), serving.stat().st_ino
+
+    broken = tmp_path / "partners"
+    shutil.copytree(PARTNERS_DIR, broken)
+    config = yaml.safe_load((broken / "phonenow.yml").read_text())
+    config["sources"]["telephony"]["queues"]["Streaming"] = "no_such_service_line"
+    (broken / "phonenow.yml").write_text(yaml.safe_dump(config))
+    reader = duckdb.connect(str(serving), read_only=True)
+    try:
+        failed = hub({**env, "HUB_PARTNERS_DIR": str(broken)}, "build", check=False)
+        assert failed.returncode == 1
+        assert "FAILED" in failed.stderr and "left as it was" in failed.stderr
+        assert sha256(serving) == good and serving.stat().st_ino == good_inode
+        assert reader.execute("select count(*) from marts.fct_calls").fetchone()[0] > 0
+
+        # A good rebuild publishes while the reader still holds the old file open: the old
+        # reader keeps working and a new reader sees the new file.
+        hub(env, "build")
+        assert serving.stat().st_ino != good_inode
+        assert reader.execute("select count(*) from marts.fct_calls").fetchone()[0] == 5000
+        fresh = duckdb.connect(str(serving), read_only=True)
+        assert fresh.execute("select count(*) from marts.fct_calls").fetchone()[0] == 5000
+        fresh.close()
+    finally:
+        reader.close()
+
+
+def test_invalid_partner_configuration_is_a_clear_error(tmp_path):
+    broken = tmp_path / "partners"
+    shutil.copytree(PARTNERS_DIR, broken)
+    config = yaml.safe_load((broken / "eastbrook.yml").read_text())
+    config["sources"]["telephony"]["timestamp_format"] = "%m-%d-%Y"
+    (broken / "eastbrook.yml").write_text(yaml.safe_dump(config))
+    result = hub(_phonenow_only(tmp_path, broken), "build", check=False)
+    assert result.returncode == 2
+    assert "eastbrook.yml" in result.stderr and "timestamp_format" in result.stderr

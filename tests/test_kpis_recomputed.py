@@ -1,0 +1,272 @@
+"""The KPI marts agree with an independent plain-Python recomputation from the landing files.
+
+`tests/reference_kpis.py` reads every landing file of the session warehouse (built by the real
+`hub generate` + `hub build`) and recomputes each KPI from the written definitions; here every
+partner-month of the marts is compared with it: counts exactly, ratios to rel=1e-9, RAG status,
+ranks and pooled hub values, plus the row accounting and a known figure of the real PhoneNow
+export. Mismatches are collected and reported together (partner, period, column, mart, ours).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+from collections import Counter, defaultdict
+
+import duckdb
+import pytest
+
+from tests.reference_kpis import SCORECARD_KPIS, Reference, as_float, compute
+
+pytestmark = pytest.mark.slow
+
+REL = 1e-9
+# logical name -> accepted mart column names (first found wins)
+PARTNER = ("partner_code", "partner")
+MONTH = ("month", "month_start", "period_month", "call_month", "month_date", "report_month")
+DAY = ("call_date", "date", "day", "local_date", "call_day", "report_date")
+MONTHLY_COUNTS = {
+    "offered": ("offered", "calls_offered"),
+    "answered": ("answered", "calls_answered"),
+    "answered_within_threshold": ("answered_within_threshold", "answered_within_sla",
+                                  "answered_in_threshold"),
+    "abandoned": ("abandoned", "calls_abandoned"),
+    "short_abandoned": ("short_abandoned", "short_abandons", "short_abandon"),
+    "ivr_only": ("ivr_only", "calls_ivr_only"),
+    "direct_dial": ("direct_dial", "calls_direct_dial"),
+    "sl_days_met": ("sl_days_met",),
+    "sl_days": ("sl_days",),
+    "answered_unknown_wait": ("answered_unknown_wait",),
+    "calls_total": ("calls_total", "calls"),
+    "out_of_hours_calls": ("out_of_hours_calls",),
+}
+MONTHLY_RATIOS = {
+    "tsf_pct": ("tsf_pct",),
+    "asa_seconds": ("asa_seconds",),
+    "abandon_rate_pct": ("abandon_rate_pct",),
+    "sl_days_pct": ("sl_days_pct",),
+    "aht_seconds": ("aht_seconds",),
+    "out_of_hours_pct": ("out_of_hours_pct",),
+    "offered_mom_change_pct": ("offered_mom_change_pct",),
+}
+DAILY_COUNTS = {k: MONTHLY_COUNTS[k] for k in
+                ("offered", "answered", "answered_within_threshold", "short_abandoned")}
+SCORECARD = {
+    "kpi": ("kpi_code", "kpi"),
+    "value": ("value", "kpi_value"),
+    "target": ("target", "target_value"),
+    "amber_tolerance": ("amber_tolerance",),
+    "rag_status": ("rag_status", "rag"),
+    "rank_among_partners": ("rank_among_partners", "partner_rank", "rank"),
+    "hub_value": ("hub_value", "hub_pooled_value"),
+}
+
+
+# ---------------------------------------------------------------- helpers
+
+
+@pytest.fixture(scope="module")
+def reference(built_warehouse) -> Reference:
+    return compute(built_warehouse.landing_dir)
+
+
+@pytest.fixture(scope="module")
+def serving(built_warehouse):
+    con = duckdb.connect(str(built_warehouse.serving_db), read_only=True)
+    yield con
+    con.close()
+
+
+def table_columns(con, table: str) -> list[str]:
+    return [r[0] for r in con.execute(f"describe {table}").fetchall()]
+
+
+def resolve(con, table: str, wanted: dict[str, tuple[str, ...]]) -> dict[str, str]:
+    """Logical name -> the mart's column; a required column that is missing fails loudly."""
+    present = table_columns(con, table)
+    found, missing = {}, []
+    for logical, candidates in wanted.items():
+        name = next((c for c in candidates if c in present), None)
+        if name is None:
+            missing.append(f"{logical} (tried {', '.join(candidates)})")
+        else:
+            found[logical] = name
+    assert not missing, f"{table} lacks required column(s): {missing}; it has {present}"
+    return found
+
+
+def fetch(con, table: str, wanted: dict[str, tuple[str, ...]]) -> list[dict]:
+    cols = resolve(con, table, wanted)
+    select = ", ".join(f'"{c}"' for c in cols.values())
+    return [dict(zip(cols, row, strict=True))
+            for row in con.execute(f"select {select} from {table}").fetchall()]
+
+
+def as_date(value) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    text = str(value)
+    return dt.date.fromisoformat(text if len(text) >= 10 else text[:7] + "-01")
+
+
+def number(value):
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    return value
+
+
+def same_count(mart, ours: int) -> bool:
+    return mart is not None and int(mart) == ours
+
+
+def same_ratio(mart, ours: float | None) -> bool:
+    if mart is None or ours is None:
+        return mart is None and ours is None
+    return float(mart) == pytest.approx(ours, rel=REL)
+
+
+def report(mismatches: list[str], what: str) -> None:
+    shown = "\n  ".join(mismatches[:60])
+    more = f"\n  ... and {len(mismatches) - 60} more" if len(mismatches) > 60 else ""
+    assert not mismatches, f"{len(mismatches)} {what} mismatch(es) (mart vs ours):\n  {shown}{more}"
+
+
+def monthly_rows(con) -> dict[tuple[str, dt.date], dict]:
+    wanted = {"partner": PARTNER, "month": MONTH, **MONTHLY_COUNTS, **MONTHLY_RATIOS}
+    rows = fetch(con, "marts.kpi_telephony_monthly", wanted)
+    keyed = {(r["partner"], as_date(r["month"])): r for r in rows}
+    assert len(keyed) == len(rows), "marts.kpi_telephony_monthly: partner-month not unique"
+    return keyed
+
+
+# ---------------------------------------------------------------- tests
+
+
+def test_same_partner_months(serving, reference):
+    mart = set(monthly_rows(serving))
+    ours = set(reference.monthly)
+    assert mart, "marts.kpi_telephony_monthly is empty"
+    assert sorted(mart - ours) == [] and sorted(ours - mart) == [], (
+        f"only in mart: {sorted(mart - ours)}; only in recomputation: {sorted(ours - mart)}")
+
+
+def test_monthly_kpis_match_recomputation(serving, reference):
+    mismatches = []
+    for key, row in sorted(monthly_rows(serving).items()):
+        ours = reference.monthly.get(key)
+        if ours is None:
+            continue  # reported by test_same_partner_months
+        tally = ours.tally
+        expected_counts = {
+            "offered": tally.offered, "answered": tally.answered,
+            "answered_within_threshold": tally.answered_within_threshold,
+            "abandoned": tally.abandoned, "short_abandoned": tally.short_abandoned,
+            "ivr_only": tally.ivr_only, "direct_dial": tally.direct_dial,
+            "sl_days_met": ours.sl_days_met, "sl_days": ours.sl_days,
+            "answered_unknown_wait": tally.answered_unknown_wait, "calls_total": tally.calls,
+            "out_of_hours_calls": tally.out_of_hours,
+        }
+        expected_ratios = {
+            "tsf_pct": tally.tsf_pct, "asa_seconds": tally.asa_seconds,
+            "abandon_rate_pct": tally.abandon_rate_pct, "sl_days_pct": ours.sl_days_pct,
+            "aht_seconds": tally.aht_seconds, "out_of_hours_pct": tally.out_of_hours_pct,
+            "offered_mom_change_pct": ours.offered_mom_change_pct,
+        }
+        where = f"{key[0]} {key[1]:%Y-%m}"
+        for col, value in expected_counts.items():
+            if not same_count(row[col], value):
+                mismatches.append(f"{where} {col}: {row[col]} vs {value}")
+        for col, value in expected_ratios.items():
+            if not same_ratio(row[col], as_float(value)):
+                mismatches.append(f"{where} {col}: {row[col]} vs {as_float(value)}")
+    report(mismatches, "monthly")
+
+
+def test_daily_kpis_summed_over_queues_match(serving, reference):
+    rows = fetch(serving, "marts.kpi_telephony_daily",
+                 {"partner": PARTNER, "day": DAY, **DAILY_COUNTS})
+    mart: dict[tuple[str, dt.date], Counter] = defaultdict(Counter)
+    for r in rows:
+        mart[(r["partner"], as_date(r["day"]))].update(
+            {c: int(r[c] or 0) for c in DAILY_COUNTS})
+    assert mart, "marts.kpi_telephony_daily is empty"
+    mismatches = []
+    for key in sorted(set(mart) | set(reference.daily)):
+        tally = reference.daily.get(key)
+        ours = ({c: getattr(tally, c) for c in DAILY_COUNTS} if tally is not None
+                else dict.fromkeys(DAILY_COUNTS, 0))
+        for col, value in ours.items():
+            if mart.get(key, Counter())[col] != value:
+                mismatches.append(f"{key[0]} {key[1]} {col}: "
+                                  f"{mart.get(key, Counter())[col]} vs {value}")
+    report(mismatches, "daily")
+
+
+def test_scorecard_matches_recomputation(serving, reference):
+    rows = fetch(serving, "marts.kpi_scorecard", {"partner": PARTNER, "month": MONTH,
+                                                  **SCORECARD})
+    mart = {}
+    for r in rows:
+        if r["kpi"] in SCORECARD_KPIS:
+            key = (r["partner"], as_date(r["month"]), r["kpi"])
+            assert key not in mart, f"marts.kpi_scorecard: duplicate row {key}"
+            mart[key] = r
+    ours = reference.scorecard
+    missing = sorted(set(ours) - set(mart))
+    extra = sorted(set(mart) - set(ours))
+    assert not missing and not extra, (f"scorecard rows only in recomputation: {missing[:20]}; "
+                                       f"only in mart: {extra[:20]}")
+    mismatches = []
+    for key in sorted(ours):
+        r, o = mart[key], ours[key]
+        where = f"{key[0]} {key[1]:%Y-%m} {key[2]}"
+        for col, value in (("value", o.value), ("target", o.target),
+                           ("amber_tolerance", o.amber_tolerance), ("hub_value", o.hub_value)):
+            if not same_ratio(number(r[col]), as_float(value)):
+                mismatches.append(f"{where} {col}: {r[col]} vs {as_float(value)}")
+        if (r["rag_status"] or "none").lower() != o.rag_status:
+            mismatches.append(f"{where} rag_status: {r['rag_status']} vs {o.rag_status} "
+                              f"(value {as_float(o.value)}, target {as_float(o.target)})")
+        rank = r["rank_among_partners"]
+        if (None if rank is None else int(rank)) != o.rank_among_partners:
+            mismatches.append(f"{where} rank_among_partners: {rank} vs {o.rank_among_partners}")
+    report(mismatches, "scorecard")
+
+
+def test_row_accounting(serving, reference):
+    def per_partner(table: str) -> Counter:
+        col = resolve(serving, table, {"partner": PARTNER})["partner"]
+        return Counter(dict(serving.execute(
+            f'select "{col}", count(*) from {table} group by all').fetchall()))
+
+    fct = per_partner("marts.fct_calls")
+    quarantine = per_partner("quality.quarantine_calls")
+    excluded = per_partner("quality.excluded_calls")
+    mismatches = []
+    for code, data in sorted(reference.partners.items()):
+        accounted = fct[code] + quarantine[code] + excluded[code]
+        if data.raw_rows != accounted:
+            mismatches.append(f"{code}: {data.raw_rows} rows in files vs {fct[code]} fct + "
+                              f"{quarantine[code]} quarantined + {excluded[code]} excluded")
+        for label, mart_n, ours_n in (("fct_calls", fct[code], len(data.calls)),
+                                      ("quarantine_calls", quarantine[code],
+                                       len(data.quarantined)),
+                                      ("excluded_calls", excluded[code], len(data.excluded))):
+            if mart_n != ours_n:
+                mismatches.append(f"{code} {label}: {mart_n} vs {ours_n}")
+    unknown = sorted((set(fct) | set(quarantine) | set(excluded)) - set(reference.partners))
+    assert not unknown, f"marts hold partners with no landing data read here: {unknown}"
+    report(mismatches, "row accounting")
+
+
+def test_phonenow_january_2021(serving, reference):
+    """The real PhoneNow export: January 2021 is 1,772 offered, 1,455 answered, 69 within 15 s."""
+    expected = {"offered": 1772, "answered": 1455, "answered_within_threshold": 69}
+    row = monthly_rows(serving).get(("phonenow", dt.date(2021, 1, 1)))
+    assert row is not None, "marts.kpi_telephony_monthly has no PhoneNow January 2021 row"
+    assert {k: int(row[k]) for k in expected} == expected
+    tally = reference.monthly[("phonenow", dt.date(2021, 1, 1))].tally
+    assert {k: getattr(tally, k) for k in expected} == expected
+    assert reference.definitions["tsf_pct"].threshold_seconds == 15
