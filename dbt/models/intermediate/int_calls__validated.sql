@@ -1,0 +1,167 @@
+with
+
+calls as (
+
+    select * from {{ ref('stg_telephony__calls') }}
+
+),
+
+outcome_codes as (
+
+    select * from {{ ref('stg_partner_config__outcome_codes') }}
+    where source = 'telephony'
+
+),
+
+load_files as (
+
+    select * from {{ ref('stg_loads__files') }}
+    where source = 'telephony'
+
+),
+
+mapped as (
+
+    select
+        calls.*,
+        outcome_codes.outcome,
+        load_files.period_month as file_period_month
+    from calls
+    left join outcome_codes
+        on
+            calls.partner_code = outcome_codes.partner_code
+            and calls.outcome_code = outcome_codes.outcome_code
+    left join load_files
+        on
+            calls.partner_code = load_files.partner_code
+            and calls.delivery_key = load_files.delivery_key
+
+),
+
+checked as (
+
+    select
+        *,
+        case
+            when
+                source_call_id is null
+                or started_at_text is null
+                or outcome_code is null
+                then 'missing_key'
+            when
+                started_at is null
+                or started_at < cast('{{ var("calendar_start_date") }}' as date)
+                or started_at
+                >= cast('{{ var("calendar_end_date") }}' as date) + interval 1 day
+                then 'bad_timestamp'
+            when outcome is null then 'unknown_outcome_code'
+            when
+                (wait_text is not null and wait_seconds is null)
+                or (talk_text is not null and talk_seconds is null)
+                or (hold_text is not null and hold_seconds is null)
+                or (wrap_text is not null and wrap_seconds is null)
+                then 'bad_duration'
+            when
+                wait_seconds < 0
+                or talk_seconds < 0
+                or hold_seconds < 0
+                or wrap_seconds < 0
+                then 'negative_duration'
+        end as row_check_failure
+    from mapped
+
+),
+
+first_occurrences as (
+
+    select
+        partner_code,
+        source_call_id,
+        arg_min(call_row_id, (source_file, source_row_number)) as first_call_row_id
+    from checked
+    where row_check_failure is null
+    group by partner_code, source_call_id
+
+),
+
+sequenced as (
+
+    select
+        checked.*,
+        first_occurrences.first_call_row_id
+    from checked
+    left join first_occurrences
+        on
+            checked.partner_code = first_occurrences.partner_code
+            and checked.source_call_id = first_occurrences.source_call_id
+
+),
+
+reasoned as (
+
+    select
+        *,
+        coalesce(
+            row_check_failure,
+            case
+                when call_row_id != first_call_row_id then 'duplicate_call_id'
+            end
+        ) as quarantine_reason
+    from sequenced
+
+),
+
+statused as (
+
+    select
+        *,
+        case
+            when quarantine_reason is not null then 'quarantined'
+            when outcome in ('test', 'phantom') then 'excluded'
+            else 'valid'
+        end as record_status,
+        coalesce(
+            file_period_month,
+            case
+                when quarantine_reason is distinct from 'bad_timestamp'
+                    then cast(date_trunc('month', started_at) as date)
+            end
+        ) as period_month
+    from reasoned
+
+),
+
+final as (
+
+    select
+        call_row_id,
+        partner_code,
+        source_call_id,
+        started_at,
+        queue_name,
+        outcome_code,
+        outcome,
+        wait_seconds,
+        talk_seconds,
+        hold_seconds,
+        wrap_seconds,
+        call_id_text,
+        started_at_text,
+        wait_text,
+        talk_text,
+        hold_text,
+        wrap_text,
+        quarantine_reason,
+        record_status,
+        period_month,
+        source_file,
+        source_row_number,
+        file_hash,
+        delivery_key,
+        load_id,
+        loaded_at
+    from statused
+
+)
+
+select * from final

@@ -1,0 +1,77 @@
+with
+
+bank_holidays as (
+
+    select * from {{ ref('uk_bank_holidays') }}
+
+),
+
+spine as (
+
+    select cast(series.generate_series as date) as date_day
+    from generate_series(
+        cast('{{ var("calendar_start_date") }}' as date),
+        cast('{{ var("calendar_end_date") }}' as date),
+        interval 1 day
+    ) as series
+
+),
+
+days as (
+
+    select
+        spine.date_day,
+        bank_holidays.holiday_name,
+        cast(date_trunc('month', spine.date_day) as date) as month_start,
+        cast(year(spine.date_day) as integer) as calendar_year,
+        cast(month(spine.date_day) as integer) as month_of_year,
+        cast(isodow(spine.date_day) as integer) as iso_dow,
+        cast(
+            case
+                when month(spine.date_day) >= 4 then year(spine.date_day)
+                else year(spine.date_day) - 1
+            end as integer
+        ) as financial_year_start,
+        monthname(spine.date_day) as month_name,
+        dayname(spine.date_day) as day_name,
+        isodow(spine.date_day) in (6, 7) as is_weekend,
+        bank_holidays.holiday_date is not null as is_bank_holiday
+    from spine
+    left join bank_holidays
+        on spine.date_day = bank_holidays.holiday_date
+
+),
+
+labelled as (
+
+    select
+        *,
+        not is_weekend and not is_bank_holiday as is_working_day,
+        cast(financial_year_start as varchar)
+        || '-'
+        || right(cast(financial_year_start + 1 as varchar), 2) as financial_year
+    from days
+
+),
+
+final as (
+
+    select
+        date_day,
+        month_start,
+        calendar_year,
+        month_of_year,
+        month_name,
+        iso_dow,
+        day_name,
+        is_weekend,
+        is_bank_holiday,
+        holiday_name,
+        is_working_day,
+        financial_year_start,
+        financial_year
+    from labelled
+
+)
+
+select * from final

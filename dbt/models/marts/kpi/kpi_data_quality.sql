@@ -1,0 +1,103 @@
+with
+
+calls as (
+
+    select * from {{ ref('int_calls__validated') }}
+
+),
+
+rejected_rows as (
+
+    select * from {{ ref('int_loads__rejected_rows') }}
+
+),
+
+quarantined as (
+
+    select
+        partner_code,
+        'telephony' as source,
+        period_month,
+        quarantine_reason as reason,
+        count(*) as row_count
+    from calls
+    where record_status = 'quarantined'
+    group by partner_code, period_month, quarantine_reason
+
+),
+
+malformed as (
+
+    select
+        partner_code,
+        source,
+        period_month,
+        'malformed_line' as reason,
+        count(*) as row_count
+    from rejected_rows
+    group by partner_code, source, period_month
+
+),
+
+source_rows as (
+
+    select
+        partner_code,
+        'telephony' as source,
+        period_month,
+        count(*) as row_count
+    from calls
+    group by partner_code, period_month
+
+    union all
+
+    select
+        partner_code,
+        source,
+        period_month,
+        count(*) as row_count
+    from rejected_rows
+    group by partner_code, source, period_month
+
+),
+
+period_rows as (
+
+    select
+        partner_code,
+        source,
+        period_month,
+        cast(sum(row_count) as bigint) as row_count
+    from source_rows
+    group by partner_code, source, period_month
+
+),
+
+reasons as (
+
+    select * from quarantined
+    union all
+    select * from malformed
+
+),
+
+final as (
+
+    select
+        reasons.partner_code,
+        reasons.source,
+        reasons.period_month,
+        reasons.reason,
+        reasons.row_count,
+        period_rows.row_count as period_row_count,
+        {{ percentage('reasons.row_count', 'period_rows.row_count') }} as row_pct
+    from reasons
+    left join period_rows
+        on
+            reasons.partner_code = period_rows.partner_code
+            and reasons.source = period_rows.source
+            and reasons.period_month is not distinct from period_rows.period_month
+
+)
+
+select * from final

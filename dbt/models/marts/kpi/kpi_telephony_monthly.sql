@@ -1,0 +1,91 @@
+with
+
+calls as (
+
+    select * from {{ ref('fct_calls') }}
+
+),
+
+partner_days as (
+
+    select * from {{ ref('int_telephony__partner_days') }}
+
+),
+
+measures as (
+
+    select
+        partner_code,
+        call_month as month,
+        {{ telephony_call_measures() }}
+    from calls
+    group by partner_code, call_month
+
+),
+
+service_level_days as (
+
+    select
+        partner_code,
+        call_month as month,
+        count(*) filter (where is_sl_day_met) as sl_days_met,
+        count(*) filter (where is_sl_day) as sl_days
+    from partner_days
+    group by partner_code, call_month
+
+),
+
+with_previous as (
+
+    select
+        measures.*,
+        previous_month.offered as offered_previous_month
+    from measures
+    left join measures as previous_month
+        on
+            measures.partner_code = previous_month.partner_code
+            and cast(measures.month - interval 1 month as date) = previous_month.month
+
+),
+
+final as (
+
+    select
+        with_previous.partner_code,
+        with_previous.month,
+        with_previous.calls_total,
+        with_previous.offered,
+        with_previous.answered,
+        with_previous.answered_within_threshold,
+        with_previous.abandoned,
+        with_previous.short_abandoned,
+        with_previous.ivr_only,
+        with_previous.direct_dial,
+        with_previous.answered_known_wait,
+        with_previous.answered_unknown_wait,
+        with_previous.answered_wait_seconds,
+        with_previous.answered_known_handle_time,
+        with_previous.answered_handle_seconds,
+        with_previous.out_of_hours_calls,
+        with_previous.offered_previous_month,
+        {{ telephony_kpi_figures() }},
+        coalesce(service_level_days.sl_days_met, 0) as sl_days_met,
+        coalesce(service_level_days.sl_days, 0) as sl_days,
+        {{ percentage('service_level_days.sl_days_met', 'service_level_days.sl_days') }}
+            as sl_days_pct,
+        with_previous.offered - with_previous.offered_previous_month
+            as offered_mom_change_numerator,
+        with_previous.offered_previous_month as offered_mom_change_denominator,
+        {{ percentage(
+            'with_previous.offered - with_previous.offered_previous_month',
+            'with_previous.offered_previous_month'
+        ) }} as offered_mom_change_pct
+    from with_previous
+    left join service_level_days
+        on
+            with_previous.partner_code = service_level_days.partner_code
+            and with_previous.month = service_level_days.month
+
+)
+
+select * from final

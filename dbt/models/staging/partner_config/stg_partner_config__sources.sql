@@ -1,0 +1,24 @@
+with
+
+partner_sources as (
+
+    select * from {{ source('raw', 'partner_sources') }}
+
+),
+
+final as (
+
+    select
+        partner_code,
+        source,
+        timestamp_format,
+        timestamp_zone,
+        wait_format,
+        talk_format,
+        hold_format,
+        wrap_format
+    from partner_sources
+
+)
+
+select * from final

@@ -1,0 +1,75 @@
+-- Every telephony file in raw.load_files: rows_loaded = its rows in raw.telephony_calls,
+-- rows_rejected = its lines in raw.rejected_rows, rows_read = rows_loaded + rows_rejected.
+-- Returns the files whose counts disagree.
+
+with
+
+load_files as (
+
+    select * from {{ ref('stg_loads__files') }}
+    where source = 'telephony'
+
+),
+
+calls as (
+
+    select * from {{ ref('stg_telephony__calls') }}
+
+),
+
+rejected_rows as (
+
+    select * from {{ ref('stg_loads__rejected_rows') }}
+    where source = 'telephony'
+
+),
+
+loaded_counts as (
+
+    select
+        partner_code,
+        delivery_key,
+        count(*) as row_count
+    from calls
+    group by partner_code, delivery_key
+
+),
+
+rejected_counts as (
+
+    select
+        partner_code,
+        delivery_key,
+        count(*) as row_count
+    from rejected_rows
+    group by partner_code, delivery_key
+
+),
+
+final as (
+
+    select
+        load_files.partner_code,
+        load_files.delivery_key,
+        load_files.rows_read,
+        load_files.rows_loaded,
+        load_files.rows_rejected,
+        coalesce(loaded_counts.row_count, 0) as raw_rows,
+        coalesce(rejected_counts.row_count, 0) as rejected_lines
+    from load_files
+    left join loaded_counts
+        on
+            load_files.partner_code = loaded_counts.partner_code
+            and load_files.delivery_key = loaded_counts.delivery_key
+    left join rejected_counts
+        on
+            load_files.partner_code = rejected_counts.partner_code
+            and load_files.delivery_key = rejected_counts.delivery_key
+    where
+        load_files.rows_loaded != coalesce(loaded_counts.row_count, 0)
+        or load_files.rows_rejected != coalesce(rejected_counts.row_count, 0)
+        or load_files.rows_read != load_files.rows_loaded + load_files.rows_rejected
+
+)
+
+select * from final
