@@ -19,7 +19,8 @@ from dagster_project.orchestration.resources import WarehouseResource
 from dagster_project.orchestration.serving import serving_warehouse
 
 defs = dg.Definitions(
-    assets=[raw_partner_config, raw_telephony_calls, raw_load_log, hub_dbt_models, serving_warehouse],
+    assets=[raw_partner_config, raw_telephony_calls, raw_load_log, hub_dbt_models,
+            serving_warehouse],
     asset_checks=[calls_reconcile, calls_quarantine_rate, telephony_freshness],
     jobs=[build_warehouse_job],
     sensors=[landing_files_sensor],

@@ -1,6 +1,8 @@
 -- Row accounting (docs/architecture.md): per partner, every raw.telephony_calls row is in
 -- exactly one of fct_calls, quality.quarantine_calls or quality.excluded_calls.
 -- Returns the partners whose counts disagree.
+-- Reported in Dagster as an asset check on fct_calls.
+{{ config(meta={'dagster': {'ref': {'name': 'fct_calls'}}}) }}
 
 with
 

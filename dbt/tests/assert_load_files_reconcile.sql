@@ -1,6 +1,8 @@
 -- Every telephony file in raw.load_files: rows_loaded = its rows in raw.telephony_calls,
 -- rows_rejected = its lines in raw.rejected_rows, rows_read = rows_loaded + rows_rejected.
 -- Returns the files whose counts disagree.
+-- Reported in Dagster as an asset check on stg_loads__files.
+{{ config(meta={'dagster': {'ref': {'name': 'stg_loads__files'}}}) }}
 
 with
 

@@ -1,0 +1,306 @@
+"""`generate_sample`: simulate every generator partner and write its landing files.
+
+Also copies the real fixture tree `seeds/realdata/<code>/<source>/*` (PhoneNow) into the landing
+folder, so one call prepares a complete landing area.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import multiprocessing
+import os
+import shutil
+import time
+from collections import deque
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .closures import bank_holidays_path, load_bank_holidays
+from .local_time import DAY
+from .simulation import CallTable, simulate_partner
+from .spec import PartnerSpec, load_partner_specs
+from .writers import csv_columns, daily_sequence, period_file_name, write_csv, write_xlsx
+
+EPOCH_DATE = dt.date(1970, 1, 1)
+MAX_WORKERS = 4
+MAX_PENDING_ROWS = 4_000_000  # rows handed to writer processes and not yet written
+
+
+@dataclass(frozen=True)
+class PartnerOutput:
+    partner_code: str
+    source: str
+    files: int
+    rows: int
+    origin: str  # "simulated" or "copied" (real fixture)
+
+
+@dataclass
+class GenerateReport:
+    landing_dir: Path
+    first_month: dt.date
+    last_month: dt.date
+    seed: int
+    scale: float
+    partners: list[PartnerOutput] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def total_rows(self) -> int:
+        return sum(p.rows for p in self.partners)
+
+    @property
+    def total_files(self) -> int:
+        return sum(p.files for p in self.partners)
+
+    def rows_by_partner(self) -> dict[str, int]:
+        totals: dict[str, int] = {}
+        for p in self.partners:
+            totals[p.partner_code] = totals.get(p.partner_code, 0) + p.rows
+        return totals
+
+    def summary(self) -> str:
+        lines = [
+            f"Sample landing data in {self.landing_dir} "
+            f"({self.first_month:%Y-%m}..{self.last_month:%Y-%m}, seed {self.seed}, "
+            f"scale {self.scale:g})",
+        ]
+        width = max([len(p.partner_code) for p in self.partners] + [7])
+        for p in self.partners:
+            lines.append(
+                f"  {p.partner_code:<{width}}  {p.source:<9}  {p.files:>5} files  "
+                f"{p.rows:>10,} rows  {p.origin}"
+            )
+        lines.append(
+            f"  {'total':<{width}}  {'':<9}  {self.total_files:>5} files  "
+            f"{self.total_rows:>10,} rows  in {self.seconds:.1f} s"
+        )
+        return "\n".join(lines)
+
+
+def _month_start(day: dt.date) -> dt.date:
+    return day.replace(day=1)
+
+
+def _add_months(day: dt.date, months: int) -> dt.date:
+    index = day.year * 12 + day.month - 1 + months
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def _default_end_month(today: dt.date | None = None) -> dt.date:
+    return _add_months(_month_start(today or dt.date.today()), -1)
+
+
+@dataclass(frozen=True)
+class FileJob:
+    """One landing file to write: a slice of a partner's calls (picklable for workers)."""
+
+    path: Path
+    spec: PartnerSpec
+    calls: CallTable
+    sequence: np.ndarray  # position of each call within its local day (call id suffix)
+    saved_at: dt.datetime  # workbook timestamp (xlsx)
+
+
+def write_files(jobs: list[FileJob]) -> int:
+    """Write the jobs' files; returns rows written. Runs in a worker process or inline."""
+    rows = 0
+    for job in jobs:
+        telephony = job.spec.telephony
+        assert telephony is not None
+        if telephony.file_type == "xlsx":
+            write_xlsx(job.path, job.spec, job.calls, job.sequence, job.saved_at)
+        else:
+            write_csv(job.path, telephony, csv_columns(job.spec, job.calls, job.sequence))
+        rows += len(job.calls)
+    return rows
+
+
+def _file_jobs(
+    spec: PartnerSpec, calls: CallTable, landing_dir: Path, periods: list[dt.date]
+) -> list[list[FileJob]]:
+    """Jobs per month: one file per month, or per day for `file_grain: day` (header-only
+    when a day has no calls), grouped by month so each batch is worth a worker round trip."""
+    telephony, settings = spec.telephony, spec.generator
+    assert telephony is not None and settings is not None
+    folder = landing_dir / spec.code / "telephony"
+    sequence = daily_sequence(calls.local_seconds)
+    daily = settings.file_grain == "day"
+    batches: dict[tuple[int, int], list[FileJob]] = {}
+    for start in periods:
+        end = start + dt.timedelta(days=1) if daily else _add_months(start, 1)
+        lo, hi = np.searchsorted(
+            calls.local_seconds, [(start - EPOCH_DATE).days * DAY, (end - EPOCH_DATE).days * DAY]
+        )
+        index = np.arange(lo, hi)
+        name = period_file_name(
+            telephony, spec.code, start.year, start.month, start.day if daily else None
+        )
+        job = FileJob(
+            path=folder / name,
+            spec=spec,
+            calls=calls.take(index),
+            sequence=sequence[index],
+            saved_at=dt.datetime.combine(end, dt.time(6, 0)),
+        )
+        batches.setdefault((start.year, start.month), []).append(job)
+    return list(batches.values())
+
+
+def _count_rows(path: Path, spec: PartnerSpec | None, source: str) -> int:
+    """Data rows of a copied fixture file (csv per the partner's format; xlsx sheet rows)."""
+    fmt = spec.telephony if spec is not None and source == "telephony" else None
+    if path.suffix.lower() == ".xlsx":
+        from openpyxl import load_workbook
+
+        workbook = load_workbook(path, read_only=True)
+        sheet = workbook[fmt.sheet] if fmt and fmt.sheet else workbook.worksheets[0]
+        rows = max((sheet.max_row or 1) - 1, 0)
+        workbook.close()
+        return rows
+    encoding = fmt.encoding if fmt else "utf-8"
+    text = path.read_bytes().removeprefix(b"\xef\xbb\xbf").decode(encoding, errors="replace")
+    reader = csv.reader(io.StringIO(text), delimiter=fmt.delimiter if fmt else ",")
+    return max(sum(1 for _ in reader) - 1, 0)
+
+
+def copy_real_data(
+    partners_dir: Path, landing_dir: Path, specs: list[PartnerSpec]
+) -> list[PartnerOutput]:
+    """Copy `<partners_dir>/../realdata/<code>/<source>/*` to `landing_dir/<code>/<source>/`."""
+    realdata = partners_dir.parent / "realdata"
+    by_code = {spec.code: spec for spec in specs}
+    outputs = []
+    for code in sorted(by_code):
+        for source_dir in sorted(p for p in (realdata / code).glob("*") if p.is_dir()):
+            files = sorted(p for p in source_dir.iterdir() if p.is_file())
+            target = landing_dir / code / source_dir.name
+            target.mkdir(parents=True, exist_ok=True)
+            rows = 0
+            for path in files:
+                temporary = target / f".{path.name}.tmp"
+                shutil.copyfile(path, temporary)
+                os.replace(temporary, target / path.name)  # never half a file in landing
+                rows += _count_rows(path, by_code[code], source_dir.name)
+            if files:
+                outputs.append(PartnerOutput(code, source_dir.name, len(files), rows, "copied"))
+    return outputs
+
+
+def _default_workers() -> int:
+    return max(1, min(os.cpu_count() or 1, MAX_WORKERS))
+
+
+def _simulation_order(spec: PartnerSpec) -> tuple[int, float]:
+    """xlsx partners first (slowest to write), then by volume, so workers stay busy."""
+    assert spec.telephony is not None and spec.generator is not None
+    return (spec.telephony.file_type != "xlsx", -spec.generator.base_calls_per_weekday)
+
+
+def generate_sample(
+    landing_dir: Path,
+    partners_dir: Path,
+    months: int = 24,
+    seed: int = 42,
+    scale: float = 1.0,
+    end_month: dt.date | None = None,
+    *,
+    workers: int | None = None,
+) -> GenerateReport:
+    """Simulate `months` months ending with `end_month` for every partner with a `generator`.
+
+    `end_month` is the first day of the last month (default: the month before today).
+    Deterministic in (seed, months, scale, end_month, partner YAMLs), whatever `workers` is.
+    Files are (re)written in `landing_dir/<code>/telephony/`; other files there are left alone.
+    Simulation runs in this process; files are written by `workers` processes (default: CPU
+    count, at most 4; 1 = everything in this process).
+    """
+    if months < 1:
+        raise ValueError("months must be at least 1")
+    if not scale > 0:
+        raise ValueError("scale must be positive")
+    clock = time.perf_counter()
+    landing_dir, partners_dir = Path(landing_dir), Path(partners_dir)
+    last_month = _month_start(end_month) if end_month else _default_end_month()
+    first_month = _add_months(last_month, -(months - 1))
+    last_day = _add_months(last_month, 1) - dt.timedelta(days=1)
+    holidays = load_bank_holidays(bank_holidays_path(partners_dir))
+    holidays.check_covers(first_month, last_day)
+
+    day_numbers = np.arange((first_month - EPOCH_DATE).days, (last_day - EPOCH_DATE).days + 1)
+    specs = load_partner_specs(partners_dir)
+    simulated = sorted((s for s in specs if s.generator is not None), key=_simulation_order)
+    report = GenerateReport(landing_dir, first_month, last_month, seed, scale)
+    outputs: dict[str, PartnerOutput] = {}
+    with _Writer(workers or _default_workers()) as writer:
+        for spec in simulated:
+            assert spec.generator is not None
+            calls = simulate_partner(spec, day_numbers, holidays, seed=seed, scale=scale)
+            if spec.generator.file_grain == "day":
+                periods = [EPOCH_DATE + dt.timedelta(days=int(d)) for d in day_numbers]
+            else:
+                periods = [_add_months(first_month, i) for i in range(months)]
+            batches = _file_jobs(spec, calls, landing_dir, periods)
+            for batch in batches:
+                writer.submit(batch)
+            files = sum(len(batch) for batch in batches)
+            outputs[spec.code] = PartnerOutput(
+                spec.code, "telephony", files, len(calls), "simulated"
+            )
+    report.partners.extend(outputs[code] for code in sorted(outputs))
+    report.partners.extend(copy_real_data(partners_dir, landing_dir, specs))
+    report.seconds = time.perf_counter() - clock
+    return report
+
+
+class _Writer:
+    """Runs `write_files` batches in a process pool, or inline with one worker.
+
+    The simulation waits only when more than `MAX_PENDING_ROWS` rows are queued for writing,
+    so it keeps simulating the next partner while workers write (memory stays bounded).
+    """
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self.pool: ProcessPoolExecutor | None = None
+        self.pending: deque[tuple[Future[int], int]] = deque()
+        self.pending_rows = 0
+
+    def __enter__(self) -> _Writer:
+        if self.workers > 1:
+            context = multiprocessing.get_context("spawn")  # safe inside threaded hosts
+            try:
+                self.pool = ProcessPoolExecutor(self.workers, mp_context=context)
+            except (OSError, NotImplementedError):  # no process support: write inline
+                self.pool = None
+        return self
+
+    def submit(self, batch: list[FileJob]) -> None:
+        if self.pool is None:
+            write_files(batch)
+            return
+        rows = sum(len(job.calls) for job in batch)
+        while self.pending and self.pending_rows + rows > MAX_PENDING_ROWS:
+            self._wait_oldest()
+        self.pending.append((self.pool.submit(write_files, batch), rows))
+        self.pending_rows += rows
+
+    def _wait_oldest(self) -> None:
+        future, rows = self.pending.popleft()
+        self.pending_rows -= rows
+        future.result()
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.pool is None:
+            return
+        failed = exc_info[0] is not None
+        try:
+            while self.pending and not failed:
+                self._wait_oldest()
+        finally:
+            self.pool.shutdown(wait=True, cancel_futures=True)
