@@ -91,6 +91,23 @@ def test_sensor_asks_for_one_run_covering_changed_files(settings):
     assert changed.tags[ASSET_PARTITION_RANGE_END_TAG] == "2024-05-01|eastbrook"
 
 
+def test_sensor_without_cursor_skips_files_already_loaded(settings, partners):
+    """Starting the UI after `hub build` must not rebuild what is already in the warehouse."""
+    from dagster_project.ingest import load_source
+
+    write(eastbrook_file(settings.landing_dir, "202403"),
+          "\n".join([EASTBROOK_HEADER, *eastbrook_rows(3)]))
+    load_source(settings.work_db, settings.landing_dir, partners)
+    resources = {"warehouse": WarehouseResource.from_settings(settings)}
+    assert isinstance(landing_files_sensor(dg.build_sensor_context(resources=resources)),
+                      dg.SkipReason)
+    write(eastbrook_file(settings.landing_dir, "202404"),
+          "\n".join([EASTBROOK_HEADER, *eastbrook_rows(3, start=7)]))
+    request = landing_files_sensor(dg.build_sensor_context(resources=resources))
+    assert request.tags[ASSET_PARTITION_RANGE_START_TAG] == "2024-04-01|eastbrook"
+    assert request.tags[ASSET_PARTITION_RANGE_END_TAG] == "2024-04-01|eastbrook"
+
+
 @pytest.mark.parametrize("when, month", [(dt.datetime(2024, 5, 3, 6), "2024-04-01"),
                                           (dt.datetime(2025, 1, 3, 6), "2024-12-01")])
 def test_monthly_schedule_builds_previous_month_for_every_partner(settings, partners, when,

@@ -11,6 +11,7 @@ import datetime as dt
 import json
 
 import dagster as dg
+import duckdb
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
@@ -36,10 +37,28 @@ def _months_in_range() -> list[dt.date]:
     return [dt.date.fromisoformat(k) for k in month_partitions.get_partition_keys()]
 
 
-def changed_partitions(settings, partners, cursor: dict[str, list[float]]
+def loaded_file_sizes(work_db) -> dict[str, int]:
+    """Files already in the warehouse (path → bytes), for a sensor starting without a cursor,
+    so that starting the UI after `hub build` does not rebuild everything."""
+    try:
+        con = duckdb.connect(str(work_db), read_only=True)
+    except duckdb.Error:
+        return {}
+    try:
+        return dict(con.execute("select source_file, file_bytes from raw.load_files").fetchall())
+    except duckdb.Error:
+        return {}
+    finally:
+        con.close()
+
+
+def changed_partitions(settings, partners, cursor: dict[str, list[float]] | None
                        ) -> tuple[set[tuple[str, dt.date]], dict[str, list[float]]]:
     """Partner-months whose landing files are new or changed since `cursor` (path → mtime,
-    size); files without a period in their name touch every month of their partner."""
+    size); files without a period in their name touch every month of their partner. Without a
+    cursor, files already loaded with the same size count as seen."""
+    loaded = loaded_file_sizes(settings.work_db) if cursor is None else {}
+    cursor = cursor or {}
     current: dict[str, list[float]] = {}
     changed: set[tuple[str, dt.date]] = set()
     files, _problems = discover_files(settings.landing_dir, partners, "telephony")
@@ -47,6 +66,8 @@ def changed_partitions(settings, partners, cursor: dict[str, list[float]]
     for f in files:
         stat = f.path.stat()
         current[f.rel_path] = [stat.st_mtime, stat.st_size]
+        if loaded.get(f.rel_path) == stat.st_size:
+            continue
         if cursor.get(f.rel_path) != current[f.rel_path]:
             months = [f.period_month] if f.period_month else sorted(valid_months)
             changed.update((f.partner_code, m) for m in months if m in valid_months)
@@ -58,7 +79,7 @@ def changed_partitions(settings, partners, cursor: dict[str, list[float]]
            description="Starts one batched load + dbt build + publish when files appear or "
                        "change in the landing folder.")
 def landing_files_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
-    seen = json.loads(context.cursor) if context.cursor else {}
+    seen = json.loads(context.cursor) if context.cursor else None
     changed, current = changed_partitions(warehouse.settings(), warehouse.partners(), seen)
     context.update_cursor(json.dumps(current))
     if not changed:
