@@ -23,9 +23,10 @@ def serve(settings: Settings) -> int:
     port = dagster_port()
     env = dict(os.environ, HUB_WORK_DB=str(settings.work_db))
     dagster = str(Path(sys.executable).with_name("dagster"))
-    cmd = [dagster, "dev", "-h", "127.0.0.1", "-p", str(port), "-m",
+    host = os.environ.get("HUB_BIND_HOST", "127.0.0.1")
+    cmd = [dagster, "dev", "-h", host, "-p", str(port), "-m",
            "dagster_project.definitions"]
-    print(f"Dagster UI: http://127.0.0.1:{port}  (instance {settings.dagster_home})", flush=True)
+    print(f"Dagster UI: http://{host}:{port}  (instance {settings.dagster_home})", flush=True)
     try:
         return subprocess.call(cmd, env=env, cwd=settings.home)
     except KeyboardInterrupt:

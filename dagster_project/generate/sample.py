@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .closures import bank_holidays_path, load_bank_holidays
+from .dirt import KINDS, DirtPlan, DirtyRow, plan_dirt
 from .local_time import DAY
 from .simulation import CallTable, simulate_partner
 from .spec import PartnerSpec, load_partner_specs
@@ -38,6 +39,7 @@ class PartnerOutput:
     files: int
     rows: int
     origin: str  # "simulated" or "copied" (real fixture)
+    dirt: tuple[tuple[str, int], ...] = ()  # (kind, dirty rows written) for simulated files
 
 
 @dataclass
@@ -64,6 +66,14 @@ class GenerateReport:
             totals[p.partner_code] = totals.get(p.partner_code, 0) + p.rows
         return totals
 
+    def dirt_by_kind(self) -> dict[str, int]:
+        """Dirty rows written (see `dirt`), by the quarantine reason they should get."""
+        totals = dict.fromkeys(KINDS, 0)
+        for p in self.partners:
+            for kind, rows in p.dirt:
+                totals[kind] += rows
+        return totals
+
     def summary(self) -> str:
         lines = [
             f"Sample landing data in {self.landing_dir} "
@@ -80,6 +90,12 @@ class GenerateReport:
             f"  {'total':<{width}}  {'':<9}  {self.total_files:>5} files  "
             f"{self.total_rows:>10,} rows  in {self.seconds:.1f} s"
         )
+        dirt = self.dirt_by_kind()
+        if any(dirt.values()):
+            lines.append(
+                f"  dirty rows ({sum(dirt.values()):,}, for the quarantine): "
+                + ", ".join(f"{kind} {rows:,}" for kind, rows in dirt.items())
+            )
         return "\n".join(lines)
 
 
@@ -105,6 +121,7 @@ class FileJob:
     calls: CallTable
     sequence: np.ndarray  # position of each call within its local day (call id suffix)
     saved_at: dt.datetime  # workbook timestamp (xlsx)
+    dirt: tuple[DirtyRow, ...] = ()  # the file's dirty rows (row = index into `calls`)
 
 
 def write_files(jobs: list[FileJob]) -> int:
@@ -114,15 +131,20 @@ def write_files(jobs: list[FileJob]) -> int:
         telephony = job.spec.telephony
         assert telephony is not None
         if telephony.file_type == "xlsx":
-            write_xlsx(job.path, job.spec, job.calls, job.sequence, job.saved_at)
+            write_xlsx(job.path, job.spec, job.calls, job.sequence, job.saved_at, job.dirt)
         else:
-            write_csv(job.path, telephony, csv_columns(job.spec, job.calls, job.sequence))
-        rows += len(job.calls)
+            columns = csv_columns(job.spec, job.calls, job.sequence, job.dirt)
+            write_csv(job.path, telephony, columns)
+        rows += len(job.calls) + sum(d.inserts_row for d in job.dirt)
     return rows
 
 
 def _file_jobs(
-    spec: PartnerSpec, calls: CallTable, landing_dir: Path, periods: list[dt.date]
+    spec: PartnerSpec,
+    calls: CallTable,
+    landing_dir: Path,
+    periods: list[dt.date],
+    dirt: DirtPlan | None = None,
 ) -> list[list[FileJob]]:
     """Jobs per month: one file per month, or per day for `file_grain: day` (header-only
     when a day has no calls), grouped by month so each batch is worth a worker round trip."""
@@ -147,6 +169,7 @@ def _file_jobs(
             calls=calls.take(index),
             sequence=sequence[index],
             saved_at=dt.datetime.combine(end, dt.time(6, 0)),
+            dirt=dirt.slice(int(lo), int(hi)) if dirt is not None else (),
         )
         batches.setdefault((start.year, start.month), []).append(job)
     return list(batches.values())
@@ -216,6 +239,7 @@ def generate_sample(
 
     `end_month` is the first day of the last month (default: the month before today).
     Deterministic in (seed, months, scale, end_month, partner YAMLs), whatever `workers` is.
+    About one row in 5,000 is written dirty, for the warehouse's quarantine (see `dirt`).
     Files are (re)written in `landing_dir/<code>/telephony/`; other files there are left alone.
     Simulation runs in this process; files are written by `workers` processes (default: CPU
     count, at most 4; 1 = everything in this process).
@@ -235,6 +259,7 @@ def generate_sample(
     day_numbers = np.arange((first_month - EPOCH_DATE).days, (last_day - EPOCH_DATE).days + 1)
     specs = load_partner_specs(partners_dir)
     simulated = sorted((s for s in specs if s.generator is not None), key=_simulation_order)
+    dirt_index = {code: i for i, code in enumerate(sorted(s.code for s in simulated))}
     report = GenerateReport(landing_dir, first_month, last_month, seed, scale)
     outputs: dict[str, PartnerOutput] = {}
     with _Writer(workers or _default_workers()) as writer:
@@ -245,12 +270,18 @@ def generate_sample(
                 periods = [EPOCH_DATE + dt.timedelta(days=int(d)) for d in day_numbers]
             else:
                 periods = [_add_months(first_month, i) for i in range(months)]
-            batches = _file_jobs(spec, calls, landing_dir, periods)
+            dirt = plan_dirt(spec, calls, seed=seed, partner_index=dirt_index[spec.code])
+            batches = _file_jobs(spec, calls, landing_dir, periods, dirt)
             for batch in batches:
                 writer.submit(batch)
             files = sum(len(batch) for batch in batches)
             outputs[spec.code] = PartnerOutput(
-                spec.code, "telephony", files, len(calls), "simulated"
+                spec.code,
+                "telephony",
+                files,
+                len(calls) + dirt.inserted,
+                "simulated",
+                tuple(dirt.counts().items()),
             )
     report.partners.extend(outputs[code] for code in sorted(outputs))
     report.partners.extend(copy_real_data(partners_dir, landing_dir, specs))

@@ -39,6 +39,7 @@ class TelephonyFormat:
     timestamp_zone: str  # local | utc
     duration_formats: dict[str, str]  # field -> seconds | hms
     outcome_codes: dict[str, str]  # canonical outcome -> partner code (first code listed)
+    all_outcome_codes: frozenset[str]  # every partner code listed
     queues: dict[str, str]  # partner queue name -> service line code
 
     def code_for(self, outcome: str) -> str | None:
@@ -124,6 +125,7 @@ def _telephony(raw: dict[str, Any], where: str) -> TelephonyFormat:
         timestamp_zone=zone,
         duration_formats=duration_formats,
         outcome_codes=outcome_codes,
+        all_outcome_codes=frozenset(str(code) for code in raw.get("outcome_codes") or {}),
         queues={str(name): str(line) for name, line in (raw.get("queues") or {}).items()},
     )
 

@@ -7,8 +7,9 @@ XLSX: openpyxl write-only workbook, start time as a datetime cell, durations as 
 other fields as text; zip entry times and document properties are fixed so the bytes are
 reproducible.
 
-Columns are formatted vectorised (lookup tables indexed with numpy) and files are written
-whole, atomically (temporary name, then `os.replace`).
+Columns are formatted vectorised (lookup tables indexed with numpy), a file's few dirty rows
+(`dirt`) are applied to the formatted values, and files are written whole, atomically
+(temporary name, then `os.replace`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from .dirt import DirtyRow, apply_dirt
 from .local_time import DAY, EPOCH, local_to_utc
 from .simulation import MISSING, CallTable
 from .spec import DURATION_FIELDS, OUTCOMES, PartnerSpec, TelephonyFormat
@@ -195,10 +197,15 @@ def format_column(
     raise ValueError(f"{spec.code}: cannot generate column {field!r}")
 
 
-def csv_columns(spec: PartnerSpec, calls: CallTable, sequence: np.ndarray) -> list[np.ndarray]:
-    """Formatted text columns in the file's column order."""
+def csv_columns(
+    spec: PartnerSpec, calls: CallTable, sequence: np.ndarray, dirt: tuple[DirtyRow, ...] = ()
+) -> list[list]:
+    """Formatted text columns in the file's column order, dirty rows applied."""
     assert spec.telephony is not None
-    return [format_column(spec, field, calls, sequence) for field, _ in spec.telephony.columns]
+    columns = [
+        format_column(spec, field, calls, sequence).tolist() for field, _ in spec.telephony.columns
+    ]
+    return apply_dirt(spec.telephony, columns, calls, dirt, xlsx=False)
 
 
 # ---------------------------------------------------------------- file writers
@@ -211,14 +218,14 @@ def _replace_atomically(path: Path, data: bytes) -> None:
     os.replace(temporary, path)
 
 
-def write_csv(path: Path, telephony: TelephonyFormat, columns: list[np.ndarray]) -> None:
+def write_csv(path: Path, telephony: TelephonyFormat, columns: list[list]) -> None:
     is_cp1252 = codecs.lookup(telephony.encoding).name == "cp1252"
     buffer = io.StringIO()
     writer = csv.writer(
         buffer, delimiter=telephony.delimiter, lineterminator="\r\n" if is_cp1252 else "\n"
     )
     writer.writerow([header for _, header in telephony.columns])
-    writer.writerows(zip(*(column.tolist() for column in columns), strict=True))
+    writer.writerows(zip(*columns, strict=True))
     data = buffer.getvalue().encode(telephony.encoding)
     _replace_atomically(path, (UTF8_BOM if is_cp1252 else b"") + data)
 
@@ -241,9 +248,15 @@ class _FixedTimeZipFile(zipfile.ZipFile):
 
 
 def write_xlsx(
-    path: Path, spec: PartnerSpec, calls: CallTable, sequence: np.ndarray, saved_at: dt.datetime
+    path: Path,
+    spec: PartnerSpec,
+    calls: CallTable,
+    sequence: np.ndarray,
+    saved_at: dt.datetime,
+    dirt: tuple[DirtyRow, ...] = (),
 ) -> None:
-    """openpyxl write-only workbook: datetime start cells, integer durations, text otherwise."""
+    """openpyxl write-only workbook: datetime start cells, integer durations, text otherwise
+    (a dirty row's unusable start time stays a text cell)."""
     from openpyxl import Workbook
     from openpyxl.writer.excel import ExcelWriter
 
@@ -260,6 +273,7 @@ def write_xlsx(
             columns.append(values.tolist())
         else:
             columns.append(format_column(spec, field, calls, sequence).tolist())
+    columns = apply_dirt(telephony, columns, calls, dirt, xlsx=True)
 
     workbook = Workbook(write_only=True)
     workbook.properties.creator = spec.name

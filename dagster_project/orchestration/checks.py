@@ -19,15 +19,19 @@ def _read_only(warehouse: WarehouseResource) -> duckdb.DuckDBPyConnection:
     return duckdb.connect(str(warehouse.settings().work_db), read_only=True)
 
 
+def _reconciliation(warehouse: WarehouseResource):
+    con = _read_only(warehouse)
+    try:
+        return reconcile_calls(con)
+    finally:
+        con.close()
+
+
 @dg.asset_check(asset=FCT_CALLS, blocking=True,
                 description="Every raw call row is a fact, quarantined or excluded: none vanish "
                             "and none are double counted.")
 def calls_reconcile(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    con = _read_only(warehouse)
-    try:
-        rows = reconcile_calls(con)
-    finally:
-        con.close()
+    rows = _reconciliation(warehouse)
     unbalanced = [r for r in rows if not r.balanced]
     table = "\n".join(
         f"| {r.partner_code} | {r.raw_rows:,} | {r.fact_rows:,} | {r.quarantined_rows:,} | "
@@ -44,11 +48,7 @@ def calls_reconcile(warehouse: WarehouseResource) -> dg.AssetCheckResult:
                 description=f"Share of raw call rows quarantined per partner stays at or below "
                             f"{MAX_QUARANTINE_PCT}% (HUB_MAX_QUARANTINE_PCT).")
 def calls_quarantine_rate(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    con = _read_only(warehouse)
-    try:
-        rows = reconcile_calls(con)
-    finally:
-        con.close()
+    rows = _reconciliation(warehouse)
     over = {r.partner_code: round(r.quarantine_pct, 3) for r in rows
             if r.quarantine_pct > MAX_QUARANTINE_PCT}
     return dg.AssetCheckResult(
