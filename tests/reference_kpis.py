@@ -3,8 +3,15 @@
 Nothing here uses DuckDB, dbt or the project's own readers: the partner YAML files are parsed
 with pyyaml, CSV files with the `csv` module, workbooks with openpyxl, timestamps with
 `datetime.strptime` and `zoneinfo`. The definitions follow docs/kpi-definitions.md and
-`seeds/reference/kpi_definitions.csv`; ratios are kept as exact `Fraction`s, so that targets,
-RAG status and ranks are decided on the true values (converted to float only for comparison).
+`seeds/reference/kpi_definitions.csv`; ratios (and decimal durations) are kept as exact
+`Fraction`s, so that targets, RAG status and ranks are decided on the true values (converted to
+float only for comparison). The warehouse calendar (bad_timestamp outside it) is read from the
+`vars` of dbt/dbt_project.yml, never from model SQL.
+
+Every data row ends up in exactly one place, as the "Data quality" section of the definitions
+says: rejected (cannot be split into the header's columns), quarantined under the first failing
+check (missing_key, bad_timestamp, unknown_outcome_code, bad_duration, negative_duration,
+duplicate_call_id), excluded (valid test/phantom records), or a call.
 
 Run `python -m tests.reference_kpis <landing dir>` to print the monthly figures.
 """
@@ -27,6 +34,7 @@ import yaml
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PARTNERS_DIR = REPO_ROOT / "seeds" / "partners"
 REFERENCE_DIR = REPO_ROOT / "seeds" / "reference"
+DBT_PROJECT = REPO_ROOT / "dbt" / "dbt_project.yml"
 
 SOURCE = "telephony"
 FIELDS = ("call_id", "started_at", "queue", "outcome", "wait", "talk", "hold", "wrap")
@@ -41,8 +49,13 @@ SCORECARD_KPIS = ("tsf_pct", "asa_seconds", "abandon_rate_pct", "sl_days_pct", "
                   "answered_unknown_wait")
 COUNT_KPIS = {"calls_offered": "offered", "answered_unknown_wait": "answered_unknown_wait"}
 
-HMS_RE = re.compile(r"^(\d+):([0-5]\d):([0-5]\d)$")
-SECONDS_RE = re.compile(r"^-?\d+$")
+# Quarantine reasons, in the order the checks apply (the first failing one is the reason).
+QUARANTINE_REASONS = ("missing_key", "bad_timestamp", "unknown_outcome_code", "bad_duration",
+                      "negative_duration", "duplicate_call_id")
+# `hms`: H:MM:SS with an optional decimal fraction of seconds, optionally negative;
+# `seconds`: a number, optionally negative and decimal.
+HMS_RE = re.compile(r"^(-?)(\d+):([0-5]\d):([0-5]\d(?:\.\d+)?)$")
+SECONDS_RE = re.compile(r"^-?\d+(\.\d+)?$")
 # One operand of a `||` concatenation: a quoted header ("" escapes ") or a literal ('' escapes ').
 EXPR_TOKEN_RE = re.compile(r"""\s*(?:"((?:[^"]|"")*)"|'((?:[^']|'')*)')\s*""")
 
@@ -109,6 +122,13 @@ def load_overrides(reference_dir: Path = REFERENCE_DIR) -> dict[tuple[str, str],
             }
             for r in csv.DictReader(fh)
         }
+
+
+def load_calendar(dbt_project: Path = DBT_PROJECT) -> tuple[dt.date, dt.date]:
+    """(first, last) day of the warehouse calendar: `vars` of dbt/dbt_project.yml."""
+    variables = yaml.safe_load(dbt_project.read_text(encoding="utf-8"))["vars"]
+    return (dt.date.fromisoformat(str(variables["calendar_start_date"])),
+            dt.date.fromisoformat(str(variables["calendar_end_date"])))
 
 
 def load_bank_holidays(reference_dir: Path = REFERENCE_DIR) -> set[dt.date]:
@@ -222,8 +242,9 @@ def _column_getters(columns: dict, header: list[str], path: Path) -> dict:
     return getters
 
 
-def parse_duration(text: str | None, style: str) -> tuple[bool, int | None]:
-    """(ok, seconds): empty is unknown (ok, None); bad or negative text is not ok."""
+def parse_duration(text: str | None, style: str) -> tuple[bool, Fraction | None]:
+    """(parses, seconds): empty is unknown (True, None); text that does not parse in the style
+    is (False, None). A parsed value may be negative (the caller quarantines it)."""
     if text is None or text.strip() == "":
         return True, None
     text = text.strip()
@@ -231,12 +252,12 @@ def parse_duration(text: str | None, style: str) -> tuple[bool, int | None]:
         m = HMS_RE.match(text)
         if not m:
             return False, None
-        h, mi, s = (int(g) for g in m.groups())
-        return True, h * 3600 + mi * 60 + s
+        sign, h, mi, s = m.group(1), int(m.group(2)), int(m.group(3)), Fraction(m.group(4))
+        value = h * 3600 + mi * 60 + s
+        return True, -value if sign else value
     if not SECONDS_RE.match(text):
         return False, None
-    value = int(text)
-    return (value >= 0), (value if value >= 0 else None)
+    return True, Fraction(text)
 
 
 @dataclass(frozen=True)
@@ -246,10 +267,10 @@ class Call:
     local_start: dt.datetime  # naive, partner local time
     queue: str | None
     outcome: str  # canonical
-    wait: int | None
-    talk: int | None
-    hold: int | None
-    wrap: int | None
+    wait: Fraction | None  # seconds; None: not supplied (unknown)
+    talk: Fraction | None
+    hold: Fraction | None
+    wrap: Fraction | None
     source_file: str
     row_number: int
 
@@ -262,6 +283,9 @@ class PartnerData:
     calls: list[Call] = field(default_factory=list)  # valid and not test/phantom
     excluded: list[Call] = field(default_factory=list)  # valid test/phantom records
     quarantined: list[tuple[str, int, str]] = field(default_factory=list)  # file, row, reason
+
+    def quarantine_by_reason(self) -> Counter:
+        return Counter(reason for _, _, reason in self.quarantined)
 
     @property
     def raw_rows(self) -> int:
@@ -276,6 +300,40 @@ def _delivery_key(name: str, pattern: str | None) -> str:
         return name
     return "-".join(m.group(g) or "" for g in ("year", "month", "day")
                     if g in m.re.groupindex)
+
+
+def check_row(values: dict, ts_format: str, utc: bool, zone: ZoneInfo,
+              calendar: tuple[dt.date, dt.date], codes: dict[str, str],
+              styles: dict[str, str]) -> tuple[str | None, dt.datetime | None, dict]:
+    """(first failing check among 1-5, local start, durations) of one row's text values.
+
+    Checks 1-5 of the definitions in order; duplicate_call_id (6) needs the earlier rows and is
+    decided by the caller. Quarantine comes before exclusion: test/phantom rows are checked too.
+    """
+    call_id = (values["call_id"] or "").strip()
+    started = (values["started_at"] or "").strip()
+    code = (values["outcome"] or "").strip()
+    if not call_id or not started or not code:
+        return "missing_key", None, {}
+    try:
+        local = dt.datetime.strptime(started, ts_format)
+    except ValueError:
+        return "bad_timestamp", None, {}
+    if utc:
+        local = local.replace(tzinfo=dt.UTC).astimezone(zone).replace(tzinfo=None)
+    if not calendar[0] <= local.date() <= calendar[1]:
+        return "bad_timestamp", None, {}
+    if code not in codes:
+        return "unknown_outcome_code", local, {}
+    durations, parsed = {}, True
+    for d in DURATIONS:
+        ok, durations[d] = parse_duration(values[d], styles[d])
+        parsed = parsed and ok
+    if not parsed:
+        return "bad_duration", local, durations
+    if any(v is not None and v < 0 for v in durations.values()):
+        return "negative_duration", local, durations
+    return None, local, durations
 
 
 def read_partner(landing_dir: Path, partner: Partner) -> PartnerData:
@@ -299,9 +357,10 @@ def read_partner(landing_dir: Path, partner: Partner) -> PartnerData:
     default_style = src.get("duration_format", "seconds")
     styles = {d: (src.get("duration_formats") or {}).get(d, default_style) for d in DURATIONS}
     codes = {str(k): str(v) for k, v in (src.get("outcome_codes") or {}).items()}
-    seen_ids: set[str] = set()
+    calendar = load_calendar()
+    claimed_ids: set[str] = set()  # call ids of earlier rows that passed checks 1-5
 
-    for path in paths:
+    for path in paths:  # earlier = by source file, then row number
         name = path.relative_to(folder).as_posix()
         header, rows = read_table(path, fmt)
         data.files[name] = len(rows)
@@ -311,41 +370,16 @@ def read_partner(landing_dir: Path, partner: Partner) -> PartnerData:
                 data.rejected += 1
                 continue
             values = {f: getters[f](row) if f in getters else None for f in FIELDS}
-            reasons = []
+            reason, local, durations = check_row(values, ts_format, utc, zone, calendar, codes,
+                                                 styles)
             call_id = (values["call_id"] or "").strip()
-            if not call_id:
-                reasons.append("missing call_id")
-            elif call_id in seen_ids:
-                reasons.append("duplicate call_id")
-            else:
-                seen_ids.add(call_id)
-            local = None
-            if not (values["started_at"] or "").strip():
-                reasons.append("missing started_at")
-            else:
-                try:
-                    parsed = dt.datetime.strptime(values["started_at"].strip(), ts_format)
-                except ValueError:
-                    reasons.append("bad started_at")
-                else:
-                    if utc:
-                        parsed = (parsed.replace(tzinfo=dt.UTC).astimezone(zone)
-                                  .replace(tzinfo=None))
-                    local = parsed
-            code = (values["outcome"] or "").strip()
-            if not code:
-                reasons.append("missing outcome")
-            elif code not in codes:
-                reasons.append("unknown outcome")
-            durations = {}
-            for d in DURATIONS:
-                ok, seconds = parse_duration(values[d], styles[d])
-                if not ok:
-                    reasons.append(f"bad {d}")
-                durations[d] = seconds
-            if reasons:
-                data.quarantined.append((name, number, "; ".join(reasons)))
+            if reason is None and call_id in claimed_ids:
+                reason = "duplicate_call_id"
+            if reason is not None:
+                data.quarantined.append((name, number, reason))
                 continue
+            claimed_ids.add(call_id)
+            code = (values["outcome"] or "").strip()
             call = Call(partner.code, call_id, local, values["queue"], codes[code],
                         durations["wait"], durations["talk"], durations["hold"],
                         durations["wrap"], name, number)
@@ -360,7 +394,7 @@ def pct(numerator: int, denominator: int) -> Fraction | None:
     return Fraction(100 * numerator, denominator) if denominator else None
 
 
-def mean(total: int, count: int) -> Fraction | None:
+def mean(total: Fraction | int, count: int) -> Fraction | None:
     return Fraction(total, count) if count else None
 
 
@@ -377,9 +411,9 @@ class Tally:
     answered_within_threshold: int = 0
     short_abandoned: int = 0
     answered_unknown_wait: int = 0
-    wait_sum: int = 0
+    wait_sum: Fraction = field(default_factory=Fraction)
     wait_count: int = 0
-    handle_sum: int = 0
+    handle_sum: Fraction = field(default_factory=Fraction)
     handle_count: int = 0
 
     def add(self, call: Call, tsf_threshold: int, short_threshold: int,
@@ -599,8 +633,8 @@ def main(argv: list[str]) -> int:
     ref = compute(landing)
     for code, pdata in ref.partners.items():
         print(f"{code}: {len(pdata.files)} files, {pdata.raw_rows} rows, {len(pdata.calls)} "
-              f"calls, {len(pdata.excluded)} excluded, {len(pdata.quarantined)} quarantined, "
-              f"{pdata.rejected} rejected")
+              f"calls, {len(pdata.excluded)} excluded, {len(pdata.quarantined)} quarantined "
+              f"{dict(sorted(pdata.quarantine_by_reason().items()))}, {pdata.rejected} rejected")
     for (code, month), k in sorted(ref.monthly.items()):
         t = k.tally
         print(f"{code:11} {month:%Y-%m} offered {t.offered:6} answered {t.answered:6} "

@@ -1,7 +1,9 @@
 """Sample-data generator: real files, read back with the csv module / openpyxl.
 
 Formats are checked against the partner YAML files themselves (not the generator's own parser),
-so a generated file is known to follow the contract the ingest side reads.
+so a generated file is known to follow the contract the ingest side reads. About one row in
+5,000 is deliberately dirty (for the warehouse's quarantine); rows are classified here from the
+YAML alone, the realism checks use the clean rows only.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ import pytest
 import yaml
 from openpyxl import load_workbook
 
-from dagster_project.generate import generate_sample
+from dagster_project.generate import GenerateReport, generate_sample
 from dagster_project.generate.bank_holidays import england_and_wales_bank_holidays
 from dagster_project.generate.closures import load_bank_holidays
+from dagster_project.generate.dirt import KINDS, RESENDABLE, bad_timestamp_text
 from dagster_project.generate.simulation import fcfs_with_patience, simulate_partner
 from dagster_project.generate.spec import load_partner_spec
 from dagster_project.generate.writers import format_timestamps
@@ -31,6 +34,11 @@ REPO = Path(__file__).resolve().parents[1]
 PARTNERS_DIR = REPO / "seeds" / "partners"
 HOLIDAYS_CSV = REPO / "seeds" / "reference" / "uk_bank_holidays.csv"
 REALDATA = REPO / "seeds" / "realdata"
+DBT_VARS = yaml.safe_load((REPO / "dbt" / "dbt_project.yml").read_text(encoding="utf-8"))["vars"]
+CALENDAR = (
+    dt.date.fromisoformat(DBT_VARS["calendar_start_date"]),
+    dt.date.fromisoformat(DBT_VARS["calendar_end_date"]),
+)
 END_MONTH = dt.date(2025, 4, 1)  # Feb-Apr 2025: council-tax billing, clocks change 30 March,
 MONTHS = 3  # Good Friday 18 April and Easter Monday 21 April
 SCALE = 0.2
@@ -51,13 +59,18 @@ GENERATED = sorted(code for code, config in CONFIGS.items() if config.get("gener
 
 
 @pytest.fixture(scope="module")
-def landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, GenerateReport]:
     root = tmp_path_factory.mktemp("landing")
     report = generate_sample(
         root, PARTNERS_DIR, months=MONTHS, seed=42, scale=SCALE, end_month=END_MONTH, workers=1
     )
     (root / "_summary.txt").write_text(report.summary(), encoding="utf-8")
-    return root
+    return root, report
+
+
+@pytest.fixture(scope="module")
+def landing(generated: tuple[Path, GenerateReport]) -> Path:
+    return generated[0]
 
 
 # ---------------------------------------------------------------- reading files back
@@ -105,36 +118,91 @@ def parse_duration(value, style: str) -> int | None:
     return int(value)
 
 
-def read_calls(landing: Path, code: str) -> list[dict]:
-    """Canonical calls of a partner: local naive `started_at`, canonical outcome, int seconds."""
+def dirt_kind(values: dict, source: dict) -> str | None:
+    """The quarantine reason a row's values call for (duplicates aside), None when clean."""
+    if values["call_id"] in (None, ""):
+        return "missing_key"
+    started = values["started_at"]
+    if not isinstance(started, dt.datetime):
+        if source["format"]["type"] == "xlsx":
+            assert isinstance(started, str), started  # a bad start time stays a text cell
+            return "bad_timestamp"
+        try:
+            started = dt.datetime.strptime(started, source["timestamp_format"])
+        except ValueError:
+            return "bad_timestamp"
+    if not CALENDAR[0] <= started.date() <= CALENDAR[1]:
+        return "bad_timestamp"
+    if values["outcome"] not in {str(code) for code in source["outcome_codes"]}:
+        return "unknown_outcome_code"
+    for field in ("wait", "talk", "hold", "wrap"):
+        value = values[field]
+        if (value < 0) if isinstance(value, int) else str(value or "").startswith("-"):
+            return "negative_duration"
+    return None
+
+
+def read_partner_rows(landing: Path, code: str) -> list[dict]:
+    """Every data row of a partner, in file order: file, row, `values` by canonical field,
+    `cells` as read, and `kind`: the dirt it carries (None for a clean row). A row whose call id
+    an earlier clean row already has is a `duplicate_call_id`."""
     source = telephony(code)
     mapping = source["columns"]
-    header_of = {field: header for field, header in mapping.items()}
+    claimed: set[str] = set()
+    out = []
+    for path in files_of(landing, code):
+        header, rows = read_rows(path, source)
+        position = {name: i for i, name in enumerate(header)}
+        for number, row in enumerate(rows, start=1):
+            values = {field: row[position[header]] for field, header in mapping.items()}
+            kind = dirt_kind(values, source)
+            if kind is None and values["call_id"] in claimed:
+                kind = "duplicate_call_id"
+            elif kind is None:
+                claimed.add(values["call_id"])
+            out.append(
+                {"file": path.name, "row": number, "values": values, "cells": row, "kind": kind}
+            )
+    return out
+
+
+def file_month(code: str, name: str) -> tuple[int, int]:
+    match = re.search(telephony(code)["period_pattern"], name)
+    assert match, name
+    return int(match["year"]), int(match["month"])
+
+
+def to_local(started, source: dict, zone: ZoneInfo) -> dt.datetime:
+    if not isinstance(started, dt.datetime):
+        started = dt.datetime.strptime(started, source["timestamp_format"])
+    if source.get("timestamp_zone") == "utc":
+        started = started.replace(tzinfo=dt.UTC).astimezone(zone).replace(tzinfo=None)
+    return started
+
+
+def read_calls(landing: Path, code: str) -> list[dict]:
+    """Canonical clean calls of a partner: local naive `started_at`, canonical outcome, int
+    seconds (dirty rows left out)."""
+    source = telephony(code)
     outcomes = {str(k): v for k, v in source["outcome_codes"].items()}
     zone = ZoneInfo(CONFIGS[code]["timezone"])
     styles = {f: source.get("duration_format", "seconds") for f in ("wait", "talk", "hold", "wrap")}
     styles.update(source.get("duration_formats") or {})
     calls = []
-    for path in files_of(landing, code):
-        header, rows = read_rows(path, source)
-        position = {name: i for i, name in enumerate(header)}
-        for row in rows:
-            raw = {field: row[position[header_of[field]]] for field in mapping}
-            started = raw["started_at"]
-            if not isinstance(started, dt.datetime):
-                started = dt.datetime.strptime(started, source["timestamp_format"])
-            if source.get("timestamp_zone") == "utc":
-                started = started.replace(tzinfo=dt.UTC).astimezone(zone).replace(tzinfo=None)
-            call = {
-                "call_id": raw["call_id"],
-                "started_at": started,
-                "queue": raw["queue"],
-                "outcome": outcomes[raw["outcome"]],
-                "file": path.name,
-            }
-            for field in ("wait", "talk", "hold", "wrap"):
-                call[field] = parse_duration(raw[field], styles[field])
-            calls.append(call)
+    for row in read_partner_rows(landing, code):
+        if row["kind"] is not None:
+            continue
+        raw = row["values"]
+        call = {
+            "call_id": raw["call_id"],
+            "started_at": to_local(raw["started_at"], source, zone),
+            "queue": raw["queue"],
+            "outcome": outcomes[raw["outcome"]],
+            "file": row["file"],
+        }
+        for field in ("wait", "talk", "hold", "wrap"):
+            call[field] = parse_duration(raw[field], styles[field])
+        calls.append(call)
     return calls
 
 
@@ -163,12 +231,19 @@ def _tree_bytes(root: Path) -> dict[str, bytes]:
 
 def test_same_arguments_give_identical_bytes_whatever_the_workers(tmp_path: Path) -> None:
     args = dict(months=1, seed=7, scale=0.1, end_month=dt.date(2024, 3, 1))
-    generate_sample(tmp_path / "a", PARTNERS_DIR, workers=1, **args)
+    report = generate_sample(tmp_path / "a", PARTNERS_DIR, workers=1, **args)
     generate_sample(tmp_path / "b", PARTNERS_DIR, workers=2, **args)
     first, second = _tree_bytes(tmp_path / "a"), _tree_bytes(tmp_path / "b")
     assert first.keys() == second.keys()
     assert any(name.endswith(".xlsx") for name in first)
-    assert first == second
+    assert first == second  # dirty rows included
+    dirt = Counter(
+        row["kind"]
+        for code in GENERATED
+        for row in read_partner_rows(tmp_path / "a", code)
+        if row["kind"] is not None
+    )
+    assert dirt and dirt == Counter({k: n for k, n in report.dirt_by_kind().items() if n})
 
 
 def test_a_different_seed_gives_different_calls(tmp_path: Path) -> None:
@@ -217,22 +292,110 @@ def test_files_parse_with_the_declared_format(landing: Path, code: str) -> None:
     expected_header = list(source["columns"].values())
     outcome_codes = {str(k) for k in source["outcome_codes"]}
     queues = set(source["queues"])
+    xlsx = source["format"]["type"] == "xlsx"
     for path in files_of(landing, code):
         header, rows = read_rows(path, source)
         assert header == expected_header, path.name
-        for row in rows:
-            values = dict(zip(source["columns"], row, strict=True))
+        assert all(len(row) == len(header) for row in rows), path.name
+    rows = read_partner_rows(landing, code)
+    for row in rows:
+        values, kind = row["values"], row["kind"]
+        assert values["queue"] in queues  # dirt never touches the queue
+        if xlsx:
+            for field in ("wait", "talk", "hold", "wrap"):
+                assert values[field] is None or type(values[field]) is int
+            assert all(isinstance(values[f], str) for f in ("queue", "outcome"))
+            assert isinstance(values["call_id"], str) or kind == "missing_key"
+        if kind in (None, "duplicate_call_id"):
             assert values["outcome"] in outcome_codes
-            assert values["queue"] in queues
-            if source["format"]["type"] == "xlsx":
+            if xlsx:
                 assert isinstance(values["started_at"], dt.datetime)
-                for field in ("wait", "talk", "hold", "wrap"):
-                    assert values[field] is None or type(values[field]) is int
-                assert all(isinstance(values[f], str) for f in ("call_id", "queue", "outcome"))
             else:
                 dt.datetime.strptime(values["started_at"], source["timestamp_format"])
-    ids = [c["call_id"] for c in read_calls(landing, code)]
-    assert len(ids) == len(set(ids)), "call ids must be unique per partner"
+    by_id: dict[str, list[dict]] = {}
+    for row in rows:
+        if row["values"]["call_id"]:
+            by_id.setdefault(row["values"]["call_id"], []).append(row)
+    for call_id, repeats in by_id.items():  # ids repeat only in re-sends within one file
+        assert len({r["file"] for r in repeats}) == 1, call_id
+        assert sum(r["kind"] is None for r in repeats) <= 1, (call_id, repeats)
+
+
+# ---------------------------------------------------------------- dirt
+
+
+def test_sample_files_carry_a_little_dirt_of_every_kind(
+    generated: tuple[Path, GenerateReport],
+) -> None:
+    landing, report = generated
+    rows = {code: read_partner_rows(landing, code) for code in GENERATED}
+    dirty = [(code, r) for code, partner_rows in rows.items() for r in partner_rows if r["kind"]]
+    kinds = Counter(r["kind"] for _, r in dirty)
+    assert kinds == Counter({k: n for k, n in report.dirt_by_kind().items() if n})
+    assert all(kinds[kind] >= 2 for kind in KINDS), kinds
+    total = sum(len(partner_rows) for partner_rows in rows.values())
+    assert total / 10_000 < len(dirty) < total / 2_000, (len(dirty), total)  # about 1 in 5,000
+    assert {code for code, _ in dirty} == set(GENERATED)  # spread over partners and months
+    months = Counter(file_month(code, r["file"]) for code, r in dirty)
+    assert len(months) == MONTHS and max(months.values()) < len(dirty) / 2, months
+
+    for partner_rows in rows.values():
+        first_clean = {}
+        for r in partner_rows:
+            if r["kind"] is None:
+                first_clean.setdefault(r["values"]["call_id"], r)
+        for r in partner_rows:
+            if r["kind"] == "duplicate_call_id":  # an exact re-send of an earlier row
+                original = first_clean[r["values"]["call_id"]]
+                assert (original["file"], original["cells"]) == (r["file"], r["cells"])
+                assert original["row"] < r["row"]
+    resent = [
+        (code, r["kind"])
+        for code, r in dirty
+        if r["kind"] in RESENDABLE
+        and any(
+            o["kind"] is None
+            and o["values"]["call_id"] == r["values"]["call_id"]
+            and o["row"] > r["row"]
+            and o["file"] == r["file"]
+            for o in rows[code]
+        )
+    ]
+    assert resent, "some dirty rows are re-sent corrected later in the file"
+
+
+def test_dirt_keeps_each_partners_own_style(landing: Path) -> None:
+    for code in GENERATED:
+        source = telephony(code)
+        for r in read_partner_rows(landing, code):
+            values = r["values"]
+            if r["kind"] == "negative_duration" and source["format"]["type"] == "csv":
+                negative = [
+                    values[f]
+                    for f in ("wait", "talk", "hold", "wrap")
+                    if str(values[f] or "").startswith("-")
+                ]
+                style = source.get("duration_format", "seconds")
+                pattern = r"-\d+:[0-5]\d:[0-5]\d" if style == "hms" else r"-\d+"
+                assert negative and all(re.fullmatch(pattern, v) for v in negative), values
+            if r["kind"] == "unknown_outcome_code":
+                assert values["outcome"].upper() == values["outcome"]
+                known = {str(c).casefold() for c in source["outcome_codes"]}
+                assert values["outcome"].casefold() not in known
+
+
+@pytest.mark.parametrize("code", GENERATED)
+def test_bad_timestamps_are_garbage_or_outside_the_calendar(code: str) -> None:
+    fmt = telephony(code)["timestamp_format"]
+    for variant in range(3):
+        text = bad_timestamp_text(fmt, variant, 2024)
+        try:
+            parsed = dt.datetime.strptime(text, fmt)
+        except ValueError:
+            assert variant in (0, 1), text
+        else:
+            assert variant == 2 and parsed.date() < CALENDAR[0], text
+    assert bad_timestamp_text("%d/%m/%Y %H:%M", 0, 2024) == "31/02/2024 25:61"
 
 
 def test_cp1252_partner_writes_windows_1252_behind_a_bom(landing: Path) -> None:
@@ -341,20 +504,29 @@ def test_utc_partner_converts_back_to_local_time_across_the_clock_change(landing
     expected = [
         dt.datetime(1970, 1, 1) + dt.timedelta(seconds=int(s)) for s in simulated.local_seconds
     ]
-    found = [c["started_at"] for c in read_calls(landing, code)]
-    assert found == expected  # UTC in the file, back to the simulated local wall-clock time
+    # UTC in the file, back to the simulated local wall-clock time: every usable start time is
+    # a simulated one; only bad timestamps never re-sent corrected are lost.
+    zone = ZoneInfo(CONFIGS[code]["timezone"])
+    rows = read_partner_rows(landing, code)
+    found, seen = [], set()
+    for row in rows:
+        call_id = row["values"]["call_id"]
+        if row["kind"] in ("bad_timestamp", "duplicate_call_id") or (call_id and call_id in seen):
+            continue
+        seen.add(call_id)
+        found.append(to_local(row["values"]["started_at"], source, zone))
+    lost = sum(r["kind"] == "bad_timestamp" and r["values"]["call_id"] not in seen for r in rows)
+    assert not Counter(found) - Counter(expected)
+    assert len(expected) - len(found) == lost
 
     # Opening at 08:00 local is 08:00 UTC in February (GMT) and 07:00 UTC in April (BST).
-    first_answer_hour = {}
-    for path in files_of(landing, code):
-        header, rows = read_rows(path, source)
-        started = header.index(source["columns"]["started_at"])
-        outcome = header.index(source["columns"]["outcome"])
-        first_answer_hour[path.name] = min(
-            dt.datetime.strptime(row[started], source["timestamp_format"]).hour
-            for row in rows
-            if source["outcome_codes"][row[outcome]] == "answered"
-        )
+    first_answer_hour: dict[str, int] = {}
+    for row in rows:
+        if row["kind"] is None and source["outcome_codes"][row["values"]["outcome"]] == "answered":
+            hour = dt.datetime.strptime(
+                row["values"]["started_at"], source["timestamp_format"]
+            ).hour
+            first_answer_hour[row["file"]] = min(first_answer_hour.get(row["file"], 24), hour)
     assert list(first_answer_hour.values()) == [8, 7, 7]
 
 

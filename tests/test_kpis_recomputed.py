@@ -3,8 +3,9 @@
 `tests/reference_kpis.py` reads every landing file of the session warehouse (built by the real
 `hub generate` + `hub build`) and recomputes each KPI from the written definitions; here every
 partner-month of the marts is compared with it: counts exactly, ratios to rel=1e-9, RAG status,
-ranks and pooled hub values, plus the row accounting and a known figure of the real PhoneNow
-export. Mismatches are collected and reported together (partner, period, column, mart, ours).
+ranks and pooled hub values, plus the row accounting, quarantine counts by reason (the sample
+generator writes a little dirt of every kind) and a known figure of the real PhoneNow export.
+Mismatches are collected and reported together (partner, period, column, mart, ours).
 """
 
 from __future__ import annotations
@@ -16,7 +17,14 @@ from collections import Counter, defaultdict
 import duckdb
 import pytest
 
-from tests.reference_kpis import SCORECARD_KPIS, Reference, as_float, compute
+from tests.reference_kpis import (
+    QUARANTINE_REASONS,
+    SCORECARD_KPIS,
+    SOURCE,
+    Reference,
+    as_float,
+    compute,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -25,6 +33,15 @@ REL = 1e-9
 PARTNER = ("partner_code", "partner")
 MONTH = ("month", "month_start", "period_month", "call_month", "month_date", "report_month")
 DAY = ("call_date", "date", "day", "local_date", "call_day", "report_date")
+QUARANTINE = {
+    "partner": PARTNER,
+    "reason": ("quarantine_reason", "reason"),
+    "file": ("source_file", "_source_file"),
+    "row": ("source_row_number", "_row_number"),
+}
+# the kinds of dirt `hub generate` writes; each must reach the quarantine under its own reason
+GENERATED_DIRT = ("bad_timestamp", "negative_duration", "duplicate_call_id",
+                  "unknown_outcome_code", "missing_key")
 MONTHLY_COUNTS = {
     "offered": ("offered", "calls_offered"),
     "answered": ("answered", "calls_answered"),
@@ -270,3 +287,46 @@ def test_phonenow_january_2021(serving, reference):
     tally = reference.monthly[("phonenow", dt.date(2021, 1, 1))].tally
     assert {k: getattr(tally, k) for k in expected} == expected
     assert reference.definitions["tsf_pct"].threshold_seconds == 15
+
+
+def quarantined_rows(con) -> dict[str, set[tuple[str, int, str]]]:
+    """Partner -> {(file under the partner's source folder, data row, reason)} in the mart."""
+    rows: dict[str, set[tuple[str, int, str]]] = defaultdict(set)
+    for r in fetch(con, "quality.quarantine_calls", QUARANTINE):
+        file = str(r["file"]).replace("\\", "/")
+        file = file.split(f"{r['partner']}/{SOURCE}/", 1)[-1]
+        rows[r["partner"]].add((file, int(r["row"]), r["reason"]))
+    return rows
+
+
+def test_quarantine_reasons_by_partner_match(serving, reference):
+    mart = quarantined_rows(serving)
+    unknown = sorted({reason for rows in mart.values() for _, _, reason in rows}
+                     - set(QUARANTINE_REASONS))
+    assert not unknown, f"quality.quarantine_calls has reasons the definitions lack: {unknown}"
+    mismatches = []
+    for code in sorted(set(mart) | set(reference.partners)):
+        data = reference.partners.get(code)
+        ours = set(data.quarantined) if data is not None else set()
+        theirs = mart.get(code, set())
+        mart_counts = Counter(reason for _, _, reason in theirs)
+        our_counts = data.quarantine_by_reason() if data is not None else Counter()
+        for reason in QUARANTINE_REASONS:
+            if mart_counts[reason] != our_counts[reason]:
+                only_mart = sorted(r for r in theirs - ours if r[2] == reason)[:5]
+                only_ours = sorted(r for r in ours - theirs if r[2] == reason)[:5]
+                mismatches.append(f"{code} {reason}: {mart_counts[reason]} vs "
+                                  f"{our_counts[reason]} (rows only in mart {only_mart}, "
+                                  f"only ours {only_ours})")
+    report(mismatches, "quarantine reason")
+
+
+def test_every_kind_of_generated_dirt_is_quarantined(serving, reference):
+    mart = Counter(reason for rows in quarantined_rows(serving).values()
+                   for _, _, reason in rows)
+    ours = Counter()
+    for data in reference.partners.values():
+        ours.update(data.quarantine_by_reason())
+    missing = [kind for kind in GENERATED_DIRT if not mart[kind] or not ours[kind]]
+    assert not missing, (f"no {missing} rows in the fixture warehouse "
+                         f"(mart {dict(mart)}, recomputed {dict(ours)})")
