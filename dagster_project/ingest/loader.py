@@ -105,6 +105,23 @@ class _Loader:
         self.table = raw_table(source)
         self.fields = source_fields(source)
         self.now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        self.in_batch = False
+
+    def load_batch(self, items: list[tuple[LandingFile, SourceConfig]]) -> list[FileResult]:
+        """Load several files in one transaction (one commit, not one per file). If DuckDB
+        fails on any of them, undo the batch and load them one transaction per file, so one
+        bad file never costs the others."""
+        self.con.execute("begin transaction")
+        self.in_batch = True
+        try:
+            results = [self.load(f, cfg) for f, cfg in items]
+            self.con.execute("commit")
+            return results
+        except duckdb.Error:
+            self.con.execute("rollback")
+        finally:
+            self.in_batch = False
+        return [self.load(f, cfg) for f, cfg in items]
 
     def event(self, f: LandingFile | None, rel: str, partner: str | None, status: str,
               file_hash: str | None, rows: int, rejected: int, message: str) -> None:
@@ -133,7 +150,11 @@ class _Loader:
                                    f"which is already loaded")
             result = self._load_new(f, cfg, file_hash, replacing=current is not None)
         except (FileRejected, duckdb.Error) as exc:
-            message = f"{f.rel_path}: rejected: {exc}"
+            if self.in_batch and isinstance(exc, duckdb.Error):
+                raise  # the batch transaction is aborted: load_batch retries file by file
+            reason = (str(exc) if isinstance(exc, FileRejected)
+                      else "DuckDB could not read it: " + str(exc).strip().splitlines()[0])
+            message = f"{f.rel_path}: rejected: {reason}"
             if current:
                 message += " (the previously loaded delivery is kept)"
             self.event(f, f.rel_path, f.partner_code, "rejected", file_hash, 0, 0, message)
@@ -164,7 +185,9 @@ class _Loader:
             f"delim = {_sql_text(delimiter)}, quote = '\"', escape = '\"', "
             f"encoding = {_sql_text(encoding)}, store_rejects = true, "
             f"rejects_table = '_rej_errors', rejects_scan = '_rej_scans')")
-        accepted = con.execute("select count(*) from _acc").fetchone()[0]
+        # Rows keep file order in _acc; inside a transaction their rowids start at a large
+        # offset, so number them from the smallest rowid.
+        accepted, first_rowid = con.execute("select count(*), min(rowid) from _acc").fetchone()
         con.execute("""
             create or replace temp table _rej as
             select line, string_agg(distinct error_type || ': ' || error_message, '; ') as reason,
@@ -190,19 +213,21 @@ class _Loader:
             from (select range as line from range(2, {accepted + rejected + 2})) l
             where line not in (select line from _rej)
         """)
-        con.execute("begin transaction")
+        if not self.in_batch:
+            con.execute("begin transaction")
         try:
-            key = [f.partner_code, f.delivery_key]
-            con.execute(f"delete from {self.table} where partner_code = ? and _delivery_key = ?",
-                        key)
-            con.execute("delete from raw.rejected_rows where partner_code = ? and source = ? "
-                        "and _delivery_key = ?", [f.partner_code, self.source, f.delivery_key])
+            if replacing:
+                con.execute(f"delete from {self.table} where partner_code = ? "
+                            f"and _delivery_key = ?", [f.partner_code, f.delivery_key])
+                con.execute("delete from raw.rejected_rows where partner_code = ? and source = ? "
+                            "and _delivery_key = ?", [f.partner_code, self.source, f.delivery_key])
             lineage = [f.rel_path, file_hash, f.delivery_key, self.load_id, self.now]
             con.execute(
                 f"insert into {self.table} (partner_code, {', '.join(self.fields)}, "
                 f"_source_file, _file_hash, _row_number, _delivery_key, _load_id, _loaded_at) "
                 f"select ?, {self._select_list(cfg)}, "
-                f"?, ?, l.line - 1, ?, ?, ? from _acc a join _lines l on a.rowid = l.ord",
+                f"?, ?, l.line - 1, ?, ?, ? from _acc a join _lines l "
+                f"on a.rowid - {int(first_rowid or 0)} = l.ord",
                 [f.partner_code, f.rel_path, file_hash, f.delivery_key, self.load_id, self.now])
             con.execute(
                 "insert into raw.rejected_rows select ?, ?, ?, ?, line - 1, ?, reason, raw_line, "
@@ -220,9 +245,11 @@ class _Loader:
                 message += f"; {rejected:,} malformed line(s) quarantined in raw.rejected_rows"
             self.event(f, f.rel_path, f.partner_code, status, file_hash, accepted, rejected,
                        message)
-            con.execute("commit")
+            if not self.in_batch:
+                con.execute("commit")
         except Exception:
-            con.execute("rollback")
+            if not self.in_batch:
+                con.execute("rollback")
             raise
         return FileResult(f.rel_path, f.partner_code, status, accepted, rejected, message,
                           f.period_month)
@@ -250,9 +277,13 @@ def load_source(db_path: Path, landing_dir: Path, partners: dict[str, PartnerCon
                              0, problem.message)
                 report.files.append(FileResult(problem.rel_path, problem.partner_code,
                                                "rejected", message=problem.message))
+            by_partner: dict[str, list[tuple[LandingFile, SourceConfig]]] = {}
             for f in files:
                 if _in_scope(f, scope_set):
-                    report.files.append(loader.load(f, partners[f.partner_code].sources[source]))
+                    by_partner.setdefault(f.partner_code, []).append(
+                        (f, partners[f.partner_code].sources[source]))
+            for items in by_partner.values():
+                report.files.extend(loader.load_batch(items))
         con.execute("checkpoint")
     finally:
         con.close()
