@@ -58,6 +58,22 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    from dagster_project.partners import load_partners
+    from dagster_project.quality import previous_month
+    from dagster_project.status import status_report
+
+    settings = Settings.from_env()
+    try:
+        month = args.month or previous_month(dt.date.today())
+        print(status_report(settings.serving_db, list(load_partners(settings.partners_dir)),
+                            month))
+    except FileNotFoundError as exc:
+        print(f"hub status: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from dagster_project.serve import serve
 
@@ -87,6 +103,11 @@ def main(argv: list[str] | None = None) -> int:
     build.add_argument("--strict", action="store_true",
                        help="fail (and publish nothing) if any landing file is rejected")
     build.set_defaults(func=cmd_build)
+
+    status = sub.add_parser("status", help="deliveries last month, rejected files, publication")
+    status.add_argument("--month", type=_month, default=None,
+                        help="month to report, YYYY-MM (default: last calendar month)")
+    status.set_defaults(func=cmd_status)
 
     serve = sub.add_parser("serve", help="start the Dagster UI (and Superset) on 127.0.0.1")
     serve.set_defaults(func=cmd_serve)

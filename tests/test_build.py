@@ -50,6 +50,21 @@ def test_every_asset_is_materialized_in_the_dagster_instance(built_warehouse):
     assert len(runs) == 1 and runs[0].status == dg.DagsterRunStatus.SUCCESS
 
 
+def test_status_reports_deliveries_and_rejections(built_warehouse):
+    from tests.conftest import hub_env
+
+    env = hub_env(built_warehouse.data_dir)
+    out = hub(env, "status", "--month", "2024-04").stdout
+    assert "Telephony for April 2024: 6 of 7 partners delivered; not delivered: phonenow" in out
+    eastbrook = built_warehouse.landing_dir / "eastbrook" / "telephony" / "EB_Telephony_202404.csv"
+    data_rows = len(eastbrook.read_text(encoding="utf-8").splitlines()) - 1
+    line = next(ln for ln in out.splitlines() if ln.startswith("eastbrook "))
+    assert line.split()[1:3] == ["1", f"{data_rows:,}"]
+    riverton = next(ln for ln in out.splitlines() if ln.startswith("riverton "))
+    assert riverton.split()[1] == "30"  # one file a day
+    assert "rejected" in out
+
+
 def _phonenow_only(tmp_path: Path, partners_dir: Path = PARTNERS_DIR) -> dict[str, str]:
     data = tmp_path / "data"
     shutil.copytree(REALDATA_DIR, data / "landing")

@@ -1,0 +1,65 @@
+"""`hub status`: what the analyst needs before a board meeting, read from the serving file.
+
+Which partners delivered last month, how many rows each month-file brought and lost to
+quarantine, which files the last load rejected, and when the serving file was published.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+
+
+def _age(path: Path, now: dt.datetime) -> str:
+    published = dt.datetime.fromtimestamp(path.stat().st_mtime)
+    minutes = int((now - published).total_seconds() // 60)
+    ago = f"{minutes} min ago" if minutes < 120 else f"{minutes // 60} h ago"
+    return f"{published:%Y-%m-%d %H:%M} ({ago})"
+
+
+def status_report(serving_db: Path, partner_codes: list[str], month: dt.date,
+                  now: dt.datetime | None = None) -> str:
+    """The status text for `month`; FileNotFoundError when nothing has been published yet."""
+    if not serving_db.exists():
+        raise FileNotFoundError(f"no serving warehouse at {serving_db}: run `hub build`")
+    con = duckdb.connect(str(serving_db), read_only=True)
+    try:
+        rows = con.execute("""
+            select partner_code, sum(files), sum(rows_read), sum(rows_valid),
+                   sum(rows_rejected) + sum(rows_quarantined), sum(rows_excluded)
+            from marts.kpi_deliveries where source = 'telephony' and month = ?
+            group by all order by 1
+        """, [month]).fetchall()
+        last_load = con.execute(
+            "select load_id, max(event_at) from raw.load_events group by load_id "
+            "order by 2 desc limit 1").fetchone()
+        rejected = con.execute(
+            "select message from raw.load_events where load_id = ? and status = 'rejected' "
+            "order by source_file", [last_load[0]]).fetchall() if last_load else []
+    finally:
+        con.close()
+    delivered = {r[0]: r for r in rows}
+    missing = [p for p in partner_codes if p not in delivered]
+    published = _age(serving_db, now or dt.datetime.now())
+    lines = [f"Serving warehouse: {serving_db}, published {published}",
+             f"Telephony for {month:%B %Y}: {len(delivered)} of {len(partner_codes)} partners "
+             f"delivered" + (f"; not delivered: {', '.join(missing)}" if missing else ""),
+             "",
+             f"{'partner':<12} {'files':>6} {'rows read':>11} {'valid':>11} "
+             f"{'quarantined':>12} {'excluded':>9}"]
+    for code in partner_codes:
+        if code in delivered:
+            _, files, read, valid, quarantined, excluded = delivered[code]
+            lines.append(f"{code:<12} {files:>6,} {read:>11,} {valid:>11,} {quarantined:>12,} "
+                         f"{excluded:>9,}")
+        else:
+            lines.append(f"{code:<12} {'-':>6} {'no delivery':>11}")
+    lines.append("")
+    if rejected:
+        lines.append(f"The last load rejected {len(rejected)} file(s):")
+        lines.extend(f"  {r[0]}" for r in rejected)
+    else:
+        lines.append("The last load rejected no file.")
+    return "\n".join(lines)
