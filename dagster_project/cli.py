@@ -66,8 +66,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     try:
         month = args.month or previous_month(dt.date.today())
-        print(status_report(settings.serving_db, list(load_partners(settings.partners_dir)),
-                            month))
+        partners = load_partners(settings.partners_dir)
+        print(status_report(settings.serving_db, list(partners), month, not_expected=tuple(
+            code for code, p in partners.items() if not p.expects_deliveries)))
     except FileNotFoundError as exc:
         print(f"hub status: {exc}", file=sys.stderr)
         return 1

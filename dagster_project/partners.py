@@ -84,6 +84,7 @@ class PartnerConfig:
     sources: dict[str, SourceConfig]
     generator: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
+    expects_deliveries: bool = True
 
 
 def _fail(path: Path, message: str) -> PartnerConfigError:
@@ -203,6 +204,7 @@ def load_partner(path: Path, timestamp_formats: list[str] | None = None) -> Part
         sources=sources,
         generator=dict(raw.get("generator") or {}),
         path=path,
+        expects_deliveries=bool(raw.get("expects_deliveries", True)),
     )
 
 

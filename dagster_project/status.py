@@ -20,7 +20,7 @@ def _age(path: Path, now: dt.datetime) -> str:
 
 
 def status_report(serving_db: Path, partner_codes: list[str], month: dt.date,
-                  now: dt.datetime | None = None) -> str:
+                  now: dt.datetime | None = None, not_expected: tuple[str, ...] = ()) -> str:
     """The status text for `month`; FileNotFoundError when nothing has been published yet."""
     if not serving_db.exists():
         raise FileNotFoundError(f"no serving warehouse at {serving_db}: run `hub build`")
@@ -41,11 +41,13 @@ def status_report(serving_db: Path, partner_codes: list[str], month: dt.date,
     finally:
         con.close()
     delivered = {r[0]: r for r in rows}
-    missing = [p for p in partner_codes if p not in delivered]
+    expected = [p for p in partner_codes if p not in not_expected]
+    missing = [p for p in expected if p not in delivered]
     published = _age(serving_db, now or dt.datetime.now())
     lines = [f"Serving warehouse: {serving_db}, published {published}",
-             f"Telephony for {month:%B %Y}: {len(delivered)} of {len(partner_codes)} partners "
-             f"delivered" + (f"; not delivered: {', '.join(missing)}" if missing else ""),
+             f"Telephony for {month:%B %Y}: {len(expected) - len(missing)} of {len(expected)} "
+             f"partners delivered" + (f"; not delivered: {', '.join(missing)}" if missing else "")
+             + (f" (not expected to deliver: {', '.join(not_expected)})" if not_expected else ""),
              "",
              f"{'partner':<12} {'files':>6} {'rows read':>11} {'valid':>11} "
              f"{'quarantined':>12} {'excluded':>9}"]
@@ -55,7 +57,8 @@ def status_report(serving_db: Path, partner_codes: list[str], month: dt.date,
             lines.append(f"{code:<12} {files:>6,} {read:>11,} {valid:>11,} {quarantined:>12,} "
                          f"{excluded:>9,}")
         else:
-            lines.append(f"{code:<12} {'-':>6} {'no delivery':>11}")
+            note = "not expected" if code in not_expected else "no delivery"
+            lines.append(f"{code:<12} {'-':>6} {note:>11}")
     lines.append("")
     if rejected:
         lines.append(f"The last load rejected {len(rejected)} file(s):")

@@ -58,14 +58,15 @@ def calls_quarantine_rate(warehouse: WarehouseResource) -> dg.AssetCheckResult:
 
 
 @dg.asset_check(asset=dg.AssetKey(["raw", "telephony_calls"]),
-                description="Which partners have not delivered telephony data for last month.")
+                description="Which partners (those expecting monthly deliveries) have not "
+                            "delivered telephony data for last month.")
 def telephony_freshness(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     month = previous_month(dt.date.today())
     con = _read_only(warehouse)
     try:
         tables = {r[0] for r in con.execute(
             "select table_schema || '.' || table_name from information_schema.tables").fetchall()}
-        codes = list(warehouse.partners())
+        codes = [c for c, p in warehouse.partners().items() if p.expects_deliveries]
         missing = (partners_missing_month(con, codes, "telephony", month)
                    if "marts.fct_calls" in tables else codes)
     finally:
