@@ -112,3 +112,20 @@ def test_invalid_partner_configuration_is_a_clear_error(tmp_path):
     result = hub(_phonenow_only(tmp_path, broken), "build", check=False)
     assert result.returncode == 2
     assert "eastbrook.yml" in result.stderr and "timestamp_format" in result.stderr
+
+
+def test_rejected_files_are_reported_and_strict_mode_refuses_to_publish(tmp_path):
+    env = _phonenow_only(tmp_path)
+    stray = Path(env["HUB_DATA_DIR"]) / "landing" / "newtown" / "telephony" / "calls.csv"
+    stray.parent.mkdir(parents=True)
+    stray.write_text("a,b\n1,2\n")
+    serving = Path(env["HUB_DATA_DIR"]) / "serving" / "warehouse.duckdb"
+
+    strict = hub(env, "build", "--strict", check=False)
+    assert strict.returncode == 1
+    assert "landing folder 'newtown' has no partner configuration" in strict.stderr
+    assert not serving.exists()
+
+    lenient = hub(env, "build")
+    assert "rejected: landing folder 'newtown' has no partner configuration" in lenient.stderr
+    assert serving.exists()

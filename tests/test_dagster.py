@@ -46,6 +46,9 @@ def test_definitions_load_and_lineage_joins_up():
 def test_load_over_many_partitions_is_one_run(settings):
     copy_realdata(settings.landing_dir)
     write(eastbrook_file(settings.landing_dir), "\n".join([EASTBROOK_HEADER, *eastbrook_rows(9)]))
+    # A period outside the partition window is still loaded by a run over every partition.
+    write(eastbrook_file(settings.landing_dir, "201912"),
+          "\n".join([EASTBROOK_HEADER, *eastbrook_rows(2, start=90)]))
     job_defs = dg.Definitions(
         assets=[raw_partner_config, raw_telephony_calls, raw_load_log],
         jobs=[dg.define_asset_job("raw_only", selection="*")],
@@ -65,7 +68,7 @@ def test_load_over_many_partitions_is_one_run(settings):
     counts = dict(con.execute("select partner_code, count(*) from raw.telephony_calls "
                               "group by all").fetchall())
     con.close()
-    assert counts == {"phonenow": 5000, "eastbrook": 9}
+    assert counts == {"phonenow": 5000, "eastbrook": 11}
 
 
 def test_sensor_asks_for_one_run_covering_changed_files(settings):

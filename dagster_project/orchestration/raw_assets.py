@@ -46,7 +46,11 @@ def raw_partner_config(context: dg.AssetExecutionContext, warehouse: WarehouseRe
 def raw_telephony_calls(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     """Load the landing files of the selected partner-months; one run for any number of them."""
     settings = warehouse.settings()
-    scope = to_scope(list(context.partition_keys))
+    keys = list(context.partition_keys)
+    # A run over every partition loads every landing file, including periods outside the
+    # partition window (before HUB_FIRST_MONTH, or the current, unfinished month).
+    everything = len(keys) == len(partner_month_partitions.get_partition_keys())
+    scope = None if everything else to_scope(keys)
     report = load_source(settings.work_db, settings.landing_dir, warehouse.partners(),
                          "telephony", scope)
     context.log.info(report.summary())
