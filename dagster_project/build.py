@@ -19,16 +19,20 @@ import duckdb
 from dagster_project.settings import Settings
 
 DAGSTER_YAML = """\
-# Written by hub: local Dagster instance for the Hub Warehouse.
+# Written by hub: local Dagster instance for the Hub Warehouse (delete this line to keep edits).
 telemetry:
   enabled: false
+# One run at a time: every run writes the same DuckDB working file.
+concurrency:
+  runs:
+    max_concurrent_runs: 1
 """
 
 
 def prepare_dagster_home(settings: Settings) -> Path:
     settings.dagster_home.mkdir(parents=True, exist_ok=True)
     config = settings.dagster_home / "dagster.yaml"
-    if not config.exists():
+    if not config.exists() or config.read_text(encoding="utf-8").startswith("# Written by hub"):
         config.write_text(DAGSTER_YAML, encoding="utf-8")
     os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
     return settings.dagster_home

@@ -124,3 +124,12 @@ def test_monthly_schedule_builds_previous_month_for_every_partner(settings, part
     covered = partner_month_partitions.get_partition_keys_in_range(
         dg.PartitionKeyRange(start, end))
     assert sorted(covered) == sorted(f"{month}|{code}" for code in partners)
+
+
+def test_project_instance_runs_one_build_at_a_time(settings):
+    """Every run writes the same DuckDB working file, so the instance queues runs one by one."""
+    from dagster_project.build import prepare_dagster_home
+
+    home = prepare_dagster_home(settings)
+    instance = dg.DagsterInstance.from_config(str(home))
+    assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 1
