@@ -126,10 +126,11 @@ def test_monthly_schedule_builds_previous_month_for_every_partner(settings, part
     assert sorted(covered) == sorted(f"{month}|{code}" for code in partners)
 
 
-def test_project_instance_runs_one_build_at_a_time(settings):
+def test_project_instance_runs_one_build_at_a_time(settings, monkeypatch):
     """Every run writes the same DuckDB working file, so the instance queues runs one by one."""
     from dagster_project.build import prepare_dagster_home
 
+    monkeypatch.setenv("DAGSTER_HOME", str(settings.dagster_home))  # restored after the test
     home = prepare_dagster_home(settings)
     instance = dg.DagsterInstance.from_config(str(home))
     assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 1
