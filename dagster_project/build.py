@@ -16,6 +16,7 @@ from pathlib import Path
 
 import duckdb
 
+from dagster_project.quality import rejection_messages
 from dagster_project.settings import Settings
 
 DAGSTER_YAML = """\
@@ -62,9 +63,7 @@ def _load_messages(settings: Settings, load_id: str | None) -> list[str]:
         return []
     con = duckdb.connect(str(settings.work_db), read_only=True)
     try:
-        return [r[0] for r in con.execute(
-            "select message from raw.load_events where load_id = ? and status = 'rejected' "
-            "order by source_file", [load_id]).fetchall()]
+        return rejection_messages(con, load_id)
     finally:
         con.close()
 

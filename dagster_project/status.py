@@ -11,6 +11,8 @@ from pathlib import Path
 
 import duckdb
 
+from dagster_project.quality import rejection_messages
+
 
 def _age(path: Path, now: dt.datetime) -> str:
     published = dt.datetime.fromtimestamp(path.stat().st_mtime)
@@ -35,9 +37,7 @@ def status_report(serving_db: Path, partner_codes: list[str], month: dt.date,
         last_load = con.execute(
             "select load_id, max(event_at) from raw.load_events group by load_id "
             "order by 2 desc limit 1").fetchone()
-        rejected = con.execute(
-            "select message from raw.load_events where load_id = ? and status = 'rejected' "
-            "order by source_file", [last_load[0]]).fetchall() if last_load else []
+        rejected = rejection_messages(con, last_load[0]) if last_load else []
     finally:
         con.close()
     delivered = {r[0]: r for r in rows}
@@ -62,7 +62,7 @@ def status_report(serving_db: Path, partner_codes: list[str], month: dt.date,
     lines.append("")
     if rejected:
         lines.append(f"The last load rejected {len(rejected)} file(s):")
-        lines.extend(f"  {r[0]}" for r in rejected)
+        lines.extend(f"  {message}" for message in rejected)
     else:
         lines.append("The last load rejected no file.")
     return "\n".join(lines)

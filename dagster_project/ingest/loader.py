@@ -134,7 +134,7 @@ class _Loader:
     def load(self, f: LandingFile, cfg: SourceConfig) -> FileResult:
         file_hash = sha256_of(f.path)
         current = self.con.execute(
-            "select file_hash from raw.load_files where partner_code = ? and source = ? "
+            "select file_hash, rows_read from raw.load_files where partner_code = ? and source = ? "
             "and delivery_key = ?", [f.partner_code, self.source, f.delivery_key]).fetchone()
         if current and current[0] == file_hash:
             return FileResult(f.rel_path, f.partner_code, "unchanged",
@@ -148,7 +148,8 @@ class _Loader:
             if twin:
                 raise FileRejected(f"duplicate delivery: identical content to {twin[0]}, "
                                    f"which is already loaded")
-            result = self._load_new(f, cfg, file_hash, replacing=current is not None)
+            result = self._load_new(f, cfg, file_hash,
+                                    previous_rows=current[1] if current else None)
         except (FileRejected, duckdb.Error) as exc:
             if self.in_batch and isinstance(exc, duckdb.Error):
                 raise  # the batch transaction is aborted: load_batch retries file by file
@@ -171,7 +172,10 @@ class _Loader:
         return ", ".join(parts)
 
     def _load_new(self, f: LandingFile, cfg: SourceConfig, file_hash: str,
-                  replacing: bool) -> FileResult:
+                  previous_rows: int | None) -> FileResult:
+        """Load a new delivery; `previous_rows` is the rows_read of the delivery it replaces
+        (None when there is none)."""
+        replacing = previous_rows is not None
         con = self.con
         path, encoding, delimiter = readable_csv(f.path, cfg, self.workdir)
         header = read_header(path, encoding, delimiter)
@@ -195,13 +199,9 @@ class _Loader:
             from _rej_errors group by line
         """)
         rejected = con.execute("select count(*) from _rej").fetchone()[0]
-        if accepted + rejected == 0:
-            previous = con.execute(
-                "select rows_read from raw.load_files where partner_code = ? and source = ? "
-                "and delivery_key = ?", [f.partner_code, self.source, f.delivery_key]).fetchone()
-            if previous and previous[0]:
-                raise FileRejected(f"the file has a header but no data rows; it would replace "
-                                   f"a delivery of {previous[0]:,} rows")
+        if accepted + rejected == 0 and previous_rows:
+            raise FileRejected(f"the file has a header but no data rows; it would replace "
+                               f"a delivery of {previous_rows:,} rows")
         if accepted == 0 and rejected > 0:
             raise FileRejected(f"none of its {rejected} data lines could be read with "
                                f"delimiter '{delimiter}'")
