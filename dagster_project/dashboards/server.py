@@ -1,0 +1,100 @@
+"""Bootstrap (provision) and run Superset's web server with gunicorn, no Docker."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+from dagster_project.dashboards import secrets
+from dagster_project.dashboards.settings import SupersetSettings
+from dagster_project.dbt_runner import ensure_manifest
+
+
+class SupersetError(RuntimeError):
+    """Superset could not be provisioned or did not come up; the message says where to look."""
+
+
+def _python() -> str:
+    return sys.executable
+
+
+def provision_env(ss: SupersetSettings) -> dict[str, str]:
+    secrets.secret_key(ss)
+    env = ss.process_env()
+    env["HUB_SUPERSET_ADMIN_PASSWORD"] = secrets.admin_password(ss)
+    if ss.demo:
+        env["HUB_DEMO_PASSWORD"] = secrets.demo_password(ss)
+    return env
+
+
+def provision(ss: SupersetSettings) -> None:
+    """Create or update the metadata database, assets, roles, security and users."""
+    if not ss.hub.serving_db.exists():
+        raise SupersetError(f"no serving warehouse at {ss.hub.serving_db}: run `hub build` first")
+    ensure_manifest(ss.hub)
+    ss.home.mkdir(parents=True, exist_ok=True)
+    ss.log_file.parent.mkdir(parents=True, exist_ok=True)
+    cmd = [_python(), "-m", "dagster_project.dashboards.provision"]
+    if ss.demo:
+        cmd.append("--demo")
+    proc = subprocess.run(cmd, env=provision_env(ss), cwd=ss.hub.home, capture_output=True,
+                          text=True, check=False)
+    with ss.log_file.open("a", encoding="utf-8") as log:
+        log.write(proc.stdout + proc.stderr)
+    if proc.returncode != 0:
+        tail = "\n".join(proc.stderr.splitlines()[-25:])
+        raise SupersetError(f"Superset provisioning failed (log {ss.log_file}):\n{tail}")
+    for line in proc.stdout.splitlines():
+        if line.startswith("superset provision:"):
+            print(line, flush=True)
+
+
+def start(ss: SupersetSettings) -> subprocess.Popen:
+    """Start gunicorn (one worker, threads) on host:port; the caller owns the process."""
+    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+    cmd = [gunicorn, "--workers", "1", "--threads", "4", "--worker-class", "gthread",
+           "--timeout", "120", "--bind", f"{ss.host}:{ss.port}", "--no-control-socket",
+           "--access-logfile", "-", "superset.app:create_app()"]
+    log = ss.log_file.open("a", encoding="utf-8")
+    return subprocess.Popen(cmd, env=ss.process_env(), cwd=ss.hub.home, stdout=log,
+                            stderr=subprocess.STDOUT)
+
+
+def wait_healthy(ss: SupersetSettings, proc: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SupersetError(f"Superset exited with {proc.returncode} (log {ss.log_file})")
+        try:
+            if requests.get(f"{ss.url}/health", timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    raise SupersetError(f"Superset did not answer {ss.url}/health in {timeout:.0f}s "
+                        f"(log {ss.log_file})")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def credentials_message(ss: SupersetSettings) -> str:
+    admin = ("HUB_SUPERSET_ADMIN_PASSWORD" if "HUB_SUPERSET_ADMIN_PASSWORD" in ss.process_env()
+             else str(ss.admin_password_file))
+    lines = [f"Superset:  {ss.url}  (user admin, password in {admin})"]
+    if ss.demo:
+        demo = ("HUB_DEMO_PASSWORD" if "HUB_DEMO_PASSWORD" in ss.process_env()
+                else str(ss.demo_password_file))
+        lines.append(f"           demo users board, explorer, partner_<code> (password in {demo})")
+    return "\n".join(lines)
