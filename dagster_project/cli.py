@@ -81,6 +81,29 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return serve(Settings.from_env())
 
 
+def cmd_superset(args: argparse.Namespace) -> int:
+    from dagster_project.dashboards import server
+    from dagster_project.dashboards.settings import SupersetSettings
+
+    ss = SupersetSettings.from_env(Settings.from_env())
+    try:
+        server.provision(ss)
+        if args.provision_only:
+            return 0
+        proc = server.start(ss)
+        server.wait_healthy(ss, proc)
+    except server.SupersetError as exc:
+        print(f"hub superset: {exc}", file=sys.stderr)
+        return 1
+    print(server.credentials_message(ss), flush=True)
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        server.stop(proc)
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from dagster_project.bench import run_bench
 
@@ -110,8 +133,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="month to report, YYYY-MM (default: last calendar month)")
     status.set_defaults(func=cmd_status)
 
-    serve = sub.add_parser("serve", help="start the Dagster UI (and Superset) on 127.0.0.1")
+    serve = sub.add_parser("serve", help="start Superset and the Dagster UI on 127.0.0.1")
     serve.set_defaults(func=cmd_serve)
+
+    superset = sub.add_parser("superset",
+                              help="provision Superset (assets, roles, users) and run it alone")
+    superset.add_argument("--provision-only", action="store_true",
+                          help="apply the provisioned assets and security, then exit")
+    superset.set_defaults(func=cmd_superset)
 
     bench = sub.add_parser("bench", help="time generate, load, transform and publish")
     bench.add_argument("--scale", type=float, default=1.0)

@@ -82,3 +82,60 @@ def built_warehouse(tmp_path_factory) -> Settings:
         else:
             os.environ["HUB_DATA_DIR"] = old
     return s
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class RunningSuperset:
+    """A real Superset server provisioned from the repository's assets, over built_warehouse."""
+
+    def __init__(self, ss, proc, admin_password: str, demo_password: str):
+        self.ss, self.proc = ss, proc
+        self.url = ss.url
+        self.admin_password, self.demo_password = admin_password, demo_password
+
+    def client(self, username: str = "admin", password: str | None = None):
+        from tests.superset_client import SupersetClient
+
+        if password is None:
+            password = self.admin_password if username == "admin" else self.demo_password
+        return SupersetClient(self.url, username, password)
+
+
+@pytest.fixture(scope="session")
+def superset_server(built_warehouse, tmp_path_factory):
+    """Superset on a free loopback port, bootstrapped once per session (demo users on)."""
+    import os
+    import secrets
+
+    from dagster_project.dashboards import server
+    from dagster_project.dashboards.settings import SupersetSettings
+
+    admin_password, demo_password = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
+    saved = {k: os.environ.get(k) for k in (
+        "HUB_DATA_DIR", "HUB_SUPERSET_HOME", "HUB_SUPERSET_PORT", "HUB_MODE",
+        "HUB_SUPERSET_ADMIN_PASSWORD", "HUB_DEMO_PASSWORD")}
+    os.environ.update(
+        HUB_DATA_DIR=str(built_warehouse.data_dir),
+        HUB_SUPERSET_HOME=str(tmp_path_factory.mktemp("superset")),
+        HUB_SUPERSET_PORT=str(free_port()), HUB_MODE="demo",
+        HUB_SUPERSET_ADMIN_PASSWORD=admin_password, HUB_DEMO_PASSWORD=demo_password)
+    try:
+        ss = SupersetSettings.from_env(built_warehouse)
+        server.provision(ss)
+        proc = server.start(ss)
+        server.wait_healthy(ss, proc)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    yield RunningSuperset(ss, proc, admin_password, demo_password)
+    server.stop(proc)

@@ -1,0 +1,67 @@
+"""A small client for Superset's REST API, as a user logs in (tests and screenshots)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+
+
+class SupersetClient:
+    """Logged-in API session: bearer token, session cookie and CSRF token."""
+
+    def __init__(self, url: str, username: str, password: str):
+        self.url = url.rstrip("/")
+        self.session = requests.Session()
+        answer = self.session.post(f"{self.url}/api/v1/security/login", json={
+            "username": username, "password": password, "provider": "db", "refresh": False,
+        }, timeout=30)
+        answer.raise_for_status()
+        self.session.headers["Authorization"] = f"Bearer {answer.json()['access_token']}"
+        csrf = self.session.get(f"{self.url}/api/v1/security/csrf_token/", timeout=30)
+        csrf.raise_for_status()
+        self.session.headers["X-CSRFToken"] = csrf.json()["result"]
+        self.session.headers["Referer"] = self.url
+
+    def get(self, path: str, **params: Any) -> requests.Response:
+        return self.session.get(f"{self.url}{path}", params=params or None, timeout=120)
+
+    def post(self, path: str, payload: dict[str, Any]) -> requests.Response:
+        return self.session.post(f"{self.url}{path}", json=payload, timeout=120)
+
+    def json(self, path: str, **params: Any) -> Any:
+        answer = self.get(path, **params)
+        answer.raise_for_status()
+        return answer.json()
+
+    def dashboards(self) -> list[dict[str, Any]]:
+        return self.json("/api/v1/dashboard/", q="(page_size:100)")["result"]
+
+    def dashboard_charts(self, id_or_slug: int | str) -> list[dict[str, Any]]:
+        return self.json(f"/api/v1/dashboard/{id_or_slug}/charts")["result"]
+
+    def datasets(self) -> list[dict[str, Any]]:
+        return self.json("/api/v1/dataset/", q="(page_size:100)")["result"]
+
+    def chart_data(self, chart_id: int) -> requests.Response:
+        """Run a chart's saved query context (what the dashboard shows)."""
+        return self.get(f"/api/v1/chart/{chart_id}/data/")
+
+    def query(self, dataset_id: int, columns: list[str], metrics: list[Any] | None = None,
+              filters: list[dict[str, Any]] | None = None,
+              row_limit: int = 100000) -> requests.Response:
+        """An ad-hoc chart-data query on a dataset (row-level security applies)."""
+        return self.post("/api/v1/chart/data", {
+            "datasource": {"id": dataset_id, "type": "table"},
+            "queries": [{"columns": columns, "metrics": metrics or [],
+                         "filters": filters or [], "row_limit": row_limit}],
+            "result_format": "json", "result_type": "full",
+        })
+
+    def sql(self, database_id: int, sql: str, schema: str | None = None) -> requests.Response:
+        """Run SQL in SQL Lab (synchronously)."""
+        return self.post("/api/v1/sqllab/execute/", {
+            "database_id": database_id, "sql": sql, "schema": schema, "runAsync": False,
+            "client_id": None, "tab": "tests", "select_as_cta": False,
+            "ctas_method": "TABLE", "queryLimit": 1000, "expand_data": True,
+        })
