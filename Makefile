@@ -1,6 +1,8 @@
 # Hub Warehouse. Two commands on a fresh machine (Python 3.11 + make):
 #   make demo   install, generate sample data if absent, build the warehouse, start the UIs
 #   make test   install, lint (ruff, sqlfluff) and run the whole test suite
+# The browser tests and `make screenshots` use Debian's Chromium; `make browser` installs it
+# with apt-get (as root, or through sudo) when /usr/bin/chromium is missing.
 SHELL := /bin/bash
 PYTHON ?= python3
 UV_VERSION := 0.13.8
@@ -12,8 +14,10 @@ export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 export UV_PYTHON_DOWNLOADS := never
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 LINT_DB := $(CURDIR)/data/lint/lint.duckdb
+CHROMIUM ?= $(or $(HUB_CHROMIUM),/usr/bin/chromium)
+BROWSER_PACKAGES := chromium fonts-dejavu-core
 
-.PHONY: install demo build generate serve test lint pytest bench clean
+.PHONY: install demo build generate serve test lint pytest browser screenshots bench clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -44,10 +48,31 @@ lint: install
 	mkdir -p $(dir $(LINT_DB))
 	HUB_WORK_DB=$(LINT_DB) $(BIN)/sqlfluff lint dbt/models dbt/tests dbt/macros
 
-pytest: install
+# Chromium for the browser tests and screenshots (never Playwright's own browser downloads).
+browser:
+	@if [ -x "$(CHROMIUM)" ]; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null; then \
+		echo "make browser: no $(CHROMIUM) and no apt-get: install Chromium and set HUB_CHROMIUM" \
+			"to its path" >&2; exit 1; fi; \
+	if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null; then SUDO=sudo; else \
+		echo "make browser: $(CHROMIUM) is missing and installing it needs root; as root run:" \
+			"apt-get update && apt-get install -y --no-install-recommends $(BROWSER_PACKAGES)" >&2; \
+		exit 1; fi; \
+	echo "make browser: installing $(BROWSER_PACKAGES) with apt-get"; \
+	$$SUDO apt-get update -qq && \
+	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		$(BROWSER_PACKAGES) || { echo "make browser: apt-get could not install" \
+		"$(BROWSER_PACKAGES); install them as root, or set HUB_CHROMIUM" >&2; exit 1; }; \
+	[ -x "$(CHROMIUM)" ] || { echo "make browser: still no $(CHROMIUM) after apt-get" >&2; exit 1; }
+
+pytest: install browser
 	$(BIN)/pytest
 
 test: lint pytest
+
+# docs/img/<slug>.png of every dashboard, from a private Superset over the serving warehouse.
+screenshots: install browser
+	$(BIN)/hub screenshots
 
 bench: install
 	$(BIN)/hub bench --scale $(or $(SCALE),1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
+from pathlib import Path
 
 from dagster_project.settings import Settings
 
@@ -75,9 +76,20 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stop_on_sigterm() -> None:
+    """SIGTERM (e.g. from a service manager) unwinds like Ctrl-C, so child servers stop too."""
+    import signal
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from dagster_project.serve import serve
 
+    _stop_on_sigterm()
     return serve(Settings.from_env())
 
 
@@ -86,22 +98,38 @@ def cmd_superset(args: argparse.Namespace) -> int:
     from dagster_project.dashboards.settings import SupersetSettings
 
     ss = SupersetSettings.from_env(Settings.from_env())
+    _stop_on_sigterm()
+    proc = None
     try:
         server.provision(ss)
         if args.provision_only:
             return 0
         proc = server.start(ss)
         server.wait_healthy(ss, proc)
+        print(server.credentials_message(ss), flush=True)
+        return proc.wait()
     except server.SupersetError as exc:
         print(f"hub superset: {exc}", file=sys.stderr)
         return 1
-    print(server.credentials_message(ss), flush=True)
-    try:
-        return proc.wait()
     except KeyboardInterrupt:
         return 0
     finally:
-        server.stop(proc)
+        if proc is not None:
+            server.stop(proc)
+
+
+def cmd_screenshots(args: argparse.Namespace) -> int:
+    from dagster_project.dashboards import server
+    from dagster_project.dashboards.browser import BrowserError
+    from dagster_project.dashboards.screenshots import take_screenshots
+
+    settings = Settings.from_env()
+    _stop_on_sigterm()
+    try:
+        return take_screenshots(settings, args.out or settings.home / "docs" / "img")
+    except (server.SupersetError, BrowserError) as exc:
+        print(f"hub screenshots: {exc}", file=sys.stderr)
+        return 1
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -141,6 +169,12 @@ def main(argv: list[str] | None = None) -> int:
     superset.add_argument("--provision-only", action="store_true",
                           help="apply the provisioned assets and security, then exit")
     superset.set_defaults(func=cmd_superset)
+
+    shots = sub.add_parser("screenshots",
+                           help="PNG of every dashboard (docs/img/<slug>.png) from a private "
+                                "Superset over the serving warehouse")
+    shots.add_argument("--out", type=Path, default=None, help="folder (default: docs/img)")
+    shots.set_defaults(func=cmd_screenshots)
 
     bench = sub.add_parser("bench", help="time generate, load, transform and publish")
     bench.add_argument("--scale", type=float, default=1.0)

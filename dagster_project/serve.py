@@ -1,11 +1,15 @@
-"""`hub serve`: Superset and the Dagster UI (webserver + daemon) on 127.0.0.1."""
+"""`hub serve`: Superset and the Dagster UI (webserver + daemon) on 127.0.0.1, until Ctrl-C."""
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import requests
 
 from dagster_project.build import prepare_dagster_home
 from dagster_project.dashboards import server
@@ -18,28 +22,73 @@ def dagster_port() -> int:
     return int(os.environ.get("HUB_DAGSTER_PORT", "3000"))
 
 
+def _start_dagster(settings: Settings, host: str, port: int) -> subprocess.Popen:
+    env = dict(os.environ, HUB_WORK_DB=str(settings.work_db))
+    dagster = str(Path(sys.executable).with_name("dagster"))
+    cmd = [dagster, "dev", "-h", host, "-p", str(port), "-m", "dagster_project.definitions"]
+    # Own process group: stopping `hub serve` stops the webserver and daemon it spawns.
+    return subprocess.Popen(cmd, env=env, cwd=settings.home, start_new_session=True)
+
+
+def _wait_dagster(url: str, proc: subprocess.Popen, timeout: float = 240) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the Dagster UI exited with {proc.returncode}")
+        try:
+            if requests.get(f"{url}/server_info", timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(1)
+    raise RuntimeError(f"the Dagster UI did not answer {url} in {timeout:.0f}s")
+
+
+def _stop_group(proc: subprocess.Popen) -> None:
+    """Stop `dagster dev` as Ctrl-C does (SIGINT to its group), then kill what is left."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
 def serve(settings: Settings, superset: bool = True) -> int:
     settings.ensure_dirs()
     prepare_dagster_home(settings)
     ensure_manifest(settings)
-    port = dagster_port()
-    env = dict(os.environ, HUB_WORK_DB=str(settings.work_db))
-    dagster = str(Path(sys.executable).with_name("dagster"))
     host = os.environ.get("HUB_BIND_HOST", "127.0.0.1")
-    superset_proc = None
-    if superset:
-        ss = SupersetSettings.from_env(settings)
-        server.provision(ss)
-        superset_proc = server.start(ss)
-        server.wait_healthy(ss, superset_proc)
-        print(server.credentials_message(ss), flush=True)
-    cmd = [dagster, "dev", "-h", host, "-p", str(port), "-m",
-           "dagster_project.definitions"]
-    print(f"Dagster UI: http://{host}:{port}  (instance {settings.dagster_home})", flush=True)
+    dagster_url = f"http://{host}:{dagster_port()}"
+    procs: list[subprocess.Popen] = []
+    ss = SupersetSettings.from_env(settings)
     try:
-        return subprocess.call(cmd, env=env, cwd=settings.home)
+        if superset:
+            server.provision(ss)
+            procs.append(server.start(ss))
+            server.wait_healthy(ss, procs[-1])
+        server.check_port_free(host, dagster_port(), "HUB_DAGSTER_PORT")
+        dagster = _start_dagster(settings, host, dagster_port())
+        procs.append(dagster)
+        _wait_dagster(dagster_url, dagster)
+        print("\nHub Warehouse is up (Ctrl-C stops both):", flush=True)
+        if superset:
+            print(server.credentials_message(ss), flush=True)
+        print(f"Dagster UI: {dagster_url}  (instance {settings.dagster_home})", flush=True)
+        while all(proc.poll() is None for proc in procs):
+            time.sleep(1)
+        failed = next(proc for proc in procs if proc.poll() is not None)
+        print(f"hub serve: a server exited ({failed.returncode}); stopping", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 0
+    except (server.SupersetError, RuntimeError) as exc:
+        print(f"hub serve: {exc}", file=sys.stderr)
+        return 1
     finally:
-        if superset_proc is not None:
-            server.stop(superset_proc)
+        for proc in procs:
+            if proc is procs[0] and superset:
+                server.stop(proc)
+            else:
+                _stop_group(proc)

@@ -17,11 +17,20 @@ import time
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from dagster_project.dashboards import security
 from dagster_project.dashboards.bundle import build_bundle
 from dagster_project.partners import load_partners
 
 RLS_PREFIX = "hub: "
+# Asset folders of the bundle and the Superset models they import into (deleted in this
+# order: dashboards before charts before datasets).
+ASSET_MODELS = {
+    "dashboards": "superset.models.dashboard.Dashboard",
+    "charts": "superset.models.slice.Slice",
+    "datasets": "superset.connectors.sqla.models.SqlaTable",
+}
 
 
 def _log(message: str) -> None:
@@ -31,7 +40,6 @@ def _log(message: str) -> None:
 def _migrate_and_init(state_file: Path) -> None:
     """Schema migrations and Superset's own roles, only when Superset's version changed."""
     from flask_migrate import upgrade
-
     from superset import appbuilder, security_manager
 
     version = importlib.metadata.version("apache-superset")
@@ -101,10 +109,9 @@ def _apply_roles(specs: list[security.RoleSpec], tables: list[Any]) -> None:
 
 
 def _apply_rls(specs: list[security.RoleSpec], tables: list[Any]) -> int:
+    from superset import db, security_manager
     from superset.connectors.sqla.models import RowLevelSecurityFilter
     from superset.utils.core import RowLevelSecurityFilterType
-
-    from superset import db, security_manager
 
     partner_tables = [t for t in tables
                       if any(c.column_name == security.PARTNER_COLUMN for c in t.columns)]
@@ -127,15 +134,76 @@ def _apply_rls(specs: list[security.RoleSpec], tables: list[Any]) -> int:
     return len(partner_tables)
 
 
-def _apply_dashboard_roles(specs: list[security.RoleSpec]) -> None:
+def _apply_dashboard_roles(specs: list[security.RoleSpec], uuids: set[str]) -> None:
+    """Grant the provisioned dashboards to roles; dashboards made in the UI are left alone."""
+    from superset import db, security_manager
     from superset.models.dashboard import Dashboard
 
-    from superset import db, security_manager
-
     for dashboard in db.session.query(Dashboard).all():
+        if str(dashboard.uuid) not in uuids:
+            continue
         dashboard.roles = [security_manager.find_role(spec.name) for spec in specs
                            if dashboard.slug in spec.dashboards]
     db.session.flush()
+
+
+def _bundle_uuids(contents: dict[str, str]) -> dict[str, list[str]]:
+    uuids: dict[str, list[str]] = {kind: [] for kind in ASSET_MODELS}
+    for relative, text in contents.items():
+        kind = relative.split("/", 1)[0]
+        if kind in uuids:
+            uuids[kind].append(str(yaml.safe_load(text)["uuid"]))
+    return uuids
+
+
+def _remove_stale_assets(state_file: Path, current: dict[str, list[str]]) -> int:
+    """Delete what an earlier provisioning imported and the files no longer hold.
+
+    Import never deletes; assets made by users in the UI are never in the state file.
+    """
+    from superset import db
+
+    previous = json.loads(state_file.read_text()) if state_file.exists() else {}
+    removed = 0
+    for kind, model_path in ASSET_MODELS.items():
+        gone = set(previous.get(kind, [])) - set(current[kind])
+        if not gone:
+            continue
+        module_name, class_name = model_path.rsplit(".", 1)
+        model = getattr(importlib.import_module(module_name), class_name)
+        for obj in db.session.query(model).all():
+            if str(obj.uuid) in gone:
+                db.session.delete(obj)
+                removed += 1
+    db.session.flush()
+    return removed
+
+
+def _retire_roles(specs: list[security.RoleSpec]) -> None:
+    """Partner roles of partners no longer configured lose everything (their filter too)."""
+    from superset import db, security_manager
+
+    wanted = {spec.name for spec in specs}
+    for role in security_manager.get_all_roles():
+        if role.name.startswith(security.PARTNER_ROLE_PREFIX) and role.name not in wanted:
+            for user in list(role.user):
+                user.roles = [r for r in user.roles if r.name != role.name]
+                user.active = bool(user.roles)
+            db.session.delete(role)
+    db.session.flush()
+
+
+def _deactivate_demo_users(usernames: list[str]) -> int:
+    """Production mode: demo users (known, shared password) must not be able to log in."""
+    from superset import security_manager
+
+    count = 0
+    for username in usernames:
+        user = security_manager.find_user(username=username)
+        if user is not None and user.active:
+            user.active = False
+            count += 1
+    return count
 
 
 def provision(demo: bool) -> None:
@@ -145,9 +213,8 @@ def provision(demo: bool) -> None:
     repo = Path(os.environ["HUB_HOME"])
     app = create_app()
     with app.app_context():
-        from superset.connectors.sqla.models import SqlaTable
-
         from superset import db
+        from superset.connectors.sqla.models import SqlaTable
 
         _migrate_and_init(home / "bootstrap.json")
         started = time.monotonic()
@@ -157,20 +224,29 @@ def provision(demo: bool) -> None:
                                 repo / "dbt" / "target" / "manifest.json",
                                 Path(os.environ["HUB_SERVING_DB"]))
         _import_assets(admin, contents)
+        uuids = _bundle_uuids(contents)
+        removed = _remove_stale_assets(home / "provisioned.json", uuids)
         partners = load_partners(Path(os.environ["HUB_PARTNERS_DIR"]))
         specs = security.role_specs(list(partners))
+        _retire_roles(specs)
         tables = db.session.query(SqlaTable).all()
         _apply_roles(specs, tables)
         filtered = _apply_rls(specs, tables)
-        _apply_dashboard_roles(specs)
+        _apply_dashboard_roles(specs, set(uuids["dashboards"]))
+        users = security.demo_users(list(partners))
         if demo:
             password = os.environ["HUB_DEMO_PASSWORD"]
-            for user in security.demo_users(list(partners)):
+            for user in users:
                 _ensure_user(user.username, [user.role], user.first_name, user.last_name,
                              password)
+            demo_note = f"{len(users)} demo users"
+        else:
+            demo_note = (f"production mode, {_deactivate_demo_users([u.username for u in users])}"
+                         " demo users deactivated")
         db.session.commit()
-        _log(f"{len(contents)} asset files, {len(specs)} roles, row-level security on "
-             f"{filtered} datasets, demo users {'on' if demo else 'off'} "
+        (home / "provisioned.json").write_text(json.dumps(uuids, indent=1))
+        _log(f"{len(contents)} asset files ({removed} stale removed), {len(specs)} roles, "
+             f"row-level security on {filtered} datasets, {demo_note} "
              f"({time.monotonic() - started:.0f}s)")
 
 

@@ -17,6 +17,7 @@ BOARD_ROLE = "HubBoard"
 EXPLORER_ROLE = "Explorer"
 EXPLORER_SCHEMA = "marts"
 PARTNER_COLUMN = "partner_code"
+PARTNER_ROLE_PREFIX = "Partner_"
 
 # Dashboards (by slug) each kind of role is granted. Admin sees all.
 BOARD_DASHBOARDS = ("hub-board", "partner-report", "data-quality")
@@ -25,7 +26,7 @@ EXPLORER_DASHBOARDS = BOARD_DASHBOARDS
 
 
 def partner_role(partner_code: str) -> str:
-    return f"Partner_{partner_code}"
+    return f"{PARTNER_ROLE_PREFIX}{partner_code}"
 
 
 def partner_user(partner_code: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import time
@@ -53,8 +54,19 @@ def provision(ss: SupersetSettings) -> None:
             print(line, flush=True)
 
 
+def check_port_free(host: str, port: int, variable: str) -> None:
+    """Fail clearly when something already listens where a server should start."""
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise SupersetError(f"{host}:{port} is already in use ({exc.strerror}); stop what "
+                                f"runs there or choose another port with {variable}") from exc
+
+
 def start(ss: SupersetSettings) -> subprocess.Popen:
     """Start gunicorn (one worker, threads) on host:port; the caller owns the process."""
+    check_port_free(ss.host, ss.port, "HUB_SUPERSET_PORT")
     gunicorn = str(Path(sys.executable).with_name("gunicorn"))
     cmd = [gunicorn, "--workers", "1", "--threads", "4", "--worker-class", "gthread",
            "--timeout", "120", "--bind", f"{ss.host}:{ss.port}", "--no-control-socket",

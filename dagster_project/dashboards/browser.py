@@ -1,0 +1,304 @@
+"""Drive Debian's Chromium with Playwright against a Superset server: log in, open a dashboard,
+wait until every chart has rendered, report each chart's state, take a screenshot.
+
+Shared by `hub screenshots` and tests/test_superset_browser.py. Playwright (a dev dependency) is
+imported only when a browser starts; its own browser downloads are never used: the browser is
+the system's `/usr/bin/chromium` (`make browser` installs it), or `HUB_CHROMIUM`. Every request
+to a host other than the Superset server is blocked (Superset asks for web fonts and a
+telemetry pixel), so a machine without internet access renders the same pages.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run")
+WIDTH = 1600
+MAX_HEIGHT = 12000
+
+# One entry per visible chart holder: its chart and what it shows. Errors are checked first (an
+# error alert has icons), then loading (no chart body yet, or a spinner), then Superset's empty
+# state, then something drawn: canvas (ECharts), svg, table, or text (Big Number).
+_CHART_STATES_JS = """
+() => Array.from(document.querySelectorAll('[data-test="dashboard-component-chart-holder"]'))
+  .filter(h => h.getClientRects().length > 0)
+  .map(h => {
+    const g = h.querySelector('[data-test="chart-grid-component"]');
+    const title = h.querySelector('[data-test="editable-title"]');
+    const info = {
+      id: g ? g.getAttribute('data-test-chart-id') : null,
+      name: (g && g.getAttribute('data-test-chart-name')) || (title ? title.innerText : ''),
+      viz: g ? g.getAttribute('data-test-viz-type') : null,
+    };
+    const text = h.innerText || '';
+    const alert = h.querySelector('.ant-alert-error, .ant-alert-warning, [role="alert"]');
+    if (alert || /Unexpected error/i.test(text)) {
+      return {...info, state: 'error', message: (alert ? alert.innerText : text).trim()};
+    }
+    const body = h.querySelector('[data-test="slice-container"]');
+    if (!body || h.querySelector('[data-test="loading-indicator"], .loading')) {
+      return {...info, state: 'loading', message: ''};
+    }
+    const bodyText = (body.innerText || '').trim();
+    if (body.querySelector('.ant-empty') || /No results were returned/i.test(bodyText)) {
+      return {...info, state: 'empty', message: bodyText};
+    }
+    const drawn = body.querySelector('canvas, svg, table') !== null || bodyText.length > 0;
+    return {...info, state: drawn ? 'rendered' : 'loading', message: ''};
+  })
+"""
+
+# Tabs of the dashboard layout (antd): the key is the layout component id, e.g. TAB-abc.
+_TABS_JS = """
+() => Array.from(document.querySelectorAll(
+    '[data-test="dashboard-component-tabs"] [role="tab"]'))
+  .filter(t => t.getClientRects().length > 0)
+  .map(t => {
+    const node = t.closest('[data-node-key]');
+    return {key: node ? node.getAttribute('data-node-key') : t.id, label: t.innerText.trim(),
+            active: t.getAttribute('aria-selected') === 'true'};
+  })
+"""
+
+
+class BrowserError(RuntimeError):
+    """The browser could not start, log in or open a page; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class ChartState:
+    """What one chart of a dashboard shows: rendered, error, empty, or still loading."""
+
+    chart_id: int | None
+    name: str
+    viz_type: str | None
+    state: str
+    message: str = ""
+
+    def describe(self) -> str:
+        label = f"chart {self.name!r} (id {self.chart_id}, {self.viz_type})"
+        if self.state == "error":
+            return f"{label} shows an error: {' '.join(self.message.split())[:400]}"
+        if self.state == "empty":
+            return f"{label} shows no data: {' '.join(self.message.split())[:200]}"
+        if self.state == "loading":
+            return f"{label} did not finish rendering"
+        return f"{label} rendered"
+
+
+@dataclass(frozen=True)
+class DashboardView:
+    """The charts of one dashboard as the browser showed them (across all of its tabs)."""
+
+    slug: str
+    charts: tuple[ChartState, ...]
+    seconds: float
+
+    @property
+    def rendered(self) -> list[ChartState]:
+        return [c for c in self.charts if c.state == "rendered"]
+
+    def problems(self, expected_charts: int | None = None) -> list[str]:
+        """One message per chart that errored, is empty or never rendered, plus a count check."""
+        where = f"dashboard {self.slug!r}"
+        messages = [f"{where}: {c.describe()}" for c in self.charts if c.state != "rendered"]
+        if expected_charts is not None and len(self.rendered) != expected_charts:
+            messages.append(f"{where}: {len(self.rendered)} charts rendered, the dashboard has "
+                            f"{expected_charts} (rendered: "
+                            f"{', '.join(repr(c.name) for c in self.rendered) or 'none'})")
+        return messages
+
+
+def chromium_path() -> str:
+    return os.environ.get("HUB_CHROMIUM", CHROMIUM)
+
+
+class Browser:
+    """One headless Chromium for many sessions; use as a context manager."""
+
+    def __init__(self, base_url: str, executable: str | None = None, width: int = WIDTH):
+        self.base_url = base_url.rstrip("/")
+        self.executable = executable or chromium_path()
+        self.width = width
+        self._playwright: Any = None
+        self._browser: Any = None
+
+    def __enter__(self) -> Browser:
+        if not Path(self.executable).exists():
+            raise BrowserError(f"no Chromium at {self.executable}: run `make browser` (installs "
+                               "Debian's chromium package) or set HUB_CHROMIUM")
+        try:
+            from playwright.sync_api import sync_playwright
+        except ImportError as exc:
+            raise BrowserError("the playwright package is missing (a dev dependency): run "
+                               "`make install`") from exc
+        self._playwright = sync_playwright().start()
+        try:
+            self._browser = self._playwright.chromium.launch(
+                executable_path=self.executable, args=list(CHROMIUM_ARGS))
+        except Exception as exc:
+            self._playwright.stop()
+            raise BrowserError(f"Chromium at {self.executable} did not start: {exc}") from exc
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._browser is not None:
+            self._browser.close()
+        if self._playwright is not None:
+            self._playwright.stop()
+
+    def session(self, username: str, password: str) -> Session:
+        """A fresh browser context (own cookies) logged in as `username` through /login/."""
+        if self._browser is None:
+            raise BrowserError("Browser is not started: use it as a context manager")
+        context = self._browser.new_context(viewport={"width": self.width, "height": 1000})
+        origin = urlsplit(self.base_url)
+
+        def only_superset(route: Any) -> None:
+            url = urlsplit(route.request.url)
+            if url.scheme in ("data", "blob") or (url.scheme, url.netloc) == (
+                    origin.scheme, origin.netloc):
+                route.continue_()
+            else:
+                route.abort()
+
+        context.route("**/*", only_superset)
+        session = Session(self, context, username)
+        session.login(password)
+        return session
+
+
+class Session:
+    """A logged-in browser tab."""
+
+    def __init__(self, browser: Browser, context: Any, username: str):
+        self.browser, self.context, self.username = browser, context, username
+        self.page = context.new_page()
+        self.url = browser.base_url
+
+    def close(self) -> None:
+        self.context.close()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def login(self, password: str) -> None:
+        page = self.page
+        page.goto(f"{self.url}/login/", wait_until="domcontentloaded")
+        page.wait_for_selector("#username", timeout=60_000)
+        page.fill("#username", self.username)
+        page.fill("#password", password)
+        page.click("button[type=submit], input[type=submit]")
+        deadline = time.monotonic() + 60
+        while "/login" in page.url and time.monotonic() < deadline:
+            page.wait_for_timeout(250)
+        if "/login" in page.url:
+            raise BrowserError(f"could not log in to {self.url} as {self.username!r} "
+                               "(wrong password?)")
+
+    def dashboards(self) -> list[dict[str, Any]]:
+        """Dashboards this user may see, from the REST API with the browser's session."""
+        answer = self.context.request.get(f"{self.url}/api/v1/dashboard/?q=(page_size:100)")
+        if not answer.ok:
+            raise BrowserError(f"GET /api/v1/dashboard/ as {self.username}: {answer.status}")
+        return answer.json()["result"]
+
+    def _states(self) -> list[dict[str, Any]]:
+        return self.page.evaluate(_CHART_STATES_JS)
+
+    def _fit_viewport(self) -> None:
+        """Make the viewport as tall as the page: charts outside it are not rendered
+        (Superset's dashboard virtualization) and the screenshot is of the whole page."""
+        height = self.page.evaluate("document.documentElement.scrollHeight")
+        height = max(800, min(int(height), MAX_HEIGHT))
+        if self.page.viewport_size["height"] != height:
+            self.page.set_viewport_size({"width": self.browser.width, "height": height})
+
+    def _settle(self, timeout: float, settle: float) -> list[dict[str, Any]]:
+        """Poll until every visible chart holder is no longer loading, `settle` seconds in a
+        row (charts animate in); at the deadline return what is there."""
+        deadline = time.monotonic() + timeout
+        steady_since: float | None = None
+        states: list[dict[str, Any]] = []
+        while time.monotonic() < deadline:
+            self._fit_viewport()
+            states = self._states()
+            done = bool(states) and all(s["state"] != "loading" for s in states)
+            if done:
+                steady_since = steady_since or time.monotonic()
+                if time.monotonic() - steady_since >= settle:
+                    break
+            else:
+                steady_since = None
+            self.page.wait_for_timeout(500)
+        return states
+
+    def open_dashboard(self, slug: str | int, timeout: float = 120,
+                       settle: float = 3.0, all_tabs: bool = True) -> DashboardView:
+        """Open /superset/dashboard/<slug>/?standalone=1 and wait for its charts. With
+        `all_tabs`, every tab is visited in turn and the charts of all of them reported; the
+        first tab is selected again at the end (what a screenshot shows)."""
+        started = time.monotonic()
+        page = self.page
+        page.set_viewport_size({"width": self.browser.width, "height": 1000})
+        answer = page.goto(f"{self.url}/superset/dashboard/{slug}/?standalone=1",
+                           wait_until="domcontentloaded")
+        if answer is None or not answer.ok or "/login" in page.url:
+            status = answer.status if answer is not None else "no answer"
+            raise BrowserError(f"dashboard {slug!r} as {self.username}: {status} ({page.url})")
+        try:
+            page.wait_for_selector('[data-test="dashboard-component-chart-holder"]',
+                                   timeout=timeout * 1000)
+        except Exception:
+            return DashboardView(str(slug), (), time.monotonic() - started)
+        found: dict[str, dict[str, Any]] = {}
+
+        def collect() -> None:
+            remaining = max(5.0, timeout - (time.monotonic() - started))
+            for index, state in enumerate(self._settle(remaining, settle)):
+                found[state["id"] or f"{state['name']}#{index}"] = state
+
+        collect()
+        if all_tabs:
+            # The tabs shown first are already collected; visit the others (nested tabs appear
+            # as their parent is opened), then select the first ones again.
+            initial = [t["key"] for t in self.page.evaluate(_TABS_JS) if t["active"]]
+            visited = set(initial)
+            while True:
+                tabs = [t for t in self.page.evaluate(_TABS_JS) if t["key"] not in visited]
+                if not tabs:
+                    break
+                visited.add(tabs[0]["key"])
+                self._click_tab(tabs[0]["key"])
+                collect()
+            if len(visited) > len(initial):
+                for key in initial:
+                    self._click_tab(key)
+                self._settle(max(5.0, timeout - (time.monotonic() - started)), settle)
+        charts = tuple(ChartState(
+            chart_id=int(s["id"]) if s["id"] else None, name=s["name"], viz_type=s["viz"],
+            state=s["state"], message=s["message"]) for s in found.values())
+        return DashboardView(str(slug), charts, time.monotonic() - started)
+
+    def _click_tab(self, key: str) -> None:
+        self.page.locator(
+            f'[data-test="dashboard-component-tabs"] [data-node-key="{key}"] [role="tab"]'
+        ).first.click()
+        self.page.wait_for_timeout(300)
+
+    def screenshot(self, path: Path) -> Path:
+        """PNG of the whole page at the browser's width."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._fit_viewport()
+        self.page.screenshot(path=str(path), full_page=True)
+        return path
