@@ -9,12 +9,11 @@ import sys
 import time
 from pathlib import Path
 
-import requests
-
 from dagster_project.build import prepare_dagster_home
 from dagster_project.dashboards import server
 from dagster_project.dashboards.settings import SupersetSettings
 from dagster_project.dbt_runner import ensure_manifest
+from dagster_project.readiness import NotReadyError, wait_for_http
 from dagster_project.settings import Settings
 
 
@@ -28,20 +27,6 @@ def _start_dagster(settings: Settings, host: str, port: int) -> subprocess.Popen
     cmd = [dagster, "dev", "-h", host, "-p", str(port), "-m", "dagster_project.definitions"]
     # Own process group: stopping `hub serve` stops the webserver and daemon it spawns.
     return subprocess.Popen(cmd, env=env, cwd=settings.home, start_new_session=True)
-
-
-def _wait_dagster(url: str, proc: subprocess.Popen, timeout: float = 240) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the Dagster UI exited with {proc.returncode}")
-        try:
-            if requests.get(f"{url}/server_info", timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(1)
-    raise RuntimeError(f"the Dagster UI did not answer {url} in {timeout:.0f}s")
 
 
 def _stop_group(proc: subprocess.Popen) -> None:
@@ -71,7 +56,7 @@ def serve(settings: Settings, superset: bool = True) -> int:
         server.check_port_free(host, dagster_port(), "HUB_DAGSTER_PORT")
         dagster = _start_dagster(settings, host, dagster_port())
         procs.append(dagster)
-        _wait_dagster(dagster_url, dagster)
+        wait_for_http(f"{dagster_url}/server_info", dagster, "the Dagster UI", 240)
         print("\nHub Warehouse is up (Ctrl-C stops both):", flush=True)
         if superset:
             print(server.credentials_message(ss), flush=True)
@@ -83,7 +68,7 @@ def serve(settings: Settings, superset: bool = True) -> int:
         return 1
     except KeyboardInterrupt:
         return 0
-    except (server.SupersetError, RuntimeError) as exc:
+    except (server.SupersetError, NotReadyError) as exc:
         print(f"hub serve: {exc}", file=sys.stderr)
         return 1
     finally:

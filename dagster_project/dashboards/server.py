@@ -5,14 +5,12 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
-
-import requests
 
 from dagster_project.dashboards import secrets
 from dagster_project.dashboards.settings import SupersetSettings
 from dagster_project.dbt_runner import ensure_manifest
+from dagster_project.readiness import NotReadyError, wait_for_http
 
 
 class SupersetError(RuntimeError):
@@ -77,18 +75,10 @@ def start(ss: SupersetSettings) -> subprocess.Popen:
 
 
 def wait_healthy(ss: SupersetSettings, proc: subprocess.Popen, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SupersetError(f"Superset exited with {proc.returncode} (log {ss.log_file})")
-        try:
-            if requests.get(f"{ss.url}/health", timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.5)
-    raise SupersetError(f"Superset did not answer {ss.url}/health in {timeout:.0f}s "
-                        f"(log {ss.log_file})")
+    try:
+        wait_for_http(f"{ss.url}/health", proc, "Superset", timeout, f" (log {ss.log_file})")
+    except NotReadyError as exc:
+        raise SupersetError(str(exc)) from exc
 
 
 def stop(proc: subprocess.Popen) -> None:
