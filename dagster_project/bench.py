@@ -110,7 +110,8 @@ def run_bench(scale: float, months: int = 24, seed: int = 42, keep: bool = False
     tmp = Path(tempfile.mkdtemp(prefix=f"hub-bench-{scale:g}-"))
     settings = dataclasses.replace(
         base, data_dir=tmp, landing_dir=tmp / "landing", work_db=tmp / "work" / "wh.duckdb",
-        serving_db=tmp / "serving" / "wh.duckdb", dagster_home=tmp / "dagster")
+        serving_db=tmp / "serving" / "wh.duckdb", operations_db=tmp / "serving" / "ops.duckdb",
+        dagster_home=tmp / "dagster")
     settings.ensure_dirs()
     partners = load_partners(settings.partners_dir, settings.dbt_project_dir)
     stages: list[Stage] = []
@@ -133,7 +134,7 @@ def run_bench(scale: float, months: int = 24, seed: int = 42, keep: bool = False
         stages.append(Stage("transform (dbt build)", time.perf_counter() - t, load.rows_loaded))
 
         t = time.perf_counter()
-        publish(settings.work_db, settings.serving_db)
+        publish(settings.work_db, settings.serving_db, settings.operations_db)
         stages.append(Stage("publish", time.perf_counter() - t, load.rows_loaded))
 
         floor_sql = floor_statement(settings, partners, tmp / "floor")

@@ -52,9 +52,11 @@ def cmd_build(args: argparse.Namespace) -> int:
             print(f"hub build FAILED at {failure}", file=sys.stderr)
         if outcome.log_tail():
             print(f"from the dbt log {outcome.log_path}:\n{outcome.log_tail()}", file=sys.stderr)
-        print(f"the serving file {settings.serving_db} was left as it was", file=sys.stderr)
+        print(f"the published files {settings.serving_db} and {settings.operations_db} were "
+              "left as they were", file=sys.stderr)
         return 1
-    print(f"hub build: published {settings.serving_db} in {outcome.seconds:.1f}s "
+    print(f"hub build: published {settings.serving_db} (marts) and {settings.operations_db} "
+          f"in {outcome.seconds:.1f}s "
           f"(dbt log: {outcome.log_path})")
     return 0
 
@@ -68,7 +70,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     try:
         month = args.month or previous_month(dt.date.today())
         partners = load_partners(settings.partners_dir)
-        print(status_report(settings.serving_db, list(partners), month, not_expected=tuple(
+        print(status_report(settings.operations_db, list(partners), month, not_expected=tuple(
             code for code, p in partners.items() if not p.expects_deliveries)))
     except FileNotFoundError as exc:
         print(f"hub status: {exc}", file=sys.stderr)

@@ -1,8 +1,14 @@
-"""Publish the working warehouse as the serving file by atomic replacement.
+"""Publish the working warehouse as two read-only files, each by atomic replacement.
 
-Readers (Superset, analysts) only ever open `serving_db` read-only. The new file is written
-beside it under a temporary name, checked, then swapped in with `os.replace`, so a reader sees
-either the old file or the new one, never a half-written file, and never a lock held by a writer.
+- `serving_db` (data/serving/warehouse.duckdb) holds the `marts` schema only: what Superset and
+  the board read. Raw rows, quarantined rows and staging never reach it, so no SQL a dashboard
+  user can send (DuckDB-only statements included) can read them: the file does not hold them.
+- `operations_db` (data/serving/operations.duckdb) is a full copy (raw, quality, staging,
+  marts) for the analyst's `hub status` and investigations.
+
+Each new file is written beside its target under a temporary name, checked, then swapped in
+with `os.replace`, so a reader sees the old file or the new one, never a half-written file,
+and never a lock held by a writer.
 """
 
 from __future__ import annotations
@@ -15,11 +21,12 @@ from pathlib import Path
 
 import duckdb
 
+SERVED_SCHEMA = "marts"
 REQUIRED_TABLES = ("marts.kpi_scorecard", "marts.kpi_telephony_monthly", "marts.fct_calls")
 
 
 class PublishError(RuntimeError):
-    """The working warehouse is not fit to publish; the serving file was left untouched."""
+    """The working warehouse is not fit to publish; the serving files were left untouched."""
 
 
 @dataclass(frozen=True)
@@ -27,6 +34,7 @@ class PublishResult:
     serving_db: Path
     bytes: int
     seconds: float
+    operations_db: Path | None = None
 
 
 def _checkpoint(work_db: Path) -> None:
@@ -40,35 +48,75 @@ def _checkpoint(work_db: Path) -> None:
         raise PublishError(f"{wal} is still present after a checkpoint: is a writer running?")
 
 
-def _verify(path: Path) -> None:
+def _verify(path: Path, only_schema: str | None = None) -> None:
     con = duckdb.connect(str(path), read_only=True)
     try:
         for table in REQUIRED_TABLES:
             con.execute(f"select count(*) from {table}").fetchone()
+        if only_schema:
+            extra = con.execute(
+                "select distinct schema_name from duckdb_schemas() "
+                "where not internal and schema_name not in (?, 'main')", [only_schema]).fetchall()
+            if extra:
+                raise PublishError(f"refusing to publish {path}: it holds schemas "
+                                   f"{sorted(r[0] for r in extra)} besides {only_schema}")
     except duckdb.Error as exc:
         raise PublishError(f"refusing to publish {path}: {exc}") from exc
     finally:
         con.close()
 
 
-def publish(work_db: Path, serving_db: Path) -> PublishResult:
-    """Copy `work_db` over `serving_db` atomically; raise PublishError and change nothing if not."""
+def _tmp(target: Path) -> Path:
+    return target.with_name(f".{target.name}.{os.getpid()}.tmp")
+
+
+def _copy_schema(source: Path, target: Path, schema: str) -> None:
+    """Write `schema`'s tables of `source` (views materialised) into a new file `target`."""
+    con = duckdb.connect(str(target))
+    try:
+        con.execute(f"attach '{source}' as source (read_only)")
+        tables = [r[0] for r in con.execute(
+            "select table_name from information_schema.tables "
+            "where table_catalog = 'source' and table_schema = ? order by 1", [schema]
+        ).fetchall()]
+        con.execute(f"create schema {schema}")
+        for table in tables:
+            con.execute(f'create table {schema}."{table}" as '
+                        f'select * from source.{schema}."{table}"')
+        con.execute("detach source")
+        con.execute("checkpoint")
+    finally:
+        con.close()
+
+
+def _swap(tmp: Path, target: Path) -> None:
+    with tmp.open("rb+") as fh:
+        os.fsync(fh.fileno())
+    stale_wal = tmp.with_name(tmp.name + ".wal")
+    if stale_wal.exists():
+        stale_wal.unlink()
+    os.replace(tmp, target)
+
+
+def publish(work_db: Path, serving_db: Path, operations_db: Path) -> PublishResult:
+    """Publish both files atomically; raise PublishError and change nothing if not fit."""
     start = time.perf_counter()
     if not work_db.exists():
         raise PublishError(f"no working warehouse at {work_db}: run `hub build` first")
     _checkpoint(work_db)
-    serving_db.parent.mkdir(parents=True, exist_ok=True)
-    tmp = serving_db.with_name(f".{serving_db.name}.{os.getpid()}.tmp")
+    for target in (serving_db, operations_db):
+        target.parent.mkdir(parents=True, exist_ok=True)
+    ops_tmp, serving_tmp = _tmp(operations_db), _tmp(serving_db)
     try:
-        shutil.copyfile(work_db, tmp)
-        with tmp.open("rb+") as fh:
-            os.fsync(fh.fileno())
-        _verify(tmp)
-        stale_wal = tmp.with_name(tmp.name + ".wal")
-        if stale_wal.exists():
-            stale_wal.unlink()
-        os.replace(tmp, serving_db)
+        shutil.copyfile(work_db, ops_tmp)
+        _verify(ops_tmp)
+        _copy_schema(ops_tmp, serving_tmp, SERVED_SCHEMA)
+        _verify(serving_tmp, only_schema=SERVED_SCHEMA)
+        _swap(ops_tmp, operations_db)
+        _swap(serving_tmp, serving_db)
     finally:
-        if tmp.exists():
-            tmp.unlink()
-    return PublishResult(serving_db, serving_db.stat().st_size, time.perf_counter() - start)
+        for tmp in (ops_tmp, serving_tmp):
+            if tmp.exists():
+                tmp.unlink()
+    return PublishResult(serving_db, serving_db.stat().st_size, time.perf_counter() - start,
+                         operations_db)

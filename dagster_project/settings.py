@@ -23,6 +23,7 @@ class Settings:
     landing_dir: Path
     work_db: Path
     serving_db: Path
+    operations_db: Path
     partners_dir: Path
     dagster_home: Path
 
@@ -44,11 +45,14 @@ class Settings:
             landing_dir=_path("HUB_LANDING_DIR", data_dir / "landing"),
             work_db=_path("HUB_WORK_DB", data_dir / "work" / "warehouse.duckdb"),
             serving_db=_path("HUB_SERVING_DB", data_dir / "serving" / "warehouse.duckdb"),
+            operations_db=_path("HUB_OPERATIONS_DB",
+                                data_dir / "serving" / "operations.duckdb"),
             partners_dir=_path("HUB_PARTNERS_DIR", home / "seeds" / "partners"),
             dagster_home=_path("DAGSTER_HOME", data_dir / "dagster_home"),
         )
 
     def ensure_dirs(self) -> None:
         for path in (self.landing_dir, self.work_db.parent, self.serving_db.parent,
+                     self.operations_db.parent,
                      self.dagster_home):
             path.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,5 @@
-"""`hub status`: what the analyst needs before a board meeting, read from the serving file.
+"""`hub status`: what the analyst needs before a board meeting, read from the operations file
+(the full published copy: marts plus raw load events and quarantine).
 
 Which partners delivered last month, how many rows each month-file brought and lost to
 quarantine, which files the last load rejected, and when the serving file was published.
@@ -21,12 +22,12 @@ def _age(path: Path, now: dt.datetime) -> str:
     return f"{published:%Y-%m-%d %H:%M} ({ago})"
 
 
-def status_report(serving_db: Path, partner_codes: list[str], month: dt.date,
+def status_report(operations_db: Path, partner_codes: list[str], month: dt.date,
                   now: dt.datetime | None = None, not_expected: tuple[str, ...] = ()) -> str:
     """The status text for `month`; FileNotFoundError when nothing has been published yet."""
-    if not serving_db.exists():
-        raise FileNotFoundError(f"no serving warehouse at {serving_db}: run `hub build`")
-    con = duckdb.connect(str(serving_db), read_only=True)
+    if not operations_db.exists():
+        raise FileNotFoundError(f"no published warehouse at {operations_db}: run `hub build`")
+    con = duckdb.connect(str(operations_db), read_only=True)
     try:
         rows = con.execute("""
             select partner_code, sum(files), sum(rows_read), sum(rows_valid),
@@ -43,8 +44,8 @@ def status_report(serving_db: Path, partner_codes: list[str], month: dt.date,
     delivered = {r[0]: r for r in rows}
     expected = [p for p in partner_codes if p not in not_expected]
     missing = [p for p in expected if p not in delivered]
-    published = _age(serving_db, now or dt.datetime.now())
-    lines = [f"Serving warehouse: {serving_db}, published {published}",
+    published = _age(operations_db, now or dt.datetime.now())
+    lines = [f"Published warehouse: {operations_db}, published {published}",
              f"Telephony for {month:%B %Y}: {len(expected) - len(missing)} of {len(expected)} "
              f"partners delivered" + (f"; not delivered: {', '.join(missing)}" if missing else "")
              + (f" (not expected to deliver: {', '.join(not_expected)})" if not_expected else ""),

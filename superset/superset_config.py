@@ -43,3 +43,7 @@ PREVENT_UNSAFE_DB_CONNECTIONS = True
 SQLLAB_CTAS_NO_LIMIT = False
 ROW_LIMIT = 50000
 SQL_MAX_ROW = 100000
+
+# The web UI embeds a telemetry pixel (apachesuperset.gateway.scarf.sh) that SCARF_ANALYTICS does
+# not switch off in the prebuilt frontend: browsers may load images from this server only.
+OVERRIDE_HTTP_HEADERS = {"Content-Security-Policy": "img-src 'self' data: blob:"}

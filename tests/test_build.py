@@ -20,8 +20,9 @@ def sha256(path: Path) -> str:
 
 def test_build_publishes_a_serving_file_with_marts(built_warehouse):
     serving = built_warehouse.serving_db
-    assert serving.exists()
-    assert not serving.with_name(serving.name + ".wal").exists()
+    for published in (serving, built_warehouse.operations_db):
+        assert published.exists()
+        assert not published.with_name(published.name + ".wal").exists()
     assert not list(serving.parent.glob(".*.tmp"))
     con = duckdb.connect(str(serving), read_only=True)
     try:
@@ -29,10 +30,20 @@ def test_build_publishes_a_serving_file_with_marts(built_warehouse):
             "select distinct partner_code from marts.kpi_telephony_monthly").fetchall()}
         assert partners == {"eastbrook", "highcross", "northmoor", "phonenow", "riverton",
                             "southfield", "westvale"}
-        for rec in reconcile_calls(con):
-            assert rec.balanced, rec
+        # The served file holds the marts and nothing else: no raw or quarantined rows.
+        schemas = {r[0] for r in con.execute(
+            "select distinct table_schema from information_schema.tables").fetchall()}
+        assert schemas == {"marts"}
+        served = con.execute("select count(*) from marts.fct_calls").fetchone()
     finally:
         con.close()
+    ops = duckdb.connect(str(built_warehouse.operations_db), read_only=True)
+    try:
+        for rec in reconcile_calls(ops):
+            assert rec.balanced, rec
+        assert ops.execute("select count(*) from marts.fct_calls").fetchone() == served
+    finally:
+        ops.close()
 
 
 def test_every_asset_is_materialized_in_the_dagster_instance(built_warehouse):
@@ -106,7 +117,7 @@ def test_failed_build_keeps_the_last_good_serving_file(tmp_path):
     try:
         failed = hub({**env, "HUB_PARTNERS_DIR": str(broken)}, "build", check=False)
         assert failed.returncode == 1
-        assert "FAILED" in failed.stderr and "left as it was" in failed.stderr
+        assert "FAILED" in failed.stderr and "left as they were" in failed.stderr
         assert sha256(serving) == good and serving.stat().st_ino == good_inode
         assert reader.execute("select count(*) from marts.fct_calls").fetchone()[0] > 0
 

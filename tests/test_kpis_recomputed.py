@@ -89,7 +89,8 @@ def reference(built_warehouse) -> Reference:
 
 @pytest.fixture(scope="module")
 def serving(built_warehouse):
-    con = duckdb.connect(str(built_warehouse.serving_db), read_only=True)
+    """The published full copy: the same marts as the served file, plus the quality schema."""
+    con = duckdb.connect(str(built_warehouse.operations_db), read_only=True)
     yield con
     con.close()
 

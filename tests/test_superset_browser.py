@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dagster_project.dashboards.browser import Browser
+from dagster_project.dashboards.browser import Browser, BrowserError
 from dagster_project.settings import REPO_ROOT
 
 PARTNER_USER = "partner_eastbrook"
@@ -76,3 +76,8 @@ def test_partner_report_renders_for_partner(superset_server, browser):
     assert "partner-report" in listed, f"{PARTNER_USER} does not see partner-report: {listed}"
     problems = _check_dashboards(superset_server, browser, PARTNER_USER)
     assert not problems, "\n".join(problems)
+
+
+def test_wrong_password_is_refused_at_login(browser):
+    with pytest.raises(BrowserError, match=r"could not log in .* as 'admin'"):
+        browser.session("admin", "not-the-password")

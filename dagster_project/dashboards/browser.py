@@ -23,17 +23,21 @@ CHROMIUM_ARGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 WIDTH = 1600
 MAX_HEIGHT = 12000
 
-# One entry per visible chart holder: its chart and what it shows. Errors are checked first (an
-# error alert has icons), then loading (no chart body yet, or a spinner), then Superset's empty
-# state, then something drawn: canvas (ECharts), svg, table, or text (Big Number).
+# One entry per visible chart holder (markdown blocks share the holder's data-test, but only
+# charts carry the dashboard-chart-id-<id> class): its chart and what it shows. Errors are
+# checked first (an error alert has icons), then loading (no chart body yet, or a spinner),
+# then Superset's empty state, then something drawn: canvas (ECharts), svg, table, or text
+# (Big Number).
 _CHART_STATES_JS = """
-() => Array.from(document.querySelectorAll('[data-test="dashboard-component-chart-holder"]'))
+() => Array.from(document.querySelectorAll(
+    '[data-test="dashboard-component-chart-holder"][class*="dashboard-chart-id-"]'))
   .filter(h => h.getClientRects().length > 0)
   .map(h => {
     const g = h.querySelector('[data-test="chart-grid-component"]');
     const title = h.querySelector('[data-test="editable-title"]');
+    const idClass = Array.from(h.classList).find(c => c.startsWith('dashboard-chart-id-'));
     const info = {
-      id: g ? g.getAttribute('data-test-chart-id') : null,
+      id: g ? g.getAttribute('data-test-chart-id') : idClass.slice('dashboard-chart-id-'.length),
       name: (g && g.getAttribute('data-test-chart-name')) || (title ? title.innerText : ''),
       viz: g ? g.getAttribute('data-test-viz-type') : null,
     };
@@ -65,6 +69,13 @@ _TABS_JS = """
     return {key: node ? node.getAttribute('data-node-key') : t.id, label: t.innerText.trim(),
             active: t.getAttribute('aria-selected') === 'true'};
   })
+"""
+
+# Bottom edge (page pixels) of the dashboard's visible layout components, 0 if there are none.
+_CONTENT_BOTTOM_JS = """
+() => Math.ceil(Math.max(0, ...Array.from(document.querySelectorAll('.dashboard-component'))
+  .filter(e => e.getClientRects().length > 0)
+  .map(e => e.getBoundingClientRect().bottom + window.scrollY)))
 """
 
 
@@ -171,7 +182,11 @@ class Browser:
 
         context.route("**/*", only_superset)
         session = Session(self, context, username)
-        session.login(password)
+        try:
+            session.login(password)
+        except BaseException:
+            session.close()
+            raise
         return session
 
 
@@ -198,10 +213,10 @@ class Session:
         page.wait_for_selector("#username", timeout=60_000)
         page.fill("#username", self.username)
         page.fill("#password", password)
-        page.click("button[type=submit], input[type=submit]")
-        deadline = time.monotonic() + 60
-        while "/login" in page.url and time.monotonic() < deadline:
-            page.wait_for_timeout(250)
+        # The form posts and is redirected: to the welcome page, or back to /login/ with
+        # "Invalid username or password".
+        with page.expect_navigation(wait_until="domcontentloaded", timeout=60_000):
+            page.click("button[type=submit], input[type=submit]")
         if "/login" in page.url:
             raise BrowserError(f"could not log in to {self.url} as {self.username!r} "
                                "(wrong password?)")
@@ -257,8 +272,9 @@ class Session:
             status = answer.status if answer is not None else "no answer"
             raise BrowserError(f"dashboard {slug!r} as {self.username}: {status} ({page.url})")
         try:
-            page.wait_for_selector('[data-test="dashboard-component-chart-holder"]',
-                                   timeout=timeout * 1000)
+            page.wait_for_selector(
+                '[data-test="dashboard-component-chart-holder"][class*="dashboard-chart-id-"]',
+                timeout=timeout * 1000)
         except Exception:
             return DashboardView(str(slug), (), time.monotonic() - started)
         found: dict[str, dict[str, Any]] = {}
@@ -296,9 +312,14 @@ class Session:
         ).first.click()
         self.page.wait_for_timeout(300)
 
-    def screenshot(self, path: Path) -> Path:
-        """PNG of the whole page at the browser's width."""
+    def screenshot(self, path: Path, margin: int = 24) -> Path:
+        """PNG of the whole dashboard at the browser's width, cut below its last component
+        (the page itself is at least as tall as the viewport, which was stretched)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         self._fit_viewport()
-        self.page.screenshot(path=str(path), full_page=True)
+        bottom = self.page.evaluate(_CONTENT_BOTTOM_JS)
+        clip = None
+        if bottom:
+            clip = {"x": 0, "y": 0, "width": self.browser.width, "height": bottom + margin}
+        self.page.screenshot(path=str(path), full_page=True, clip=clip)
         return path

@@ -22,6 +22,7 @@ class WarehouseResource(dg.ConfigurableResource):
     landing_dir: str
     work_db: str
     serving_db: str
+    operations_db: str
     partners_dir: str
     home: str
 
@@ -32,6 +33,7 @@ class WarehouseResource(dg.ConfigurableResource):
             landing_dir=env_or_default("HUB_LANDING_DIR", str(s.landing_dir)),
             work_db=env_or_default("HUB_WORK_DB", str(s.work_db)),
             serving_db=env_or_default("HUB_SERVING_DB", str(s.serving_db)),
+            operations_db=env_or_default("HUB_OPERATIONS_DB", str(s.operations_db)),
             partners_dir=env_or_default("HUB_PARTNERS_DIR", str(s.partners_dir)),
             home=env_or_default("HUB_HOME", str(s.home)),
         )
@@ -39,7 +41,8 @@ class WarehouseResource(dg.ConfigurableResource):
     @classmethod
     def from_settings(cls, s: Settings) -> WarehouseResource:
         return cls(landing_dir=str(s.landing_dir), work_db=str(s.work_db),
-                   serving_db=str(s.serving_db), partners_dir=str(s.partners_dir),
+                   serving_db=str(s.serving_db), operations_db=str(s.operations_db),
+                   partners_dir=str(s.partners_dir),
                    home=str(s.home))
 
     def settings(self) -> Settings:
@@ -47,6 +50,7 @@ class WarehouseResource(dg.ConfigurableResource):
         return Settings(
             home=Path(self.home), data_dir=base.data_dir, landing_dir=Path(self.landing_dir),
             work_db=Path(self.work_db), serving_db=Path(self.serving_db),
+            operations_db=Path(self.operations_db),
             partners_dir=Path(self.partners_dir), dagster_home=base.dagster_home)
 
     def partners(self) -> dict[str, PartnerConfig]:

@@ -9,13 +9,15 @@ from dagster_project.publish import publish
 
 @dg.asset(key=["serving", "warehouse"], deps=list(hub_dbt_models.keys), group_name="serving",
           kinds={"duckdb"},
-          description="data/serving/warehouse.duckdb: the read-only file Superset and analysts "
-                      "open; replaced atomically after a green dbt build")
+          description="data/serving/warehouse.duckdb (marts only: what Superset reads) and "
+                      "data/serving/operations.duckdb (full copy for the analyst), each "
+                      "replaced atomically after a green dbt build")
 def serving_warehouse(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     settings = warehouse.settings()
-    result = publish(settings.work_db, settings.serving_db)
+    result = publish(settings.work_db, settings.serving_db, settings.operations_db)
     context.log.info(f"published {result.serving_db} ({result.bytes:,} bytes) "
                      f"in {result.seconds:.2f}s")
     return dg.MaterializeResult(metadata={"path": str(result.serving_db),
+                                          "operations_path": str(result.operations_db),
                                           "bytes": result.bytes,
                                           "seconds": result.seconds})

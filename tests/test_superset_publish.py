@@ -1,0 +1,95 @@
+"""A rebuild publishes a new serving file while Superset serves dashboards: no query fails.
+
+`hub build` runs on the data folder the session's Superset reads, through the real CLI, while a
+thread keeps running every dashboard chart's query. The serving file is replaced atomically
+(os.replace of a finished copy), so each query reads either the old file or the new one.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass
+
+import pytest
+
+from tests.conftest import hub, hub_env
+
+pytestmark = pytest.mark.slow
+
+
+@dataclass
+class QueryRun:
+    chart: str
+    inode_before: int
+    seconds: float
+    problem: str | None
+
+
+def file_id(path) -> tuple[int, int]:
+    stat = os.stat(path)
+    return stat.st_ino, stat.st_mtime_ns
+
+
+def problem_of(answer) -> str | None:
+    if answer.status_code != 200:
+        return f"HTTP {answer.status_code}: {answer.text[:300]}"
+    for result in answer.json().get("result") or [{"error": "no result"}]:
+        if result.get("error") or result.get("status") not in (None, "success"):
+            return f"{result.get('status')}: {result.get('error')}"
+        if not result.get("data"):
+            return "no rows"
+    return None
+
+
+def test_rebuild_publishes_while_dashboards_are_queried(superset_server):
+    serving = superset_server.ss.hub.serving_db
+    admin = superset_server.client("admin")
+    charts = [(f"{d['slug']} / {c['slice_name']}", c["id"])
+              for d in admin.dashboards() for c in admin.dashboard_charts(d["id"])]
+    assert charts
+    old_id = file_id(serving)
+    runs: list[QueryRun] = []
+    stop = threading.Event()
+    crashed: list[BaseException] = []
+
+    def keep_querying() -> None:
+        try:
+            client = superset_server.client("admin")
+            while not stop.is_set():
+                for name, chart_id in charts:
+                    inode = os.stat(serving).st_ino
+                    started = time.monotonic()
+                    try:
+                        problem = problem_of(client.chart_data(chart_id))
+                    except Exception as exc:  # a dropped connection is a failed query too
+                        problem = repr(exc)
+                    runs.append(QueryRun(name, inode, time.monotonic() - started, problem))
+        except BaseException as exc:
+            crashed.append(exc)
+
+    thread = threading.Thread(target=keep_querying, daemon=True)
+    thread.start()
+    try:
+        hub(hub_env(superset_server.ss.hub.data_dir), "build")
+        new_id = file_id(serving)
+        # Keep querying the new file for a few rounds after the swap.
+        deadline = time.monotonic() + 120
+        while (sum(r.inode_before == new_id[0] for r in runs) < 2 * len(charts)
+               and time.monotonic() < deadline and thread.is_alive()):
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        thread.join(timeout=180)
+    assert not crashed, crashed
+    assert new_id != old_id
+    assert new_id[0] != old_id[0], "the serving file was not replaced (same inode)"
+    failed = [r for r in runs if r.problem]
+    assert failed == [], failed[:10]
+    before = [r for r in runs if r.inode_before == old_id[0]]
+    after = [r for r in runs if r.inode_before == new_id[0]]
+    print(f"{len(runs)} chart queries: {len(before)} on the old file, {len(after)} on the new "
+          f"one, slowest {max(r.seconds for r in runs):.2f}s")
+    assert len(before) >= len(charts), "queries did not run during the build"
+    assert len(after) >= 2 * len(charts), "queries did not run after the new file was published"
