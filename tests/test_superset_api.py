@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import duckdb
 import pytest
 
 from tests.conftest import PARTNERS_DIR
@@ -86,15 +87,24 @@ def test_data_quality_partner_filter(admin):
     assert partner[0]["targets"][0]["column"]["name"] == "partner_code"
 
 
-def test_freshness_flags_the_partner_that_stopped_delivering(admin):
-    """PhoneNow is a closed 2021 data set: months behind > 0; the generated partners are current."""
+def test_freshness_shows_who_is_behind_and_who_is_not_expected(admin, superset_server):
+    """The chart shows marts.kpi_freshness: PhoneNow, a closed 2021 data set configured with
+    expects_deliveries false, is "not expected" (never late); the generated partners, which
+    all delivered up to the sample's last month, are up to date."""
     chart = next(c for c in admin.dashboard_charts(DATA_QUALITY)
                  if c["slice_name"].startswith("Freshness"))
     rows: list[dict[str, Any]] = admin.chart_data(chart["id"]).json()["result"][0]["data"]
-    behind = {row["partner_code"]: row["months_behind"] for row in rows}
-    assert set(behind) == set(PARTNER_CODES)
-    assert behind["phonenow"] > 0
-    assert {code for code, months in behind.items() if months > 0} == {"phonenow"}
+    status = {row["partner_code"]: row["freshness_status"] for row in rows}
+    assert set(status) == set(PARTNER_CODES)
+    assert status["phonenow"] == "not expected"
+    assert {code for code, s in status.items() if s != "up to date"} == {"phonenow"}
+    con = duckdb.connect(str(superset_server.ss.hub.serving_db), read_only=True)
+    try:
+        marts = dict(con.execute("select partner_code, months_behind "
+                                 "from marts.kpi_freshness").fetchall())
+    finally:
+        con.close()
+    assert {row["partner_code"]: row["months_behind"] for row in rows} == marts
 
 
 @pytest.mark.parametrize("username", sorted(VISIBLE))

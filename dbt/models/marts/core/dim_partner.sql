@@ -30,6 +30,7 @@ final as (
         partners.partner_kind,
         partners.is_fictional,
         partners.timezone,
+        partners.is_expecting_deliveries,
         coalesce(open_days.open_days_per_week, 0) as open_days_per_week
     from partners
     left join open_days

@@ -13,7 +13,8 @@ final as (
         partner_name,
         partner_kind,
         is_fictional,
-        timezone
+        timezone,
+        expects_deliveries as is_expecting_deliveries
     from partners
 
 )
