@@ -64,11 +64,8 @@ def telephony_freshness(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     month = previous_month(dt.date.today())
     con = _read_only(warehouse)
     try:
-        tables = {r[0] for r in con.execute(
-            "select table_schema || '.' || table_name from information_schema.tables").fetchall()}
         codes = [c for c, p in warehouse.partners().items() if p.expects_deliveries]
-        missing = (partners_missing_month(con, codes, "telephony", month)
-                   if "marts.fct_calls" in tables else codes)
+        missing = partners_missing_month(con, codes, "telephony", month)
     finally:
         con.close()
     return dg.AssetCheckResult(
