@@ -31,6 +31,11 @@ LATEST_24 = ("date_diff('month', month, (select max(month) from marts.kpi_teleph
              " < 24")
 
 
+def assert_same_rows(shown: list[dict], expected: list[tuple]) -> None:
+    """Chart rows (dicts in column order) equal mart rows, numbers to float precision."""
+    assert [tuple(row.values()) for row in shown] == [
+        tuple(approx(v) if isinstance(v, float | int) else v for v in row) for row in expected]
+
 def chart_files() -> dict[str, dict[str, Any]]:
     return {path.stem: yaml.safe_load(path.read_text(encoding="utf-8"))
             for prefix in DASHBOARD_CHARTS.values()
@@ -169,8 +174,7 @@ def test_league_table_ranks_the_partners_on_the_default_kpi_of_the_latest_month(
         "from marts.kpi_scorecard where strftime(month, '%Y-%m') = ? and kpi_name = ? "
         "order by rank_among_partners, partner_code", period, kpi)
     assert len(expected) > 1
-    assert [tuple(row.values()) for row in shown] == [
-        tuple(approx(v) if isinstance(v, float | int) else v for v in row) for row in expected]
+    assert_same_rows(shown, expected)
     # Unfiltered, the table is the whole scorecard, one row per partner, month and KPI.
     everything = saved_results(client, charts["board_league_table"])[0]
     assert everything["rowcount"] == marts("select count(*) from marts.kpi_scorecard")[0][0]
@@ -210,8 +214,7 @@ def test_headline_kpis_of_a_partner_month(client, charts, marts):
         "from marts.kpi_scorecard where partner_code = ? and strftime(month, '%Y-%m') = ? "
         "order by kpi_name", partner, period)
     assert {row["kpi_name"] for row in shown} >= {"Telephone service factor", "Calls offered"}
-    assert [tuple(row.values()) for row in shown] == [
-        tuple(approx(v) if isinstance(v, float | int) else v for v in row) for row in expected]
+    assert_same_rows(shown, expected)
 
 
 def test_big_numbers_of_a_partner_month_and_of_the_whole_hub(client, charts, marts):
