@@ -446,3 +446,14 @@ def test_production_mode_has_no_demo_users(settings, monkeypatch):
     assert SupersetSettings.from_env(settings).demo is False
     monkeypatch.setenv("HUB_MODE", "demo")
     assert SupersetSettings.from_env(settings).demo is True
+
+
+def test_dashboard_catalog_lists_the_marts_each_dashboard_reads():
+    from dagster_project.dashboards.catalog import dashboards
+
+    found = {d.slug: d for d in dashboards(REPO_ROOT / "superset" / "assets")}
+    assert set(found) == {"hub-board", "partner-report", "data-quality"}
+    assert "marts.kpi_scorecard" in found["hub-board"].tables
+    assert "marts.fct_calls" in found["partner-report"].tables
+    assert "marts.kpi_freshness" in found["data-quality"].tables
+    assert all(t.startswith("marts.") for d in found.values() for t in d.tables)
