@@ -103,11 +103,10 @@ def cmd_superset(args: argparse.Namespace) -> int:
     _stop_on_sigterm()
     proc = None
     try:
-        server.provision(ss)
         if args.provision_only:
+            server.provision(ss)
             return 0
-        proc = server.start(ss)
-        server.wait_healthy(ss, proc)
+        proc = server.launch(ss)
         print(server.credentials_message(ss), flush=True)
         return proc.wait()
     except server.SupersetError as exc:

@@ -1,7 +1,9 @@
-"""Wait until a server process answers HTTP 200 on a URL, or fail with a clear message."""
+"""Servers we start: a free port to put them on, a clear error when a port is taken, and a wait
+until the process answers HTTP 200 on a URL."""
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import time
 
@@ -9,7 +11,24 @@ import requests
 
 
 class NotReadyError(RuntimeError):
-    """The server exited or did not answer in time."""
+    """The server cannot start where asked, exited, or did not answer in time."""
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on now (the OS picks it)."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def check_port_free(host: str, port: int, variable: str) -> None:
+    """Fail clearly when something already listens where a server should start."""
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise NotReadyError(f"{host}:{port} is already in use ({exc.strerror}); stop what "
+                                f"runs there or choose another port with {variable}") from exc
 
 
 def wait_for_http(url: str, proc: subprocess.Popen, name: str, timeout: float,

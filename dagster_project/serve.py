@@ -13,7 +13,7 @@ from dagster_project.build import prepare_dagster_home
 from dagster_project.dashboards import server
 from dagster_project.dashboards.settings import SupersetSettings
 from dagster_project.dbt_runner import ensure_manifest
-from dagster_project.readiness import NotReadyError, wait_for_http
+from dagster_project.readiness import NotReadyError, check_port_free, wait_for_http
 from dagster_project.settings import Settings
 
 
@@ -40,31 +40,27 @@ def _stop_group(proc: subprocess.Popen) -> None:
             proc.wait()
 
 
-def serve(settings: Settings, superset: bool = True) -> int:
+def serve(settings: Settings) -> int:
     settings.ensure_dirs()
     prepare_dagster_home(settings)
     ensure_manifest(settings)
     host = os.environ.get("HUB_BIND_HOST", "127.0.0.1")
     dagster_url = f"http://{host}:{dagster_port()}"
-    procs: list[subprocess.Popen] = []
     ss = SupersetSettings.from_env(settings)
+    superset = dagster = None
     try:
-        if superset:
-            server.provision(ss)
-            procs.append(server.start(ss))
-            server.wait_healthy(ss, procs[-1])
-        server.check_port_free(host, dagster_port(), "HUB_DAGSTER_PORT")
+        superset = server.launch(ss)
+        check_port_free(host, dagster_port(), "HUB_DAGSTER_PORT")
         dagster = _start_dagster(settings, host, dagster_port())
-        procs.append(dagster)
         wait_for_http(f"{dagster_url}/server_info", dagster, "the Dagster UI", 240)
         print("\nHub Warehouse is up (Ctrl-C stops both):", flush=True)
-        if superset:
-            print(server.credentials_message(ss), flush=True)
+        print(server.credentials_message(ss), flush=True)
         print(f"Dagster UI: {dagster_url}  (instance {settings.dagster_home})", flush=True)
-        while all(proc.poll() is None for proc in procs):
+        while superset.poll() is None and dagster.poll() is None:
             time.sleep(1)
-        failed = next(proc for proc in procs if proc.poll() is not None)
-        print(f"hub serve: a server exited ({failed.returncode}); stopping", file=sys.stderr)
+        name, code = (("Superset", superset.returncode) if superset.poll() is not None
+                      else ("the Dagster UI", dagster.returncode))
+        print(f"hub serve: {name} exited ({code}); stopping", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 0
@@ -72,8 +68,7 @@ def serve(settings: Settings, superset: bool = True) -> int:
         print(f"hub serve: {exc}", file=sys.stderr)
         return 1
     finally:
-        for proc in procs:
-            if proc is procs[0] and superset:
-                server.stop(proc)
-            else:
-                _stop_group(proc)
+        if superset is not None:
+            server.stop(superset)
+        if dagster is not None:
+            _stop_group(dagster)

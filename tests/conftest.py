@@ -84,14 +84,6 @@ def built_warehouse(tmp_path_factory) -> Settings:
     return s
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class RunningSuperset:
     """A real Superset server provisioned from the repository's assets, over built_warehouse."""
 
@@ -116,6 +108,7 @@ def superset_server(built_warehouse, tmp_path_factory):
 
     from dagster_project.dashboards import server
     from dagster_project.dashboards.settings import SupersetSettings
+    from dagster_project.readiness import free_port
 
     admin_password, demo_password = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
     saved = {k: os.environ.get(k) for k in (
@@ -128,9 +121,7 @@ def superset_server(built_warehouse, tmp_path_factory):
         HUB_SUPERSET_ADMIN_PASSWORD=admin_password, HUB_DEMO_PASSWORD=demo_password)
     try:
         ss = SupersetSettings.from_env(built_warehouse)
-        server.provision(ss)
-        proc = server.start(ss)
-        server.wait_healthy(ss, proc)
+        proc = server.launch(ss)
     finally:
         for key, value in saved.items():
             if value is None:

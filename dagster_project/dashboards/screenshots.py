@@ -8,13 +8,13 @@ dashboard, waits for its charts and writes `docs/img/<slug>.png` (1600 px wide, 
 
 from __future__ import annotations
 
-import socket
 import tempfile
 import time
 from pathlib import Path
 
 from dagster_project.dashboards import secrets, server
 from dagster_project.dashboards.settings import ADMIN_USER, SupersetSettings
+from dagster_project.readiness import free_port
 from dagster_project.settings import Settings
 
 
@@ -24,12 +24,6 @@ class _PrivateSuperset(SupersetSettings):
     @property
     def log_file(self) -> Path:
         return self.hub.data_dir / "logs" / "superset-screenshots.log"
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
 
 
 def take_screenshots(settings: Settings, out_dir: Path, width: int = 1600) -> int:
@@ -42,10 +36,8 @@ def take_screenshots(settings: Settings, out_dir: Path, width: int = 1600) -> in
                               port=free_port(), demo=False)
         print(f"hub screenshots: provisioning a private Superset on {ss.url} "
               f"(log {ss.log_file})", flush=True)
-        server.provision(ss)
-        proc = server.start(ss)
+        proc = server.launch(ss)
         try:
-            server.wait_healthy(ss, proc)
             failures: list[str] = []
             with Browser(ss.url, width=width) as browser, \
                     browser.session(ADMIN_USER, secrets.admin_password(ss)) as session:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import socket
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,15 +10,11 @@ from pathlib import Path
 from dagster_project.dashboards import secrets
 from dagster_project.dashboards.settings import SupersetSettings
 from dagster_project.dbt_runner import ensure_manifest
-from dagster_project.readiness import NotReadyError, wait_for_http
+from dagster_project.readiness import NotReadyError, check_port_free, wait_for_http
 
 
 class SupersetError(RuntimeError):
     """Superset could not be provisioned or did not come up; the message says where to look."""
-
-
-def _python() -> str:
-    return sys.executable
 
 
 def provision_env(ss: SupersetSettings) -> dict[str, str]:
@@ -37,7 +33,7 @@ def provision(ss: SupersetSettings) -> None:
     ensure_manifest(ss.hub)
     ss.home.mkdir(parents=True, exist_ok=True)
     ss.log_file.parent.mkdir(parents=True, exist_ok=True)
-    cmd = [_python(), "-m", "dagster_project.dashboards.provision"]
+    cmd = [sys.executable, "-m", "dagster_project.dashboards.provision"]
     if ss.demo:
         cmd.append("--demo")
     proc = subprocess.run(cmd, env=provision_env(ss), cwd=ss.hub.home, capture_output=True,
@@ -52,19 +48,12 @@ def provision(ss: SupersetSettings) -> None:
             print(line, flush=True)
 
 
-def check_port_free(host: str, port: int, variable: str) -> None:
-    """Fail clearly when something already listens where a server should start."""
-    with socket.socket() as sock:
-        try:
-            sock.bind((host, port))
-        except OSError as exc:
-            raise SupersetError(f"{host}:{port} is already in use ({exc.strerror}); stop what "
-                                f"runs there or choose another port with {variable}") from exc
-
-
 def start(ss: SupersetSettings) -> subprocess.Popen:
     """Start gunicorn (one worker, threads) on host:port; the caller owns the process."""
-    check_port_free(ss.host, ss.port, "HUB_SUPERSET_PORT")
+    try:
+        check_port_free(ss.host, ss.port, "HUB_SUPERSET_PORT")
+    except NotReadyError as exc:
+        raise SupersetError(str(exc)) from exc
     gunicorn = str(Path(sys.executable).with_name("gunicorn"))
     cmd = [gunicorn, "--workers", "1", "--threads", "4", "--worker-class", "gthread",
            "--timeout", "120", "--bind", f"{ss.host}:{ss.port}", "--no-control-socket",
@@ -81,6 +70,18 @@ def wait_healthy(ss: SupersetSettings, proc: subprocess.Popen, timeout: float = 
         raise SupersetError(str(exc)) from exc
 
 
+def launch(ss: SupersetSettings) -> subprocess.Popen:
+    """Provision, start and wait until Superset answers; the caller stops the process."""
+    provision(ss)
+    proc = start(ss)
+    try:
+        wait_healthy(ss, proc)
+    except BaseException:
+        stop(proc)
+        raise
+    return proc
+
+
 def stop(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         proc.terminate()
@@ -92,11 +93,11 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 def credentials_message(ss: SupersetSettings) -> str:
-    admin = ("HUB_SUPERSET_ADMIN_PASSWORD" if "HUB_SUPERSET_ADMIN_PASSWORD" in ss.process_env()
+    admin = ("HUB_SUPERSET_ADMIN_PASSWORD" if os.environ.get("HUB_SUPERSET_ADMIN_PASSWORD")
              else str(ss.admin_password_file))
     lines = [f"Superset:  {ss.url}  (user admin, password in {admin})"]
     if ss.demo:
-        demo = ("HUB_DEMO_PASSWORD" if "HUB_DEMO_PASSWORD" in ss.process_env()
+        demo = ("HUB_DEMO_PASSWORD" if os.environ.get("HUB_DEMO_PASSWORD")
                 else str(ss.demo_password_file))
         lines.append(f"           demo users board, explorer, partner_<code> (password in {demo})")
     return "\n".join(lines)
