@@ -50,7 +50,7 @@ REPEAT_SAME_CHANNEL = 0.5
 REPEAT_CHANNELS = np.array([PHONE, WEB, EMAIL, FACE_TO_FACE])
 REPEAT_CHANNEL_WEIGHTS = np.array([0.5, 0.25, 0.15, 0.1])
 REPEAT_CHASING = 0.6  # repeats of unresolved contacts logged as progress chasing
-AVOIDABLE_SHARE = 0.1  # other contacts with an avoidable category
+AVOIDABLE_SHARE = 0.12  # other contacts with an avoidable category
 AVOIDABLE_WEIGHTS = np.array([0, 0.1, 0.35, 0.3, 0.25])  # per AVOIDABLE (none excluded)
 BACK_OFFICE_IF_UNRESOLVED, BACK_OFFICE_IF_RESOLVED = 0.85, 0.04
 COMMENT_SHARE, COMPLIMENT_SHARE, STAGE_2_SHARE = 0.003, 0.003, 0.1
@@ -328,8 +328,8 @@ def simulate_contacts(
     responded = _responses(rng, partner, created, feedback, stage, holidays, days.end)
 
     enquiry_type = _draw(rng, ENQUIRY_WEIGHTS, n).astype(np.int8)
-    gives_phone = rng.random(n) < GIVES_PHONE[channel]
     gives_email = rng.random(n) < GIVES_EMAIL[channel]
+    gives_phone = (rng.random(n) < GIVES_PHONE[channel]) | ~gives_email  # one way to reply
     gives_postcode = rng.random(n) < GIVES_POSTCODE[channel]
     gives_uprn = rng.random(n) < GIVES_UPRN[channel]
     zeros = np.zeros(n, dtype=np.int8)

@@ -274,12 +274,15 @@ def generate_sample(
     end_month: dt.date | None = None,
     *,
     workers: int | None = None,
+    with_dirt: bool = True,
 ) -> GenerateReport:
     """Simulate `months` months ending with `end_month` for every partner with a `generator`.
 
     `end_month` is the first day of the last month (default: the month before today).
     Deterministic in (seed, months, scale, end_month, partner YAMLs), whatever `workers` is.
-    About one row in 5,000 is written dirty, for the warehouse's quarantine (see `dirt`).
+    About one row in 5,000 is written dirty, for the warehouse's quarantine (see `dirt`); CRM
+    files (partners with `sources.crm`, see `crm`) about one row in 2,000 (`crm_dirt`).
+    `with_dirt=False` writes no quarantine dirt (CRM dirt that belongs in the KPIs stays).
     Files are (re)written in `landing_dir/<code>/telephony/`; other files there are left alone.
     Simulation runs in this process; files are written by `workers` processes (default: CPU
     count, at most 4; 1 = everything in this process).
@@ -304,6 +307,7 @@ def generate_sample(
     outputs: dict[str, PartnerOutput] = {}
     crm_outputs: dict[str, PartnerOutput] = {}
     crm = _Crm(simulated, day_numbers, holidays, first_month, months, seed, scale, landing_dir)
+    crm.with_dirt = with_dirt
     with _Writer(workers or _default_workers()) as writer:
         for spec in simulated:
             assert spec.generator is not None
@@ -312,7 +316,11 @@ def generate_sample(
                 periods = [EPOCH_DATE + dt.timedelta(days=int(d)) for d in day_numbers]
             else:
                 periods = [_add_months(first_month, i) for i in range(months)]
-            dirt = plan_dirt(spec, calls, seed=seed, partner_index=dirt_index[spec.code])
+            dirt = (
+                plan_dirt(spec, calls, seed=seed, partner_index=dirt_index[spec.code])
+                if with_dirt
+                else DirtPlan()
+            )
             batches = _file_jobs(spec, calls, landing_dir, periods, dirt)
             for batch in batches:
                 writer.submit(batch)
@@ -416,6 +424,7 @@ class _Crm:
         self.run_end = (int(day_numbers[-1]) + 1) * DAY
         self.seed = seed
         self.landing_dir = landing_dir
+        self.with_dirt = True
 
     def generate(
         self, spec: PartnerSpec, calls: CallTable, writer: _Writer
@@ -430,9 +439,13 @@ class _Crm:
             self.holiday_days, seed=self.seed,
         )  # fmt: skip
         table, kept = add_kpi_dirt(table, seed=self.seed, code=spec.code, end=self.run_end)
-        dirt = plan_quarantine_dirt(
-            len(table), partner.crm, seed=self.seed, code=spec.code,
-            partner_index=self.index[spec.code],
+        dirt = (
+            plan_quarantine_dirt(
+                len(table), partner.crm, seed=self.seed, code=spec.code,
+                partner_index=self.index[spec.code],
+            )
+            if self.with_dirt
+            else ()
         )  # fmt: skip
         text = format_contacts(partner, table, service_names, self.population, zone)
         jobs = file_jobs(
