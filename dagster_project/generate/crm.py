@@ -45,7 +45,7 @@ WEEKEND_FACTOR = {WEB: 0.7, EMAIL: 0.35, SOCIAL: 0.9}
 ENQUIRY_TYPES = ("Request", "Information", "Payment", "Report", "Application",
                  "Change of circumstances", "Booking", "Appointment")  # fmt: skip
 ENQUIRY_WEIGHTS = np.array([0.25, 0.22, 0.15, 0.14, 0.08, 0.08, 0.05, 0.03])
-REPEAT_IF_RESOLVED, REPEAT_IF_UNRESOLVED = 0.07, 0.35
+REPEAT_IF_RESOLVED, REPEAT_IF_UNRESOLVED = 0.05, 0.48  # planned; ~7 % / ~35 % as measured
 REPEAT_SAME_CHANNEL = 0.5
 REPEAT_CHANNELS = np.array([PHONE, WEB, EMAIL, FACE_TO_FACE])
 REPEAT_CHANNEL_WEIGHTS = np.array([0.5, 0.25, 0.15, 0.1])
