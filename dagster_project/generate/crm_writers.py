@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -25,42 +26,51 @@ from .crm_spec import AVOIDABLE, CHANNELS, FEEDBACK, CrmFormat, CrmPartner
 from .customers import Population
 from .dirt import DirtyRow
 from .local_time import DAY, EPOCH, local_to_utc
-from .writers import _replace_atomically, format_timestamps, period_file_name, write_csv
+from .writers import (
+    _replace_atomically,
+    _split_format,
+    format_timestamps,
+    period_file_name,
+    write_csv,
+)
 
 TWO_DIGITS = np.array([f"{i:02d}" for i in range(100)], dtype=object)
-DATE_PARTS, TIME_PARTS = set("Ymd"), {"H": 3600, "M": 60, "S": 1}
+TIME_UNITS = {"H": (3600, 24), "M": (60, 60), "S": (1, 60)}
+
+
+@lru_cache(maxsize=16)
+def _time_table(time_format: str) -> np.ndarray | None:
+    """Text of every second of the day for a format of %H %M %S and literals (vectorised)."""
+    seconds = np.arange(DAY)
+    out = np.full(DAY, "", dtype=object)
+    for token in re.split(r"(%.)", time_format):
+        if token.startswith("%"):
+            if token[1:] not in TIME_UNITS:
+                return None
+            unit, modulo = TIME_UNITS[token[1:]]
+            out = out + TWO_DIGITS[(seconds // unit) % modulo]
+        elif token:
+            out = out + token
+    return out
 
 
 def fast_timestamps(seconds: np.ndarray, timestamp_format: str) -> np.ndarray:
-    """strftime of naive epoch seconds for formats of %Y %m %d %H %M %S and literals
-    (every `vars.timestamp_formats` layout): a table per day, two-digit tables per field."""
-    tokens = re.split(r"(%.)", timestamp_format)
-    if any(t.startswith("%") and t[1:] not in DATE_PARTS | set(TIME_PARTS) for t in tokens):
+    """strftime of naive epoch seconds: a table per day of the date part, a table of the
+    time of day (every `vars.timestamp_formats` layout); other layouts via `writers`."""
+    parts = _split_format(timestamp_format)
+    table = _time_table(parts[1]) if parts else None
+    if parts is None or table is None or len(seconds) == 0:
         return format_timestamps(seconds, timestamp_format)
     days = seconds // DAY
     first = int(days.min())
-    out = np.full(seconds.size, "", dtype=object)
-    second_of_day = seconds - days * DAY
-    date_cache: dict[str, np.ndarray] = {}
-    for token in tokens:
-        if not token:
-            continue
-        if token.startswith("%") and token[1:] in DATE_PARTS:
-            if token not in date_cache:
-                date_cache[token] = np.array(
-                    [
-                        (EPOCH + dt.timedelta(days=d)).strftime(token)
-                        for d in range(first, int(days.max()) + 1)
-                    ],
-                    dtype=object,
-                )
-            out = out + date_cache[token][days - first]
-        elif token.startswith("%"):
-            unit = TIME_PARTS[token[1:]]
-            out = out + TWO_DIGITS[(second_of_day // unit) % (24 if unit == 3600 else 60)]
-        else:
-            out = out + token
-    return out
+    dates = np.array(
+        [
+            (EPOCH + dt.timedelta(days=d)).strftime(parts[0])
+            for d in range(first, int(days.max()) + 1)
+        ],
+        dtype=object,
+    )
+    return dates[days - first] + table[seconds - days * DAY]
 
 
 def _timestamps(seconds: np.ndarray, fmt: CrmFormat, zone: ZoneInfo) -> np.ndarray:
@@ -136,8 +146,8 @@ def format_contacts(
     for field, _ in fmt.columns:
         if field == "enquiry_id":
             width, prefix = settings.id_digits, settings.id_prefix
-            value = np.array([f"{prefix}{i:0{width}d}" for i in range(1, len(table) + 1)],
-                             dtype=object)  # fmt: skip
+            numbers = np.char.zfill(np.arange(1, len(table) + 1).astype(str), width)
+            value = prefix + numbers.astype(object)
         elif field == "created_at":
             value = _timestamps(table.created, fmt, zone)
         elif field == "resolved_at":
@@ -195,24 +205,62 @@ class CrmFileJob:
         return self.rows
 
 
+def _json_pieces(fmt: CrmFormat) -> list[tuple[str, str | None]]:
+    """The line as (literal text, field or None) pieces: dotted paths nest objects."""
+    tree: dict = {}
+    for field, key in fmt.columns:
+        node = tree
+        *parents, leaf = key.split(".")
+        for parent in parents:
+            node = node.setdefault(parent, {})
+        node[leaf] = field
+    pieces: list[tuple[str, str | None]] = []
+
+    def walk(node: dict) -> None:
+        pieces.append(("{", None))
+        for i, (key, value) in enumerate(node.items()):
+            pieces.append(("," * (i > 0) + json.dumps(key) + ":", None))
+            if isinstance(value, dict):
+                walk(value)
+            else:
+                pieces.append(("", value))
+        pieces.append(("}", None))
+
+    walk(tree)
+    return pieces
+
+
+NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f\x7f]')
+
+
+def _json_values(field: str, values: list) -> np.ndarray:
+    """JSON text of a column: strings quoted (escaped by `json` only when a value needs it),
+    None as null, the satisfaction score as a number."""
+    array = np.array(values, dtype=object)
+    given = array != None  # noqa: E711 - elementwise on an object array
+    out = np.full(len(array), "null", dtype=object)
+    text = array[given]
+    if NEEDS_ESCAPE.search("".join(text.tolist())):
+        out[given] = [json.dumps(v, ensure_ascii=False) for v in text.tolist()]
+    else:
+        out[given] = '"' + text + '"'
+    if field == "satisfaction":
+        digits = np.array([v is not None and v.isdigit() for v in values], dtype=bool)
+        out[digits] = array[digits]
+    return out
+
+
 def write_jsonl(
     path: Path, fmt: CrmFormat, columns: dict[str, list], malformed: list[bool]
 ) -> None:
-    """One JSON object per line; dotted key paths become nested objects."""
-    paths = [(field, key.split(".")) for field, key in fmt.columns]
-    lines = []
-    for i, values in enumerate(zip(*columns.values(), strict=True)):
-        record: dict = {}
-        for (field, keys), value in zip(paths, values, strict=True):
-            if field == "satisfaction" and value is not None and value.isdigit():
-                value = int(value)
-            node = record
-            for key in keys[:-1]:
-                node = node.setdefault(key, {})
-            node[keys[-1]] = value
-        line = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
-        lines.append(line[: len(line) // 2] if malformed[i] else line)
-    text = "".join(line + "\n" for line in lines)
+    """One JSON object per line (built column-wise); a malformed line is cut in half."""
+    n = len(malformed)
+    lines = np.full(n, "", dtype=object)
+    for literal, field in _json_pieces(fmt):
+        lines = lines + (literal if field is None else _json_values(field, columns[field]))
+    for i in np.flatnonzero(malformed).tolist():
+        lines[i] = lines[i][: len(lines[i]) // 2]
+    text = "".join((lines + "\n").tolist()) if n else ""
     _replace_atomically(path, text.encode(fmt.encoding))
 
 

@@ -86,8 +86,8 @@ def _weighted(rng: np.random.Generator, weights: np.ndarray, count: int) -> np.n
 
 
 def _digits(rng: np.random.Generator, count: int, width: int) -> np.ndarray:
-    values = rng.integers(0, 10**width, size=count)
-    return np.array([f"{v:0{width}d}" for v in values.tolist()], dtype=object)
+    values = rng.integers(0, 10**width, size=count).astype(f"U{width}")
+    return np.char.zfill(values, width).astype(object)
 
 
 def build_population(areas: list[tuple[str, str, float]], *, seed: int) -> Population:
@@ -97,8 +97,9 @@ def build_population(areas: list[tuple[str, str, float]], *, seed: int) -> Popul
     sizes = [max(MIN_RESIDENTS, int(expected * PEOPLE_PER_CONTACT)) for _, _, expected in areas]
     n = int(sum(sizes))
     home = np.repeat(np.arange(len(areas)), sizes).astype(np.int16)
-    forename = np.array(FORENAMES, dtype=object)[rng.integers(len(FORENAMES), size=n)]
-    surname = np.array(SURNAMES, dtype=object)[rng.integers(len(SURNAMES), size=n)]
+    first, last = rng.integers(len(FORENAMES), size=n), rng.integers(len(SURNAMES), size=n)
+    forename = np.array(FORENAMES, dtype=object)[first]
+    surname = np.array(SURNAMES, dtype=object)[last]
     title = np.array(TITLES, dtype=object)[rng.integers(len(TITLES), size=n)]
 
     landline = rng.random(n) < LANDLINE_SHARE
@@ -108,10 +109,9 @@ def build_population(areas: list[tuple[str, str, float]], *, seed: int) -> Popul
 
     has_email = rng.random(n) < EMAIL_SHARE
     domain = np.array(MAIL_DOMAINS, dtype=object)[rng.integers(len(MAIL_DOMAINS), size=n)]
-    local = np.array(
-        [f"{f}.{s}".lower().replace("'", "") for f, s in zip(forename, surname, strict=True)],
-        dtype=object,
-    )
+    lower_first = np.array([f.lower() for f in FORENAMES], dtype=object)
+    lower_last = np.array([s.lower().replace("'", "") for s in SURNAMES], dtype=object)
+    local = lower_first[first] + "." + lower_last[last]
     email = np.where(has_email, local + _digits(rng, n, 2) + "@" + domain, "")
 
     area_letters = np.array([letters for _, letters, _ in areas], dtype=object)[home]
