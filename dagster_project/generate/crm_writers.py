@@ -15,6 +15,7 @@ import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import repeat
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -233,34 +234,31 @@ def _json_pieces(fmt: CrmFormat) -> list[tuple[str, str | None]]:
 NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f\x7f]')
 
 
-def _json_values(field: str, values: list) -> np.ndarray:
+def _json_values(field: str, values: list) -> list[str]:
     """JSON text of a column: strings quoted (escaped by `json` only when a value needs it),
     None as null, the satisfaction score as a number."""
-    array = np.array(values, dtype=object)
-    given = array != None  # noqa: E711 - elementwise on an object array
-    out = np.full(len(array), "null", dtype=object)
-    text = array[given]
-    if NEEDS_ESCAPE.search("".join(text.tolist())):
-        out[given] = [json.dumps(v, ensure_ascii=False) for v in text.tolist()]
-    else:
-        out[given] = '"' + text + '"'
     if field == "satisfaction":
-        digits = np.array([v is not None and v.isdigit() for v in values], dtype=bool)
-        out[digits] = array[digits]
-    return out
+        return [
+            "null" if v is None else v if v.isdigit() else json.dumps(v, ensure_ascii=False)
+            for v in values
+        ]
+    if NEEDS_ESCAPE.search("".join(filter(None, values))):
+        return ["null" if v is None else json.dumps(v, ensure_ascii=False) for v in values]
+    return ["null" if v is None else '"' + v + '"' for v in values]
 
 
 def write_jsonl(
     path: Path, fmt: CrmFormat, columns: dict[str, list], malformed: list[bool]
 ) -> None:
     """One JSON object per line (built column-wise); a malformed line is cut in half."""
-    n = len(malformed)
-    lines = np.full(n, "", dtype=object)
-    for literal, field in _json_pieces(fmt):
-        lines = lines + (literal if field is None else _json_values(field, columns[field]))
-    for i in np.flatnonzero(malformed).tolist():
+    parts = [
+        repeat(literal) if field is None else _json_values(field, columns[field])
+        for literal, field in _json_pieces(fmt)
+    ]
+    lines = ["".join(row) for row in zip(*parts, strict=False)]  # repeat() is endless
+    for i in (i for i, bad in enumerate(malformed) if bad):
         lines[i] = lines[i][: len(lines[i]) // 2]
-    text = "".join((lines + "\n").tolist()) if n else ""
+    text = "".join(line + "\n" for line in lines)
     _replace_atomically(path, text.encode(fmt.encoding))
 
 

@@ -85,9 +85,19 @@ def _weighted(rng: np.random.Generator, weights: np.ndarray, count: int) -> np.n
     return np.searchsorted(cumulative, rng.random(count) * cumulative[-1], side="right")
 
 
+TWO_DIGITS = np.array([f"{i:02d}" for i in range(100)], dtype=object)
+THREE_DIGITS = np.array([f"{i:03d}" for i in range(1000)], dtype=object)
+NUMBERS = np.array([str(i) for i in range(100)], dtype=object)
+
+
 def _digits(rng: np.random.Generator, count: int, width: int) -> np.ndarray:
-    values = rng.integers(0, 10**width, size=count).astype(f"U{width}")
-    return np.char.zfill(values, width).astype(object)
+    """`count` random digit strings of `width` (a multiple of 3, or 2)."""
+    if width == 2:
+        return TWO_DIGITS[rng.integers(0, 100, size=count)]
+    out = THREE_DIGITS[rng.integers(0, 1000, size=count)]
+    for _ in range(width // 3 - 1):
+        out = out + THREE_DIGITS[rng.integers(0, 1000, size=count)]
+    return out
 
 
 def build_population(areas: list[tuple[str, str, float]], *, seed: int) -> Population:
@@ -115,8 +125,8 @@ def build_population(areas: list[tuple[str, str, float]], *, seed: int) -> Popul
     email = np.where(has_email, local + _digits(rng, n, 2) + "@" + domain, "")
 
     area_letters = np.array([letters for _, letters, _ in areas], dtype=object)[home]
-    district = rng.integers(1, 30, size=n).astype(str).astype(object)
-    sector = rng.integers(0, 10, size=n).astype(str).astype(object)
+    district = NUMBERS[rng.integers(1, 30, size=n)]
+    sector = NUMBERS[rng.integers(0, 10, size=n)]
     unit = (
         POSTCODE_LETTERS[rng.integers(len(POSTCODE_LETTERS), size=n)]
         + POSTCODE_LETTERS[rng.integers(len(POSTCODE_LETTERS), size=n)]

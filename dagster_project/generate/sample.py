@@ -333,7 +333,7 @@ def generate_sample(
                 "simulated",
                 tuple(dirt.counts().items()),
             )
-            crm_output = crm.generate(spec, calls, writer)
+            crm_output = crm.generate(spec, calls)
             if crm_output is not None:
                 crm_outputs[spec.code] = crm_output
     report.partners.extend(outputs[code] for code in sorted(outputs))
@@ -426,9 +426,7 @@ class _Crm:
         self.landing_dir = landing_dir
         self.with_dirt = True
 
-    def generate(
-        self, spec: PartnerSpec, calls: CallTable, writer: _Writer
-    ) -> PartnerOutput | None:
+    def generate(self, spec: PartnerSpec, calls: CallTable) -> PartnerOutput | None:
         partner = self.partners.get(spec.code)
         if partner is None or self.population is None:
             return None
@@ -451,8 +449,8 @@ class _Crm:
         jobs = file_jobs(
             partner, table, text, dirt, self.landing_dir, self.month_starts, self.run_end, zone
         )
-        for job in jobs:
-            writer.submit([job])
+        for job in jobs:  # written here: pickling the text for a worker costs as much
+            job.write()
         return PartnerOutput(
             spec.code, "crm", len(jobs), sum(job.rows for job in jobs), "simulated",
             tuple(quarantine_counts(dirt).items()), tuple(kept.items()),
