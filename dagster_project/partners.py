@@ -236,11 +236,10 @@ def _crm_codes(path: Path, raw: Any) -> dict[str, dict[str, str]]:
         key = f"sources.crm.codes.{fld}"
         if fld not in CRM_CODED_FIELDS:
             raise _fail(path, f"{key}: not a coded field {tuple(CRM_CODED_FIELDS)}")
-        if fld == "flag":
+        if fld == "flag" and isinstance(mapping, dict):
             # canonical flag values are the text 'true'/'false'; an unquoted true is fine here
-            if isinstance(mapping, dict):
-                mapping = {k: (str(v).lower() if isinstance(v, bool) else v)
-                           for k, v in mapping.items()}
+            mapping = {k: (str(v).lower() if isinstance(v, bool) else v)
+                       for k, v in mapping.items()}
         codes = _text_map(path, key, mapping)
         if not codes:
             raise _fail(path, f"{key} is empty")

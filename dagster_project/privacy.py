@@ -13,6 +13,7 @@ so clear names, phone numbers, e-mail addresses, postcodes and UPRNs never reach
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import os
@@ -221,9 +222,7 @@ def register_udfs(con: Any, key: str) -> None:
             ("hub_pseudonym", _pseudonym, [VARCHAR, VARCHAR], VARCHAR),
             ("hub_name_postcode_pseudonym", _name_postcode, [VARCHAR, VARCHAR], VARCHAR),
             ("hub_is_valid", _valid, [VARCHAR, VARCHAR], BOOLEAN)):
-        try:
+        with contextlib.suppress(Exception):  # not registered yet on this connection
             con.remove_function(name)
-        except Exception:  # noqa: BLE001 - not registered yet on this connection
-            pass
         con.create_function(name, fn, params, result, type="arrow", null_handling="special",
                             side_effects=False)

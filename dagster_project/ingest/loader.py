@@ -6,6 +6,10 @@ Rules (see docs/architecture.md):
 - a new file for a delivery key replaces the old one's rows in one transaction (`replaced`);
 - a file that cannot be loaded at all is `rejected` with a message naming the file and the
   problem, and whatever was loaded before for that delivery stays as it was.
+
+CRM files carry personal data (docs/crm.md): the personal fields are replaced by keyed hashes
+and flags in the insert statement itself (DuckDB UDFs from `dagster_project.privacy`), and the
+text of a quarantined CRM line is not kept.
 """
 
 from __future__ import annotations
@@ -20,9 +24,14 @@ from pathlib import Path
 import duckdb
 
 from dagster_project.ingest.discovery import LandingFile, discover_files
-from dagster_project.ingest.raw_tables import ensure_raw_schema, raw_table, source_fields
-from dagster_project.ingest.readers import FileRejected, read_header, readable_csv, sha256_of
-from dagster_project.partners import PartnerConfig, SourceConfig
+from dagster_project.ingest.raw_tables import (
+    derived_columns,
+    ensure_raw_schema,
+    raw_table,
+    source_fields,
+)
+from dagster_project.ingest.readers import FileRejected, read_header, readable_file, sha256_of
+from dagster_project.partners import SOURCE_FIELDS, PartnerConfig, SourceConfig
 
 COMMON_DELIMITERS = (",", ";", "|", "\t")
 
@@ -96,7 +105,7 @@ def _sql_text(value: str) -> str:
 
 class _Loader:
     def __init__(self, con: duckdb.DuckDBPyConnection, source: str, load_id: str,
-                 landing_dir: Path, workdir: Path) -> None:
+                 landing_dir: Path, workdir: Path, key: str | None = None) -> None:
         self.con = con
         self.source = source
         self.load_id = load_id
@@ -104,6 +113,16 @@ class _Loader:
         self.workdir = workdir
         self.table = raw_table(source)
         self.fields = source_fields(source)
+        self.derived = tuple(c for c, _ in derived_columns(source))
+        self.personal = SOURCE_FIELDS[source].get("personal", ())
+        # the text of a quarantined line is kept, unless the source carries personal data
+        self.keep_raw_line = not self.personal
+        if self.personal:
+            from dagster_project.privacy import register_udfs
+
+            if not key:
+                raise ValueError(f"loading {source} needs the pseudonymisation key")
+            register_udfs(con, key)
         self.now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         self.in_batch = False
 
@@ -163,13 +182,39 @@ class _Loader:
                               period_month=f.period_month)
         return result
 
+    @staticmethod
+    def _text(cfg: SourceConfig, name: str) -> str:
+        spec = cfg.columns.get(name)
+        expr = f"cast({spec.sql()} as varchar)" if spec else "cast(null as varchar)"
+        return f"nullif(trim({expr}), '')"
+
     def _select_list(self, cfg: SourceConfig) -> str:
-        parts = []
-        for name in self.fields:
-            spec = cfg.columns.get(name)
-            expr = f"cast({spec.sql()} as varchar)" if spec else "cast(null as varchar)"
-            parts.append(f'nullif(trim({expr}), \'\') as "{name}"')
+        parts = [f'{self._text(cfg, name)} as "{name}"' for name in self.fields]
+        if self.personal:
+            parts.extend(f'{expr} as "{col}"' for col, expr in self._crm_derived(cfg).items())
         return ", ".join(parts)
+
+    def _crm_derived(self, cfg: SourceConfig) -> dict[str, str]:
+        """docs/crm.md: keys and flags computed from the personal fields, read in memory from
+        the temp table and never stored in clear."""
+        name, phone, email, postcode, uprn = (self._text(cfg, f) for f in self.personal)
+        exprs = {
+            "customer_name_key": f"hub_pseudonym('name', {name})",
+            "phone_key": f"hub_pseudonym('phone', {phone})",
+            "email_key": f"hub_pseudonym('email', {email})",
+            "postcode_key": f"hub_pseudonym('postcode', {postcode})",
+            "uprn_key": f"hub_pseudonym('uprn', {uprn})",
+            "name_postcode_key": f"hub_name_postcode_pseudonym({name}, {postcode})",
+            "has_customer_name": f"{name} is not null",
+            "has_phone": f"{phone} is not null",
+            "has_email": f"{email} is not null",
+            "has_postcode": f"{postcode} is not null",
+            "is_phone_valid": f"hub_is_valid('phone', {phone})",
+            "is_email_valid": f"hub_is_valid('email', {email})",
+            "is_postcode_valid": f"hub_is_valid('postcode', {postcode})",
+        }
+        assert tuple(exprs) == self.derived
+        return exprs
 
     def _load_new(self, f: LandingFile, cfg: SourceConfig, file_hash: str,
                   previous_rows: int | None) -> FileResult:
@@ -177,7 +222,8 @@ class _Loader:
         (None when there is none)."""
         replacing = previous_rows is not None
         con = self.con
-        path, encoding, delimiter = readable_csv(f.path, cfg, self.workdir)
+        readable = readable_file(f.path, cfg, self.workdir)
+        path, encoding, delimiter = readable.path, readable.encoding, readable.delimiter
         header = read_header(path, encoding, delimiter)
         _check_header(header, cfg)
         columns = "{" + ", ".join(f"{_sql_text(h)}: 'VARCHAR'" for h in header) + "}"
@@ -192,17 +238,23 @@ class _Loader:
         # Rows keep file order in _acc; inside a transaction their rowids start at a large
         # offset, so number them from the smallest rowid.
         accepted, first_rowid = con.execute("select count(*), min(rowid) from _acc").fetchone()
-        con.execute("""
+        raw_line = "any_value(csv_line)" if self.keep_raw_line else "cast(null as varchar)"
+        con.execute(f"""
             create or replace temp table _rej as
             select line, string_agg(distinct error_type || ': ' || error_message, '; ') as reason,
-                   any_value(csv_line) as raw_line
+                   {raw_line} as raw_line
             from _rej_errors group by line
         """)
+        if readable.rejected:  # lines the reader quarantined (JSON lines): line = row + 1
+            con.executemany("insert into _rej values (?, ?, null)",
+                            [(row + 1, reason) for row, reason in readable.rejected])
         rejected = con.execute("select count(*) from _rej").fetchone()[0]
         if accepted + rejected == 0 and previous_rows:
             raise FileRejected(f"the file has a header but no data rows; it would replace "
                                f"a delivery of {previous_rows:,} rows")
         if accepted == 0 and rejected > 0:
+            if cfg.file_type == "jsonl":
+                raise FileRejected(f"none of its {rejected} lines is a valid JSON object")
             raise FileRejected(f"none of its {rejected} data lines could be read with "
                                f"delimiter '{delimiter}'")
         # Data row n is file line n + 1 (line 1 is the header). Accepted rows keep file order in
@@ -222,12 +274,19 @@ class _Loader:
                 con.execute("delete from raw.rejected_rows where partner_code = ? and source = ? "
                             "and _delivery_key = ?", [f.partner_code, self.source, f.delivery_key])
             lineage = [f.rel_path, file_hash, f.delivery_key, self.load_id, self.now]
+            if readable.row_column:  # the reader recorded each row's number in the file
+                row_number = f"cast(a.\"{readable.row_column}\" as bigint)"
+                rows_from = "_acc a"
+            else:
+                row_number = "l.line - 1"
+                rows_from = (f"_acc a join _lines l "
+                             f"on a.rowid - {int(first_rowid or 0)} = l.ord")
+            columns = ", ".join(f'"{c}"' for c in (*self.fields, *self.derived))
             con.execute(
-                f"insert into {self.table} (partner_code, {', '.join(self.fields)}, "
+                f"insert into {self.table} (partner_code, {columns}, "
                 f"_source_file, _file_hash, _row_number, _delivery_key, _load_id, _loaded_at) "
                 f"select ?, {self._select_list(cfg)}, "
-                f"?, ?, l.line - 1, ?, ?, ? from _acc a join _lines l "
-                f"on a.rowid - {int(first_rowid or 0)} = l.ord",
+                f"?, ?, {row_number}, ?, ?, ? from {rows_from}",
                 [f.partner_code, f.rel_path, file_hash, f.delivery_key, self.load_id, self.now])
             con.execute(
                 "insert into raw.rejected_rows select ?, ?, ?, ?, line - 1, ?, reason, raw_line, "
@@ -240,7 +299,8 @@ class _Loader:
             status = "replaced" if replacing else "loaded"
             message = f"{f.rel_path}: {status} {accepted:,} rows"
             if accepted + rejected == 0:
-                message += " (header only: the partner reports no calls for this period)"
+                what = "contacts" if self.personal else "calls"
+                message += f" (header only: the partner reports no {what} for this period)"
             if rejected:
                 message += f"; {rejected:,} malformed line(s) quarantined in raw.rejected_rows"
             self.event(f, f.rel_path, f.partner_code, status, file_hash, accepted, rejected,
@@ -257,8 +317,20 @@ class _Loader:
 
 def load_source(db_path: Path, landing_dir: Path, partners: dict[str, PartnerConfig],
                 source: str = "telephony",
-                scope: Iterable[tuple[str, dt.date]] | None = None) -> LoadReport:
-    """Load every landing file of `source` (or only those of the (partner, month) `scope`)."""
+                scope: Iterable[tuple[str, dt.date]] | None = None,
+                pseudonymisation_key: str | None = None) -> LoadReport:
+    """Load every landing file of `source` (or only those of the (partner, month) `scope`).
+
+    A source with personal data (crm) needs the pseudonymisation key; when not given it is
+    `privacy.pseudonymisation_key(Settings.from_env())`, which raises
+    `PseudonymisationKeyMissing` (before anything is read or written) in production without
+    `HUB_PSEUDONYMISATION_KEY`.
+    """
+    if SOURCE_FIELDS[source].get("personal") and not pseudonymisation_key:
+        from dagster_project.privacy import pseudonymisation_key as hub_key
+        from dagster_project.settings import Settings
+
+        pseudonymisation_key = hub_key(Settings.from_env())
     scope_set = set(scope) if scope is not None else None
     db_path.parent.mkdir(parents=True, exist_ok=True)
     report = LoadReport(load_id=uuid.uuid4().hex, source=source)
@@ -267,7 +339,8 @@ def load_source(db_path: Path, landing_dir: Path, partners: dict[str, PartnerCon
     try:
         ensure_raw_schema(con, (source,))
         with tempfile.TemporaryDirectory(prefix="hub-load-") as tmp:
-            loader = _Loader(con, source, report.load_id, landing_dir, Path(tmp))
+            loader = _Loader(con, source, report.load_id, landing_dir, Path(tmp),
+                             pseudonymisation_key)
             for problem in problems:
                 if scope_set is not None and problem.partner_code is None:
                     continue
