@@ -423,3 +423,62 @@ def test_default_complaint_policy_and_flag_map(tmp_path):
     assert partner.complaint_policy == {1: 10, 2: 20}
     crm = partner.sources["crm"]
     assert crm.field_codes["flag"]["N"] == "false" and crm.services["Bins"] == "waste"
+
+
+def test_dagster_loads_both_sources_in_one_run(settings, crm, tmp_path, monkeypatch):
+    import dataclasses
+
+    import dagster as dg
+    from dagster._core.storage.tags import (
+        ASSET_PARTITION_RANGE_END_TAG,
+        ASSET_PARTITION_RANGE_START_TAG,
+    )
+
+    from dagster_project.orchestration.partitions import partner_month_partitions
+    from dagster_project.orchestration.raw_assets import (
+        raw_crm_contacts,
+        raw_load_log,
+        raw_partner_config,
+        raw_telephony_calls,
+    )
+    from dagster_project.orchestration.resources import WarehouseResource
+
+    write(csv_file(settings), "\n".join([CSV_HEADER, *csv_rows()]) + "\n")
+    write(jsonl_file(settings), "\n".join(jsonl_line(i, p) for i, p in enumerate(PEOPLE)) + "\n")
+    write(settings.landing_dir / "crmtown" / "telephony" / "crmtown_calls_2024_03.csv",
+          "Call,Start,Result\nC1,2024-03-01 10:00:00,A\n")
+    local = dataclasses.replace(settings, partners_dir=tmp_path / "partners")
+    defs = dg.Definitions(
+        assets=[raw_partner_config, raw_telephony_calls, raw_crm_contacts, raw_load_log],
+        jobs=[dg.define_asset_job("raw_only", selection="*")],
+        resources={"warehouse": WarehouseResource.from_settings(local)},
+    )
+    graph = defs.resolve_asset_graph()
+    log_parents = graph.get(dg.AssetKey(["raw", "load_files"])).parent_keys
+    assert log_parents == {dg.AssetKey(["raw", "telephony_calls"]),
+                           dg.AssetKey(["raw", "crm_contacts"])}
+    for table in ("partner_crm_codes", "partner_crm_services", "partner_complaint_policy"):
+        assert graph.has(dg.AssetKey(["raw", table]))
+    keys = partner_month_partitions.get_partition_keys()
+    instance = dg.DagsterInstance.ephemeral()
+    result = defs.resolve_job_def("raw_only").execute_in_process(
+        instance=instance,
+        tags={ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]})
+    assert result.success and len(instance.get_runs()) == 1
+    mats = {tuple(e.asset_key.path): e for e in result.get_asset_materialization_events()}
+    assert ("raw", "crm_contacts") in mats
+    assert query(settings, "select source, sum(rows_loaded) from raw.load_files group by all "
+                           "order by 1") == [("crm", 10), ("telephony", 1)]
+
+    # production without a key: the CRM step fails with the clear error, telephony loads
+    monkeypatch.setenv("HUB_MODE", "production")
+    monkeypatch.setenv("HUB_DATA_DIR", str(tmp_path / "other"))
+    write(csv_file(settings, "04"), "\n".join([CSV_HEADER, *csv_rows(start=20)]) + "\n")
+    failed = defs.resolve_job_def("raw_only").execute_in_process(
+        instance=instance, raise_on_error=False,
+        tags={ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]})
+    assert not failed.success
+    failures = [e for e in failed.all_events if e.is_step_failure]
+    assert [e.step_key for e in failures] == ["raw__crm_contacts"]
+    assert "HUB_PSEUDONYMISATION_KEY" in failures[0].step_failure_data.error.message
+    assert query(settings, "select count(*) from raw.crm_contacts") == [(10,)]
