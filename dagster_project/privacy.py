@@ -110,8 +110,11 @@ def normalise_name(value: str | None) -> str | None:
     """Accents removed, lower case, non-letters as spaces, titles dropped, tokens sorted."""
     if _empty(value):
         return None
-    text = unicodedata.normalize("NFKD", str(value))
-    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
+    text = str(value)
+    if not text.isascii():
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(c for c in text if not unicodedata.combining(c))
+    text = text.lower()
     tokens = sorted(t for t in _NON_LETTER.sub(" ", text).split() if t not in TITLES)
     return " ".join(tokens) or None
 
@@ -173,6 +176,18 @@ def keyed_hash(key: str, kind: str, normalised: str) -> str:
     return hmac.new(key.encode(), message, hashlib.sha256).hexdigest()[:32]
 
 
+class Hasher:
+    """`keyed_hash` with the key schedule computed once (for many values)."""
+
+    def __init__(self, key: str) -> None:
+        self._base = hmac.new(key.encode(), digestmod=hashlib.sha256)
+
+    def __call__(self, kind: str, normalised: str) -> str:
+        h = self._base.copy()
+        h.update(f"{kind}:{normalised}".encode())
+        return h.hexdigest()[:32]
+
+
 def pseudonym(key: str, kind: str, value: str | None) -> str | None:
     """The key column of one personal value: null when empty or (phone, email, postcode, uprn)
     invalid."""
@@ -194,6 +209,44 @@ def name_postcode_pseudonym(key: str, name: str | None, postcode: str | None) ->
     return keyed_hash(key, "name_postcode", f"{n}|{p}")
 
 
+# The columns of raw.crm_contacts computed from the personal fields, in table order.
+CRM_DERIVED = ("customer_name_key", "phone_key", "email_key", "postcode_key", "uprn_key",
+               "name_postcode_key", "has_customer_name", "has_phone", "has_email",
+               "has_postcode", "is_phone_valid", "is_email_valid", "is_postcode_valid")
+
+
+def crm_pseudonyms(key: str) -> Callable[..., tuple]:
+    """A function (name, phone, email, postcode, uprn) -> the values of `CRM_DERIVED`, each
+    personal value normalised and validated once."""
+    digest = Hasher(key)
+
+    def keyed(kind: str, value: str | None) -> tuple[str | None, bool | None, str | None]:
+        """(key or None, valid or None when empty, normalised value)."""
+        if _empty(value):
+            return None, None, None
+        normalised = NORMALISERS[kind](value)
+        if normalised is None:
+            return None, False, None
+        pattern = _VALID[kind]
+        if pattern is not None and not pattern.match(normalised):
+            return None, False, normalised
+        return digest(kind, normalised), True, normalised
+
+    def derive(name, phone, email, postcode, uprn) -> tuple:
+        name_key, _, name_n = keyed("name", name)
+        phone_key, phone_ok, _ = keyed("phone", phone)
+        email_key, email_ok, _ = keyed("email", email)
+        postcode_key, postcode_ok, postcode_n = keyed("postcode", postcode)
+        uprn_key, _, _ = keyed("uprn", uprn)
+        both = (digest("name_postcode", f"{name_n}|{postcode_n}")
+                if name_n is not None and postcode_ok else None)
+        return (name_key, phone_key, email_key, postcode_key, uprn_key, both,
+                not _empty(name), not _empty(phone), not _empty(email), not _empty(postcode),
+                phone_ok, email_ok, postcode_ok)
+
+    return derive
+
+
 # --- DuckDB ---------------------------------------------------------------------------------
 
 def register_udfs(con: Any, key: str) -> None:
@@ -202,9 +255,29 @@ def register_udfs(con: Any, key: str) -> None:
     - `hub_pseudonym(kind varchar, value varchar) -> varchar`
     - `hub_name_postcode_pseudonym(name varchar, postcode varchar) -> varchar`
     - `hub_is_valid(kind varchar, value varchar) -> boolean`
+    - `hub_crm_pseudonyms(name, phone, email, postcode, uprn varchar) -> struct` with the
+      fields `CRM_DERIVED` (what the loader uses: every value normalised once)
     """
     import pyarrow as pa
+    from duckdb import struct_type
     from duckdb.sqltypes import BOOLEAN, VARCHAR
+
+    derive = crm_pseudonyms(key)
+    fields = [pa.field(c, pa.string() if c.endswith("_key") else pa.bool_())
+              for c in CRM_DERIVED]
+    struct = pa.struct(fields)
+
+    def _crm(names, phones, emails, postcodes, uprns):
+        rows = [derive(*values) for values in zip(
+            names.to_pylist(), phones.to_pylist(), emails.to_pylist(), postcodes.to_pylist(),
+            uprns.to_pylist(), strict=True)]
+        columns = list(zip(*rows, strict=True)) if rows else [[] for _ in fields]
+        return pa.StructArray.from_arrays(
+            [pa.array(col, f.type) for col, f in zip(columns, fields, strict=True)],
+            fields=list(struct))
+
+    crm_type = struct_type({c: (VARCHAR if c.endswith("_key") else BOOLEAN)
+                            for c in CRM_DERIVED})
 
     def _pseudonym(kinds, values):
         return pa.array([pseudonym(key, k, v) for k, v in
@@ -221,7 +294,8 @@ def register_udfs(con: Any, key: str) -> None:
     for name, fn, params, result in (
             ("hub_pseudonym", _pseudonym, [VARCHAR, VARCHAR], VARCHAR),
             ("hub_name_postcode_pseudonym", _name_postcode, [VARCHAR, VARCHAR], VARCHAR),
-            ("hub_is_valid", _valid, [VARCHAR, VARCHAR], BOOLEAN)):
+            ("hub_is_valid", _valid, [VARCHAR, VARCHAR], BOOLEAN),
+            ("hub_crm_pseudonyms", _crm, [VARCHAR] * 5, crm_type)):
         with contextlib.suppress(Exception):  # not registered yet on this connection
             con.remove_function(name)
         con.create_function(name, fn, params, result, type="arrow", null_handling="special",

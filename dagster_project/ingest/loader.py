@@ -190,31 +190,17 @@ class _Loader:
 
     def _select_list(self, cfg: SourceConfig) -> str:
         parts = [f'{self._text(cfg, name)} as "{name}"' for name in self.fields]
-        if self.personal:
-            parts.extend(f'{expr} as "{col}"' for col, expr in self._crm_derived(cfg).items())
+        # docs/crm.md: keys and flags computed from the personal fields, read in memory from
+        # the temp table (the `_pii` struct of `_rows_from`) and never stored in clear
+        parts.extend(f'a._pii."{col}"' for col in self.derived)
         return ", ".join(parts)
 
-    def _crm_derived(self, cfg: SourceConfig) -> dict[str, str]:
-        """docs/crm.md: keys and flags computed from the personal fields, read in memory from
-        the temp table and never stored in clear."""
-        name, phone, email, postcode, uprn = (self._text(cfg, f) for f in self.personal)
-        exprs = {
-            "customer_name_key": f"hub_pseudonym('name', {name})",
-            "phone_key": f"hub_pseudonym('phone', {phone})",
-            "email_key": f"hub_pseudonym('email', {email})",
-            "postcode_key": f"hub_pseudonym('postcode', {postcode})",
-            "uprn_key": f"hub_pseudonym('uprn', {uprn})",
-            "name_postcode_key": f"hub_name_postcode_pseudonym({name}, {postcode})",
-            "has_customer_name": f"{name} is not null",
-            "has_phone": f"{phone} is not null",
-            "has_email": f"{email} is not null",
-            "has_postcode": f"{postcode} is not null",
-            "is_phone_valid": f"hub_is_valid('phone', {phone})",
-            "is_email_valid": f"hub_is_valid('email', {email})",
-            "is_postcode_valid": f"hub_is_valid('postcode', {postcode})",
-        }
-        assert tuple(exprs) == self.derived
-        return exprs
+    def _rows_from(self, cfg: SourceConfig) -> str:
+        if not self.personal:
+            return "(select rowid as _acc_rowid, * from _acc)"
+        args = ", ".join(self._text(cfg, f) for f in self.personal)
+        return (f"(select rowid as _acc_rowid, *, hub_crm_pseudonyms({args}) as _pii "
+                f"from _acc)")
 
     def _load_new(self, f: LandingFile, cfg: SourceConfig, file_hash: str,
                   previous_rows: int | None) -> FileResult:
@@ -276,11 +262,11 @@ class _Loader:
             lineage = [f.rel_path, file_hash, f.delivery_key, self.load_id, self.now]
             if readable.row_column:  # the reader recorded each row's number in the file
                 row_number = f"cast(a.\"{readable.row_column}\" as bigint)"
-                rows_from = "_acc a"
+                rows_from = f"{self._rows_from(cfg)} a"
             else:
                 row_number = "l.line - 1"
-                rows_from = (f"_acc a join _lines l "
-                             f"on a.rowid - {int(first_rowid or 0)} = l.ord")
+                rows_from = (f"{self._rows_from(cfg)} a join _lines l "
+                             f"on a._acc_rowid - {int(first_rowid or 0)} = l.ord")
             columns = ", ".join(f'"{c}"' for c in (*self.fields, *self.derived))
             con.execute(
                 f"insert into {self.table} (partner_code, {columns}, "
