@@ -128,3 +128,25 @@ def test_duckdb_udfs_match_the_python_functions():
     (count,) = con.execute("select count(hub_pseudonym('email', 'p' || range || '@x.org')) "
                            "from range(50000)").fetchone()
     assert count == 50000
+
+
+def test_crm_pseudonyms_struct_matches_the_single_functions():
+    from dagster_project.privacy import CRM_DERIVED, crm_pseudonyms
+
+    derive = crm_pseudonyms(KEY)
+    person = ("SMITH, Mr John", "+44 7700 900123", "bad-email", "ab1 2cd", "")
+    values = dict(zip(CRM_DERIVED, derive(*person), strict=True))
+    assert values == {
+        "customer_name_key": pseudonym(KEY, "name", person[0]),
+        "phone_key": pseudonym(KEY, "phone", person[1]),
+        "email_key": None,
+        "postcode_key": pseudonym(KEY, "postcode", person[3]),
+        "uprn_key": None,
+        "name_postcode_key": name_postcode_pseudonym(KEY, person[0], person[3]),
+        "has_customer_name": True, "has_phone": True, "has_email": True, "has_postcode": True,
+        "is_phone_valid": True, "is_email_valid": False, "is_postcode_valid": True}
+    con = duckdb.connect()
+    register_udfs(con, KEY)
+    (row,) = con.execute("select unnest(hub_crm_pseudonyms(?, ?, ?, ?, ?))",
+                         list(person)).fetchall()
+    assert row == tuple(values.values())
