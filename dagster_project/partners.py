@@ -1,7 +1,8 @@
 """Partner configuration: one YAML file per partner under `seeds/partners/`.
 
 Adding a partner is a new YAML file plus its landing folder; nothing here names a partner.
-See docs/architecture.md for the keys.
+See docs/architecture.md for the keys, and docs/crm.md for `sources.crm` and
+`complaint_policy`.
 """
 
 from __future__ import annotations

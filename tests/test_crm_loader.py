@@ -511,3 +511,10 @@ def test_status_shows_crm_deliveries(tmp_path):
     assert next(ln for ln in crm_lines if ln.startswith("crmtown ")).split() == [
         "crmtown", "1", "5", "4", "1", "0"]
     assert "jsontown/crm/x: bad" in out
+
+
+def test_jsonl_without_any_configured_key_is_rejected(settings, crm):
+    write(jsonl_file(settings), '{"ref": 1, "when": "x"}\n{"ref": 2}\n')
+    (result,) = load(settings, crm).files
+    assert result.status == "rejected" and "jsontown_2024-03.jsonl" in result.message
+    assert "configured key" in result.message and "'ref'" in result.message

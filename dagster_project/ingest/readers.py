@@ -19,7 +19,7 @@ from pathlib import Path
 
 import duckdb
 
-from dagster_project.partners import SourceConfig
+from dagster_project.partners import SOURCE_FIELDS, SourceConfig
 
 UTF8_BOM = codecs.BOM_UTF8
 CHUNK = 1 << 20
@@ -135,6 +135,7 @@ def _jsonl_to_csv(src: Path, dst: Path, cfg: SourceConfig) -> Readable:
     rows: list[tuple[int, dict[str, str]]] = []
     rejected: list[tuple[int, str]] = []
     seen: dict[str, None] = {h: None for h in cfg.source_headers}
+    in_data: set[str] = set()
     with src.open("rb") as fh:
         for number, raw in enumerate(fh, start=1):
             if number == 1 and py_encoding == "utf-8-sig" and raw.startswith(UTF8_BOM):
@@ -166,7 +167,13 @@ def _jsonl_to_csv(src: Path, dst: Path, cfg: SourceConfig) -> Readable:
             for key in flat:
                 if key not in seen:
                     seen[key] = None
+            in_data.update(flat)
             rows.append((number, flat))
+    required = [spec.header for f, spec in cfg.columns.items()
+                if f in SOURCE_FIELDS[cfg.source]["required"] and spec.header is not None]
+    if rows and not in_data & set(required):
+        raise FileRejected(f"no JSON object has any of the configured key(s) {required}; found "
+                           f"keys {sorted(in_data)[:12]}")
     header = [h for h in seen if h != ROW_COLUMN]
     with dst.open("w", encoding="utf-8", newline="") as out:
         writer = csv.writer(out, lineterminator="\n")
