@@ -518,3 +518,12 @@ def test_jsonl_without_any_configured_key_is_rejected(settings, crm):
     (result,) = load(settings, crm).files
     assert result.status == "rejected" and "jsontown_2024-03.jsonl" in result.message
     assert "configured key" in result.message and "'ref'" in result.message
+
+
+def test_file_without_header_is_rejected_without_echoing_personal_data(settings, crm):
+    write(csv_file(settings), "\n".join(csv_rows()) + "\n")
+    (result,) = load(settings, crm).files
+    assert result.status == "rejected" and "header lacks configured column(s)" in result.message
+    assert "Smith" not in result.message and "7700" not in result.message
+    (message,) = query(settings, "select message from raw.load_events")[0]
+    assert "Smith" not in message

@@ -92,10 +92,15 @@ def _delimiter_hint(header: list[str], cfg: SourceConfig) -> str:
     return ""
 
 
-def _check_header(header: list[str], cfg: SourceConfig) -> None:
+def _check_header(header: list[str], cfg: SourceConfig, personal: bool = False) -> None:
     missing = [h for h in cfg.source_headers if h not in header]
     if missing:
-        raise FileRejected(f"header lacks configured column(s) {missing}; found {header}"
+        # A file without its header row has data in the first line: never echo it for a source
+        # with personal data (the message is stored in raw.load_events).
+        found = ([h for h in header if h in cfg.source_headers] if personal else header)
+        note = (f"found {len(header)} column(s), of which configured: {found} (other names not "
+                f"shown: the first line may be personal data)" if personal else f"found {found}")
+        raise FileRejected(f"header lacks configured column(s) {missing}; {note}"
                            f"{_delimiter_hint(header, cfg)}")
 
 
@@ -211,7 +216,7 @@ class _Loader:
         readable = readable_file(f.path, cfg, self.workdir)
         path, encoding, delimiter = readable.path, readable.encoding, readable.delimiter
         header = read_header(path, encoding, delimiter)
-        _check_header(header, cfg)
+        _check_header(header, cfg, personal=bool(self.personal))
         columns = "{" + ", ".join(f"{_sql_text(h)}: 'VARCHAR'" for h in header) + "}"
         con.execute("drop table if exists _acc; drop table if exists _rej_errors; "
                     "drop table if exists _rej_scans")
