@@ -35,7 +35,7 @@ PHONE_RE = re.compile(r"^0\d{9,10}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")
 POSTCODE_RE = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]?[0-9][A-Z]{2}$")
 UPRN_RE = re.compile(r"^\d{1,12}$")
-_NON_LETTER = re.compile(r"[^a-z]+")
+_NON_LETTER = re.compile(r"[\W\d_]+")  # anything but a (Unicode) letter
 _NON_DIGIT = re.compile(r"\D+")
 _SPACE = re.compile(r"\s+")
 

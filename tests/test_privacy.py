@@ -26,6 +26,8 @@ KEY = "test-key-0123456789abcdef"
     ("Zoë Ångström", "angstrom zoe"),
     ("Dr. Mary-Jane O'Neil", "jane mary neil o"),
     ("  Rev  Sir   Bob ", "bob"),
+    ("Søren KIERKEGAARD 2nd", "kierkegaard nd søren"),
+    ("MS_ANNE\tLEE", "anne lee"),
 ])
 def test_name_normalisation(a, b):
     assert normalise_name(a) == b
