@@ -115,7 +115,8 @@ def run_build(settings: Settings, strict: bool = False) -> BuildOutcome:
         )
     outcome = BuildOutcome(success=result.success, seconds=time.perf_counter() - start,
                            log_path=log_path)
-    load_ids: list[str] = []
+    # A partition-range run materializes the raw asset once per partition, with one load id.
+    load_ids: dict[str, None] = {}
     summaries: dict[str, str] = {}
     for event in result.all_events:
         if event.is_step_failure:
@@ -125,7 +126,7 @@ def run_build(settings: Settings, strict: bool = False) -> BuildOutcome:
             mat = event.event_specific_data.materialization
             source = LOAD_ASSETS.get(tuple(mat.asset_key.path))
             if source is not None:
-                load_ids.append(mat.metadata["load_id"].value)
+                load_ids[mat.metadata["load_id"].value] = None
                 summaries[source] = _source_summary(mat.metadata)
         if event.event_type_value == "ASSET_CHECK_EVALUATION":
             data = event.event_specific_data
@@ -136,5 +137,5 @@ def run_build(settings: Settings, strict: bool = False) -> BuildOutcome:
     # one line per source, named, in LOAD_ASSETS order (`hub build` prints after "load: ")
     outcome.load_summary = "\n      ".join(
         f"{source} {summaries[source]}" for source in LOAD_ASSETS.values() if source in summaries)
-    outcome.load_messages = _load_messages(settings, load_ids)
+    outcome.load_messages = _load_messages(settings, list(load_ids))
     return outcome
