@@ -32,6 +32,7 @@
     coalesce(sum(unit_cost_gbp), 0) as cost_gbp,
     count(*) filter (where is_resolved) as resolved_contacts,
     count(satisfaction_score) as satisfaction_responses,
+    count(satisfaction_score) filter (where is_resolved) as resolved_satisfaction_responses,
     count(*) filter (where satisfaction_score >= 4) as satisfied_responses,
     count(*) filter (where feedback_type = 'complaint') as complaints,
     count(*) filter (where feedback_type = 'comment') as comments,
@@ -53,7 +54,8 @@
         {%- do columns.append('avoidable_' ~ category) -%}
     {%- endfor -%}
     {%- do columns.extend([
-        'cost_gbp', 'resolved_contacts', 'satisfaction_responses', 'satisfied_responses',
+        'cost_gbp', 'resolved_contacts', 'satisfaction_responses',
+        'resolved_satisfaction_responses', 'satisfied_responses',
         'complaints', 'comments', 'compliments', 'duplicate_cases', 'phones_given',
         'phones_valid', 'postcodes_given', 'postcodes_valid',
     ]) -%}

@@ -29,7 +29,7 @@
     ('csat_pct', 'csat_pct', 'satisfied_responses', 'satisfaction_responses'),
     (
         'csat_response_rate_pct', 'csat_response_rate_pct',
-        'satisfaction_responses', 'resolved_contacts'
+        'resolved_satisfaction_responses', 'resolved_contacts'
     ),
     ('complaints_per_1000', 'complaints_per_1000', 'complaints', 'contacts'),
     (
@@ -139,7 +139,7 @@ crm_partner_figures as (
         phones_given + postcodes_given as data_accuracy_denominator,
         {{ crm_contact_kpi_figures() }},
         {{ percentage('fpoc_repeated_7d', 'fpoc_repeat_assessable') }} as fpoc_repeat_7d_pct,
-        {{ percentage('satisfaction_responses', 'resolved_contacts') }}
+        {{ percentage('resolved_satisfaction_responses', 'resolved_contacts') }}
             as csat_response_rate_pct,
         {{ per_thousand('complaints', 'contacts') }} as complaints_per_1000,
         {{ percentage('duplicate_cases', 'contacts') }} as duplicate_case_pct,
