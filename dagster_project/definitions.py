@@ -3,11 +3,7 @@
 import dagster as dg
 
 from dagster_project.orchestration.automation import landing_files_sensor, monthly_build_schedule
-from dagster_project.orchestration.checks import (
-    calls_quarantine_rate,
-    calls_reconcile,
-    telephony_freshness,
-)
+from dagster_project.orchestration.checks import ASSET_CHECKS
 from dagster_project.orchestration.dashboards import dashboard_specs
 from dagster_project.orchestration.dbt_assets import dbt_resource, hub_dbt_models
 from dagster_project.orchestration.jobs import build_warehouse_job
@@ -23,7 +19,7 @@ from dagster_project.orchestration.serving import serving_warehouse
 defs = dg.Definitions(
     assets=[raw_partner_config, raw_telephony_calls, raw_crm_contacts, raw_load_log,
             hub_dbt_models, serving_warehouse, *dashboard_specs()],
-    asset_checks=[calls_reconcile, calls_quarantine_rate, telephony_freshness],
+    asset_checks=ASSET_CHECKS,
     jobs=[build_warehouse_job],
     sensors=[landing_files_sensor],
     schedules=[monthly_build_schedule],

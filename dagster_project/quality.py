@@ -46,6 +46,25 @@ def reconcile_calls(con: duckdb.DuckDBPyConnection) -> list[Reconciliation]:
     return [Reconciliation(*r) for r in rows]
 
 
+def reconcile_contacts(con: duckdb.DuckDBPyConnection) -> list[Reconciliation]:
+    """Per partner: raw CRM rows against facts + quarantined (CRM has no excluded rows)."""
+    rows = con.execute("""
+        with raw_rows as (
+            select partner_code, count(*) as n from raw.crm_contacts group by all
+        ),
+        facts as (select partner_code, count(*) as n from marts.fct_contacts group by all),
+        quarantined as (
+            select partner_code, count(*) as n from quality.quarantine_contacts group by all
+        )
+        select r.partner_code, r.n, coalesce(f.n, 0), coalesce(q.n, 0), 0
+        from raw_rows r
+        left join facts f using (partner_code)
+        left join quarantined q using (partner_code)
+        order by 1
+    """).fetchall()
+    return [Reconciliation(*r) for r in rows]
+
+
 def previous_month(today: dt.date) -> dt.date:
     first = today.replace(day=1)
     return (first - dt.timedelta(days=1)).replace(day=1)

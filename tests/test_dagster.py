@@ -34,12 +34,18 @@ def test_definitions_load_and_lineage_joins_up():
     serving = graph.get(dg.AssetKey(["serving", "warehouse"]))
     assert dg.AssetKey(["marts", "kpi_scorecard"]) in serving.parent_keys
     assert dg.AssetKey(["marts", "kpi_telephony_monthly"]) in serving.parent_keys
-    for source_table in ("telephony_calls", "partners", "partner_sources", "load_files"):
+    raw_contacts = dg.AssetKey(["raw", "crm_contacts"])
+    assert dg.AssetKey(["staging", "stg_crm__contacts"]) in graph.get(raw_contacts).child_keys
+    assert graph.get(raw_contacts).partitions_def == partner_month_partitions
+    for source_table in ("telephony_calls", "crm_contacts", "partners", "partner_sources",
+                         "partner_crm_codes", "partner_crm_services", "partner_complaint_policy",
+                         "load_files"):
         key = dg.AssetKey(["raw", source_table])
         assert graph.get(key).child_keys, f"raw/{source_table} feeds no dbt model"
     assert graph.get(raw_calls).partitions_def == partner_month_partitions
     check_names = {k.name for k in graph.asset_check_keys}
-    assert {"calls_reconcile", "calls_quarantine_rate", "telephony_freshness"} <= check_names
+    assert {"calls_reconcile", "calls_quarantine_rate", "telephony_freshness",
+            "contacts_reconcile", "contacts_quarantine_rate", "crm_freshness"} <= check_names
     assert defs.resolve_job_def("build_warehouse") is not None
     for slug in ("hub-board", "partner-report", "data-quality"):
         dashboard = graph.get(dg.AssetKey(["superset", slug]))
@@ -137,3 +143,14 @@ def test_project_instance_runs_one_build_at_a_time(settings, monkeypatch):
     home = prepare_dagster_home(settings)
     instance = dg.DagsterInstance.from_config(str(home))
     assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 1
+
+
+def test_sensor_sees_a_crm_delivery_on_its_own(settings):
+    """A month's CRM file alone (no telephony change) starts a run over that partner-month."""
+    write(settings.landing_dir / "eastbrook" / "crm" / "eastbrook_crm_2024_06.csv",
+          "Case Ref;Logged\nE1;01/06/2024 09:00:00\n")
+    request = landing_files_sensor(dg.build_sensor_context(
+        resources={"warehouse": WarehouseResource.from_settings(settings)}))
+    assert isinstance(request, dg.RunRequest)
+    assert request.tags[ASSET_PARTITION_RANGE_START_TAG] == "2024-06-01|eastbrook"
+    assert request.tags[ASSET_PARTITION_RANGE_END_TAG] == "2024-06-01|eastbrook"

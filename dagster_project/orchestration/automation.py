@@ -21,6 +21,7 @@ from dagster_project.ingest.discovery import discover_files
 from dagster_project.orchestration.jobs import build_warehouse_job
 from dagster_project.orchestration.partitions import month_partitions, partition_key
 from dagster_project.orchestration.resources import WarehouseResource
+from dagster_project.partners import SOURCE_FIELDS
 from dagster_project.quality import previous_month
 
 
@@ -54,14 +55,15 @@ def loaded_file_sizes(work_db) -> dict[str, int]:
 
 def changed_partitions(settings, partners, cursor: dict[str, list[float]] | None
                        ) -> tuple[set[tuple[str, dt.date]], dict[str, list[float]]]:
-    """Partner-months whose landing files are new or changed since `cursor` (path → mtime,
-    size); files without a period in their name touch every month of their partner. Without a
-    cursor, files already loaded with the same size count as seen."""
+    """Partner-months whose landing files (of every source) are new or changed since `cursor`
+    (path → mtime, size); files without a period in their name touch every month of their
+    partner. Without a cursor, files already loaded with the same size count as seen."""
     loaded = loaded_file_sizes(settings.work_db) if cursor is None else {}
     cursor = cursor or {}
     current: dict[str, list[float]] = {}
     changed: set[tuple[str, dt.date]] = set()
-    files, _problems = discover_files(settings.landing_dir, partners, "telephony")
+    files = [f for source in SOURCE_FIELDS
+             for f in discover_files(settings.landing_dir, partners, source)[0]]
     valid_months = set(_months_in_range())
     for f in files:
         stat = f.path.stat()

@@ -1,7 +1,9 @@
-"""Asset checks: reconciliation, quarantine rate and delivery freshness."""
+"""Asset checks, per source (telephony calls, CRM contacts): reconciliation, quarantine rate
+and delivery freshness."""
 
 import datetime as dt
 import os
+from collections.abc import Callable
 
 import dagster as dg
 import duckdb
@@ -9,9 +11,14 @@ from dagster_dbt import get_asset_key_for_model
 
 from dagster_project.orchestration.dbt_assets import hub_dbt_models
 from dagster_project.orchestration.resources import WarehouseResource
-from dagster_project.quality import partners_missing_month, previous_month, reconcile_calls
+from dagster_project.quality import (
+    Reconciliation,
+    partners_missing_month,
+    previous_month,
+    reconcile_calls,
+    reconcile_contacts,
+)
 
-FCT_CALLS = get_asset_key_for_model([hub_dbt_models], "fct_calls")
 MAX_QUARANTINE_PCT = float(os.environ.get("HUB_MAX_QUARANTINE_PCT", "2.0"))
 
 
@@ -19,19 +26,16 @@ def _read_only(warehouse: WarehouseResource) -> duckdb.DuckDBPyConnection:
     return duckdb.connect(str(warehouse.settings().work_db), read_only=True)
 
 
-def _reconciliation(warehouse: WarehouseResource):
+def _reconciliation(warehouse: WarehouseResource,
+                    reconcile: Callable[[duckdb.DuckDBPyConnection], list[Reconciliation]]):
     con = _read_only(warehouse)
     try:
-        return reconcile_calls(con)
+        return reconcile(con)
     finally:
         con.close()
 
 
-@dg.asset_check(asset=FCT_CALLS, blocking=True,
-                description="Every raw call row is a fact, quarantined or excluded: none vanish "
-                            "and none are double counted.")
-def calls_reconcile(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    rows = _reconciliation(warehouse)
+def _reconcile_result(rows: list[Reconciliation]) -> dg.AssetCheckResult:
     unbalanced = [r for r in rows if not r.balanced]
     table = "\n".join(
         f"| {r.partner_code} | {r.raw_rows:,} | {r.fact_rows:,} | {r.quarantined_rows:,} | "
@@ -44,11 +48,7 @@ def calls_reconcile(warehouse: WarehouseResource) -> dg.AssetCheckResult:
                       + table)})
 
 
-@dg.asset_check(asset=FCT_CALLS,
-                description=f"Share of raw call rows quarantined per partner stays at or below "
-                            f"{MAX_QUARANTINE_PCT}% (HUB_MAX_QUARANTINE_PCT).")
-def calls_quarantine_rate(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    rows = _reconciliation(warehouse)
+def _quarantine_rate_result(rows: list[Reconciliation]) -> dg.AssetCheckResult:
     over = {r.partner_code: round(r.quarantine_pct, 3) for r in rows
             if r.quarantine_pct > MAX_QUARANTINE_PCT}
     return dg.AssetCheckResult(
@@ -57,18 +57,66 @@ def calls_quarantine_rate(warehouse: WarehouseResource) -> dg.AssetCheckResult:
                   "over_threshold": over})
 
 
-@dg.asset_check(asset=dg.AssetKey(["raw", "telephony_calls"]),
-                description="Which partners (those expecting monthly deliveries) have not "
-                            "delivered telephony data for last month.")
-def telephony_freshness(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+def _freshness_result(warehouse: WarehouseResource, source: str) -> dg.AssetCheckResult:
     month = previous_month(dt.date.today())
     con = _read_only(warehouse)
     try:
-        codes = [c for c, p in warehouse.partners().items() if p.expects_deliveries]
-        missing = partners_missing_month(con, codes, "telephony", month)
+        codes = [c for c, p in warehouse.partners().items()
+                 if p.expects_deliveries and source in p.sources]
+        missing = partners_missing_month(con, codes, source, month)
     finally:
         con.close()
     return dg.AssetCheckResult(
         passed=not missing, severity=dg.AssetCheckSeverity.WARN,
         metadata={"month": month.isoformat(), "not_delivered": missing,
                   "partners": len(codes)})
+
+
+FCT_CALLS = get_asset_key_for_model([hub_dbt_models], "fct_calls")
+FCT_CONTACTS = get_asset_key_for_model([hub_dbt_models], "fct_contacts")
+QUARANTINE_RATE = (f"stays at or below {MAX_QUARANTINE_PCT}% per partner "
+                   f"(HUB_MAX_QUARANTINE_PCT).")
+
+
+@dg.asset_check(asset=FCT_CALLS, blocking=True,
+                description="Every raw call row is a fact, quarantined or excluded: none vanish "
+                            "and none are double counted.")
+def calls_reconcile(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    return _reconcile_result(_reconciliation(warehouse, reconcile_calls))
+
+
+@dg.asset_check(asset=FCT_CALLS,
+                description="Share of raw call rows quarantined " + QUARANTINE_RATE)
+def calls_quarantine_rate(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    return _quarantine_rate_result(_reconciliation(warehouse, reconcile_calls))
+
+
+@dg.asset_check(asset=dg.AssetKey(["raw", "telephony_calls"]),
+                description="Which partners (those expecting monthly deliveries) have not "
+                            "delivered telephony data for last month.")
+def telephony_freshness(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    return _freshness_result(warehouse, "telephony")
+
+
+@dg.asset_check(asset=FCT_CONTACTS, blocking=True,
+                description="Every raw CRM row is a contact or quarantined: none vanish and "
+                            "none are double counted.")
+def contacts_reconcile(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    return _reconcile_result(_reconciliation(warehouse, reconcile_contacts))
+
+
+@dg.asset_check(asset=FCT_CONTACTS,
+                description="Share of raw CRM rows quarantined " + QUARANTINE_RATE)
+def contacts_quarantine_rate(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    return _quarantine_rate_result(_reconciliation(warehouse, reconcile_contacts))
+
+
+@dg.asset_check(asset=dg.AssetKey(["raw", "crm_contacts"]),
+                description="Which partners with a CRM source (and expecting monthly "
+                            "deliveries) have not delivered CRM data for last month.")
+def crm_freshness(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    return _freshness_result(warehouse, "crm")
+
+
+ASSET_CHECKS = [calls_reconcile, calls_quarantine_rate, telephony_freshness,
+                contacts_reconcile, contacts_quarantine_rate, crm_freshness]
