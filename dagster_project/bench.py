@@ -1,4 +1,5 @@
-"""`hub bench --scale X`: time generate, load, transform and publish, against a floor.
+"""`hub bench --scale X`: time generate, load (telephony, then CRM with its pseudonymisation),
+transform and publish, against a floor.
 
 The floor is one DuckDB statement computing the same monthly TSF, ASA and abandon rate straight
 from the same landing files (Excel and Windows-1252 files are converted to UTF-8 CSV first,
@@ -22,6 +23,7 @@ from dagster_project.ingest import load_source, write_partner_config
 from dagster_project.ingest.discovery import discover_files
 from dagster_project.ingest.readers import readable_csv
 from dagster_project.partners import PartnerConfig, SourceConfig, load_partners
+from dagster_project.privacy import pseudonymisation_key
 from dagster_project.publish import publish
 from dagster_project.settings import Settings
 
@@ -126,16 +128,22 @@ def run_bench(scale: float, months: int = 24, seed: int = 42, keep: bool = False
         write_partner_config(con, partners)
         con.close()
         load = load_source(settings.work_db, settings.landing_dir, partners, "telephony")
-        stages.append(Stage("load (raw)", time.perf_counter() - t, load.rows_loaded))
-        stages.insert(0, Stage("generate", gen_s, load.rows_loaded))
+        stages.append(Stage("load telephony (raw)", time.perf_counter() - t, load.rows_loaded))
+        t = time.perf_counter()
+        crm = load_source(settings.work_db, settings.landing_dir, partners, "crm",
+                          pseudonymisation_key=pseudonymisation_key(settings))
+        stages.append(Stage("load crm (raw, pseudonymised)", time.perf_counter() - t,
+                            crm.rows_loaded))
+        rows = load.rows_loaded + crm.rows_loaded
+        stages.insert(0, Stage("generate", gen_s, rows))
 
         t = time.perf_counter()
         run_dbt(settings, "build", "--quiet")
-        stages.append(Stage("transform (dbt build)", time.perf_counter() - t, load.rows_loaded))
+        stages.append(Stage("transform (dbt build)", time.perf_counter() - t, rows))
 
         t = time.perf_counter()
         publish(settings.work_db, settings.serving_db, settings.operations_db)
-        stages.append(Stage("publish", time.perf_counter() - t, load.rows_loaded))
+        stages.append(Stage("publish", time.perf_counter() - t, rows))
 
         floor_sql = floor_statement(settings, partners, tmp / "floor")
         t = time.perf_counter()

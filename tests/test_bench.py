@@ -14,7 +14,8 @@ from tests.conftest import hub, hub_env
 def test_bench_times_every_stage_against_the_floor(tmp_path):
     result = hub(hub_env(tmp_path / "unused"), "bench", "--scale", "0.02", "--months", "2")
     out = result.stdout
-    for stage in ("generate", "load (raw)", "transform (dbt build)", "publish",
+    for stage in ("generate", "load telephony (raw)", "load crm (raw, pseudonymised)",
+                  "transform (dbt build)", "publish",
                   "floor: one DuckDB statement"):
         assert re.search(rf"^\| {re.escape(stage)} \|\s+[\d.]+ \|\s+[\d,]+ \|\s+[\d,]+ \|$", out,
                          re.MULTILINE), f"missing stage {stage!r} in:\n{out}"
