@@ -25,9 +25,9 @@ Run `python -m tests.reference_crm <landing dir> [partners dir]` to print the mo
 from __future__ import annotations
 
 import bisect
-import itertools
 import csv
 import datetime as dt
+import itertools
 import json
 import re
 import sys
