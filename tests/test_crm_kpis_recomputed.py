@@ -12,6 +12,7 @@ exactly, ratios and money to rel=1e-9. Mismatches are collected and reported tog
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import shutil
 from collections import Counter, defaultdict
 from fractions import Fraction
@@ -27,6 +28,7 @@ from tests.reference_crm import (
     AVOIDABLE,
     COUNT_COLUMNS,
     KPI_UNITS,
+    PERSONAL,
     QUARANTINE_REASONS,
     SOURCE,
     Reference,
@@ -35,6 +37,8 @@ from tests.reference_crm import (
     compute,
     landing_files,
     load_partners,
+    normalise_personal,
+    read_rows,
 )
 from tests.test_kpis_recomputed import as_date, fetch, number, report, resolve
 
@@ -459,3 +463,90 @@ def test_redelivered_month_replaces_rows(built_warehouse, tmp_path):
     hub(env, "build")  # unchanged files: nothing doubles
     assert counts() == second
 
+
+
+RAW_FLAGS = ("has_customer_name", "has_phone", "is_phone_valid", "has_email", "is_email_valid",
+             "has_postcode", "is_postcode_valid")
+RAW_KEYS = ("customer_name_key", "phone_key", "email_key", "postcode_key", "uprn_key",
+            "name_postcode_key")
+IDENTITY_KEYS = ("email_key", "phone_key", "name_postcode_key", "uprn_key")
+
+
+@pytest.mark.slow
+def test_raw_crm_contacts_privacy_columns_match_per_row(operations, crm_reference,
+                                                        built_warehouse):
+    """raw.crm_contacts per loaded row: the has_/is_valid flags, which keys are null, and the
+    partition of the valid contacts by shared identity keys (docs/crm.md, pseudonymisation)."""
+    cols = ", ".join(("partner_code", "_source_file", "_row_number", *RAW_FLAGS, *RAW_KEYS))
+    raw = {}
+    for r in operations.execute(f"select {cols} from raw.crm_contacts").fetchall():
+        file = str(r[1]).replace("\\", "/").split(f"{r[0]}/{SOURCE}/", 1)[-1]
+        key = (r[0], file, int(r[2]))
+        assert key not in raw, f"raw.crm_contacts: two rows for {key}"
+        raw[key] = dict(zip(RAW_FLAGS + RAW_KEYS, r[3:], strict=True))
+    partners = load_partners(built_warehouse.partners_dir)
+    mismatches, expected_rows = [], 0
+    for code, p in sorted(partners.items()):
+        for name, path in landing_files(built_warehouse.landing_dir, p):
+            for row_no, values in enumerate(read_rows(path, p.source), start=1):
+                if values is None:
+                    continue
+                expected_rows += 1
+                row = raw.get((code, name, row_no))
+                if row is None:
+                    mismatches.append(f"{code} {name} row {row_no}: not in raw.crm_contacts")
+                    continue
+                v = {f: (values[f].strip() or None) if values[f] is not None else None
+                     for f in PERSONAL}
+                per = normalise_personal(v)
+                expected = {
+                    "has_customer_name": v["customer_name"] is not None,
+                    "has_phone": per.phone_given, "is_phone_valid": per.phone_valid,
+                    "has_email": per.email_given, "is_email_valid": per.email_valid,
+                    "has_postcode": per.postcode_given, "is_postcode_valid": per.postcode_valid,
+                    "customer_name_key": per.name is not None,
+                    "phone_key": per.phone is not None, "email_key": per.email is not None,
+                    "postcode_key": per.postcode is not None, "uprn_key": per.uprn is not None,
+                    "name_postcode_key": bool(per.name and per.postcode),
+                }
+                for col, value in expected.items():
+                    got = row[col] if col in RAW_FLAGS else row[col] is not None
+                    if got != value:
+                        mismatches.append(f"{code} {name} row {row_no} {col}: {got} vs "
+                                          f"{value}")
+    if len(raw) != expected_rows:
+        mismatches.append(f"raw.crm_contacts has {len(raw)} rows vs {expected_rows} parseable")
+    # the partition of valid contacts by shared keys equals the reference's components
+    parent: dict[tuple[str, str], tuple[str, str]] = {}
+
+    def find(x):
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    def identity(c):
+        row = raw.get((c.partner, c.source_file, c.row_number), {})
+        return [(k, row[k]) for k in IDENTITY_KEYS if row.get(k) is not None]
+
+    for c in crm_reference.contacts:
+        keys = identity(c)
+        for k in keys:
+            find(k)
+        for a, b in itertools.pairwise(keys):
+            parent[find(a)] = find(b)
+    theirs: dict = defaultdict(set)
+    mine: dict = defaultdict(set)
+    for c in crm_reference.contacts:
+        if keys := identity(c):
+            theirs[find(keys[0])].add(c.contact_id)
+        if c.customer is not None:
+            mine[c.customer].add(c.contact_id)
+    a = {frozenset(s) for s in theirs.values()}
+    b = {frozenset(s) for s in mine.values()}
+    for s in sorted(a - b, key=sorted)[:10]:
+        mismatches.append(f"key component only in raw keys: {sorted(s)[:8]} (size {len(s)})")
+    for s in sorted(b - a, key=sorted)[:10]:
+        mismatches.append(f"component only in recomputation: {sorted(s)[:8]} (size {len(s)})")
+    report(mismatches, "raw.crm_contacts")
