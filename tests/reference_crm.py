@@ -381,6 +381,7 @@ class Contact:
     customer: int | None = None  # component id (same partition as customer_id)
     is_duplicate_case: bool = False
     has_repeat_within_7_days: bool | None = None
+    unit_cost: Fraction | None = None  # channel cost for the partner and financial year
 
     @property
     def contact_id(self) -> str:
@@ -773,6 +774,7 @@ def compute(landing_dir: Path, partners_dir: Path = PARTNERS_DIR,
     for c in contacts:
         cost = costs.cost(c.partner, c.channel, financial_year_start(c.created.date()))
         assert cost is not None, f"no unit cost for {c.partner} {c.channel}"
+        c.unit_cost = cost
         m = monthly.setdefault((c.partner, c.month), MonthFigures(c.partner, c.month))
         m.total.add(c, cost)
         m.by_channel[c.channel].add(c, cost)
