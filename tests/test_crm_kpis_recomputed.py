@@ -544,3 +544,48 @@ def test_raw_crm_contacts_privacy_columns_match_per_row(operations, crm_referenc
     for s in sorted(b - a, key=sorted)[:10]:
         mismatches.append(f"component only in recomputation: {sorted(s)[:8]} (size {len(s)})")
     report(mismatches, "raw.crm_contacts")
+
+
+@pytest.mark.slow
+def test_crm_scorecard_targets_rag_and_ranks(marts, crm_reference):
+    """Target (override, else default), RAG and rank among partners per month × kpi × segment,
+    decided on the reference's exact values with the rules of docs/kpi-definitions.md."""
+    from tests.reference_kpis import load_definitions, load_overrides, rag, target_for
+
+    definitions, overrides = load_definitions(), load_overrides()
+    missing = sorted(set(KPI_UNITS) - set(definitions))
+    assert not missing, f"seeds/reference/kpi_definitions.csv lacks CRM KPIs {missing}"
+    rows = fetch(marts, "marts.kpi_scorecard", {
+        "partner": PARTNER, "month": MONTH, "kpi": ("kpi_code",), "segment": ("segment_code",),
+        "target": ("target",), "amber_tolerance": ("amber_tolerance",),
+        "rag_status": ("rag_status",), "rank": ("rank_among_partners",)})
+    mart = {(r["partner"], as_date(r["month"]), r["kpi"], r["segment"]): r for r in rows
+            if r["kpi"] in KPI_UNITS}
+    peers: dict[tuple, list] = defaultdict(list)
+    for (_, month, kpi, segment), o in crm_reference.scorecard.items():
+        if o.value is not None:
+            peers[(month, kpi, segment)].append(o.value)
+    mismatches = []
+    for key, o in sorted(crm_reference.scorecard.items()):
+        r = mart.get(key)
+        if r is None:
+            continue  # reported by test_crm_scorecard_rows_are_the_same
+        partner, month, kpi, segment = key
+        d = definitions[kpi]
+        target, tolerance = target_for(partner, kpi, definitions, overrides)
+        status = rag(o.value, target, tolerance, d.direction)
+        rank = None
+        if o.value is not None and d.direction == "higher_is_better":
+            rank = 1 + sum(v > o.value for v in peers[(month, kpi, segment)])
+        elif o.value is not None and d.direction == "lower_is_better":
+            rank = 1 + sum(v < o.value for v in peers[(month, kpi, segment)])
+        where = f"{partner} {month:%Y-%m} {kpi} {segment}"
+        for col, ours in (("target", target), ("amber_tolerance", tolerance)):
+            if not close(r[col], ours):
+                mismatches.append(f"{where} {col}: {r[col]} vs {as_float(ours)}")
+        if (r["rag_status"] or "none").lower() != status:
+            mismatches.append(f"{where} rag_status: {r['rag_status']} vs {status} "
+                              f"(value {as_float(o.value)}, target {as_float(target)})")
+        if (None if r["rank"] is None else int(r["rank"])) != rank:
+            mismatches.append(f"{where} rank_among_partners: {r['rank']} vs {rank}")
+    report(mismatches, "CRM scorecard target/RAG/rank")
