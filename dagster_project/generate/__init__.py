@@ -7,6 +7,10 @@
 Modules: `spec` (partner YAML), `closures` (opening hours, bank holidays), `local_time` (clock
 changes), `demand` (arrival rates), `staffing` (agents per half-hour), `simulation` (queue),
 `writers` (file formats), `sample` (orchestration and report), `bank_holidays` (reference CSV).
+
+CRM extracts (partners with `sources.crm`, docs/crm.md): `crm_spec` (YAML), `customers` (the
+shared synthetic population), `crm` (contacts from the simulated calls and other channels),
+`crm_dirt` (dirt kept for the KPIs and dirt for the quarantine), `crm_writers` (csv / JSON lines).
 """
 
 from .sample import GenerateReport, PartnerOutput, generate_sample

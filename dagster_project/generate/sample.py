@@ -17,10 +17,22 @@ from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from .closures import bank_holidays_path, load_bank_holidays
+from .closures import BankHolidays, bank_holidays_path, day_windows, load_bank_holidays
+from .crm import population_areas, simulate_contacts
+from .crm_dirt import (
+    KPI_KINDS,
+    QUARANTINE_KINDS,
+    add_kpi_dirt,
+    plan_quarantine_dirt,
+    quarantine_counts,
+)
+from .crm_spec import CrmPartner, load_crm_partner
+from .crm_writers import CrmFileJob, file_jobs, format_contacts
+from .customers import Population, build_population
 from .dirt import KINDS, DirtPlan, DirtyRow, plan_dirt
 from .local_time import DAY
 from .simulation import CallTable, simulate_partner
@@ -40,6 +52,7 @@ class PartnerOutput:
     rows: int
     origin: str  # "simulated" or "copied" (real fixture)
     dirt: tuple[tuple[str, int], ...] = ()  # (kind, dirty rows written) for simulated files
+    kpi_dirt: tuple[tuple[str, int], ...] = ()  # CRM: (kind, rows) of dirt kept in the data
 
 
 @dataclass
@@ -68,10 +81,22 @@ class GenerateReport:
 
     def dirt_by_kind(self) -> dict[str, int]:
         """Dirty rows written (see `dirt`), by the quarantine reason they should get."""
-        totals = dict.fromkeys(KINDS, 0)
+        return self._dirt("telephony", KINDS, "dirt")
+
+    def crm_dirt_by_kind(self) -> dict[str, int]:
+        """CRM rows written for the quarantine (or rejected), by reason (see `crm_dirt`)."""
+        return self._dirt("crm", QUARANTINE_KINDS, "dirt")
+
+    def crm_kpi_dirt_by_kind(self) -> dict[str, int]:
+        """CRM dirt that stays in the data (duplicate cases, name variants, invalid values)."""
+        return self._dirt("crm", KPI_KINDS, "kpi_dirt")
+
+    def _dirt(self, source: str, kinds: tuple[str, ...], attribute: str) -> dict[str, int]:
+        totals = dict.fromkeys(kinds, 0)
         for p in self.partners:
-            for kind, rows in p.dirt:
-                totals[kind] += rows
+            if p.source == source:
+                for kind, rows in getattr(p, attribute):
+                    totals[kind] += rows
         return totals
 
     def summary(self) -> str:
@@ -95,6 +120,18 @@ class GenerateReport:
             lines.append(
                 f"  dirty rows ({sum(dirt.values()):,}, for the quarantine): "
                 + ", ".join(f"{kind} {rows:,}" for kind, rows in dirt.items())
+            )
+        crm = self.crm_dirt_by_kind()
+        if any(crm.values()):
+            lines.append(
+                f"  dirty CRM rows ({sum(crm.values()):,}, for the quarantine): "
+                + ", ".join(f"{kind} {rows:,}" for kind, rows in crm.items() if rows)
+            )
+        kept = self.crm_kpi_dirt_by_kind()
+        if any(kept.values()):
+            lines.append(
+                "  CRM dirt kept in the data: "
+                + ", ".join(f"{kind} {rows:,}" for kind, rows in kept.items())
             )
         return "\n".join(lines)
 
@@ -124,10 +161,13 @@ class FileJob:
     dirt: tuple[DirtyRow, ...] = ()  # the file's dirty rows (row = index into `calls`)
 
 
-def write_files(jobs: list[FileJob]) -> int:
+def write_files(jobs: list[FileJob] | list[CrmFileJob]) -> int:
     """Write the jobs' files; returns rows written. Runs in a worker process or inline."""
     rows = 0
     for job in jobs:
+        if isinstance(job, CrmFileJob):
+            rows += job.write()
+            continue
         telephony = job.spec.telephony
         assert telephony is not None
         if telephony.file_type == "xlsx":
@@ -234,12 +274,15 @@ def generate_sample(
     end_month: dt.date | None = None,
     *,
     workers: int | None = None,
+    with_dirt: bool = True,
 ) -> GenerateReport:
     """Simulate `months` months ending with `end_month` for every partner with a `generator`.
 
     `end_month` is the first day of the last month (default: the month before today).
     Deterministic in (seed, months, scale, end_month, partner YAMLs), whatever `workers` is.
-    About one row in 5,000 is written dirty, for the warehouse's quarantine (see `dirt`).
+    About one row in 5,000 is written dirty, for the warehouse's quarantine (see `dirt`); CRM
+    files (partners with `sources.crm`, see `crm`) about one row in 2,000 (`crm_dirt`).
+    `with_dirt=False` writes no quarantine dirt (CRM dirt that belongs in the KPIs stays).
     Files are (re)written in `landing_dir/<code>/telephony/`; other files there are left alone.
     Simulation runs in this process; files are written by `workers` processes (default: CPU
     count, at most 4; 1 = everything in this process).
@@ -262,6 +305,9 @@ def generate_sample(
     dirt_index = {code: i for i, code in enumerate(sorted(s.code for s in simulated))}
     report = GenerateReport(landing_dir, first_month, last_month, seed, scale)
     outputs: dict[str, PartnerOutput] = {}
+    crm_outputs: dict[str, PartnerOutput] = {}
+    crm = _Crm(simulated, day_numbers, holidays, first_month, months, seed, scale, landing_dir)
+    crm.with_dirt = with_dirt
     with _Writer(workers or _default_workers()) as writer:
         for spec in simulated:
             assert spec.generator is not None
@@ -270,7 +316,11 @@ def generate_sample(
                 periods = [EPOCH_DATE + dt.timedelta(days=int(d)) for d in day_numbers]
             else:
                 periods = [_add_months(first_month, i) for i in range(months)]
-            dirt = plan_dirt(spec, calls, seed=seed, partner_index=dirt_index[spec.code])
+            dirt = (
+                plan_dirt(spec, calls, seed=seed, partner_index=dirt_index[spec.code])
+                if with_dirt
+                else DirtPlan()
+            )
             batches = _file_jobs(spec, calls, landing_dir, periods, dirt)
             for batch in batches:
                 writer.submit(batch)
@@ -283,7 +333,11 @@ def generate_sample(
                 "simulated",
                 tuple(dirt.counts().items()),
             )
+            crm_output = crm.generate(spec, calls)
+            if crm_output is not None:
+                crm_outputs[spec.code] = crm_output
     report.partners.extend(outputs[code] for code in sorted(outputs))
+    report.partners.extend(crm_outputs[code] for code in sorted(crm_outputs))
     report.partners.extend(copy_real_data(partners_dir, landing_dir, specs))
     report.seconds = time.perf_counter() - clock
     return report
@@ -311,11 +365,11 @@ class _Writer:
                 self.pool = None
         return self
 
-    def submit(self, batch: list[FileJob]) -> None:
+    def submit(self, batch: list[FileJob] | list[CrmFileJob]) -> None:
         if self.pool is None:
             write_files(batch)
             return
-        rows = sum(len(job.calls) for job in batch)
+        rows = sum(job.rows if isinstance(job, CrmFileJob) else len(job.calls) for job in batch)
         while self.pending and self.pending_rows + rows > MAX_PENDING_ROWS:
             self._wait_oldest()
         self.pending.append((self.pool.submit(write_files, batch), rows))
@@ -335,3 +389,69 @@ class _Writer:
                 self._wait_oldest()
         finally:
             self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+class _Crm:
+    """CRM files of every generator partner with `sources.crm` (see `crm`): the shared
+    population is built once, then each partner's contacts follow its simulated calls."""
+
+    def __init__(
+        self,
+        specs: list[PartnerSpec],
+        day_numbers: np.ndarray,
+        holidays: BankHolidays,
+        first_month: dt.date,
+        months: int,
+        seed: int,
+        scale: float,
+        landing_dir: Path,
+    ) -> None:
+        loaded = [(spec, load_crm_partner(spec.path)) for spec in specs]
+        partners = sorted(((s, p) for s, p in loaded if p is not None), key=lambda sp: sp[0].code)
+        self.partners: dict[str, CrmPartner] = {s.code: p for s, p in partners}
+        self.index = {code: i for i, code in enumerate(sorted(self.partners))}
+        self.population: Population | None = None
+        if partners:
+            areas = population_areas(partners, scale, months)
+            self.population = build_population(areas, seed=seed)
+        self.day_numbers = day_numbers
+        self.holidays = holidays
+        self.holiday_days = np.array(sorted(holidays.dates), dtype="datetime64[D]")
+        self.month_starts = [
+            (m.year, m.month, (m - EPOCH_DATE).days * DAY)
+            for m in (_add_months(first_month, i) for i in range(months))
+        ]
+        self.run_end = (int(day_numbers[-1]) + 1) * DAY
+        self.seed = seed
+        self.landing_dir = landing_dir
+        self.with_dirt = True
+
+    def generate(self, spec: PartnerSpec, calls: CallTable) -> PartnerOutput | None:
+        partner = self.partners.get(spec.code)
+        if partner is None or self.population is None:
+            return None
+        zone = ZoneInfo(spec.timezone)
+        windows = day_windows(spec, self.day_numbers.astype("datetime64[D]"), self.holidays)
+        table, service_names = simulate_contacts(
+            spec, partner, calls, self.population, self.day_numbers, windows,
+            self.holiday_days, seed=self.seed,
+        )  # fmt: skip
+        table, kept = add_kpi_dirt(table, seed=self.seed, code=spec.code, end=self.run_end)
+        dirt = (
+            plan_quarantine_dirt(
+                len(table), partner.crm, seed=self.seed, code=spec.code,
+                partner_index=self.index[spec.code],
+            )
+            if self.with_dirt
+            else ()
+        )  # fmt: skip
+        text = format_contacts(partner, table, service_names, self.population, zone)
+        jobs = file_jobs(
+            partner, table, text, dirt, self.landing_dir, self.month_starts, self.run_end, zone
+        )
+        for job in jobs:  # written here: pickling the text for a worker costs as much
+            job.write()
+        return PartnerOutput(
+            spec.code, "crm", len(jobs), sum(job.rows for job in jobs), "simulated",
+            tuple(quarantine_counts(dirt).items()), tuple(kept.items()),
+        )  # fmt: skip

@@ -1,4 +1,5 @@
--- Every telephony file in raw.load_files: rows_loaded = its rows in raw.telephony_calls,
+-- Every telephony and crm file in raw.load_files: rows_loaded = its rows in
+-- raw.telephony_calls or raw.crm_contacts,
 -- rows_rejected = its lines in raw.rejected_rows, rows_read = rows_loaded + rows_rejected.
 -- Returns the files whose counts disagree.
 -- Reported in Dagster as an asset check on stg_loads__files.
@@ -9,7 +10,7 @@ with
 load_files as (
 
     select * from {{ ref('stg_loads__files') }}
-    where source = 'telephony'
+    where source in ('telephony', 'crm')
 
 ),
 
@@ -19,10 +20,34 @@ calls as (
 
 ),
 
+contacts as (
+
+    select * from {{ ref('stg_crm__contacts') }}
+
+),
+
 rejected_rows as (
 
     select * from {{ ref('stg_loads__rejected_rows') }}
-    where source = 'telephony'
+    where source in ('telephony', 'crm')
+
+),
+
+loaded_rows as (
+
+    select
+        partner_code,
+        'telephony' as source,
+        delivery_key
+    from calls
+
+    union all
+
+    select
+        partner_code,
+        'crm' as source,
+        delivery_key
+    from contacts
 
 ),
 
@@ -30,10 +55,11 @@ loaded_counts as (
 
     select
         partner_code,
+        source,
         delivery_key,
         count(*) as row_count
-    from calls
-    group by partner_code, delivery_key
+    from loaded_rows
+    group by partner_code, source, delivery_key
 
 ),
 
@@ -41,10 +67,11 @@ rejected_counts as (
 
     select
         partner_code,
+        source,
         delivery_key,
         count(*) as row_count
     from rejected_rows
-    group by partner_code, delivery_key
+    group by partner_code, source, delivery_key
 
 ),
 
@@ -52,6 +79,7 @@ final as (
 
     select
         load_files.partner_code,
+        load_files.source,
         load_files.delivery_key,
         load_files.rows_read,
         load_files.rows_loaded,
@@ -62,10 +90,12 @@ final as (
     left join loaded_counts
         on
             load_files.partner_code = loaded_counts.partner_code
+            and load_files.source = loaded_counts.source
             and load_files.delivery_key = loaded_counts.delivery_key
     left join rejected_counts
         on
             load_files.partner_code = rejected_counts.partner_code
+            and load_files.source = rejected_counts.source
             and load_files.delivery_key = rejected_counts.delivery_key
     where
         load_files.rows_loaded != coalesce(loaded_counts.row_count, 0)

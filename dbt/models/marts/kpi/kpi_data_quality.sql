@@ -6,6 +6,12 @@ calls as (
 
 ),
 
+contacts as (
+
+    select * from {{ ref('int_contacts__validated') }}
+
+),
+
 rejected_rows as (
 
     select * from {{ ref('int_loads__rejected_rows') }}
@@ -21,6 +27,18 @@ quarantined as (
         quarantine_reason as reason,
         count(*) as row_count
     from calls
+    where record_status = 'quarantined'
+    group by partner_code, period_month, quarantine_reason
+
+    union all
+
+    select
+        partner_code,
+        'crm' as source,
+        period_month,
+        quarantine_reason as reason,
+        count(*) as row_count
+    from contacts
     where record_status = 'quarantined'
     group by partner_code, period_month, quarantine_reason
 
@@ -47,6 +65,16 @@ source_rows as (
         period_month,
         count(*) as row_count
     from calls
+    group by partner_code, period_month
+
+    union all
+
+    select
+        partner_code,
+        'crm' as source,
+        period_month,
+        count(*) as row_count
+    from contacts
     group by partner_code, period_month
 
     union all

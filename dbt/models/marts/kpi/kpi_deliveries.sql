@@ -6,6 +6,12 @@ calls as (
 
 ),
 
+contacts as (
+
+    select * from {{ ref('int_contacts__validated') }}
+
+),
+
 rejected_rows as (
 
     select * from {{ ref('int_loads__rejected_rows') }}
@@ -22,6 +28,17 @@ file_lines as (
         loaded_at,
         record_status as line_status
     from calls
+
+    union all
+
+    select
+        partner_code,
+        'crm' as source,
+        period_month,
+        source_file,
+        loaded_at,
+        record_status as line_status
+    from contacts
 
     union all
 

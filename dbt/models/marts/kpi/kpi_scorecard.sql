@@ -1,6 +1,9 @@
-{#- One entry per KPI in kpi_definitions: (kpi_code, value, numerator, denominator) columns of
-    kpi_telephony_monthly. Count KPIs have no denominator. -#}
-{%- set kpis = [
+{#- One entry per KPI in kpi_definitions and source CTE: (kpi_code, value, numerator,
+    denominator) columns of that CTE. Count KPIs and cost_to_serve_gbp have no denominator
+    ('null'); channel_shift_pts is a difference of two percentages, so its numerator is the
+    difference itself. Telephony KPIs come from kpi_telephony_monthly, the all-channel contact
+    (CRM) KPIs from kpi_contact_monthly and fct_complaints (docs/kpi-definitions.md). -#}
+{%- set telephony_kpis = [
     ('tsf_pct', 'tsf_pct', 'tsf_numerator', 'tsf_denominator'),
     ('asa_seconds', 'asa_seconds', 'asa_numerator', 'asa_denominator'),
     ('abandon_rate_pct', 'abandon_rate_pct', 'abandon_rate_numerator', 'abandon_rate_denominator'),
@@ -14,12 +17,80 @@
     ('out_of_hours_pct', 'out_of_hours_pct', 'out_of_hours_numerator', 'out_of_hours_denominator'),
     ('answered_unknown_wait', 'answered_unknown_wait', 'answered_unknown_wait', 'null'),
 ] -%}
+{#- CRM KPIs per partner and month (segment_code 'all'). -#}
+{%- set crm_partner_kpis = [
+    ('contacts', 'contacts', 'contacts', 'null'),
+    ('fpoc_pct', 'fpoc_pct', 'fpoc_resolved', 'fpoc_flagged'),
+    ('repeat_contact_7d_pct', 'repeat_contact_7d_pct', 'repeated_7d', 'repeat_assessable'),
+    ('fpoc_repeat_7d_pct', 'fpoc_repeat_7d_pct', 'fpoc_repeated_7d', 'fpoc_repeat_assessable'),
+    ('avoidable_contact_pct', 'avoidable_contact_pct', 'avoidable_contacts', 'contacts'),
+    ('cost_per_contact_gbp', 'cost_per_contact_gbp', 'cost_gbp', 'contacts'),
+    ('cost_to_serve_gbp', 'cost_gbp', 'cost_gbp', 'null'),
+    ('csat_pct', 'csat_pct', 'satisfied_responses', 'satisfaction_responses'),
+    (
+        'csat_response_rate_pct', 'csat_response_rate_pct',
+        'satisfaction_responses', 'resolved_contacts'
+    ),
+    ('complaints_per_1000', 'complaints_per_1000', 'complaints', 'contacts'),
+    (
+        'complaints_in_policy_pct', 'complaints_in_policy_pct',
+        'complaints_in_policy', 'complaints_policy_assessable'
+    ),
+    ('repeat_complainants', 'repeat_complainants', 'repeat_complainants', 'null'),
+    ('duplicate_case_pct', 'duplicate_case_pct', 'duplicate_cases', 'contacts'),
+    (
+        'data_accuracy_pct', 'data_accuracy_pct',
+        'data_accuracy_numerator', 'data_accuracy_denominator'
+    ),
+] -%}
+{#- CRM KPIs per partner, month and channel (segment_code = channel_code). -#}
+{%- set crm_channel_kpis = [
+    ('channel_mix_pct', 'channel_mix_pct', 'contacts', 'partner_contacts'),
+    ('cost_per_contact_gbp', 'cost_per_contact_gbp', 'cost_gbp', 'contacts'),
+    ('cost_to_serve_gbp', 'cost_gbp', 'cost_gbp', 'null'),
+    ('channel_shift_pts', 'channel_shift_pts', 'channel_shift_pts', 'null'),
+] -%}
+{#- CRM KPIs per partner, month and avoidable category (segment_code = the category). -#}
+{%- set crm_avoidable_kpis = [
+    ('avoidable_contact_pct', 'avoidable_contact_pct', 'avoidable_contacts', 'contacts'),
+] -%}
+{#- (source CTE, segment_code expression, KPIs) -#}
+{%- set kpi_sources = [
+    ('telephony_monthly', "'all'", telephony_kpis),
+    ('crm_partner_months', "'all'", crm_partner_kpis),
+    ('crm_channel_months', 'channel_code', crm_channel_kpis),
+    ('crm_avoidable_months', 'avoidable_category', crm_avoidable_kpis),
+] -%}
+{%- set kpi_rows = [] -%}
+{%- for source_cte, segment_code, kpis in kpi_sources -%}
+{%- for kpi in kpis -%}
+{%- do kpi_rows.append([source_cte, segment_code] + kpi | list) -%}
+{%- endfor -%}
+{%- endfor -%}
 
 with
 
-monthly as (
+telephony_monthly as (
 
     select * from {{ ref('kpi_telephony_monthly') }}
+
+),
+
+contact_monthly as (
+
+    select * from {{ ref('kpi_contact_monthly') }}
+
+),
+
+complaints as (
+
+    select * from {{ ref('fct_complaints') }}
+
+),
+
+channels as (
+
+    select * from {{ ref('dim_channel') }}
 
 ),
 
@@ -29,17 +100,166 @@ targets as (
 
 ),
 
+crm_partner_measures as (
+
+    select
+        partner_code,
+        month,
+        {% for column in crm_contact_measure_columns() -%}
+        sum({{ column }}) as {{ column }}{% if not loop.last %},{% endif %}
+        {% endfor %}
+    from contact_monthly
+    group by partner_code, month
+
+),
+
+complaint_months as (
+
+    select
+        partner_code,
+        received_month as month,
+        count(*) filter (where is_policy_assessable) as complaints_policy_assessable,
+        count(*) filter (
+            where is_policy_assessable and is_answered_in_policy
+        ) as complaints_in_policy,
+        count(distinct customer_id) filter (
+            where is_repeat_complainant
+        ) as repeat_complainants
+    from complaints
+    where feedback_type = 'complaint'
+    group by partner_code, received_month
+
+),
+
+crm_partner_figures as (
+
+    select
+        *,
+        phones_valid + postcodes_valid as data_accuracy_numerator,
+        phones_given + postcodes_given as data_accuracy_denominator,
+        {{ crm_contact_kpi_figures() }},
+        {{ percentage('fpoc_repeated_7d', 'fpoc_repeat_assessable') }} as fpoc_repeat_7d_pct,
+        {{ percentage('satisfaction_responses', 'resolved_contacts') }}
+            as csat_response_rate_pct,
+        {{ per_thousand('complaints', 'contacts') }} as complaints_per_1000,
+        {{ percentage('duplicate_cases', 'contacts') }} as duplicate_case_pct,
+        {{ percentage(
+            'phones_valid + postcodes_valid', 'phones_given + postcodes_given'
+        ) }} as data_accuracy_pct
+    from crm_partner_measures
+
+),
+
+crm_partner_months as (
+
+    select
+        crm_partner_figures.*,
+        coalesce(complaint_months.complaints_policy_assessable, 0)
+            as complaints_policy_assessable,
+        coalesce(complaint_months.complaints_in_policy, 0) as complaints_in_policy,
+        coalesce(complaint_months.repeat_complainants, 0) as repeat_complainants,
+        {{ percentage(
+            'complaint_months.complaints_in_policy',
+            'complaint_months.complaints_policy_assessable'
+        ) }} as complaints_in_policy_pct
+    from crm_partner_figures
+    left join complaint_months
+        on
+            crm_partner_figures.partner_code = complaint_months.partner_code
+            and crm_partner_figures.month = complaint_months.month
+
+),
+
+channel_codes as (
+
+    -- Every channel (dim_channel, plus any in the data) gets rows for every partner month with
+    -- contacts, so a channel without contacts has a 0 % mix (and a channel shift against it).
+    select channel_code from channels
+    union
+    select channel_code from contact_monthly
+
+),
+
+channel_measures as (
+
+    select
+        partner_code,
+        month,
+        channel_code,
+        sum(contacts) as contacts,
+        sum(cost_gbp) as cost_gbp
+    from contact_monthly
+    group by partner_code, month, channel_code
+
+),
+
+channel_mix as (
+
+    select
+        crm_partner_measures.partner_code,
+        crm_partner_measures.month,
+        channel_codes.channel_code,
+        crm_partner_measures.contacts as partner_contacts,
+        coalesce(channel_measures.contacts, 0) as contacts,
+        coalesce(channel_measures.cost_gbp, 0) as cost_gbp,
+        {{ percentage('coalesce(channel_measures.contacts, 0)', 'crm_partner_measures.contacts') }}
+            as channel_mix_pct,
+        {{ safe_divide('channel_measures.cost_gbp', 'channel_measures.contacts') }}
+            as cost_per_contact_gbp
+    from crm_partner_measures
+    cross join channel_codes
+    left join channel_measures
+        on
+            crm_partner_measures.partner_code = channel_measures.partner_code
+            and crm_partner_measures.month = channel_measures.month
+            and channel_codes.channel_code = channel_measures.channel_code
+
+),
+
+crm_channel_months as (
+
+    select
+        channel_mix.*,
+        channel_mix.channel_mix_pct - last_year.channel_mix_pct as channel_shift_pts
+    from channel_mix
+    left join channel_mix as last_year
+        on
+            channel_mix.partner_code = last_year.partner_code
+            and channel_mix.channel_code = last_year.channel_code
+            and cast(channel_mix.month - interval 1 year as date) = last_year.month
+
+),
+
+crm_avoidable_months as (
+
+    {% for category in crm_avoidable_categories() -%}
+    select
+        partner_code,
+        month,
+        '{{ category }}' as avoidable_category,
+        avoidable_{{ category }} as avoidable_contacts,
+        contacts,
+        {{ percentage('avoidable_' ~ category, 'contacts') }} as avoidable_contact_pct
+    from crm_partner_measures
+    {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+
+),
+
 kpi_values as (
 
-    {% for kpi_code, value_column, numerator_column, denominator_column in kpis -%}
+    {% for source_cte, segment_code, kpi_code, value_column, numerator_column, denominator_column
+        in kpi_rows -%}
     select
         partner_code,
         month,
         '{{ kpi_code }}' as kpi_code,
+        {{ segment_code }} as segment_code,
+        {{ 'false' if denominator_column == 'null' else 'true' }} as has_denominator,
         cast({{ value_column }} as double) as kpi_value,
         cast({{ numerator_column }} as double) as numerator,
         cast({{ denominator_column }} as double) as denominator
-    from monthly
+    from {{ source_cte }}
     {% if not loop.last %}union all{% endif %}
     {% endfor %}
 
@@ -51,9 +271,11 @@ scored as (
         kpi_values.partner_code,
         kpi_values.month,
         kpi_values.kpi_code,
+        kpi_values.segment_code,
         targets.kpi_name,
         targets.unit,
         targets.direction,
+        kpi_values.has_denominator,
         kpi_values.kpi_value,
         kpi_values.numerator,
         kpi_values.denominator,
@@ -102,16 +324,18 @@ compared as (
     select
         *,
         rank() over (
-            partition by month, kpi_code, is_ranked
+            partition by month, kpi_code, segment_code, is_ranked
             order by case when direction = 'lower_is_better' then kpi_value else -kpi_value end
         ) as rank_in_partition,
-        count(*) filter (where is_ranked) over (partition by month, kpi_code) as ranked_count,
+        count(*) filter (where is_ranked) over (
+            partition by month, kpi_code, segment_code
+        ) as ranked_count,
         sum(case when kpi_value is not null then numerator end) over (
-            partition by month, kpi_code
-        ) as hub_numerator,
+            partition by month, kpi_code, segment_code
+        ) as hub_numerator_sum,
         sum(case when kpi_value is not null then denominator end) over (
-            partition by month, kpi_code
-        ) as hub_denominator
+            partition by month, kpi_code, segment_code
+        ) as hub_denominator_sum
     from scored
 
 ),
@@ -122,6 +346,7 @@ final as (
         partner_code,
         month,
         kpi_code,
+        segment_code,
         kpi_name,
         unit,
         direction,
@@ -134,13 +359,17 @@ final as (
         rag_status,
         case when is_ranked then rank_in_partition end as rank_among_partners,
         case when direction != 'info' then ranked_count end as partners_ranked,
-        case unit
-            when 'pct' then {{ percentage('hub_numerator', 'hub_denominator') }}
-            when 'seconds' then {{ safe_divide('hub_numerator', 'hub_denominator') }}
-            when 'count' then hub_numerator
+        case
+            when unit = 'pts' then null
+            when not has_denominator then hub_numerator_sum
+            when unit = 'pct' then {{ percentage('hub_numerator_sum', 'hub_denominator_sum') }}
+            when unit = 'per_1000'
+                then {{ per_thousand('hub_numerator_sum', 'hub_denominator_sum') }}
+            when unit in ('seconds', 'gbp')
+                then {{ safe_divide('hub_numerator_sum', 'hub_denominator_sum') }}
         end as hub_value,
-        hub_numerator,
-        hub_denominator
+        case when unit != 'pts' then hub_numerator_sum end as hub_numerator,
+        case when unit != 'pts' then hub_denominator_sum end as hub_denominator
     from compared
 
 )

@@ -1,0 +1,179 @@
+with
+
+contacts as (
+
+    select * from {{ ref('stg_crm__contacts') }}
+
+),
+
+load_files as (
+
+    select * from {{ ref('stg_loads__files') }}
+    where source = 'crm'
+
+),
+
+filed as (
+
+    select
+        contacts.*,
+        load_files.period_month as file_period_month
+    from contacts
+    left join load_files
+        on
+            contacts.partner_code = load_files.partner_code
+            and contacts.delivery_key = load_files.delivery_key
+
+),
+
+checked as (
+
+    select
+        *,
+        case
+            when enquiry_id is null or created_at_text is null then 'missing_key'
+            when
+                created_at is null
+                or (resolved_at_text is not null and resolved_at is null)
+                or (responded_at_text is not null and responded_at is null)
+                or created_at < cast('{{ var("calendar_start_date") }}' as date)
+                or created_at
+                >= cast('{{ var("calendar_end_date") }}' as date) + interval 1 day
+                then 'bad_timestamp'
+            when
+                channel_code is null
+                or (avoidable_reason_text is not null and avoidable_reason is null)
+                or (feedback_type_text is not null and feedback_type is null)
+                or (feedback_stage_text is not null and feedback_stage is null)
+                or (
+                    first_contact_resolved_text is not null
+                    and is_resolved_first_contact is null
+                )
+                or (back_office_text is not null and is_handed_to_back_office is null)
+                then 'unknown_code'
+            when satisfaction_text is not null and satisfaction_score is null
+                then 'bad_satisfaction'
+            when resolved_at < created_at then 'resolved_before_created'
+        end as row_check_failure
+    from filed
+
+),
+
+first_occurrences as (
+
+    select
+        partner_code,
+        enquiry_id,
+        arg_min(contact_row_id, (source_file, source_row_number)) as first_contact_row_id
+    from checked
+    where row_check_failure is null
+    group by partner_code, enquiry_id
+
+),
+
+sequenced as (
+
+    select
+        checked.*,
+        first_occurrences.first_contact_row_id
+    from checked
+    left join first_occurrences
+        on
+            checked.partner_code = first_occurrences.partner_code
+            and checked.enquiry_id = first_occurrences.enquiry_id
+
+),
+
+reasoned as (
+
+    select
+        *,
+        coalesce(
+            row_check_failure,
+            case
+                when contact_row_id != first_contact_row_id then 'duplicate_enquiry_id'
+            end
+        ) as quarantine_reason
+    from sequenced
+
+),
+
+statused as (
+
+    select
+        *,
+        partner_code || ':' || enquiry_id as contact_id,
+        case
+            when quarantine_reason is not null then 'quarantined'
+            else 'valid'
+        end as record_status,
+        coalesce(
+            file_period_month,
+            case
+                when quarantine_reason is distinct from 'bad_timestamp'
+                    then cast(date_trunc('month', created_at) as date)
+            end
+        ) as period_month
+    from reasoned
+
+),
+
+final as (
+
+    select
+        contact_row_id,
+        partner_code,
+        enquiry_id,
+        contact_id,
+        created_at,
+        resolved_at,
+        responded_at,
+        channel_code,
+        service_name,
+        service_line_code,
+        is_service_mapped,
+        enquiry_type,
+        is_resolved_first_contact,
+        is_handed_to_back_office,
+        avoidable_reason,
+        satisfaction_score,
+        feedback_type,
+        feedback_stage,
+        customer_name_key,
+        phone_key,
+        email_key,
+        postcode_key,
+        uprn_key,
+        name_postcode_key,
+        has_customer_name,
+        has_phone,
+        is_phone_valid,
+        has_email,
+        is_email_valid,
+        has_postcode,
+        is_postcode_valid,
+        enquiry_id_text,
+        created_at_text,
+        resolved_at_text,
+        responded_at_text,
+        channel_text,
+        first_contact_resolved_text,
+        back_office_text,
+        avoidable_reason_text,
+        satisfaction_text,
+        feedback_type_text,
+        feedback_stage_text,
+        quarantine_reason,
+        record_status,
+        period_month,
+        source_file,
+        source_row_number,
+        file_hash,
+        delivery_key,
+        load_id,
+        loaded_at
+    from statused
+
+)
+
+select * from final

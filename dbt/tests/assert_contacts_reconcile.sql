@@ -1,0 +1,168 @@
+-- Row accounting (docs/crm.md): every delivered CRM data line is in exactly one of
+-- raw.rejected_rows (malformed), quality.quarantine_contacts and fct_contacts.
+-- Returns, per partner x source file, the counts that disagree: lines read by the loader
+-- (raw.load_files.rows_read) against rejected + quarantined + valid rows, and raw rows
+-- against quarantined + valid rows. A raw row in both or neither also shows as a mismatch.
+-- Reported in Dagster as an asset check on fct_contacts.
+{{ config(meta={'dagster': {'ref': {'name': 'fct_contacts'}}}) }}
+
+with
+
+load_files as (
+
+    select * from {{ ref('stg_loads__files') }}
+    where source = 'crm'
+
+),
+
+raw_contacts as (
+
+    select * from {{ source('raw', 'crm_contacts') }}
+
+),
+
+rejected_rows as (
+
+    select * from {{ ref('stg_loads__rejected_rows') }}
+    where source = 'crm'
+
+),
+
+quarantine_contacts as (
+
+    select * from {{ ref('quarantine_contacts') }}
+
+),
+
+fct_contacts as (
+
+    select * from {{ ref('fct_contacts') }}
+
+),
+
+raw_rows as (
+
+    select
+        partner_code,
+        _source_file as source_file,
+        _row_number as source_row_number
+    from raw_contacts
+
+),
+
+accounted_rows as (
+
+    select
+        partner_code,
+        source_file,
+        source_row_number
+    from quarantine_contacts
+
+    union all
+
+    select
+        partner_code,
+        source_file,
+        source_row_number
+    from fct_contacts
+
+),
+
+row_matches as (
+
+    select
+        coalesce(raw_rows.partner_code, accounted_rows.partner_code) as partner_code,
+        coalesce(raw_rows.source_file, accounted_rows.source_file) as source_file,
+        coalesce(raw_rows.source_row_number, accounted_rows.source_row_number)
+            as source_row_number,
+        raw_rows.partner_code is not null as is_raw,
+        accounted_rows.partner_code is not null as is_accounted
+    from raw_rows
+    full outer join accounted_rows
+        on
+            raw_rows.partner_code = accounted_rows.partner_code
+            and raw_rows.source_file = accounted_rows.source_file
+            and raw_rows.source_row_number = accounted_rows.source_row_number
+
+),
+
+unmatched_rows as (
+
+    select
+        partner_code,
+        source_file,
+        source_row_number,
+        count(*) filter (where is_accounted) as accounted_count
+    from row_matches
+    group by partner_code, source_file, source_row_number
+    having bool_or(not is_raw) or count(*) filter (where is_accounted) != 1
+
+),
+
+file_lines as (
+
+    select
+        partner_code,
+        source_file
+    from rejected_rows
+
+    union all
+
+    select
+        partner_code,
+        source_file
+    from accounted_rows
+
+),
+
+file_counts as (
+
+    select
+        partner_code,
+        source_file,
+        count(*) as line_count
+    from file_lines
+    group by partner_code, source_file
+
+),
+
+file_mismatches as (
+
+    select
+        load_files.rows_read,
+        file_counts.line_count as accounted_lines,
+        cast(null as bigint) as source_row_number,
+        coalesce(load_files.partner_code, file_counts.partner_code) as partner_code,
+        coalesce(load_files.source_file, file_counts.source_file) as source_file
+    from load_files
+    full outer join file_counts
+        on
+            load_files.partner_code = file_counts.partner_code
+            and load_files.source_file = file_counts.source_file
+    where load_files.rows_read is distinct from file_counts.line_count
+
+),
+
+final as (
+
+    select
+        partner_code,
+        source_file,
+        source_row_number,
+        accounted_count as accounted_lines,
+        cast(null as bigint) as rows_read
+    from unmatched_rows
+
+    union all
+
+    select
+        partner_code,
+        source_file,
+        source_row_number,
+        accounted_lines,
+        rows_read
+    from file_mismatches
+
+)
+
+select * from final
