@@ -58,14 +58,27 @@ class BuildOutcome:
         return "\n".join((wanted or text)[-lines:])
 
 
-def _load_messages(settings: Settings, load_id: str | None) -> list[str]:
-    if not load_id or not settings.work_db.exists():
+# The raw assets that load landing files, by source (their materializations carry the figures).
+LOAD_ASSETS = {("raw", "telephony_calls"): "telephony", ("raw", "crm_contacts"): "crm"}
+
+
+def _load_messages(settings: Settings, load_ids: list[str]) -> list[str]:
+    if not load_ids or not settings.work_db.exists():
         return []
     con = duckdb.connect(str(settings.work_db), read_only=True)
     try:
-        return rejection_messages(con, load_id)
+        return [m for load_id in load_ids for m in rejection_messages(con, load_id)]
     finally:
         con.close()
+
+
+def _source_summary(meta) -> str:
+    return (f"files: {meta['files_loaded'].value} loaded, "
+            f"{meta['files_replaced'].value} replaced, "
+            f"{meta['files_unchanged'].value} unchanged, "
+            f"{meta['files_rejected'].value} rejected; "
+            f"rows loaded {meta['rows_loaded'].value:,}; "
+            f"malformed lines {meta['malformed_lines'].value:,}")
 
 
 def run_build(settings: Settings, strict: bool = False) -> BuildOutcome:
@@ -102,28 +115,26 @@ def run_build(settings: Settings, strict: bool = False) -> BuildOutcome:
         )
     outcome = BuildOutcome(success=result.success, seconds=time.perf_counter() - start,
                            log_path=log_path)
-    load_id = None
+    load_ids: list[str] = []
+    summaries: dict[str, str] = {}
     for event in result.all_events:
         if event.is_step_failure:
             error = event.step_failure_data.error
             outcome.failures.append(f"{event.step_key}: {error.message.strip() if error else ''}")
         if event.is_step_materialization:
             mat = event.event_specific_data.materialization
-            if mat.asset_key.path == ["raw", "telephony_calls"]:
-                meta = mat.metadata
-                load_id = meta["load_id"].value
-                outcome.load_summary = (
-                    f"files: {meta['files_loaded'].value} loaded, "
-                    f"{meta['files_replaced'].value} replaced, "
-                    f"{meta['files_unchanged'].value} unchanged, "
-                    f"{meta['files_rejected'].value} rejected; "
-                    f"rows loaded {meta['rows_loaded'].value:,}; "
-                    f"malformed lines {meta['malformed_lines'].value:,}")
+            source = LOAD_ASSETS.get(tuple(mat.asset_key.path))
+            if source is not None:
+                load_ids.append(mat.metadata["load_id"].value)
+                summaries[source] = _source_summary(mat.metadata)
         if event.event_type_value == "ASSET_CHECK_EVALUATION":
             data = event.event_specific_data
             if not data.passed:
                 outcome.check_failures.append(
                     f"{data.asset_check_key.name} on {data.asset_key.to_user_string()} "
                     f"({data.severity.value})")
-    outcome.load_messages = _load_messages(settings, load_id)
+    # one line per source, named, in LOAD_ASSETS order (`hub build` prints after "load: ")
+    outcome.load_summary = "\n      ".join(
+        f"{source} {summaries[source]}" for source in LOAD_ASSETS.values() if source in summaries)
+    outcome.load_messages = _load_messages(settings, load_ids)
     return outcome

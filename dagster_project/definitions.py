@@ -12,6 +12,7 @@ from dagster_project.orchestration.dashboards import dashboard_specs
 from dagster_project.orchestration.dbt_assets import dbt_resource, hub_dbt_models
 from dagster_project.orchestration.jobs import build_warehouse_job
 from dagster_project.orchestration.raw_assets import (
+    raw_crm_contacts,
     raw_load_log,
     raw_partner_config,
     raw_telephony_calls,
@@ -20,8 +21,8 @@ from dagster_project.orchestration.resources import WarehouseResource
 from dagster_project.orchestration.serving import serving_warehouse
 
 defs = dg.Definitions(
-    assets=[raw_partner_config, raw_telephony_calls, raw_load_log, hub_dbt_models,
-            serving_warehouse, *dashboard_specs()],
+    assets=[raw_partner_config, raw_telephony_calls, raw_crm_contacts, raw_load_log,
+            hub_dbt_models, serving_warehouse, *dashboard_specs()],
     asset_checks=[calls_reconcile, calls_quarantine_rate, telephony_freshness],
     jobs=[build_warehouse_job],
     sensors=[landing_files_sensor],

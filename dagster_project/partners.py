@@ -1,7 +1,8 @@
 """Partner configuration: one YAML file per partner under `seeds/partners/`.
 
 Adding a partner is a new YAML file plus its landing folder; nothing here names a partner.
-See docs/architecture.md for the keys.
+See docs/architecture.md for the keys, and docs/crm.md for `sources.crm` and
+`complaint_policy`.
 """
 
 from __future__ import annotations
@@ -24,9 +25,35 @@ SOURCE_FIELDS = {
         "optional": ("queue", "wait", "talk", "hold", "wrap"),
         "durations": ("wait", "talk", "hold", "wrap"),
         "outcomes": ("answered", "abandoned", "ivr_only", "direct_dial", "test", "phantom"),
+        "file_types": ("csv", "xlsx"),
+    },
+    # docs/crm.md. The personal fields are read, pseudonymised and never stored.
+    "crm": {
+        "required": ("enquiry_id", "created_at", "channel"),
+        "optional": ("resolved_at", "service", "enquiry_type", "first_contact_resolved",
+                     "back_office", "avoidable_reason", "satisfaction", "feedback_type",
+                     "feedback_stage", "responded_at", "customer_name", "phone", "email",
+                     "postcode", "uprn"),
+        "personal": ("customer_name", "phone", "email", "postcode", "uprn"),
+        "durations": (),
+        "file_types": ("csv", "xlsx", "jsonl"),
     },
 }
-FILE_TYPES = ("csv", "xlsx")
+FILE_TYPES = ("csv", "xlsx", "jsonl")
+# Coded CRM fields (docs/crm.md `codes`): field -> the canonical values allowed (None: any
+# lower-case code). `flag` is the map of the yes/no fields.
+CRM_CODED_FIELDS: dict[str, tuple[str, ...] | None] = {
+    "channel": None,
+    "avoidable_reason": None,
+    "feedback_type": ("complaint", "comment", "compliment"),
+    "feedback_stage": ("1", "2"),
+    "flag": ("true", "false"),
+}
+DEFAULT_FLAG_CODES = {"Y": "true", "Yes": "true", "y": "true", "yes": "true", "true": "true",
+                      "1": "true", "N": "false", "No": "false", "n": "false", "no": "false",
+                      "false": "false", "0": "false"}
+COMPLAINT_STAGES = {"stage_1": 1, "stage_2": 2}
+DEFAULT_COMPLAINT_POLICY = {1: 10, 2: 20}
 ENCODINGS = ("utf-8", "utf-8-sig", "cp1252", "latin-1")
 DURATION_FORMATS = ("seconds", "hms")
 TIMESTAMP_ZONES = ("local", "utc")
@@ -66,6 +93,9 @@ class SourceConfig:
     duration_formats: dict[str, str]
     codes: dict[str, str]
     queues: dict[str, str]
+    # CRM only: partner code -> canonical value per coded field, and service name -> line.
+    field_codes: dict[str, dict[str, str]] = field(default_factory=dict)
+    services: dict[str, str] = field(default_factory=dict)
 
     @property
     def source_headers(self) -> list[str]:
@@ -85,6 +115,9 @@ class PartnerConfig:
     generator: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
     expects_deliveries: bool = True
+    # complaint stage -> response policy in working days (docs/crm.md `complaint_policy`)
+    complaint_policy: dict[int, int] = field(
+        default_factory=lambda: dict(DEFAULT_COMPLAINT_POLICY))
 
 
 def _fail(path: Path, message: str) -> PartnerConfigError:
@@ -97,13 +130,18 @@ def _parse_source(path: Path, name: str, raw: dict[str, Any],
     if spec is None:
         raise _fail(path, f"unknown source '{name}' (known: {', '.join(SOURCE_FIELDS)})")
     fmt = raw.get("format") or {}
+    if not isinstance(fmt, dict):
+        raise _fail(path, f"sources.{name}.format must be a mapping")
     file_type = fmt.get("type", "csv")
-    if file_type not in FILE_TYPES:
-        raise _fail(path, f"sources.{name}.format.type '{file_type}' not one of {FILE_TYPES}")
+    if file_type not in spec["file_types"]:
+        raise _fail(path, f"sources.{name}.format.type '{file_type}' not one of "
+                          f"{spec['file_types']}")
     encoding = str(fmt.get("encoding", "utf-8")).lower()
     if encoding not in ENCODINGS:
         raise _fail(path, f"sources.{name}.format.encoding '{encoding}' not one of {ENCODINGS}")
     columns: dict[str, ColumnSpec] = {}
+    if not isinstance(raw.get("columns") or {}, dict):
+        raise _fail(path, f"sources.{name}.columns must be a mapping field -> header")
     for fld, value in (raw.get("columns") or {}).items():
         allowed = spec["required"] + spec["optional"]
         if fld not in allowed:
@@ -134,11 +172,17 @@ def _parse_source(path: Path, name: str, raw: dict[str, Any],
         if d not in spec["durations"] or f not in DURATION_FORMATS:
             raise _fail(path, f"sources.{name}: duration format {d}={f} invalid "
                               f"(fields {spec['durations']}, formats {DURATION_FORMATS})")
-    codes = {str(k): str(v) for k, v in (raw.get("outcome_codes") or {}).items()}
-    bad = sorted({v for v in codes.values() if v not in spec["outcomes"]})
-    if bad or not codes:
-        raise _fail(path, f"sources.{name}.outcome_codes must map to {spec['outcomes']}; "
-                          f"got {bad or 'nothing'}")
+    if name == "crm":
+        codes: dict[str, str] = {}
+        field_codes = _crm_codes(path, raw.get("codes"))
+        services = _text_map(path, "sources.crm.services", raw.get("services"))
+    else:
+        codes = {str(k): str(v) for k, v in (raw.get("outcome_codes") or {}).items()}
+        bad = sorted({v for v in codes.values() if v not in spec["outcomes"]})
+        if bad or not codes:
+            raise _fail(path, f"sources.{name}.outcome_codes must map to {spec['outcomes']}; "
+                              f"got {bad or 'nothing'}")
+        field_codes, services = {}, {}
     pattern = raw.get("period_pattern")
     try:
         compiled = re.compile(pattern) if pattern else None
@@ -161,7 +205,76 @@ def _parse_source(path: Path, name: str, raw: dict[str, Any],
         duration_formats=durations,
         codes=codes,
         queues={str(k): str(v) for k, v in (raw.get("queues") or {}).items()},
+        field_codes=field_codes,
+        services=services,
     )
+
+
+def _text(path: Path, key: str, value: Any) -> str:
+    """A YAML scalar as the text a partner file carries (YAML reads Yes/No/true as booleans)."""
+    if isinstance(value, bool):
+        raise _fail(path, f"{key}: '{value}' reads as a YAML boolean; quote it (e.g. \"Yes\")")
+    if value is None or isinstance(value, dict | list):
+        raise _fail(path, f"{key}: expected a text value, got {value!r}")
+    return str(value)
+
+
+def _text_map(path: Path, key: str, raw: Any) -> dict[str, str]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise _fail(path, f"{key} must be a mapping")
+    return {_text(path, f"{key} key {k!r}", k): _text(path, f"{key}.{k}", v)
+            for k, v in raw.items()}
+
+
+def _crm_codes(path: Path, raw: Any) -> dict[str, dict[str, str]]:
+    """`sources.crm.codes`: partner code -> canonical value per coded field."""
+    if not isinstance(raw, dict):
+        raise _fail(path, "sources.crm.codes is required (at least codes.channel)")
+    result: dict[str, dict[str, str]] = {}
+    for fld, mapping in raw.items():
+        key = f"sources.crm.codes.{fld}"
+        if fld not in CRM_CODED_FIELDS:
+            raise _fail(path, f"{key}: not a coded field {tuple(CRM_CODED_FIELDS)}")
+        if fld == "flag" and isinstance(mapping, dict):
+            # canonical flag values are the text 'true'/'false'; an unquoted true is fine here
+            mapping = {k: (str(v).lower() if isinstance(v, bool) else v)
+                       for k, v in mapping.items()}
+        codes = _text_map(path, key, mapping)
+        if not codes:
+            raise _fail(path, f"{key} is empty")
+        allowed = CRM_CODED_FIELDS[fld]
+        for code, canonical in codes.items():
+            if allowed is not None and canonical not in allowed:
+                raise _fail(path, f"{key}.{code}: '{canonical}' not one of {allowed}")
+            if allowed is None and not re.match(r"^[a-z][a-z0-9_]*$", canonical):
+                raise _fail(path, f"{key}.{code}: '{canonical}' must be a lower-case code "
+                                  f"(letters, digits, _)")
+            if code.strip() == "":
+                raise _fail(path, f"{key}: an empty code is never a code (empty values are "
+                                  f"null)")
+        result[str(fld)] = codes
+    if "channel" not in result:
+        raise _fail(path, "sources.crm.codes.channel is required")
+    result.setdefault("flag", dict(DEFAULT_FLAG_CODES))
+    return result
+
+
+def _complaint_policy(path: Path, raw: Any) -> dict[int, int]:
+    policy = dict(DEFAULT_COMPLAINT_POLICY)
+    if raw is None:
+        return policy
+    if not isinstance(raw, dict):
+        raise _fail(path, "complaint_policy must be a mapping {stage_1: 10, stage_2: 20}")
+    for key, days in raw.items():
+        if key not in COMPLAINT_STAGES:
+            raise _fail(path, f"complaint_policy.{key}: stages are {tuple(COMPLAINT_STAGES)}")
+        if isinstance(days, bool) or not isinstance(days, int) or days <= 0:
+            raise _fail(path, f"complaint_policy.{key}: '{days}' must be a positive whole "
+                              f"number of working days")
+        policy[COMPLAINT_STAGES[key]] = days
+    return policy
 
 
 def load_partner(path: Path, timestamp_formats: list[str] | None = None) -> PartnerConfig:
@@ -205,6 +318,7 @@ def load_partner(path: Path, timestamp_formats: list[str] | None = None) -> Part
         generator=dict(raw.get("generator") or {}),
         path=path,
         expects_deliveries=bool(raw.get("expects_deliveries", True)),
+        complaint_policy=_complaint_policy(path, raw.get("complaint_policy")),
     )
 
 

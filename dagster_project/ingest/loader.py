@@ -6,6 +6,10 @@ Rules (see docs/architecture.md):
 - a new file for a delivery key replaces the old one's rows in one transaction (`replaced`);
 - a file that cannot be loaded at all is `rejected` with a message naming the file and the
   problem, and whatever was loaded before for that delivery stays as it was.
+
+CRM files carry personal data (docs/crm.md): the personal fields are replaced by keyed hashes
+and flags in the insert statement itself (DuckDB UDFs from `dagster_project.privacy`), and the
+text of a quarantined CRM line is not kept.
 """
 
 from __future__ import annotations
@@ -20,9 +24,14 @@ from pathlib import Path
 import duckdb
 
 from dagster_project.ingest.discovery import LandingFile, discover_files
-from dagster_project.ingest.raw_tables import ensure_raw_schema, raw_table, source_fields
-from dagster_project.ingest.readers import FileRejected, read_header, readable_csv, sha256_of
-from dagster_project.partners import PartnerConfig, SourceConfig
+from dagster_project.ingest.raw_tables import (
+    derived_columns,
+    ensure_raw_schema,
+    raw_table,
+    source_fields,
+)
+from dagster_project.ingest.readers import FileRejected, read_header, readable_file, sha256_of
+from dagster_project.partners import SOURCE_FIELDS, PartnerConfig, SourceConfig
 
 COMMON_DELIMITERS = (",", ";", "|", "\t")
 
@@ -83,10 +92,15 @@ def _delimiter_hint(header: list[str], cfg: SourceConfig) -> str:
     return ""
 
 
-def _check_header(header: list[str], cfg: SourceConfig) -> None:
+def _check_header(header: list[str], cfg: SourceConfig, personal: bool = False) -> None:
     missing = [h for h in cfg.source_headers if h not in header]
     if missing:
-        raise FileRejected(f"header lacks configured column(s) {missing}; found {header}"
+        # A file without its header row has data in the first line: never echo it for a source
+        # with personal data (the message is stored in raw.load_events).
+        found = ([h for h in header if h in cfg.source_headers] if personal else header)
+        note = (f"found {len(header)} column(s), of which configured: {found} (other names not "
+                f"shown: the first line may be personal data)" if personal else f"found {found}")
+        raise FileRejected(f"header lacks configured column(s) {missing}; {note}"
                            f"{_delimiter_hint(header, cfg)}")
 
 
@@ -96,7 +110,7 @@ def _sql_text(value: str) -> str:
 
 class _Loader:
     def __init__(self, con: duckdb.DuckDBPyConnection, source: str, load_id: str,
-                 landing_dir: Path, workdir: Path) -> None:
+                 landing_dir: Path, workdir: Path, key: str | None = None) -> None:
         self.con = con
         self.source = source
         self.load_id = load_id
@@ -104,6 +118,16 @@ class _Loader:
         self.workdir = workdir
         self.table = raw_table(source)
         self.fields = source_fields(source)
+        self.derived = tuple(c for c, _ in derived_columns(source))
+        self.personal = SOURCE_FIELDS[source].get("personal", ())
+        # the text of a quarantined line is kept, unless the source carries personal data
+        self.keep_raw_line = not self.personal
+        if self.personal:
+            from dagster_project.privacy import register_udfs
+
+            if not key:
+                raise ValueError(f"loading {source} needs the pseudonymisation key")
+            register_udfs(con, key)
         self.now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         self.in_batch = False
 
@@ -163,13 +187,25 @@ class _Loader:
                               period_month=f.period_month)
         return result
 
+    @staticmethod
+    def _text(cfg: SourceConfig, name: str) -> str:
+        spec = cfg.columns.get(name)
+        expr = f"cast({spec.sql()} as varchar)" if spec else "cast(null as varchar)"
+        return f"nullif(trim({expr}), '')"
+
     def _select_list(self, cfg: SourceConfig) -> str:
-        parts = []
-        for name in self.fields:
-            spec = cfg.columns.get(name)
-            expr = f"cast({spec.sql()} as varchar)" if spec else "cast(null as varchar)"
-            parts.append(f'nullif(trim({expr}), \'\') as "{name}"')
+        parts = [f'{self._text(cfg, name)} as "{name}"' for name in self.fields]
+        # docs/crm.md: keys and flags computed from the personal fields, read in memory from
+        # the temp table (the `_pii` struct of `_rows_from`) and never stored in clear
+        parts.extend(f'a._pii."{col}"' for col in self.derived)
         return ", ".join(parts)
+
+    def _rows_from(self, cfg: SourceConfig) -> str:
+        if not self.personal:
+            return "(select rowid as _acc_rowid, * from _acc)"
+        args = ", ".join(self._text(cfg, f) for f in self.personal)
+        return (f"(select rowid as _acc_rowid, *, hub_crm_pseudonyms({args}) as _pii "
+                f"from _acc)")
 
     def _load_new(self, f: LandingFile, cfg: SourceConfig, file_hash: str,
                   previous_rows: int | None) -> FileResult:
@@ -177,9 +213,10 @@ class _Loader:
         (None when there is none)."""
         replacing = previous_rows is not None
         con = self.con
-        path, encoding, delimiter = readable_csv(f.path, cfg, self.workdir)
+        readable = readable_file(f.path, cfg, self.workdir)
+        path, encoding, delimiter = readable.path, readable.encoding, readable.delimiter
         header = read_header(path, encoding, delimiter)
-        _check_header(header, cfg)
+        _check_header(header, cfg, personal=bool(self.personal))
         columns = "{" + ", ".join(f"{_sql_text(h)}: 'VARCHAR'" for h in header) + "}"
         con.execute("drop table if exists _acc; drop table if exists _rej_errors; "
                     "drop table if exists _rej_scans")
@@ -192,17 +229,23 @@ class _Loader:
         # Rows keep file order in _acc; inside a transaction their rowids start at a large
         # offset, so number them from the smallest rowid.
         accepted, first_rowid = con.execute("select count(*), min(rowid) from _acc").fetchone()
-        con.execute("""
+        raw_line = "any_value(csv_line)" if self.keep_raw_line else "cast(null as varchar)"
+        con.execute(f"""
             create or replace temp table _rej as
             select line, string_agg(distinct error_type || ': ' || error_message, '; ') as reason,
-                   any_value(csv_line) as raw_line
+                   {raw_line} as raw_line
             from _rej_errors group by line
         """)
+        if readable.rejected:  # lines the reader quarantined (JSON lines): line = row + 1
+            con.executemany("insert into _rej values (?, ?, null)",
+                            [(row + 1, reason) for row, reason in readable.rejected])
         rejected = con.execute("select count(*) from _rej").fetchone()[0]
         if accepted + rejected == 0 and previous_rows:
             raise FileRejected(f"the file has a header but no data rows; it would replace "
                                f"a delivery of {previous_rows:,} rows")
         if accepted == 0 and rejected > 0:
+            if cfg.file_type == "jsonl":
+                raise FileRejected(f"none of its {rejected} lines is a valid JSON object")
             raise FileRejected(f"none of its {rejected} data lines could be read with "
                                f"delimiter '{delimiter}'")
         # Data row n is file line n + 1 (line 1 is the header). Accepted rows keep file order in
@@ -222,12 +265,19 @@ class _Loader:
                 con.execute("delete from raw.rejected_rows where partner_code = ? and source = ? "
                             "and _delivery_key = ?", [f.partner_code, self.source, f.delivery_key])
             lineage = [f.rel_path, file_hash, f.delivery_key, self.load_id, self.now]
+            if readable.row_column:  # the reader recorded each row's number in the file
+                row_number = f"cast(a.\"{readable.row_column}\" as bigint)"
+                rows_from = f"{self._rows_from(cfg)} a"
+            else:
+                row_number = "l.line - 1"
+                rows_from = (f"{self._rows_from(cfg)} a join _lines l "
+                             f"on a._acc_rowid - {int(first_rowid or 0)} = l.ord")
+            columns = ", ".join(f'"{c}"' for c in (*self.fields, *self.derived))
             con.execute(
-                f"insert into {self.table} (partner_code, {', '.join(self.fields)}, "
+                f"insert into {self.table} (partner_code, {columns}, "
                 f"_source_file, _file_hash, _row_number, _delivery_key, _load_id, _loaded_at) "
                 f"select ?, {self._select_list(cfg)}, "
-                f"?, ?, l.line - 1, ?, ?, ? from _acc a join _lines l "
-                f"on a.rowid - {int(first_rowid or 0)} = l.ord",
+                f"?, ?, {row_number}, ?, ?, ? from {rows_from}",
                 [f.partner_code, f.rel_path, file_hash, f.delivery_key, self.load_id, self.now])
             con.execute(
                 "insert into raw.rejected_rows select ?, ?, ?, ?, line - 1, ?, reason, raw_line, "
@@ -240,7 +290,8 @@ class _Loader:
             status = "replaced" if replacing else "loaded"
             message = f"{f.rel_path}: {status} {accepted:,} rows"
             if accepted + rejected == 0:
-                message += " (header only: the partner reports no calls for this period)"
+                what = "contacts" if self.personal else "calls"
+                message += f" (header only: the partner reports no {what} for this period)"
             if rejected:
                 message += f"; {rejected:,} malformed line(s) quarantined in raw.rejected_rows"
             self.event(f, f.rel_path, f.partner_code, status, file_hash, accepted, rejected,
@@ -257,8 +308,20 @@ class _Loader:
 
 def load_source(db_path: Path, landing_dir: Path, partners: dict[str, PartnerConfig],
                 source: str = "telephony",
-                scope: Iterable[tuple[str, dt.date]] | None = None) -> LoadReport:
-    """Load every landing file of `source` (or only those of the (partner, month) `scope`)."""
+                scope: Iterable[tuple[str, dt.date]] | None = None,
+                pseudonymisation_key: str | None = None) -> LoadReport:
+    """Load every landing file of `source` (or only those of the (partner, month) `scope`).
+
+    A source with personal data (crm) needs the pseudonymisation key; when not given it is
+    `privacy.pseudonymisation_key(Settings.from_env())`, which raises
+    `PseudonymisationKeyMissing` (before anything is read or written) in production without
+    `HUB_PSEUDONYMISATION_KEY`.
+    """
+    if SOURCE_FIELDS[source].get("personal") and not pseudonymisation_key:
+        from dagster_project.privacy import pseudonymisation_key as hub_key
+        from dagster_project.settings import Settings
+
+        pseudonymisation_key = hub_key(Settings.from_env())
     scope_set = set(scope) if scope is not None else None
     db_path.parent.mkdir(parents=True, exist_ok=True)
     report = LoadReport(load_id=uuid.uuid4().hex, source=source)
@@ -267,7 +330,8 @@ def load_source(db_path: Path, landing_dir: Path, partners: dict[str, PartnerCon
     try:
         ensure_raw_schema(con, (source,))
         with tempfile.TemporaryDirectory(prefix="hub-load-") as tmp:
-            loader = _Loader(con, source, report.load_id, landing_dir, Path(tmp))
+            loader = _Loader(con, source, report.load_id, landing_dir, Path(tmp),
+                             pseudonymisation_key)
             for problem in problems:
                 if scope_set is not None and problem.partner_code is None:
                     continue

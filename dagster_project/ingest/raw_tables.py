@@ -12,16 +12,34 @@ LINEAGE_COLUMNS = (
 )
 
 
+# docs/crm.md: what raw.crm_contacts holds instead of the personal fields.
+CRM_KEY_COLUMNS = ("customer_name_key", "phone_key", "email_key", "postcode_key", "uprn_key",
+                   "name_postcode_key")
+CRM_FLAG_COLUMNS = ("has_customer_name", "has_phone", "has_email", "has_postcode",
+                    "is_phone_valid", "is_email_valid", "is_postcode_valid")
+
+
 def source_fields(source: str) -> tuple[str, ...]:
+    """The canonical fields stored as delivered text (personal fields are never stored)."""
     spec = SOURCE_FIELDS[source]
-    return spec["required"] + spec["optional"]
+    personal = spec.get("personal", ())
+    return tuple(f for f in spec["required"] + spec["optional"] if f not in personal)
+
+
+def derived_columns(source: str) -> tuple[tuple[str, str], ...]:
+    """(column, type) computed at load from the personal fields (crm), after the text fields."""
+    if source != "crm":
+        return ()
+    return (tuple((c, "varchar") for c in CRM_KEY_COLUMNS)
+            + tuple((c, "boolean") for c in CRM_FLAG_COLUMNS))
 
 
 def ensure_raw_schema(con: duckdb.DuckDBPyConnection, sources: tuple[str, ...]) -> None:
     """Create the raw tables if they do not exist yet (never drops data)."""
     con.execute("create schema if not exists raw")
     for source in sources:
-        fields = ", ".join(f'"{f}" varchar' for f in source_fields(source))
+        fields = ", ".join([f'"{f}" varchar' for f in source_fields(source)]
+                           + [f'"{c}" {t}' for c, t in derived_columns(source)])
         con.execute(f"create table if not exists raw.{source}_{_entity(source)} "
                     f"(partner_code varchar, {fields}, {LINEAGE_COLUMNS})")
     con.execute("""
@@ -70,6 +88,12 @@ def write_partner_config(con: duckdb.DuckDBPyConnection,
                                   "outcome varchar", []),
         "partner_queues": ("partner_code varchar, queue_name varchar, "
                            "service_line_code varchar", []),
+        "partner_crm_codes": ("partner_code varchar, field varchar, code varchar, "
+                              "canonical varchar", []),
+        "partner_crm_services": ("partner_code varchar, service_name varchar, "
+                                 "service_line_code varchar", []),
+        "partner_complaint_policy": ("partner_code varchar, feedback_stage integer, "
+                                     "response_working_days integer", []),
     }
     for p in partners.values():
         tables["partners"][1].append((p.code, p.name, p.kind, p.is_fictional, p.timezone,
@@ -86,6 +110,13 @@ def write_partner_config(con: duckdb.DuckDBPyConnection,
                 (p.code, name, code, outcome) for code, outcome in s.codes.items())
             tables["partner_queues"][1].extend(
                 (p.code, queue, line) for queue, line in s.queues.items())
+            for fld, codes in s.field_codes.items():
+                tables["partner_crm_codes"][1].extend(
+                    (p.code, fld, code, canonical) for code, canonical in codes.items())
+            tables["partner_crm_services"][1].extend(
+                (p.code, service, line) for service, line in s.services.items())
+        tables["partner_complaint_policy"][1].extend(
+            (p.code, stage, days) for stage, days in sorted(p.complaint_policy.items()))
     counts = {}
     con.execute("begin transaction")
     try:

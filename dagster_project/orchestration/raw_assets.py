@@ -11,10 +11,13 @@ import duckdb
 from dagster_project.ingest import load_source, write_partner_config
 from dagster_project.orchestration.partitions import partner_month_partitions, to_scope
 from dagster_project.orchestration.resources import WarehouseResource
+from dagster_project.privacy import PseudonymisationKeyMissing, pseudonymisation_key
 
 CONFIG_TABLES = ("partners", "partner_opening_hours", "partner_sources",
-                 "partner_outcome_codes", "partner_queues")
+                 "partner_outcome_codes", "partner_queues", "partner_crm_codes",
+                 "partner_crm_services", "partner_complaint_policy")
 LOAD_TABLES = ("load_files", "load_events", "rejected_rows")
+SOURCE_ASSETS = {"telephony": ["raw", "telephony_calls"], "crm": ["raw", "crm_contacts"]}
 
 
 @dg.multi_asset(
@@ -45,6 +48,27 @@ def raw_partner_config(context: dg.AssetExecutionContext, warehouse: WarehouseRe
 )
 def raw_telephony_calls(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     """Load the landing files of the selected partner-months; one run for any number of them."""
+    return _load(context, warehouse, "telephony")
+
+
+@dg.asset(
+    key=["raw", "crm_contacts"], group_name="raw", kinds={"duckdb"},
+    description="raw.crm_contacts: one row per delivered CRM enquiry, text as delivered; the "
+                "personal fields pseudonymised at load (keys and flags, never clear values)",
+    partitions_def=partner_month_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+)
+def raw_crm_contacts(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    """Load the CRM landing files of the selected partner-months (docs/crm.md)."""
+    try:
+        key = pseudonymisation_key(warehouse.settings())
+    except PseudonymisationKeyMissing as exc:
+        raise dg.Failure(str(exc)) from exc
+    return _load(context, warehouse, "crm", key)
+
+
+def _load(context: dg.AssetExecutionContext, warehouse: WarehouseResource, source: str,
+          key: str | None = None) -> dg.MaterializeResult:
     settings = warehouse.settings()
     keys = list(context.partition_keys)
     # A run over every partition loads every landing file, including periods outside the
@@ -52,7 +76,7 @@ def raw_telephony_calls(context: dg.AssetExecutionContext, warehouse: WarehouseR
     everything = len(keys) == len(partner_month_partitions.get_partition_keys())
     scope = None if everything else to_scope(keys)
     report = load_source(settings.work_db, settings.landing_dir, warehouse.partners(),
-                         "telephony", scope)
+                         source, scope, pseudonymisation_key=key)
     context.log.info(report.summary())
     for f in report.rejected:
         context.log.warning(f.message)
@@ -74,7 +98,7 @@ def raw_telephony_calls(context: dg.AssetExecutionContext, warehouse: WarehouseR
 
 @dg.multi_asset(
     specs=[dg.AssetSpec(["raw", t], group_name="raw", kinds={"duckdb"},
-                        deps=[dg.AssetKey(["raw", "telephony_calls"])],
+                        deps=[dg.AssetKey(k) for k in SOURCE_ASSETS.values()],
                         description=f"raw.{t}: load bookkeeping, written by the loader in the "
                                     f"same transaction as the rows")
            for t in LOAD_TABLES],
