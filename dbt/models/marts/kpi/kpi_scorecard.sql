@@ -323,9 +323,15 @@ compared as (
 
     select
         *,
+        -- Ranked on values rounded to 9 decimals: equal figures (e.g. every partner's web
+        -- contacts at 0.20 GBP) share a rank whatever floating-point noise their sums carry.
         rank() over (
             partition by month, kpi_code, segment_code, is_ranked
-            order by case when direction = 'lower_is_better' then kpi_value else -kpi_value end
+            order by
+                round(
+                    case when direction = 'lower_is_better' then kpi_value else -kpi_value end,
+                    9
+                )
         ) as rank_in_partition,
         count(*) filter (where is_ranked) over (
             partition by month, kpi_code, segment_code
