@@ -23,51 +23,26 @@ def _age(path: Path, now: dt.datetime) -> str:
     return f"{published:%Y-%m-%d %H:%M} ({ago})"
 
 
-def _has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return con.execute("select count(*) from information_schema.tables where table_schema = ? "
-                       "and table_name = ?", [schema, table]).fetchone()[0] > 0
-
-
-def _crm_section(con: duckdb.DuckDBPyConnection, partner_codes: list[str], month: dt.date,
-                 not_expected: tuple[str, ...]) -> list[str]:
-    """CRM deliveries of `month`: from marts.kpi_deliveries once dbt models CRM, before that
-    from the loader's own bookkeeping (rows loaded, malformed lines quarantined)."""
-    if not _has_table(con, "raw", "partner_sources"):
-        return []
-    configured = {r[0] for r in con.execute(
-        "select partner_code from raw.partner_sources where source = 'crm'").fetchall()}
-    codes = [c for c in partner_codes if c in configured]
-    if not codes:
-        return []
-    modelled = _has_table(con, "marts", "kpi_deliveries") and con.execute(
-        "select count(*) from marts.kpi_deliveries where source = 'crm'").fetchone()[0] > 0
-    if modelled:
-        rows = con.execute("""
-            select partner_code, sum(files), sum(rows_read), sum(rows_valid),
-                   sum(rows_rejected) + sum(rows_quarantined), sum(rows_excluded)
-            from marts.kpi_deliveries where source = 'crm' and month = ?
-            group by all order by 1
-        """, [month]).fetchall()
-    elif _has_table(con, "raw", "load_files"):
-        rows = con.execute("""
-            select partner_code, count(*), sum(rows_read), sum(rows_loaded), sum(rows_rejected),
-                   0
-            from raw.load_files where source = 'crm' and period_month = ?
-            group by all order by 1
-        """, [month]).fetchall()
-    else:
-        rows = []
+def _source_section(con: duckdb.DuckDBPyConnection, source: str, label: str,
+                    partner_codes: list[str], month: dt.date,
+                    not_expected: tuple[str, ...]) -> list[str]:
+    """One source's deliveries of `month` per partner (from marts.kpi_deliveries)."""
+    rows = con.execute("""
+        select partner_code, sum(files), sum(rows_read), sum(rows_valid),
+               sum(rows_rejected) + sum(rows_quarantined), sum(rows_excluded)
+        from marts.kpi_deliveries where source = ? and month = ?
+        group by all order by 1
+    """, [source, month]).fetchall()
     delivered = {r[0]: r for r in rows}
-    expected = [c for c in codes if c not in not_expected]
+    expected = [c for c in partner_codes if c not in not_expected]
     missing = [c for c in expected if c not in delivered]
-    lines = ["", f"CRM for {month:%B %Y}: {len(expected) - len(missing)} of {len(expected)} "
-                 f"partners delivered" + (f"; not delivered: {', '.join(missing)}" if missing
-                                          else ""), ""]
-    if not modelled:
-        lines.append("(rows as loaded; quarantine figures once dbt models CRM)")
-    lines += [f"{'partner':<12} {'files':>6} {'rows read':>11} {'valid':>11} "
+    lines = [f"{label} for {month:%B %Y}: {len(expected) - len(missing)} of {len(expected)} "
+             f"partners delivered" + (f"; not delivered: {', '.join(missing)}" if missing else "")
+             + (f" (not expected to deliver: {', '.join(not_expected)})" if not_expected else ""),
+             "",
+             f"{'partner':<12} {'files':>6} {'rows read':>11} {'valid':>11} "
              f"{'quarantined':>12} {'excluded':>9}"]
-    for code in codes:
+    for code in partner_codes:
         if code in delivered:
             _, files, read, valid, quarantined, excluded = delivered[code]
             lines.append(f"{code:<12} {files:>6,} {read:>11,} {valid:>11,} {quarantined:>12,} "
@@ -85,40 +60,24 @@ def status_report(operations_db: Path, partner_codes: list[str], month: dt.date,
         raise FileNotFoundError(f"no published warehouse at {operations_db}: run `hub build`")
     con = duckdb.connect(str(operations_db), read_only=True)
     try:
-        rows = con.execute("""
-            select partner_code, sum(files), sum(rows_read), sum(rows_valid),
-                   sum(rows_rejected) + sum(rows_quarantined), sum(rows_excluded)
-            from marts.kpi_deliveries where source = 'telephony' and month = ?
-            group by all order by 1
-        """, [month]).fetchall()
+        crm_partners = {r[0] for r in con.execute(
+            "select partner_code from raw.partner_sources where source = 'crm'").fetchall()}
+        sections = _source_section(con, "telephony", "Telephony", partner_codes, month,
+                                   not_expected)
+        crm_codes = [c for c in partner_codes if c in crm_partners]
+        if crm_codes:
+            sections.append("")
+            sections += _source_section(con, "crm", "CRM", crm_codes, month,
+                                        tuple(c for c in not_expected if c in crm_partners))
         # a build loads each source under its own load id: the last load of every source
         last_loads = con.execute(
             "select arg_max(load_id, event_at) from raw.load_events group by source "
             "order by source desc").fetchall()
         rejected = [m for (load_id,) in last_loads for m in rejection_messages(con, load_id)]
-        crm_lines = _crm_section(con, partner_codes, month, not_expected)
     finally:
         con.close()
-    delivered = {r[0]: r for r in rows}
-    expected = [p for p in partner_codes if p not in not_expected]
-    missing = [p for p in expected if p not in delivered]
     published = _age(operations_db, now or dt.datetime.now())
-    lines = [f"Published warehouse: {operations_db}, published {published}",
-             f"Telephony for {month:%B %Y}: {len(expected) - len(missing)} of {len(expected)} "
-             f"partners delivered" + (f"; not delivered: {', '.join(missing)}" if missing else "")
-             + (f" (not expected to deliver: {', '.join(not_expected)})" if not_expected else ""),
-             "",
-             f"{'partner':<12} {'files':>6} {'rows read':>11} {'valid':>11} "
-             f"{'quarantined':>12} {'excluded':>9}"]
-    for code in partner_codes:
-        if code in delivered:
-            _, files, read, valid, quarantined, excluded = delivered[code]
-            lines.append(f"{code:<12} {files:>6,} {read:>11,} {valid:>11,} {quarantined:>12,} "
-                         f"{excluded:>9,}")
-        else:
-            note = "not expected" if code in not_expected else "no delivery"
-            lines.append(f"{code:<12} {'-':>6} {note:>11}")
-    lines.extend(crm_lines)
+    lines = [f"Published warehouse: {operations_db}, published {published}", *sections]
     lines.append("")
     if rejected:
         lines.append(f"The last load rejected {len(rejected)} file(s):")

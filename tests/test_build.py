@@ -94,6 +94,10 @@ def test_status_reports_deliveries_and_rejections(built_warehouse):
     riverton = next(ln for ln in out.splitlines() if ln.startswith("riverton "))
     assert riverton.split()[1] == "30"  # one file a day
     assert "rejected" in out
+    assert "CRM for April 2024: 6 of 6 partners delivered" in out
+    crm_section = out.split("CRM for April 2024", 1)[1]
+    westvale = next(ln for ln in crm_section.splitlines() if ln.startswith("westvale "))
+    assert westvale.split()[1] == "1"  # one JSON-lines file a month
 
 
 def _phonenow_only(tmp_path: Path, partners_dir: Path = PARTNERS_DIR) -> dict[str, str]:

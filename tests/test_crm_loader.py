@@ -494,22 +494,21 @@ def test_status_shows_crm_deliveries(tmp_path):
     con.execute("create schema raw; create schema marts")
     con.execute("create table raw.partner_sources as select * from (values ('crmtown', 'crm'), "
                 "('crmtown', 'telephony'), ('jsontown', 'crm')) t(partner_code, source)")
-    con.execute("create table raw.load_files as select * from (values "
-                "('crmtown', 'crm', 5, 4, 1, date '2024-03-01')) "
-                "t(partner_code, source, rows_read, rows_loaded, rows_rejected, period_month)")
     con.execute("create table raw.load_events as select * from (values "
                 "('L1', timestamp '2024-04-01 10:00', 'crm', 'rejected', 'jsontown/crm/x: bad', "
                 "'jsontown/crm/x')) t(load_id, event_at, source, status, message, source_file)")
     con.execute("create table marts.kpi_deliveries (partner_code varchar, source varchar, "
                 "month date, files bigint, rows_read bigint, rows_valid bigint, "
                 "rows_rejected bigint, rows_quarantined bigint, rows_excluded bigint)")
+    con.execute("insert into marts.kpi_deliveries values "
+                "('crmtown', 'crm', date '2024-03-01', 1, 5, 3, 1, 1, 0)")
     con.close()
     out = status_report(ops, ["crmtown", "jsontown"], dt.date(2024, 3, 1))
     assert "Telephony for March 2024: 0 of 2 partners delivered" in out
     assert "CRM for March 2024: 1 of 2 partners delivered; not delivered: jsontown" in out
     crm_lines = out.split("CRM for", 1)[1].splitlines()
     assert next(ln for ln in crm_lines if ln.startswith("crmtown ")).split() == [
-        "crmtown", "1", "5", "4", "1", "0"]
+        "crmtown", "1", "5", "3", "2", "0"]
     assert "jsontown/crm/x: bad" in out
 
 
