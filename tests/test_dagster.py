@@ -47,7 +47,8 @@ def test_definitions_load_and_lineage_joins_up():
     assert {"calls_reconcile", "calls_quarantine_rate", "telephony_freshness",
             "contacts_reconcile", "contacts_quarantine_rate", "crm_freshness"} <= check_names
     assert defs.resolve_job_def("build_warehouse") is not None
-    for slug in ("hub-board", "partner-report", "data-quality"):
+    for slug in ("hub-board", "partner-report", "data-quality", "channels-cost",
+                 "customer-experience"):
         dashboard = graph.get(dg.AssetKey(["superset", slug]))
         assert dashboard.parent_keys == {dg.AssetKey(["serving", "warehouse"])}
 

@@ -361,11 +361,31 @@ def test_one_partner_role_per_partner_config(partner_codes):
         spec = partner_specs[f"Partner_{code}"]
         assert spec.partner_code == code
         assert spec.sql_lab is False, "SQL Lab would bypass row-level security"
-        assert set(spec.dashboards) == {"partner-report", "data-quality"}
+        assert set(spec.dashboards) == {"partner-report", "data-quality", "channels-cost",
+                                        "customer-experience"}
     board, explorer = specs[security.BOARD_ROLE], specs[security.EXPLORER_ROLE]
     assert board.all_datasets and not board.sql_lab and board.partner_code is None
     assert explorer.sql_lab and explorer.schemas == ("marts",) and not explorer.all_datasets
-    assert set(board.dashboards) == {"hub-board", "partner-report", "data-quality"}
+    assert set(board.dashboards) == {"hub-board", "partner-report", "data-quality",
+                                     "channels-cost", "customer-experience"}
+    assert set(explorer.dashboards) == set(board.dashboards)
+
+
+# Reference tables without partner rows: a partner role may read them whole.
+NO_PARTNER_ROWS = {"dim_date", "dim_queue", "dim_channel", "dim_service"}
+
+
+def test_partner_roles_only_get_datasets_row_level_security_covers(manifest, sources):
+    """Partner roles read every provisioned dataset; row-level security filters those with a
+    partner_code column. Anything else must be a reference table without partner rows, and
+    dim_customer (customers span partners) is never a dataset."""
+    for rel, dataset in _of_kind(sources, "datasets").items():
+        table = dataset["table_name"]
+        assert table != "dim_customer", f"{rel}: dim_customer must not be exposed in Superset"
+        columns = _model_columns(manifest, dataset["schema"], table)
+        names = {name for name, _ in columns}
+        assert "partner_code" in names or table in NO_PARTNER_ROWS, (
+            f"{rel}: {table} has no partner_code column, so row-level security cannot cover it")
 
 
 def test_rls_clause_keeps_only_the_partners_rows(tmp_path, partner_codes):
@@ -452,7 +472,11 @@ def test_dashboard_catalog_lists_the_marts_each_dashboard_reads():
     from dagster_project.dashboards.catalog import dashboards
 
     found = {d.slug: d for d in dashboards(REPO_ROOT / "superset" / "assets")}
-    assert set(found) == {"hub-board", "partner-report", "data-quality"}
+    assert set(found) == {"hub-board", "partner-report", "data-quality", "channels-cost",
+                          "customer-experience"}
+    assert found["channels-cost"].tables == ("marts.kpi_contact_monthly", "marts.kpi_scorecard")
+    assert found["customer-experience"].tables == ("marts.kpi_contact_monthly",
+                                                   "marts.kpi_scorecard")
     assert "marts.kpi_scorecard" in found["hub-board"].tables
     assert "marts.fct_calls" in found["partner-report"].tables
     assert "marts.kpi_freshness" in found["data-quality"].tables

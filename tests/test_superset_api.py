@@ -16,14 +16,15 @@ import pytest
 from tests.conftest import PARTNERS_DIR
 
 BOARD, PARTNER_REPORT, DATA_QUALITY = "hub-board", "partner-report", "data-quality"
-PROVISIONED = {BOARD, PARTNER_REPORT, DATA_QUALITY}
+CHANNELS, CX = "channels-cost", "customer-experience"
+PROVISIONED = {BOARD, PARTNER_REPORT, DATA_QUALITY, CHANNELS, CX}
 PARTNER_CODES = sorted(path.stem for path in PARTNERS_DIR.glob("*.yml"))
 
 # Who is granted which of the provisioned dashboards (the security design, written out).
 VISIBLE = {
     "board": PROVISIONED,
     "explorer": PROVISIONED,
-    **{f"partner_{code}": {PARTNER_REPORT, DATA_QUALITY} for code in PARTNER_CODES},
+    **{f"partner_{code}": {PARTNER_REPORT, DATA_QUALITY, CHANNELS, CX} for code in PARTNER_CODES},
 }
 
 

@@ -71,9 +71,10 @@ def test_every_dashboard_renders_for_admin(superset_server, browser, tmp_path):
     assert not problems, "\n".join(problems)
 
 
-def test_partner_report_renders_for_partner(superset_server, browser):
+def test_partner_dashboards_render_for_partner(superset_server, browser):
     listed = {d["slug"] for d in superset_server.client(PARTNER_USER).dashboards()}
-    assert "partner-report" in listed, f"{PARTNER_USER} does not see partner-report: {listed}"
+    wanted = {"partner-report", "data-quality", "channels-cost", "customer-experience"}
+    assert wanted <= listed, f"{PARTNER_USER} does not see {sorted(wanted - listed)}: {listed}"
     problems = _check_dashboards(superset_server, browser, PARTNER_USER)
     assert not problems, "\n".join(problems)
 

@@ -27,6 +27,11 @@ DASHBOARD_CHARTS = {"hub-board": "board_", "partner-report": "partner_"}
 TARGET_LINES = {"board_tsf_trend": "tsf_pct", "board_asa_trend": "asa_seconds",
                 "board_abandon_trend": "abandon_rate_pct", "board_sl_days": "sl_days_pct",
                 "partner_daily_tsf": "tsf_pct"}
+# The telephony KPIs of kpi_definitions: the partner report's telephony headline table (the
+# contact KPIs have their own table, tests/test_superset_crm.py).
+TELEPHONY_KPIS = ("tsf_pct", "asa_seconds", "abandon_rate_pct", "sl_days_pct", "aht_seconds",
+                  "calls_offered", "offered_mom_change_pct", "out_of_hours_pct",
+                  "answered_unknown_wait")
 LATEST_24 = ("date_diff('month', month, (select max(month) from marts.kpi_telephony_monthly))"
              " < 24")
 
@@ -172,12 +177,14 @@ def test_league_table_ranks_the_partners_on_the_default_kpi_of_the_latest_month(
     expected = marts(
         "select rank_among_partners, partner_code, value, target, rag_status, hub_value "
         "from marts.kpi_scorecard where strftime(month, '%Y-%m') = ? and kpi_name = ? "
-        "order by rank_among_partners, partner_code", period, kpi)
+        "and segment_code = 'all' order by rank_among_partners, partner_code", period, kpi)
     assert len(expected) > 1
     assert_same_rows(shown, expected)
-    # Unfiltered, the table is the whole scorecard, one row per partner, month and KPI.
+    # Unfiltered, the table is the scorecard's partner-level rows (segment rows per channel or
+    # category never double a partner up), one row per partner, month and KPI.
     everything = saved_results(client, charts["board_league_table"])[0]
-    assert everything["rowcount"] == marts("select count(*) from marts.kpi_scorecard")[0][0]
+    assert everything["rowcount"] == marts(
+        "select count(*) from marts.kpi_scorecard where segment_code = 'all'")[0][0]
 
 
 def test_service_level_days_by_partner_for_a_month(client, charts, marts):
@@ -212,7 +219,8 @@ def test_headline_kpis_of_a_partner_month(client, charts, marts):
     expected = marts(
         "select kpi_name, value, target, rag_status, hub_value, rank_among_partners "
         "from marts.kpi_scorecard where partner_code = ? and strftime(month, '%Y-%m') = ? "
-        "order by kpi_name", partner, period)
+        "and segment_code = 'all' and kpi_code in (select unnest(?)) order by kpi_name",
+        partner, period, list(TELEPHONY_KPIS))
     assert {row["kpi_name"] for row in shown} >= {"Telephone service factor", "Calls offered"}
     assert_same_rows(shown, expected)
 

@@ -16,7 +16,7 @@ import pytest
 from tests.conftest import PARTNERS_DIR
 
 PARTNER_CODES = sorted(path.stem for path in PARTNERS_DIR.glob("*.yml"))
-PARTNER_DASHBOARDS = ("partner-report", "data-quality")
+PARTNER_DASHBOARDS = ("partner-report", "data-quality", "channels-cost", "customer-experience")
 COUNT = {"expressionType": "SQL", "sqlExpression": "count(*)", "label": "n_rows"}
 
 

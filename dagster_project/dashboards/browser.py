@@ -208,18 +208,27 @@ class Session:
         self.close()
 
     def login(self, password: str) -> None:
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
         page = self.page
-        page.goto(f"{self.url}/login/", wait_until="domcontentloaded")
-        page.wait_for_selector("#username", timeout=60_000)
-        page.fill("#username", self.username)
-        page.fill("#password", password)
-        # The form posts and is redirected: to the welcome page, or back to /login/ with
-        # "Invalid username or password".
-        with page.expect_navigation(wait_until="domcontentloaded", timeout=60_000):
+        # Two tries: on a busy machine the click can land before the login page's script has
+        # taken over the form, which then reloads /login/ without logging in.
+        for _attempt in range(2):
+            page.goto(f"{self.url}/login/", wait_until="networkidle", timeout=60_000)
+            page.wait_for_selector("#username", timeout=60_000)
+            page.fill("#username", self.username)
+            page.fill("#password", password)
+            # The form posts and is redirected: to the welcome page, or back to /login/ with
+            # "Invalid username or password".
             page.click("button[type=submit], input[type=submit]")
-        if "/login" in page.url:
-            raise BrowserError(f"could not log in to {self.url} as {self.username!r} "
-                               "(wrong password?)")
+            try:
+                page.wait_for_url(lambda url: "/login" not in url, timeout=20_000,
+                                  wait_until="domcontentloaded")
+                return
+            except PlaywrightTimeout:  # still on /login/
+                continue
+        raise BrowserError(f"could not log in to {self.url} as {self.username!r} "
+                           "(wrong password?)")
 
     def dashboards(self) -> list[dict[str, Any]]:
         """Dashboards this user may see, from the REST API with the browser's session."""

@@ -3,8 +3,10 @@
 - `Admin`: everything (Superset's own role).
 - `HubBoard`: every dashboard, every partner, no SQL Lab.
 - `Partner_<code>`: its partner's rows only (row-level security on every dataset with a
-  `partner_code` column), the partner report and data-quality dashboards, no SQL Lab (row-level
-  security does not apply there).
+  `partner_code` column), the partner report, data-quality, channels-and-cost and
+  customer-experience dashboards, no SQL Lab (row-level security does not apply there). Datasets
+  of tables spanning partners without a `partner_code` column (e.g. `dim_customer`) must not be
+  provisioned at all: partner roles may read every provisioned dataset.
 - `Explorer`: SQL Lab over the `marts` schema only (never `raw`, `quality` or `staging`), the
   datasets of `marts`, every dashboard.
 """
@@ -20,8 +22,9 @@ PARTNER_COLUMN = "partner_code"
 PARTNER_ROLE_PREFIX = "Partner_"
 
 # Dashboards (by slug) each kind of role is granted. Admin sees all.
-BOARD_DASHBOARDS = ("hub-board", "partner-report", "data-quality")
-PARTNER_DASHBOARDS = ("partner-report", "data-quality")
+CONTACT_DASHBOARDS = ("channels-cost", "customer-experience")
+BOARD_DASHBOARDS = ("hub-board", "partner-report", "data-quality", *CONTACT_DASHBOARDS)
+PARTNER_DASHBOARDS = ("partner-report", "data-quality", *CONTACT_DASHBOARDS)
 EXPLORER_DASHBOARDS = BOARD_DASHBOARDS
 
 
