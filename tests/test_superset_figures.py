@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import json
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,10 @@ def day(epoch_ms: float) -> date:
 
 
 def approx(value: Any) -> Any:
+    """Equal to within 1e-9; exact decimals from the marts (money) compare as floats, since
+    Superset returns JSON numbers."""
+    if isinstance(value, Decimal):
+        value = float(value)
     return pytest.approx(value, rel=1e-9, abs=1e-9)
 
 
