@@ -130,3 +130,33 @@ def superset_server(built_warehouse, tmp_path_factory):
                 os.environ[key] = value
     yield RunningSuperset(ss, proc, admin_password, demo_password)
     server.stop(proc)
+
+
+@pytest.fixture(scope="module")
+def client(superset_server):
+    """A Superset API client logged in as admin."""
+    return superset_server.client()
+
+
+@pytest.fixture(scope="module")
+def admin(client):
+    """The admin client, by that name where tests compare users."""
+    return client
+
+
+@pytest.fixture(scope="module")
+def marts(superset_server):
+    """Run SQL on the serving warehouse Superset reads (read-only, a connection per query).
+    tests/test_crm_kpis_recomputed.py has its own `marts` (a connection to the same file)."""
+    import duckdb
+
+    serving_db = str(superset_server.ss.hub.serving_db)
+
+    def sql(query: str, *params):
+        con = duckdb.connect(serving_db, read_only=True)
+        try:
+            return con.execute(query, list(params)).fetchall()
+        finally:
+            con.close()
+
+    return sql

@@ -43,11 +43,6 @@ def chart_result_problem(answer) -> str | None:
     return None
 
 
-@pytest.fixture(scope="module")
-def admin(superset_server):
-    return superset_server.client("admin")
-
-
 def test_the_provisioned_dashboards_exist(admin):
     dashboards = {d["slug"]: d for d in admin.dashboards()}
     assert set(dashboards) >= PROVISIONED, sorted(dashboards)

@@ -55,27 +55,6 @@ def dashboard_charts(client: SupersetClient, slug: str) -> dict[str, dict[str, A
 
 
 @pytest.fixture(scope="module")
-def client(superset_server):
-    return superset_server.client()
-
-
-@pytest.fixture(scope="module")
-def marts(superset_server):
-    import duckdb
-
-    serving_db = str(superset_server.ss.hub.serving_db)
-
-    def sql(query: str, *params: Any) -> list[tuple]:
-        con = duckdb.connect(serving_db, read_only=True)
-        try:
-            return con.execute(query, list(params)).fetchall()
-        finally:
-            con.close()
-
-    return sql
-
-
-@pytest.fixture(scope="module")
 def charts(client) -> dict[str, dict[str, Any]]:
     found = {}
     for slug in CRM_DASHBOARDS:

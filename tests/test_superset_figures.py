@@ -16,7 +16,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pytest
 import yaml
 
@@ -58,26 +57,6 @@ def approx(value: Any) -> Any:
     if isinstance(value, Decimal):
         value = float(value)
     return pytest.approx(value, rel=1e-9, abs=1e-9)
-
-
-@pytest.fixture(scope="module")
-def client(superset_server):
-    return superset_server.client()
-
-
-@pytest.fixture(scope="module")
-def marts(superset_server):
-    """Run SQL on the serving warehouse Superset reads (read-only, a connection per query)."""
-    serving_db = str(superset_server.ss.hub.serving_db)
-
-    def sql(query: str, *params: Any) -> list[tuple]:
-        con = duckdb.connect(serving_db, read_only=True)
-        try:
-            return con.execute(query, list(params)).fetchall()
-        finally:
-            con.close()
-
-    return sql
 
 
 @pytest.fixture(scope="module")

@@ -21,11 +21,6 @@ COUNT = {"expressionType": "SQL", "sqlExpression": "count(*)", "label": "n_rows"
 
 
 @pytest.fixture(scope="module")
-def admin(superset_server):
-    return superset_server.client("admin")
-
-
-@pytest.fixture(scope="module")
 def partner_datasets(admin) -> list[dict[str, Any]]:
     """Every dataset with a partner_code column: id, schema, table_name."""
     found = []
