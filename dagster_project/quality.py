@@ -25,17 +25,17 @@ class Reconciliation:
         return 100.0 * self.quarantined_rows / self.raw_rows if self.raw_rows else 0.0
 
 
-def reconcile_calls(con: duckdb.DuckDBPyConnection) -> list[Reconciliation]:
-    """Per partner: raw call rows against facts + quarantined + excluded."""
-    rows = con.execute("""
-        with raw_rows as (
-            select partner_code, count(*) as n from raw.telephony_calls group by all
-        ),
-        facts as (select partner_code, count(*) as n from marts.fct_calls group by all),
-        quarantined as (
-            select partner_code, count(*) as n from quality.quarantine_calls group by all
-        ),
-        excluded as (select partner_code, count(*) as n from quality.excluded_calls group by all)
+def _reconcile(con: duckdb.DuckDBPyConnection, raw: str, facts: str, quarantined: str,
+               excluded: str | None = None) -> list[Reconciliation]:
+    """Per partner: rows of the `raw` table against rows of the other tables (schema.table
+    names from the callers below, never user input)."""
+    excluded_rows = (f"select partner_code, count(*) as n from {excluded} group by all"
+                     if excluded else "select null as partner_code, 0 as n where false")
+    rows = con.execute(f"""
+        with raw_rows as (select partner_code, count(*) as n from {raw} group by all),
+        facts as (select partner_code, count(*) as n from {facts} group by all),
+        quarantined as (select partner_code, count(*) as n from {quarantined} group by all),
+        excluded as ({excluded_rows})
         select r.partner_code, r.n, coalesce(f.n, 0), coalesce(q.n, 0), coalesce(e.n, 0)
         from raw_rows r
         left join facts f using (partner_code)
@@ -46,23 +46,16 @@ def reconcile_calls(con: duckdb.DuckDBPyConnection) -> list[Reconciliation]:
     return [Reconciliation(*r) for r in rows]
 
 
+def reconcile_calls(con: duckdb.DuckDBPyConnection) -> list[Reconciliation]:
+    """Per partner: raw call rows against facts + quarantined + excluded."""
+    return _reconcile(con, "raw.telephony_calls", "marts.fct_calls", "quality.quarantine_calls",
+                      "quality.excluded_calls")
+
+
 def reconcile_contacts(con: duckdb.DuckDBPyConnection) -> list[Reconciliation]:
     """Per partner: raw CRM rows against facts + quarantined (CRM has no excluded rows)."""
-    rows = con.execute("""
-        with raw_rows as (
-            select partner_code, count(*) as n from raw.crm_contacts group by all
-        ),
-        facts as (select partner_code, count(*) as n from marts.fct_contacts group by all),
-        quarantined as (
-            select partner_code, count(*) as n from quality.quarantine_contacts group by all
-        )
-        select r.partner_code, r.n, coalesce(f.n, 0), coalesce(q.n, 0), 0
-        from raw_rows r
-        left join facts f using (partner_code)
-        left join quarantined q using (partner_code)
-        order by 1
-    """).fetchall()
-    return [Reconciliation(*r) for r in rows]
+    return _reconcile(con, "raw.crm_contacts", "marts.fct_contacts",
+                      "quality.quarantine_contacts")
 
 
 def previous_month(today: dt.date) -> dt.date:
