@@ -120,8 +120,6 @@ class _Loader:
         self.fields = source_fields(source)
         self.derived = tuple(c for c, _ in derived_columns(source))
         self.personal = SOURCE_FIELDS[source].get("personal", ())
-        # the text of a quarantined line is kept, unless the source carries personal data
-        self.keep_raw_line = not self.personal
         if self.personal:
             from dagster_project.privacy import register_udfs
 
@@ -229,7 +227,8 @@ class _Loader:
         # Rows keep file order in _acc; inside a transaction their rowids start at a large
         # offset, so number them from the smallest rowid.
         accepted, first_rowid = con.execute("select count(*), min(rowid) from _acc").fetchone()
-        raw_line = "any_value(csv_line)" if self.keep_raw_line else "cast(null as varchar)"
+        # the text of a quarantined line is kept, unless the source carries personal data
+        raw_line = "cast(null as varchar)" if self.personal else "any_value(csv_line)"
         con.execute(f"""
             create or replace temp table _rej as
             select line, string_agg(distinct error_type || ': ' || error_message, '; ') as reason,
