@@ -1,8 +1,10 @@
-"""`hub build`: run the whole Dagster build job in-process over every partner-month.
+"""`hub build`: run the whole Dagster build job in-process.
 
 Running through Dagster (not around it) records every materialization and check in the
 instance under DAGSTER_HOME, so the Dagster UI started by `hub serve` shows the warehouse as
-built. All partitions are loaded in one run (a partition-range run, like a single-run backfill).
+built. The job loads what is new in the landing folder, then dbt redoes only the partner-months
+that changed (or everything with `full_refresh`, or nothing when nothing changed: the served
+files are then left untouched); docs/architecture.md, "Incremental builds".
 """
 
 from __future__ import annotations
@@ -14,8 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
-
+from dagster_project import duck
 from dagster_project.quality import rejection_messages
 from dagster_project.settings import Settings
 
@@ -47,6 +48,8 @@ class BuildOutcome:
     load_messages: list[str] = field(default_factory=list)
     check_failures: list[str] = field(default_factory=list)
     load_summary: str = ""
+    plan_summary: str = ""
+    published: bool = False
     log_path: Path | None = None
 
     def log_tail(self, lines: int = 25) -> str:
@@ -65,7 +68,7 @@ LOAD_ASSETS = {("raw", "telephony_calls"): "telephony", ("raw", "crm_contacts"):
 def _load_messages(settings: Settings, load_ids: list[str]) -> list[str]:
     if not load_ids or not settings.work_db.exists():
         return []
-    con = duckdb.connect(str(settings.work_db), read_only=True)
+    con = duck.connect(settings.work_db, read_only=True)
     try:
         return [m for load_id in load_ids for m in rejection_messages(con, load_id)]
     finally:
@@ -81,13 +84,12 @@ def _source_summary(meta) -> str:
             f"malformed lines {meta['malformed_lines'].value:,}")
 
 
-def run_build(settings: Settings, strict: bool = False) -> BuildOutcome:
+def run_build(settings: Settings, strict: bool = False,
+              full_refresh: bool = False) -> BuildOutcome:
     """Load + dbt build + checks + publish. The serving file changes only if all of it passed."""
     import dagster as dg
-    from dagster._core.storage.tags import (
-        ASSET_PARTITION_RANGE_END_TAG,
-        ASSET_PARTITION_RANGE_START_TAG,
-    )
+
+    from dagster_project.build_plan import planned
 
     start = time.perf_counter()
     settings.ensure_dirs()
@@ -96,26 +98,22 @@ def run_build(settings: Settings, strict: bool = False) -> BuildOutcome:
     if strict:
         os.environ["HUB_STRICT_LOAD"] = "1"
     from dagster_project.definitions import defs
-    from dagster_project.orchestration.partitions import partner_month_partitions
 
     job = defs.resolve_job_def("build_warehouse")
-    keys = partner_month_partitions.get_partition_keys()
     log_dir = settings.data_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"build-{dt.datetime.now():%Y%m%d-%H%M%S}.log"
+    run_config = {"loggers": {"console": {"config": {"log_level": "WARNING"}}},
+                  "ops": {"hub_dbt_models": {"config": {"full_refresh": full_refresh}}}}
     # dagster-dbt echoes dbt's own log lines on stdout: keep them in a file, not the terminal.
     with (dg.DagsterInstance.get() as instance, log_path.open("w", encoding="utf-8") as log,
           contextlib.redirect_stdout(log)):
         result = job.execute_in_process(
-            instance=instance,
-            tags={ASSET_PARTITION_RANGE_START_TAG: keys[0],
-                  ASSET_PARTITION_RANGE_END_TAG: keys[-1], "hub/trigger": "hub build"},
-            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+            instance=instance, tags={"hub/trigger": "hub build"}, run_config=run_config,
             raise_on_error=False,
         )
     outcome = BuildOutcome(success=result.success, seconds=time.perf_counter() - start,
                            log_path=log_path)
-    # A partition-range run materializes the raw asset once per partition, with one load id.
     load_ids: dict[str, None] = {}
     summaries: dict[str, str] = {}
     for event in result.all_events:
@@ -128,6 +126,8 @@ def run_build(settings: Settings, strict: bool = False) -> BuildOutcome:
             if source is not None:
                 load_ids[mat.metadata["load_id"].value] = None
                 summaries[source] = _source_summary(mat.metadata)
+            if tuple(mat.asset_key.path) == ("serving", "warehouse"):
+                outcome.published = True
         if event.event_type_value == "ASSET_CHECK_EVALUATION":
             data = event.event_specific_data
             if not data.passed:
@@ -138,4 +138,6 @@ def run_build(settings: Settings, strict: bool = False) -> BuildOutcome:
     outcome.load_summary = "\n      ".join(
         f"{source} {summaries[source]}" for source in LOAD_ASSETS.values() if source in summaries)
     outcome.load_messages = _load_messages(settings, list(load_ids))
+    plan = planned(settings)
+    outcome.plan_summary = plan.summary() if plan else ""
     return outcome

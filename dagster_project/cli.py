@@ -40,9 +40,11 @@ def cmd_build(args: argparse.Namespace) -> int:
         print(f"hub build: partner configuration error: {exc}", file=sys.stderr)
         return 2
     print(f"hub build: {len(partners)} partners, landing {settings.landing_dir}")
-    outcome = run_build(settings, strict=args.strict)
+    outcome = run_build(settings, strict=args.strict, full_refresh=args.full_refresh)
     if outcome.load_summary:
         print(f"load: {outcome.load_summary}")
+    if outcome.plan_summary:
+        print(f"dbt: {outcome.plan_summary}")
     for message in outcome.load_messages:
         print(f"  rejected: {message}", file=sys.stderr)
     for check in outcome.check_failures:
@@ -55,6 +57,10 @@ def cmd_build(args: argparse.Namespace) -> int:
         print(f"the published files {settings.serving_db} and {settings.operations_db} were "
               "left as they were", file=sys.stderr)
         return 1
+    if not outcome.published:
+        print(f"hub build: nothing new: {settings.serving_db} and {settings.operations_db} "
+              f"left untouched ({outcome.seconds:.1f}s)")
+        return 0
     print(f"hub build: published {settings.serving_db} (marts) and {settings.operations_db} "
           f"in {outcome.seconds:.1f}s "
           f"(dbt log: {outcome.log_path})")
@@ -155,6 +161,9 @@ def main(argv: list[str] | None = None) -> int:
                            help="load + dbt build + checks + publish (non-zero on failure)")
     build.add_argument("--strict", action="store_true",
                        help="fail (and publish nothing) if any landing file is rejected")
+    build.add_argument("--full-refresh", action="store_true",
+                       help="rebuild every table from scratch instead of only the "
+                            "partner-months that changed")
     build.set_defaults(func=cmd_build)
 
     status = sub.add_parser("status", help="deliveries last month, rejected files, publication")

@@ -7,7 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+from dagster_project import duck
 from dagster_project.settings import Settings
+
+# What a build runs: every model, seed and data test. dbt unit tests check the SQL, not the
+# data, so they run in `make test` (tests/test_dbt_unit.py), not in every build.
+BUILD_ARGS = ("build", "--exclude-resource-type", "unit_test")
 
 
 class DbtError(RuntimeError):
@@ -17,6 +22,7 @@ class DbtError(RuntimeError):
 def dbt_env(settings: Settings) -> dict[str, str]:
     env = dict(os.environ)
     env["HUB_WORK_DB"] = str(settings.work_db)
+    env.update(duck.dbt_env_vars(settings.data_dir))
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     return env
 

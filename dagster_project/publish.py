@@ -21,6 +21,8 @@ from pathlib import Path
 
 import duckdb
 
+from dagster_project import duck
+
 SERVED_SCHEMA = "marts"
 REQUIRED_TABLES = ("marts.kpi_scorecard", "marts.kpi_telephony_monthly", "marts.fct_calls")
 
@@ -38,7 +40,7 @@ class PublishResult:
 
 
 def _checkpoint(work_db: Path) -> None:
-    con = duckdb.connect(str(work_db))
+    con = duck.connect(work_db)
     try:
         con.execute("checkpoint")
     finally:
@@ -49,7 +51,7 @@ def _checkpoint(work_db: Path) -> None:
 
 
 def _verify(path: Path, only_schema: str | None = None) -> None:
-    con = duckdb.connect(str(path), read_only=True)
+    con = duck.connect(path, read_only=True)
     try:
         for table in REQUIRED_TABLES:
             con.execute(f"select count(*) from {table}").fetchone()
@@ -72,7 +74,7 @@ def _tmp(target: Path) -> Path:
 
 def _copy_schema(source: Path, target: Path, schema: str) -> None:
     """Write `schema`'s tables of `source` (views materialised) into a new file `target`."""
-    con = duckdb.connect(str(target))
+    con = duck.connect(target)
     try:
         con.execute(f"attach '{source}' as source (read_only)")
         tables = [r[0] for r in con.execute(

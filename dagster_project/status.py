@@ -13,6 +13,7 @@ from pathlib import Path
 
 import duckdb
 
+from dagster_project import duck
 from dagster_project.quality import rejection_messages
 
 
@@ -58,7 +59,7 @@ def status_report(operations_db: Path, partner_codes: list[str], month: dt.date,
     """The status text for `month`; FileNotFoundError when nothing has been published yet."""
     if not operations_db.exists():
         raise FileNotFoundError(f"no published warehouse at {operations_db}: run `hub build`")
-    con = duckdb.connect(str(operations_db), read_only=True)
+    con = duck.connect(operations_db, read_only=True)
     try:
         crm_partners = {r[0] for r in con.execute(
             "select partner_code from raw.partner_sources where source = 'crm'").fetchall()}

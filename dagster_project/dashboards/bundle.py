@@ -19,8 +19,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import yaml
+
+from dagster_project import duck
 
 DOC_PREFIX = "doc:"
 TEMPORAL_TYPES = ("DATE", "TIMESTAMP")
@@ -58,7 +59,7 @@ def _resolve_doc(text: Any, docs: dict[str, str], where: str) -> Any:
 
 
 def _warehouse_columns(serving_db: Path) -> dict[tuple[str, str], list[tuple[str, str]]]:
-    con = duckdb.connect(str(serving_db), read_only=True)
+    con = duck.connect(serving_db, read_only=True)
     try:
         rows = con.execute(
             "select table_schema, table_name, column_name, data_type "

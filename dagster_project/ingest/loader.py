@@ -23,6 +23,7 @@ from pathlib import Path
 
 import duckdb
 
+from dagster_project import duck
 from dagster_project.ingest.discovery import LandingFile, discover_files
 from dagster_project.ingest.raw_tables import (
     derived_columns,
@@ -325,7 +326,7 @@ def load_source(db_path: Path, landing_dir: Path, partners: dict[str, PartnerCon
     db_path.parent.mkdir(parents=True, exist_ok=True)
     report = LoadReport(load_id=uuid.uuid4().hex, source=source)
     files, problems = discover_files(landing_dir, partners, source)
-    con = duckdb.connect(str(db_path))
+    con = duck.connect(db_path)
     try:
         ensure_raw_schema(con, (source,))
         with tempfile.TemporaryDirectory(prefix="hub-load-") as tmp:

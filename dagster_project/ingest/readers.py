@@ -17,8 +17,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
-
+from dagster_project import duck
 from dagster_project.partners import SOURCE_FIELDS, SourceConfig
 
 UTF8_BOM = codecs.BOM_UTF8
@@ -87,7 +86,7 @@ def _xlsx_to_csv(src: Path, dst: Path, sheet: str | None) -> None:
     columns = list(zip(*rows[1:], strict=True)) if len(rows) > 1 else [[] for _ in header]
     table = pa.table({f"c{i}": pa.array([_cell_text(v) for v in col], pa.string())
                       for i, col in enumerate(columns)})
-    con = duckdb.connect()
+    con = duck.connect()
     try:
         con.register("sheet", table)
         aliases = ", ".join(f'c{i} as "{h.replace(chr(34), chr(34) * 2)}"'

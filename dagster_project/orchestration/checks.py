@@ -9,6 +9,7 @@ import dagster as dg
 import duckdb
 from dagster_dbt import get_asset_key_for_model
 
+from dagster_project import duck
 from dagster_project.orchestration.dbt_assets import hub_dbt_models
 from dagster_project.orchestration.resources import WarehouseResource
 from dagster_project.quality import (
@@ -23,7 +24,7 @@ MAX_QUARANTINE_PCT = float(os.environ.get("HUB_MAX_QUARANTINE_PCT", "2.0"))
 
 
 def _read_only(warehouse: WarehouseResource) -> duckdb.DuckDBPyConnection:
-    return duckdb.connect(str(warehouse.settings().work_db), read_only=True)
+    return duck.connect(warehouse.settings().work_db, read_only=True)
 
 
 def _reconciliation(warehouse: WarehouseResource,

@@ -5,7 +5,9 @@ import os
 import dagster as dg
 from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
 
-from dagster_project.dbt_runner import dbt_executable, ensure_manifest
+from dagster_project import duck
+from dagster_project.build_plan import plan_for_dbt
+from dagster_project.dbt_runner import BUILD_ARGS, dbt_executable, ensure_manifest
 from dagster_project.orchestration.resources import WarehouseResource
 from dagster_project.settings import Settings
 
@@ -15,12 +17,26 @@ dbt_project = DbtProject(project_dir=_settings.dbt_project_dir,
 ensure_manifest(_settings)
 
 
+class BuildConfig(dg.Config):
+    """`hub build --full-refresh` rebuilds every table from scratch."""
+
+    full_refresh: bool = False
+
+
 @dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project)
 def hub_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
-                   warehouse: WarehouseResource):
-    """`dbt build`: seeds, staging → intermediate → marts, with every dbt test."""
-    os.environ["HUB_WORK_DB"] = str(warehouse.settings().work_db)
-    yield from dbt.cli(["build"], context=context).stream()
+                   warehouse: WarehouseResource, config: BuildConfig):
+    """`dbt build` of what changed: a full build, an incremental one over the changed
+    partner-months, or nothing at all (docs/architecture.md, "Incremental builds")."""
+    settings = warehouse.settings()
+    os.environ["HUB_WORK_DB"] = str(settings.work_db)
+    os.environ.update(duck.dbt_env_vars(settings.data_dir))
+    plan = plan_for_dbt(settings, full_refresh=config.full_refresh)
+    context.log.info(plan.summary())
+    if plan.nothing_to_do:
+        return
+    args = [*BUILD_ARGS, *(["--full-refresh"] if plan.mode == "full" else [])]
+    yield from dbt.cli(args, context=context).stream()
 
 
 def dbt_resource() -> DbtCliResource:

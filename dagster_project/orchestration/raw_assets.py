@@ -1,15 +1,18 @@
 """Raw assets: partner configuration and landing files loaded into the DuckDB `raw` schema.
 
-Asset keys match the dbt sources (`raw/<table>`) so the lineage graph joins up.
+Asset keys match the dbt sources (`raw/<table>`) so the lineage graph joins up. The load
+assets are not partitioned: each run looks at every landing file and loads only what is new or
+changed (unchanged files cost a hash), and records ONE materialization per source whatever the
+number of partner-months (docs/architecture.md, "Incremental builds"); the partner-months that
+changed are in its metadata and in the build plan dbt reads.
 """
 
 import os
 
 import dagster as dg
-import duckdb
 
+from dagster_project import duck
 from dagster_project.ingest import load_source, write_partner_config
-from dagster_project.orchestration.partitions import partner_month_partitions, to_scope
 from dagster_project.orchestration.resources import WarehouseResource
 from dagster_project.privacy import PseudonymisationKeyMissing, pseudonymisation_key
 
@@ -29,7 +32,7 @@ def raw_partner_config(context: dg.AssetExecutionContext, warehouse: WarehouseRe
     """Rewrite the raw.partner_* tables from the partner YAML files."""
     settings = warehouse.settings()
     settings.work_db.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(settings.work_db))
+    con = duck.connect(settings.work_db)
     try:
         counts = write_partner_config(con, warehouse.partners())
     finally:
@@ -43,11 +46,9 @@ def raw_partner_config(context: dg.AssetExecutionContext, warehouse: WarehouseRe
     key=["raw", "telephony_calls"], group_name="raw", kinds={"duckdb"},
     description="raw.telephony_calls: one row per delivered call record, text as delivered, "
                 "with lineage columns",
-    partitions_def=partner_month_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
 )
 def raw_telephony_calls(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-    """Load the landing files of the selected partner-months; one run for any number of them."""
+    """Load the new or changed telephony landing files."""
     return _load(context, warehouse, "telephony")
 
 
@@ -55,11 +56,9 @@ def raw_telephony_calls(context: dg.AssetExecutionContext, warehouse: WarehouseR
     key=["raw", "crm_contacts"], group_name="raw", kinds={"duckdb"},
     description="raw.crm_contacts: one row per delivered CRM enquiry, text as delivered; the "
                 "personal fields pseudonymised at load (keys and flags, never clear values)",
-    partitions_def=partner_month_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
 )
 def raw_crm_contacts(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-    """Load the CRM landing files of the selected partner-months (docs/crm.md)."""
+    """Load the new or changed CRM landing files (docs/crm.md)."""
     try:
         key = pseudonymisation_key(warehouse.settings())
     except PseudonymisationKeyMissing as exc:
@@ -70,13 +69,8 @@ def raw_crm_contacts(context: dg.AssetExecutionContext, warehouse: WarehouseReso
 def _load(context: dg.AssetExecutionContext, warehouse: WarehouseResource, source: str,
           key: str | None = None) -> dg.MaterializeResult:
     settings = warehouse.settings()
-    keys = list(context.partition_keys)
-    # A run over every partition loads every landing file, including periods outside the
-    # partition window (before HUB_FIRST_MONTH, or the current, unfinished month).
-    everything = len(keys) == len(partner_month_partitions.get_partition_keys())
-    scope = None if everything else to_scope(keys)
     report = load_source(settings.work_db, settings.landing_dir, warehouse.partners(),
-                         source, scope, pseudonymisation_key=key)
+                         source, pseudonymisation_key=key)
     context.log.info(report.summary())
     for f in report.rejected:
         context.log.warning(f.message)
@@ -90,6 +84,8 @@ def _load(context: dg.AssetExecutionContext, warehouse: WarehouseResource, sourc
         "files_rejected": report.count("rejected"),
         "rows_loaded": report.rows_loaded,
         "malformed_lines": report.rows_rejected,
+        "partner_months_delivered": len({(f.partner_code, f.period_month) for f in report.files
+                                         if f.status in ("loaded", "replaced")}),
         "rejections": dg.MetadataValue.md(
             "\n".join(f"- {f.message}" for f in report.rejected) or "none"),
         "load_id": report.load_id,
@@ -105,7 +101,7 @@ def _load(context: dg.AssetExecutionContext, warehouse: WarehouseResource, sourc
 )
 def raw_load_log(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     """Record the state of the loader's bookkeeping tables (unpartitioned: one event each)."""
-    con = duckdb.connect(str(warehouse.settings().work_db), read_only=True)
+    con = duck.connect(warehouse.settings().work_db, read_only=True)
     try:
         counts = {t: con.execute(f"select count(*) from raw.{t}").fetchone()[0]
                   for t in LOAD_TABLES}

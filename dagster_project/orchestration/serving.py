@@ -2,22 +2,30 @@
 
 import dagster as dg
 
+from dagster_project.build_plan import mark_published, planned
 from dagster_project.orchestration.dbt_assets import hub_dbt_models
 from dagster_project.orchestration.resources import WarehouseResource
 from dagster_project.publish import publish
 
 
 @dg.asset(key=["serving", "warehouse"], deps=list(hub_dbt_models.keys), group_name="serving",
-          kinds={"duckdb"},
+          kinds={"duckdb"}, output_required=False,
           description="data/serving/warehouse.duckdb (marts only: what Superset reads) and "
                       "data/serving/operations.duckdb (full copy for the analyst), each "
-                      "replaced atomically after a green dbt build")
+                      "replaced atomically after a green dbt build; left untouched when "
+                      "nothing changed")
 def serving_warehouse(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     settings = warehouse.settings()
+    plan = planned(settings)
+    if plan is not None and plan.nothing_to_do and settings.serving_db.exists():
+        context.log.info("nothing new since the last published build: files left as they are")
+        return
     result = publish(settings.work_db, settings.serving_db, settings.operations_db)
+    mark_published(settings)
     context.log.info(f"published {result.serving_db} ({result.bytes:,} bytes) "
                      f"in {result.seconds:.2f}s")
-    return dg.MaterializeResult(metadata={"path": str(result.serving_db),
-                                          "operations_path": str(result.operations_db),
-                                          "bytes": result.bytes,
-                                          "seconds": result.seconds})
+    yield dg.MaterializeResult(metadata={"path": str(result.serving_db),
+                                         "operations_path": str(result.operations_db),
+                                         "bytes": result.bytes,
+                                         "seconds": result.seconds,
+                                         "build": plan.summary() if plan else ""})

@@ -3,6 +3,12 @@
     so both grains use one definition (docs/kpi-definitions.md). They aggregate fct_calls rows.
 -#}
 
+{#- Seconds as an exact decimal (millisecond precision) before summing: sums of doubles depend
+    on the order DuckDB adds them in parallel, so two builds could differ in the last bit. -#}
+{% macro exact_seconds(column) -%}
+    cast({{ column }} as decimal(18, 3))
+{%- endmacro %}
+
 {#- Counts and sums over fct_calls rows (use inside a grouped select). -#}
 {% macro telephony_call_measures() -%}
     count(*) as calls_total,
@@ -16,11 +22,18 @@
     count(*) filter (where is_answered and has_known_wait) as answered_known_wait,
     count(*) filter (where is_answered and not has_known_wait) as answered_unknown_wait,
     coalesce(
-        sum(case when is_answered and has_known_wait then wait_seconds end), 0
+        sum(
+            case when is_answered and has_known_wait then {{ exact_seconds('wait_seconds') }} end
+        ), 0
     ) as answered_wait_seconds,
     count(*) filter (where is_answered and has_known_handle_time) as answered_known_handle_time,
     coalesce(
-        sum(case when is_answered and has_known_handle_time then handle_seconds end), 0
+        sum(
+            case
+                when is_answered and has_known_handle_time
+                    then {{ exact_seconds('handle_seconds') }}
+            end
+        ), 0
     ) as answered_handle_seconds,
     count(*) filter (where is_out_of_hours) as out_of_hours_calls
 {%- endmacro %}

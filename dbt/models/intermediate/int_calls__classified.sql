@@ -1,3 +1,7 @@
+{#- A view: fct_calls and the daily service levels read it for the deliveries or months a
+    build redoes (docs/architecture.md, "Incremental builds"). -#}
+{{ config(materialized='view') }}
+
 with
 
 calls as (

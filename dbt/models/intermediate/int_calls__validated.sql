@@ -1,10 +1,30 @@
+{#- Redone by delivery (docs/architecture.md, "Incremental builds"). -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ delete_scoped_deliveries('telephony') }}",
+) }}
+-- depends_on: {{ ref('stg_build__scope_deliveries') }}
+
 with
 
 calls as (
 
-    select * from {{ ref('stg_telephony__calls') }}
+    select * from {{ ref('stg_telephony__calls') }} as delivered
+    where {{ in_scoped_delivery('telephony', 'delivered') }}
 
 ),
+
+{% if is_incremental() -%}
+kept_calls as (
+
+    -- rows of the deliveries this build does not redo (the pre-hook deleted the others)
+    select * from {{ this }}
+
+),
+
+{% endif -%}
 
 outcome_codes as (
 
@@ -72,14 +92,45 @@ checked as (
 
 ),
 
+candidates as (
+
+    select
+        partner_code,
+        source_call_id,
+        call_row_id,
+        source_file,
+        source_row_number
+    from checked
+    where row_check_failure is null
+    {% if is_incremental() -%}
+    union all
+    select
+        partner_code,
+        source_call_id,
+        call_row_id,
+        source_file,
+        source_row_number
+    from kept_calls
+    where
+        row_check_failure is null
+        and exists (
+            select 1
+            from checked
+            where
+                checked.partner_code = kept_calls.partner_code
+                and checked.source_call_id = kept_calls.source_call_id
+        )
+    {%- endif %}
+
+),
+
 first_occurrences as (
 
     select
         partner_code,
         source_call_id,
-        arg_min(call_row_id, (source_file, source_row_number)) as first_call_row_id
-    from checked
-    where row_check_failure is null
+        {{ first_by('call_row_id', 'source_file', 'source_row_number') }} as first_call_row_id
+    from candidates
     group by partner_code, source_call_id
 
 ),
@@ -151,6 +202,7 @@ final as (
         talk_text,
         hold_text,
         wrap_text,
+        row_check_failure,
         quarantine_reason,
         record_status,
         period_month,

@@ -1,10 +1,30 @@
+{#- Redone by delivery (docs/architecture.md, "Incremental builds"). -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ delete_scoped_deliveries('crm') }}",
+) }}
+-- depends_on: {{ ref('stg_build__scope_deliveries') }}
+
 with
 
 contacts as (
 
-    select * from {{ ref('stg_crm__contacts') }}
+    select * from {{ ref('stg_crm__contacts') }} as delivered
+    where {{ in_scoped_delivery('crm', 'delivered') }}
 
 ),
+
+{% if is_incremental() -%}
+kept_contacts as (
+
+    -- rows of the deliveries this build does not redo (the pre-hook deleted the others)
+    select * from {{ this }}
+
+),
+
+{% endif -%}
 
 load_files as (
 
@@ -59,14 +79,46 @@ checked as (
 
 ),
 
+candidates as (
+
+    select
+        partner_code,
+        enquiry_id,
+        contact_row_id,
+        source_file,
+        source_row_number
+    from checked
+    where row_check_failure is null
+    {% if is_incremental() -%}
+    union all
+    select
+        partner_code,
+        enquiry_id,
+        contact_row_id,
+        source_file,
+        source_row_number
+    from kept_contacts
+    where
+        row_check_failure is null
+        and exists (
+            select 1
+            from checked
+            where
+                checked.partner_code = kept_contacts.partner_code
+                and checked.enquiry_id = kept_contacts.enquiry_id
+        )
+    {%- endif %}
+
+),
+
 first_occurrences as (
 
     select
         partner_code,
         enquiry_id,
-        arg_min(contact_row_id, (source_file, source_row_number)) as first_contact_row_id
-    from checked
-    where row_check_failure is null
+        {{ first_by('contact_row_id', 'source_file', 'source_row_number') }}
+            as first_contact_row_id
+    from candidates
     group by partner_code, enquiry_id
 
 ),
@@ -163,6 +215,7 @@ final as (
         satisfaction_text,
         feedback_type_text,
         feedback_stage_text,
+        row_check_failure,
         quarantine_reason,
         record_status,
         period_month,

@@ -1,3 +1,9 @@
+{#- A view over the stored contacts: customer identity reads the keys of the contacts it
+    recomputes. One select per key kind (portable; no engine-specific unpivot). -#}
+{{ config(materialized='view') }}
+
+{%- set key_kinds = ['email', 'phone', 'name_postcode', 'uprn'] %}
+
 with
 
 contacts as (
@@ -9,17 +15,15 @@ contacts as (
 
 keys as (
 
-    unpivot (
-        select
-            contact_id,
-            email_key,
-            phone_key,
-            name_postcode_key,
-            uprn_key
-        from contacts
-    )
-    on email_key, phone_key, name_postcode_key, uprn_key
-    into name key_kind value key_value
+    {% for kind in key_kinds -%}
+    select
+        contact_id,
+        {{ kind }}_key as key_value,
+        '{{ kind }}' as key_kind
+    from contacts
+    where {{ kind }}_key is not null
+    {% if not loop.last %}union all{% endif %}
+    {% endfor %}
 
 ),
 
@@ -28,9 +32,8 @@ final as (
     select
         contact_id,
         key_value,
-        replace(key_kind, '_key', '') as key_kind
+        key_kind
     from keys
-    where key_value is not null
 
 )
 

@@ -1,3 +1,25 @@
+{#-
+    Customer identity, kept up to date incrementally (docs/crm.md, "Customer identity";
+    docs/architecture.md, "Incremental builds"). The pre-hook labels the contacts a build must
+    relabel (every valid contact in a full build; in an incremental one the contacts of the
+    redone deliveries and every contact of a component they touch) with their connected
+    component; this model writes those rows. Rows whose label changed carry this build's id in
+    changed_build_id; the post-hook deletes contacts that are no longer valid.
+-#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='contact_id',
+    on_schema_change='fail',
+    pre_hook="{{ label_customer_components() }}",
+    post_hook=[
+        "{{ delete_invalid_customers() }}",
+        "{{ drop_customer_component_tables() }}",
+    ],
+) }}
+-- depends_on: {{ ref('stg_build__scope_deliveries') }}
+-- depends_on: {{ ref('int_customers__keys') }}
+
 with
 
 contacts as (
@@ -7,40 +29,73 @@ contacts as (
 
 ),
 
-customer_keys as (
+nodes as (
 
-    select * from {{ ref('int_customers__keys') }}
-
-),
-
-edges as (
-
-    select
-        contact_id as node_id,
-        key_value
-    from customer_keys
+    select * from {{ customer_identity_table('nodes') }}
 
 ),
 
 components as (
 
-    {{ connected_components('edges', var('customer_identity_iterations')) }}
+    select * from {{ customer_identity_table('labels') }}
+
+),
+
+plan as (
+
+    select * from {{ ref('stg_build__plan') }}
+
+),
+
+{% if is_incremental() -%}
+previous as (
+
+    select * from {{ this }}
+
+),
+
+{% endif -%}
+resolved as (
+
+    select
+        contacts.contact_id,
+        contacts.partner_code,
+        components.component_label as customer_key
+    from contacts
+    inner join nodes
+        on contacts.contact_id = nodes.contact_id
+    left join components
+        on contacts.contact_id = components.node_id
 
 ),
 
 final as (
 
     select
-        contacts.contact_id,
-        contacts.partner_code,
-        components.component_label as customer_key,
+        resolved.contact_id,
+        resolved.partner_code,
+        resolved.customer_key,
         case
-            when components.component_label is not null
-                then 'cus_' || left(components.component_label, 16)
-        end as customer_id
-    from contacts
-    left join components
-        on contacts.contact_id = components.node_id
+            when resolved.customer_key is not null
+                then 'cus_' || left(resolved.customer_key, 16)
+        end as customer_id,
+        {% if is_incremental() -%}
+        case
+            when
+                previous.contact_id is null
+                or previous.customer_key is distinct from resolved.customer_key
+                then plan.build_id
+            else previous.changed_build_id
+        end as changed_build_id
+        {%- else -%}
+        plan.build_id as changed_build_id
+        {%- endif %}
+    from resolved
+    cross join plan
+    {% if is_incremental() -%}
+    left join previous
+        on resolved.contact_id = previous.contact_id
+    {%- endif %}
 
 )
 

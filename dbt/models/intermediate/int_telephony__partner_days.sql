@@ -1,8 +1,18 @@
+{#- Redone by partner and month (docs/architecture.md, "Incremental builds"). -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ delete_scoped_months('call_month') }}",
+) }}
+-- depends_on: {{ ref('int_build__scope_months') }}
+
 with
 
 calls as (
 
-    select * from {{ ref('int_calls__classified') }}
+    select * from {{ ref('int_calls__classified') }} as classified
+    where {{ in_scoped_month('classified', 'call_month') }}
 
 ),
 

@@ -8,7 +8,8 @@ configured_queues as (
 
 calls as (
 
-    select * from {{ ref('int_calls__classified') }}
+    select * from {{ ref('int_calls__validated') }}
+    where record_status = 'valid'
 
 ),
 

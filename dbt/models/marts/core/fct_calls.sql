@@ -1,8 +1,18 @@
+{#- Redone by delivery (docs/architecture.md, "Incremental builds"). -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ delete_scoped_deliveries('telephony') }}",
+) }}
+-- depends_on: {{ ref('stg_build__scope_deliveries') }}
+
 with
 
 calls as (
 
-    select * from {{ ref('int_calls__classified') }}
+    select * from {{ ref('int_calls__classified') }} as delivered
+    where {{ in_scoped_delivery('telephony', 'delivered') }}
 
 ),
 
@@ -45,6 +55,7 @@ final as (
         calls.has_known_handle_time,
         calls.source_file,
         calls.source_row_number,
+        calls.delivery_key,
         calls.load_id
     from calls
     left join queues

@@ -1,9 +1,49 @@
+{#- Redone by partner and month (docs/architecture.md, "Incremental builds"): the months in
+    scope are recomputed from their contacts and those of the months either side (duplicate
+    cases look back 60 minutes, repeat contact 7 days ahead). -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ delete_scoped_months('created_month') }}",
+) }}
+-- depends_on: {{ ref('int_build__scope_months') }}
+
 with
 
-contacts as (
+all_contacts as (
 
     select * from {{ ref('int_contacts__validated') }}
     where record_status = 'valid'
+
+),
+
+partner_latest as (
+
+    -- the latest contact of each partner, over every month
+    select
+        partner_code,
+        max(created_at) as partner_latest_created_at
+    from all_contacts
+    group by partner_code
+
+),
+
+contacts as (
+
+    -- the months in scope and the months either side of them
+    select all_contacts.*
+    from all_contacts
+    {% if is_incremental() -%}
+    where exists (
+        select 1
+        from {{ ref('int_build__scope_months') }} as scope
+        where
+            scope.partner_code = all_contacts.partner_code
+            and date_trunc('month', all_contacts.created_at)
+            between scope.month - interval 1 month and scope.month + interval 1 month
+    )
+    {%- endif %}
 
 ),
 
@@ -49,9 +89,10 @@ identified as (
                 else year(contacts.created_at) - 1
             end as integer
         ) as financial_year_start,
-        max(contacts.created_at) over (partition by contacts.partner_code)
-            as partner_latest_created_at
+        partner_latest.partner_latest_created_at
     from contacts
+    inner join partner_latest
+        on contacts.partner_code = partner_latest.partner_code
     left join customers
         on contacts.contact_id = customers.contact_id
 
@@ -152,6 +193,7 @@ final as (
         source_file,
         source_row_number
     from flagged
+    where {{ in_scoped_month('flagged', 'created_month') }}
 
 )
 

@@ -1,9 +1,20 @@
+{#- Redone by partner and month (docs/architecture.md, "Incremental builds"). -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ delete_scoped_months('created_month') }}",
+) }}
+-- depends_on: {{ ref('int_build__scope_months') }}
+
 with
 
 contacts as (
 
-    select * from {{ ref('fct_contacts') }}
-    where satisfaction_score is not null
+    select * from {{ ref('fct_contacts') }} as facts
+    where
+        satisfaction_score is not null
+        and {{ in_scoped_month('facts', 'created_month') }}
 
 ),
 

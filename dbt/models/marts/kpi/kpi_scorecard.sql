@@ -68,6 +68,18 @@
 {%- endfor -%}
 {%- endfor -%}
 
+{#- Redone by month, every partner (docs/architecture.md, "Incremental builds"): ranks and the
+    pooled hub figure compare the partners of a month, so a month with any partner in scope is
+    recomputed whole, as are the month after (month-on-month change) and a year after (channel
+    shift against the same month last year). -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ delete_scoped_months('month', shifts=[0, 1, 12], any_partner=true) }}",
+) }}
+-- depends_on: {{ ref('int_build__scope_months') }}
+
 with
 
 telephony_monthly as (
@@ -257,9 +269,10 @@ kpi_values as (
         {{ segment_code }} as segment_code,
         {{ 'false' if denominator_column == 'null' else 'true' }} as has_denominator,
         cast({{ value_column }} as double) as kpi_value,
-        cast({{ numerator_column }} as double) as numerator,
-        cast({{ denominator_column }} as double) as denominator
+        cast({{ numerator_column }} as decimal(38, 6)) as numerator,
+        cast({{ denominator_column }} as decimal(38, 6)) as denominator
     from {{ source_cte }}
+    where {{ in_scoped_month(source_cte, 'month', shifts=[0, 1, 12], any_partner=true) }}
     {% if not loop.last %}union all{% endif %}
     {% endfor %}
 

@@ -1,14 +1,27 @@
+{#- Redone by partner and month (docs/architecture.md, "Incremental builds"): the months in scope and the month after each
+    (its month-on-month change compares with them). -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ delete_scoped_months('month', shifts=[0, 1]) }}",
+) }}
+-- depends_on: {{ ref('int_build__scope_months') }}
+
 with
 
 calls as (
 
-    select * from {{ ref('fct_calls') }}
+    -- the months redone and the month before each (for the month-on-month change)
+    select * from {{ ref('fct_calls') }} as facts
+    where {{ in_scoped_month('facts', 'call_month', shifts=[-1, 0, 1]) }}
 
 ),
 
 partner_days as (
 
-    select * from {{ ref('int_telephony__partner_days') }}
+    select * from {{ ref('int_telephony__partner_days') }} as days
+    where {{ in_scoped_month('days', 'call_month', shifts=[0, 1]) }}
 
 ),
 
@@ -85,6 +98,7 @@ final as (
         on
             with_previous.partner_code = service_level_days.partner_code
             and with_previous.month = service_level_days.month
+    where {{ in_scoped_month('with_previous', 'month', shifts=[0, 1]) }}
 
 )
 

@@ -1,0 +1,80 @@
+"""DuckDB connections with bounded memory: every connection the hub opens goes through here.
+
+`HUB_MEMORY_LIMIT` (e.g. `3GB`, `800MB`; default a quarter of the machine's memory, at most
+3 GB, so that DuckDB plus the hub's own Python processes stay under 4 GB), `HUB_THREADS`
+(default: every core) and a spill directory under the data folder (`<data>/tmp/duckdb`)
+apply to the loader, dbt (through `dbt/profiles.yml`), publication, checks and status.
+Plain Python: no Dagster imports.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import duckdb
+
+MAX_DEFAULT_BYTES = 3 * 1024**3
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)?\s*$", re.IGNORECASE)
+_UNITS = {"kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4,
+          "kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4}
+
+
+def machine_memory_bytes() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 8 * 1024**3
+
+
+def memory_limit() -> str:
+    """DuckDB's `memory_limit` as text, from `HUB_MEMORY_LIMIT` or the default share."""
+    value = os.environ.get("HUB_MEMORY_LIMIT", "").strip()
+    if value:
+        match = _SIZE.match(value)
+        if not match:
+            raise ValueError(f"HUB_MEMORY_LIMIT={value!r}: expected a size such as 3GB or 800MB")
+        number, unit = float(match.group(1)), (match.group(2) or "b").lower()
+        return f"{int(number * _UNITS.get(unit, 1)) // 1024**2}MiB"
+    share = min(MAX_DEFAULT_BYTES, machine_memory_bytes() // 4)
+    return f"{share // 1024**2}MiB"
+
+
+def threads() -> int:
+    value = os.environ.get("HUB_THREADS", "").strip()
+    if value:
+        if not value.isdigit() or int(value) < 1:
+            raise ValueError(f"HUB_THREADS={value!r}: expected a whole number of at least 1")
+        return int(value)
+    return os.cpu_count() or 1
+
+
+def spill_dir(data_dir: Path | None = None) -> Path:
+    if data_dir is None:
+        from dagster_project.settings import Settings
+
+        data_dir = Settings.from_env().data_dir
+    return Path(data_dir) / "tmp" / "duckdb"
+
+
+def config(data_dir: Path | None = None) -> dict[str, str]:
+    spill = spill_dir(data_dir)
+    spill.mkdir(parents=True, exist_ok=True)
+    return {"memory_limit": memory_limit(), "threads": str(threads()),
+            "temp_directory": str(spill)}
+
+
+def dbt_env_vars(data_dir: Path | None = None) -> dict[str, str]:
+    """The same limits for dbt-duckdb, read by `dbt/profiles.yml`."""
+    settings = config(data_dir)
+    return {"HUB_DUCKDB_MEMORY_LIMIT": settings["memory_limit"],
+            "HUB_DUCKDB_THREADS": settings["threads"],
+            "HUB_DUCKDB_TEMP_DIR": settings["temp_directory"]}
+
+
+def connect(path: Path | str | None = None, read_only: bool = False,
+            data_dir: Path | None = None) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection (in memory when `path` is None) with the hub's limits applied."""
+    database = ":memory:" if path is None else str(path)
+    return duckdb.connect(database, read_only=read_only, config=config(data_dir))

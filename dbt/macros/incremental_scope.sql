@@ -1,0 +1,89 @@
+{#-
+    Incremental builds by partner and month (docs/architecture.md, "Incremental builds").
+
+    dagster_project.build_scope writes the plan of a build into the `build` schema before dbt
+    runs. Row-level models (int_calls__validated, fct_calls, int_contacts__validated) are
+    redone by delivery: a pre-hook deletes the rows of every delivery in scope, then the
+    model appends those deliveries' rows as they are now. Aggregates (daily, monthly, the
+    scorecard) are redone by partner and month: a pre-hook deletes the months in scope, the
+    model appends them recomputed. A full build (`hub build --full-refresh`, a first build, a
+    changed project) rebuilds every table from scratch and ignores the plan.
+-#}
+
+{#- A predicate: the row of `relation` (columns partner_code, delivery_key) belongs to a
+    delivery this build redoes. Always true in a full build. -#}
+{% macro in_scoped_delivery(source, relation) -%}
+    {%- if is_incremental() -%}
+        {%- set prefix = relation ~ '.' -%}
+        exists (
+            select 1
+            from {{ ref('stg_build__scope_deliveries') }} as scope
+            where
+                scope.source = '{{ source }}'
+                and scope.partner_code = {{ prefix }}partner_code
+                and scope.delivery_key = {{ prefix }}delivery_key
+        )
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}
+
+{#- A predicate: `month_column` of `relation` is a month in scope (int_build__scope_months)
+    of the same partner, or `shifts` months after one (e.g. [0, 1]: the month in scope and the
+    next); with any_partner, a month in scope of any partner (the scorecard ranks partners
+    within a month, so it redoes whole months). Always true in a full build. -#}
+{% macro in_scoped_month(relation, month_column, shifts=[0], any_partner=false) -%}
+    {%- if is_incremental() -%}
+        exists (
+            select 1
+            from {{ ref('int_build__scope_months') }} as scope
+            where
+                {% if not any_partner -%}
+                scope.partner_code = {{ relation }}.partner_code and
+                {% endif -%}
+                (
+                    {%- for shift in shifts %}
+                    {{ relation }}.{{ month_column }} = {{ add_months('scope.month', shift) }}
+                    {%- if not loop.last %} or{% endif %}
+                    {%- endfor %}
+                )
+        )
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Pre-hook of a row-level incremental model: delete the rows of the deliveries in scope. -#}
+{% macro delete_scoped_deliveries(source) -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }}
+        where {{ in_scoped_delivery(source, this.identifier) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Pre-hook of a monthly incremental model: delete the partner-months in scope. -#}
+{% macro delete_scoped_months(month_column, shifts=[0], any_partner=false) -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }}
+        where {{ in_scoped_month(this.identifier, month_column, shifts, any_partner) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The id of this build (stg_build__plan), for rows an incremental model marks as changed. -#}
+{% macro current_build_id() -%}
+    (select build_id from {{ ref('stg_build__plan') }})
+{%- endmacro %}
+
+{#- Post-hook of int_customers__resolved: contacts that are no longer valid leave it. -#}
+{% macro delete_invalid_customers() -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }}
+        where not exists (
+            select 1
+            from {{ ref('int_contacts__validated') }} as contacts
+            where
+                contacts.record_status = 'valid'
+                and contacts.contact_id = {{ this.identifier }}.contact_id
+        )
+    {%- endif -%}
+{%- endmacro %}
