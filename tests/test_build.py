@@ -47,8 +47,9 @@ def test_build_publishes_a_serving_file_with_marts(built_warehouse):
 
 
 def test_every_asset_is_materialized_in_the_dagster_instance(built_warehouse):
-    from dagster_project.definitions import defs
     from dagster_project.orchestration.partitions import partner_month_partitions
+
+    from dagster_project.definitions import defs
 
     instance = dg.DagsterInstance.from_config(str(built_warehouse.dagster_home))
     graph = defs.resolve_asset_graph()

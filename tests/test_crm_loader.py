@@ -433,8 +433,8 @@ def test_dagster_loads_both_sources_in_one_run(settings, crm, tmp_path, monkeypa
         ASSET_PARTITION_RANGE_END_TAG,
         ASSET_PARTITION_RANGE_START_TAG,
     )
-
     from dagster_project.orchestration.partitions import partner_month_partitions
+
     from dagster_project.orchestration.raw_assets import (
         raw_crm_contacts,
         raw_load_log,

@@ -12,10 +12,10 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
 )
+from dagster_project.orchestration.partitions import partner_month_partitions
 
 from dagster_project.definitions import defs
 from dagster_project.orchestration.automation import landing_files_sensor, monthly_build_schedule
-from dagster_project.orchestration.partitions import partner_month_partitions
 from dagster_project.orchestration.raw_assets import (
     raw_load_log,
     raw_partner_config,
