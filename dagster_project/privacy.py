@@ -1,8 +1,10 @@
 """Pseudonymisation of CRM personal data at load (docs/crm.md, "Privacy").
 
 Plain Python, no Dagster. The loader registers `register_udfs` on its DuckDB connection and
-computes the key and flag columns of `raw.crm_contacts` in the statement that inserts the rows,
-so clear names, phone numbers, e-mail addresses, postcodes and UPRNs never reach a table.
+computes the key and flag columns of `raw.crm_contacts` in the statement that inserts the rows
+(`crm_pseudonyms_sql`: DuckDB SQL, each distinct value once), so clear names, phone numbers,
+e-mail addresses, postcodes and UPRNs never reach a table. The per-value Python functions below
+are the reference the SQL equals (tests/test_privacy_sql.py).
 
 - key: HMAC-SHA256 with the hub secret over "<kind>:<normalised value>", 32 hex characters;
   kinds are `name`, `phone`, `email`, `postcode`, `uprn` and `name_postcode` (value
