@@ -1,8 +1,10 @@
 """Pseudonymisation of CRM personal data at load (docs/crm.md, "Privacy").
 
 Plain Python, no Dagster. The loader registers `register_udfs` on its DuckDB connection and
-computes the key and flag columns of `raw.crm_contacts` in the statement that inserts the rows,
-so clear names, phone numbers, e-mail addresses, postcodes and UPRNs never reach a table.
+computes the key and flag columns of `raw.crm_contacts` in the statement that inserts the rows
+(`crm_pseudonyms_sql`: DuckDB SQL, each distinct value once), so clear names, phone numbers,
+e-mail addresses, postcodes and UPRNs never reach a table. The per-value Python functions below
+are the reference the SQL equals (tests/test_privacy_sql.py).
 
 - key: HMAC-SHA256 with the hub secret over "<kind>:<normalised value>", 32 hex characters;
   kinds are `name`, `phone`, `email`, `postcode`, `uprn` and `name_postcode` (value
@@ -14,13 +16,15 @@ so clear names, phone numbers, e-mail addresses, postcodes and UPRNs never reach
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import hmac
 import os
 import re
 import secrets
+import sys
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -248,36 +252,195 @@ def crm_pseudonyms(key: str) -> Callable[..., tuple]:
 
 
 # --- DuckDB ---------------------------------------------------------------------------------
+#
+# The loader computes the keys in SQL (`crm_pseudonyms_sql`), each distinct value once: ASCII
+# values are normalised and validated by SQL that follows the rules above (on ASCII text they
+# need no Unicode tables), any other value by the Python functions above (a UDF), and the HMAC is
+# DuckDB's sha256 over the two pads. The outputs equal `crm_pseudonyms` for every input (tests).
+
+def _message(kind: str, value: str | None) -> str | None:
+    """The normalised value `pseudonym` hashes: None when empty, or invalid (phone, email,
+    postcode, uprn)."""
+    normalised = NORMALISERS[kind](value)
+    if normalised is None:
+        return None
+    pattern = _VALID[kind]
+    if pattern is not None and not pattern.match(normalised):
+        return None
+    return normalised
+
+
+def _re2_class(chars: Iterable[str]) -> str:
+    return "".join(f"\\x{{{ord(c):x}}}" for c in chars)
+
+
+@functools.cache
+def _space_class() -> str:
+    """An RE2 character class body of exactly the characters Python's `str.strip()` and `\\s`
+    treat as white space (from this Python's own Unicode tables)."""
+    return _re2_class(c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace())
+
+
+ASCII_SPACE = "".join(c for c in map(chr, range(128)) if c.isspace())  # \t\n\v\f\r\x1c-\x1f
+
+
+def hmac_pads(key: str) -> tuple[bytes, bytes]:
+    """(K0 xor ipad, K0 xor opad) of HMAC-SHA256 (RFC 2104), so that
+    HMAC(K, m) = SHA256(opad_key || SHA256(ipad_key || m))."""
+    k0 = key.encode()
+    if len(k0) > 64:
+        k0 = hashlib.sha256(k0).digest()
+    k0 = k0.ljust(64, b"\0")
+    return bytes(b ^ 0x36 for b in k0), bytes(b ^ 0x5C for b in k0)
+
+
+def _ascii_message_sql(kind: str, v: str) -> str:
+    """SQL of `_message(kind, v)` for an ASCII text `v` (null when `_message` gives None)."""
+    space = _re2_class(ASCII_SPACE)
+    if kind == "name":
+        # letters only, lower case; every token between its own two spaces, so that the title
+        # pattern removes adjacent titles too; sorted, the empty strings come first (ltrim)
+        letters = f"lower(regexp_replace({v}, '[^A-Za-z]+', ' ', 'g'))"
+        titles = "|".join(sorted(TITLES))
+        untitled = (f"regexp_replace(' ' || replace({letters}, ' ', '  ') || ' ', "
+                    f"' (?:{titles}) ', '', 'g')")
+        return (f"nullif(ltrim(array_to_string(list_sort(string_split({untitled}, ' '), "
+                f"'ASC'), ' ')), '')")
+    if kind == "phone":
+        digits = f"regexp_replace({v}, '[^0-9]+', '', 'g')"
+        return (f"nullif(regexp_extract(regexp_replace({digits}, '^(?:0044|44)', '0'), "
+                f"'^0[0-9]{{9,10}}$'), '')")
+    if kind == "email":
+        chars = " || ".join(f"chr({ord(c)})" for c in ASCII_SPACE)
+        return (f"nullif(regexp_extract(lower(trim({v}, {chars})), "
+                f"'^[^@{space}]+@[^@{space}]+\\.[a-z]{{2,}}$'), '')")
+    if kind == "postcode":
+        return (f"nullif(regexp_extract(regexp_replace(upper({v}), '[{space}]+', '', 'g'), "
+                f"'^[A-Z]{{1,2}}[0-9][A-Z0-9]?[0-9][A-Z]{{2}}$'), '')")
+    if kind == "uprn":
+        return (f"nullif(regexp_extract(regexp_replace({v}, '[^0-9]+', '', 'g'), "
+                f"'^[0-9]{{1,12}}$'), '')")
+    raise ValueError(f"unknown kind {kind!r}")
+
+
+def _pick_message_sql(kind: str, v: str, ascii_message: str) -> str:
+    """`_message(kind, v)`: `ascii_message` (the SQL of `_ascii_message_sql`) when `v` is ASCII,
+    else the Python function (the UDF `hub_pii_message_py`)."""
+    return (f"case when {v} is null then null when strlen({v}) = length({v}) then "
+            f"{ascii_message} else hub_pii_message_py('{kind}', {v}) end")
+
+
+def _flags_sql(m: Callable[[str], str], blank: Callable[[str], str]) -> list[str]:
+    """The `has_` and `is_..._valid` fields of `CRM_DERIVED` (struct_pack arguments), from the
+    message and blank SQL of each kind."""
+    has = [f"has_{col} := not {blank(k)}" for col, k in (
+        ("customer_name", "name"), ("phone", "phone"), ("email", "email"),
+        ("postcode", "postcode"))]
+    valid = [f"is_{k}_valid := case when {blank(k)} then null else {m(k)} is not null end"
+             for k in ("phone", "email", "postcode")]
+    return has + valid
+
+
+def _macros_sql() -> list[str]:
+    """The temp macros of `register_udfs` (no secret in them: the pads are variables)."""
+    macros = [
+        # HMAC-SHA256 of a message "<kind>:<value>", 32 hex characters; null for null
+        "hub_pii_hmac(message) as left(sha256(getvariable('hub_pii_opad') || "
+        "unhex(sha256(getvariable('hub_pii_ipad') || encode(message)))), 32)",
+        # no value: null, or only white space (Python's `not value.strip()`)
+        f"hub_pii_blank(v) as v is null or regexp_full_match(v, '[{_space_class()}]*')",
+    ]
+    for kind in KINDS:
+        macros.append(f"hub_pii_ascii_{kind}(v) as {_ascii_message_sql(kind, 'v')}")
+        message = _pick_message_sql(kind, "v", f"hub_pii_ascii_{kind}(v)")
+        macros.append(f"hub_pii_message_{kind}(v) as {message}")
+    # One row at a time (no deduplication): list_transform over a one-element list binds each
+    # argument and each message to a name once.
+    keys = [f"{col} := hub_pii_hmac('{k}:' || m.{k})"
+            for col, k in zip(CRM_DERIVED[:5], KINDS, strict=True)]
+    keys.append("name_postcode_key := hub_pii_hmac('name_postcode:' || m.name || '|' || "
+                "m.postcode)")
+    fields = keys + _flags_sql(lambda k: f"m.{k}", lambda k: f"m.blank_{k}")
+    bound = ", ".join(f"'{k}': hub_pii_message_{k}(a.{k})" for k in KINDS)
+    bound += ", " + ", ".join(f"'blank_{k}': hub_pii_blank(a.{k})" for k in KINDS[:4])
+    macros.append(
+        "hub_crm_pseudonyms(name, phone, email, postcode, uprn) as "
+        "list_transform([{'name': name, 'phone': phone, 'email': email, 'postcode': postcode, "
+        f"'uprn': uprn}}], lambda a: list_transform([{{{bound}}}], "
+        f"lambda m: struct_pack({', '.join(fields)}))[1])[1]")
+    return macros
+
+
+def crm_pseudonyms_sql(source: str, values: Sequence[str], column: str = "_pii") -> str:
+    """A SQL subquery: the rows of `source` (a table or subquery) with the struct `column` of
+    `CRM_DERIVED` computed from `values`, SQL expressions over its columns giving the name,
+    phone, email, postcode and uprn text. Same result as `hub_crm_pseudonyms(*values)`, but
+    each distinct value (and name + postcode pair) is normalised and hashed once.
+
+    Needs `register_udfs` on the connection. Clear values stay in the statement (no table).
+    """
+    if len(values) != len(KINDS):
+        raise ValueError(f"{len(KINDS)} values expected ({', '.join(KINDS)})")
+    ctes = ["__pii_src as not materialized (select *, " + ", ".join(
+        f"{v} as __pii_{k}" for v, k in zip(values, KINDS, strict=True)) + f" from {source})"]
+    for k in KINDS:
+        # the ASCII rules on every distinct value first, then the choice (list functions
+        # inside a case are slow in DuckDB)
+        distinct = (f"select distinct __pii_{k} as __pii_v from __pii_src "
+                    f"where __pii_{k} is not null")
+        ascii_message = (f"select __pii_v, hub_pii_ascii_{k}(__pii_v) as __pii_a "
+                         f"from ({distinct})")
+        message = _pick_message_sql(k, "__pii_v", "__pii_a")
+        ctes.append(
+            f"__pii_{k}_keys as materialized (select *, hub_pii_hmac('{k}:' || __pii_m) as "
+            f"__pii_key from (select __pii_v, {message} as __pii_m, hub_pii_blank(__pii_v) as "
+            f"__pii_blank from ({ascii_message})))")
+    ctes.append(
+        "__pii_np_keys as materialized (select *, hub_pii_hmac('name_postcode:' || __pii_n || "
+        "'|' || __pii_p) as __pii_key from (select distinct n.__pii_m as __pii_n, p.__pii_m as "
+        "__pii_p from (select distinct __pii_name, __pii_postcode from __pii_src) d "
+        "join __pii_name_keys n on n.__pii_v = d.__pii_name "
+        "join __pii_postcode_keys p on p.__pii_v = d.__pii_postcode "
+        "where n.__pii_m is not null and p.__pii_m is not null))")
+    joins = [f"left join __pii_{k}_keys __pii_{k}_k on __pii_{k}_k.__pii_v = s.__pii_{k}"
+             for k in KINDS]
+    joins.append("left join __pii_np_keys __pii_np_k on __pii_np_k.__pii_n = "
+                 "__pii_name_k.__pii_m and __pii_np_k.__pii_p = __pii_postcode_k.__pii_m")
+    keys = [f"{col} := __pii_{k}_k.__pii_key"
+            for col, k in zip(CRM_DERIVED[:5], KINDS, strict=True)]
+    keys.append("name_postcode_key := __pii_np_k.__pii_key")
+    fields = keys + _flags_sql(lambda k: f"__pii_{k}_k.__pii_m",
+                               lambda k: f"coalesce(__pii_{k}_k.__pii_blank, true)")
+    hidden = ", ".join(f"__pii_{k}" for k in KINDS)
+    return (f"(with {', '.join(ctes)} select s.* exclude ({hidden}), "
+            f"struct_pack({', '.join(fields)}) as {column} from __pii_src s {' '.join(joins)})")
+
 
 def register_udfs(con: Any, key: str) -> None:
-    """Register on a DuckDB connection (vectorised, Arrow in and out):
+    """Register on a DuckDB connection (temporary: nothing is written to the database; the
+    HMAC pads of `key` are the connection's variables `hub_pii_ipad` and `hub_pii_opad`):
 
-    - `hub_pseudonym(kind varchar, value varchar) -> varchar`
-    - `hub_name_postcode_pseudonym(name varchar, postcode varchar) -> varchar`
-    - `hub_is_valid(kind varchar, value varchar) -> boolean`
-    - `hub_crm_pseudonyms(name, phone, email, postcode, uprn varchar) -> struct` with the
-      fields `CRM_DERIVED` (what the loader uses: every value normalised once)
+    - `hub_crm_pseudonyms(name, phone, email, postcode, uprn varchar) -> struct` of
+      `CRM_DERIVED`, a SQL macro (row by row; `crm_pseudonyms_sql` is the same per set of rows,
+      each distinct value once: what the loader uses);
+    - the macros it is made of: `hub_pii_message_<kind>(value)` (the normalised value that is
+      hashed, null when empty or invalid), `hub_pii_blank(value)`, `hub_pii_hmac(message)`, and
+      the Python UDF `hub_pii_message_py(kind, value)` for non-ASCII values;
+    - Python UDFs `hub_pseudonym(kind, value) -> varchar`,
+      `hub_name_postcode_pseudonym(name, postcode) -> varchar`,
+      `hub_is_valid(kind, value) -> boolean`.
     """
     import pyarrow as pa
-    from duckdb import struct_type
     from duckdb.sqltypes import BOOLEAN, VARCHAR
 
-    derive = crm_pseudonyms(key)
-    fields = [pa.field(c, pa.string() if c.endswith("_key") else pa.bool_())
-              for c in CRM_DERIVED]
-    struct = pa.struct(fields)
-
-    def _crm(names, phones, emails, postcodes, uprns):
-        rows = [derive(*values) for values in zip(
-            names.to_pylist(), phones.to_pylist(), emails.to_pylist(), postcodes.to_pylist(),
-            uprns.to_pylist(), strict=True)]
-        columns = list(zip(*rows, strict=True)) if rows else [[] for _ in fields]
-        return pa.StructArray.from_arrays(
-            [pa.array(col, f.type) for col, f in zip(columns, fields, strict=True)],
-            fields=list(struct))
-
-    crm_type = struct_type({c: (VARCHAR if c.endswith("_key") else BOOLEAN)
-                            for c in CRM_DERIVED})
+    def _messages(kinds, values):
+        cache: dict[tuple[str, str], str | None] = {}
+        out = []
+        for k, v in zip(kinds.to_pylist(), values.to_pylist(), strict=True):
+            if (k, v) not in cache:
+                cache[k, v] = _message(k, v)
+            out.append(cache[k, v])
+        return pa.array(out, pa.string())
 
     def _pseudonym(kinds, values):
         return pa.array([pseudonym(key, k, v) for k, v in
@@ -292,11 +455,16 @@ def register_udfs(con: Any, key: str) -> None:
                          zip(kinds.to_pylist(), values.to_pylist(), strict=True)], pa.bool_())
 
     for name, fn, params, result in (
+            ("hub_pii_message_py", _messages, [VARCHAR, VARCHAR], VARCHAR),
             ("hub_pseudonym", _pseudonym, [VARCHAR, VARCHAR], VARCHAR),
             ("hub_name_postcode_pseudonym", _name_postcode, [VARCHAR, VARCHAR], VARCHAR),
-            ("hub_is_valid", _valid, [VARCHAR, VARCHAR], BOOLEAN),
-            ("hub_crm_pseudonyms", _crm, [VARCHAR] * 5, crm_type)):
+            ("hub_is_valid", _valid, [VARCHAR, VARCHAR], BOOLEAN)):
         with contextlib.suppress(Exception):  # not registered yet on this connection
             con.remove_function(name)
         con.create_function(name, fn, params, result, type="arrow", null_handling="special",
                             side_effects=False)
+    ipad, opad = hmac_pads(key)
+    con.execute("set variable hub_pii_ipad = ?", [ipad])
+    con.execute("set variable hub_pii_opad = ?", [opad])
+    for macro in _macros_sql():
+        con.execute(f"create or replace temp macro {macro}")

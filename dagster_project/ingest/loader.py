@@ -8,8 +8,8 @@ Rules (see docs/architecture.md):
   problem, and whatever was loaded before for that delivery stays as it was.
 
 CRM files carry personal data (docs/crm.md): the personal fields are replaced by keyed hashes
-and flags in the insert statement itself (DuckDB UDFs from `dagster_project.privacy`), and the
-text of a quarantined CRM line is not kept.
+and flags in the insert statement itself (SQL from `dagster_project.privacy.crm_pseudonyms_sql`),
+and the text of a quarantined CRM line is not kept.
 """
 
 from __future__ import annotations
@@ -200,11 +200,13 @@ class _Loader:
         return ", ".join(parts)
 
     def _rows_from(self, cfg: SourceConfig) -> str:
+        rows = "(select rowid as _acc_rowid, * from _acc)"
         if not self.personal:
-            return "(select rowid as _acc_rowid, * from _acc)"
-        args = ", ".join(self._text(cfg, f) for f in self.personal)
-        return (f"(select rowid as _acc_rowid, *, hub_crm_pseudonyms({args}) as _pii "
-                f"from _acc)")
+            return rows
+        from dagster_project.privacy import crm_pseudonyms_sql
+
+        # the rows with `_pii`: each distinct personal value normalised and hashed once
+        return crm_pseudonyms_sql(rows, [self._text(cfg, f) for f in self.personal])
 
     def _load_new(self, f: LandingFile, cfg: SourceConfig, file_hash: str,
                   previous_rows: int | None) -> FileResult:
