@@ -273,6 +273,7 @@ class Bench:
     tmp: Path
     partners_dir: Path
     clones: int | None
+    superset: bool = False
 
     def settings(self, base: Settings, data_dir: Path) -> Settings:
         return dataclasses.replace(
@@ -300,14 +301,14 @@ def _progress(message: str) -> None:
 
 def run_bench(scale: float, months: int = 24, seed: int = 42, keep: bool = False, *,
               partners: int | None = None, scenarios: bool = False,
-              out: Path | None = None) -> int:
+              out: Path | None = None, superset: bool = False) -> int:
     base = Settings.from_env()
     tmp = Path(tempfile.mkdtemp(prefix=f"hub-bench-{scale:g}-"))
     partners_dir = base.partners_dir
     if partners is not None:
         partners_dir = tmp / "partners"
         write_clones(partners, base.home / "seeds" / "partners", partners_dir, seed)
-    bench = Bench(scale, months, seed, tmp, partners_dir, partners)
+    bench = Bench(scale, months, seed, tmp, partners_dir, partners, superset)
     try:
         lines, code = (_run_scenarios if scenarios else _run_stages)(bench, base)
     finally:
@@ -463,6 +464,7 @@ def _run_scenarios(bench: Bench, base: Settings) -> tuple[list[str], int]:
     runs.append(run_hub_build("no-change rebuild", ["build"], env))
     if runs[-1].returncode != 0:
         return _failed(runs[-1]), 1
+    superset_lines = _superset_lines(bench, settings, len(partners)) if bench.superset else []
     disk = {name: _du(path) for name, path in (
         ("landing", settings.landing_dir), ("work", settings.work_db.parent),
         ("serving", settings.serving_db.parent), ("dagster", settings.dagster_home))}
@@ -514,8 +516,21 @@ def _run_scenarios(bench: Bench, base: Settings) -> tuple[list[str], int]:
         "- disk after the last build: " + ", ".join(
             f"{name} {_gib(size)}" for name, size in disk.items())
         + f"; total {_gib(sum(disk.values()))}",
+        *(["", *superset_lines] if superset_lines else []),
     ]
     return lines, 0
+
+
+def _superset_lines(bench: Bench, settings: Settings, partners: int) -> list[str]:
+    from dagster_project.bench_superset import time_superset
+    from dagster_project.dashboards.server import SupersetError
+
+    _progress("Superset")
+    try:
+        times = time_superset(settings, bench.tmp / "superset", partners)
+    except (SupersetError, OSError) as exc:
+        return [f"Superset: not measured ({exc})"]
+    return times.lines()
 
 
 def _add_month(day: dt.date, months: int) -> dt.date:

@@ -139,8 +139,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.partners is not None and args.partners < 1:
         print("hub bench: --partners must be at least 1", file=sys.stderr)
         return 2
+    if args.superset and not args.scenarios:
+        print("hub bench: --superset needs --scenarios (it serves their warehouse)",
+              file=sys.stderr)
+        return 2
     return run_bench(scale=args.scale, months=args.months, seed=args.seed, keep=args.keep,
-                     partners=args.partners, scenarios=args.scenarios, out=args.out)
+                     partners=args.partners, scenarios=args.scenarios, out=args.out,
+                     superset=args.superset)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -195,6 +200,9 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--scenarios", action="store_true",
                        help="time `hub build` in a subprocess with its peak memory: full build, "
                             "a new month, a rebuild with nothing new, beside their goals")
+    bench.add_argument("--superset", action="store_true",
+                       help="with --scenarios: then time a private Superset over the result "
+                            "(provisioning, start, league-table and partner-report queries)")
     bench.add_argument("--out", type=Path, default=None, metavar="FILE",
                        help="also append the markdown report to FILE")
     bench.add_argument("--keep", action="store_true",
