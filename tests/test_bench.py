@@ -119,3 +119,8 @@ def test_build_output_is_read_per_source_and_paths_are_never_inherited(monkeypat
     assert "HUB_WORK_DB" not in env
     assert env["HUB_DATA_DIR"] == "/tmp/d" and env["HUB_PARTNERS_DIR"] == "/tmp/p"
     assert env["DAGSTER_HOME"] == "/tmp/d/dagster_home" and env["HUB_FIRST_MONTH"] == "2026-01-01"
+
+
+def test_superset_timing_needs_the_build_scenarios(tmp_path):
+    result = hub(cli_env(tmp_path / "unused"), "bench", "--superset", check=False)
+    assert result.returncode == 2 and "--superset needs --scenarios" in result.stderr
