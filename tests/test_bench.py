@@ -98,6 +98,24 @@ def test_clones_are_valid_partners_of_varied_size_and_staffing(tmp_path):
     assert all(p.read_bytes() == (tmp_path / "b" / p.name).read_bytes() for p in paths)
 
 
+def test_clones_generate_the_same_bytes_whatever_the_workers(tmp_path):
+    import datetime as dt
+
+    from dagster_project.generate import generate_sample
+
+    write_clones(7, PARTNERS_DIR, tmp_path / "partners", seed=1)  # two population areas
+    files = {}
+    for workers in (1, 2):
+        landing = tmp_path / f"landing{workers}"
+        report = generate_sample(landing, tmp_path / "partners", months=1, seed=1, scale=0.02,
+                                 end_month=dt.date(2025, 3, 1), workers=workers)
+        assert {(p.partner_code, p.source) for p in report.partners if p.rows} == {
+            (clone_code(i), source) for i in range(7) for source in ("telephony", "crm")}
+        files[workers] = {p.relative_to(landing): p.read_bytes()
+                          for p in landing.rglob("*") if p.is_file()}
+    assert files[1] == files[2]
+
+
 def test_peak_rss_covers_the_whole_process_tree():
     child = "b = b'x' * 300_000_000; import time; time.sleep(1.5)"
     parent = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {child!r}])"
