@@ -142,7 +142,16 @@ def cmd_screenshots(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from dagster_project.bench import run_bench
 
-    return run_bench(scale=args.scale, months=args.months, seed=args.seed)
+    if args.partners is not None and args.partners < 1:
+        print("hub bench: --partners must be at least 1", file=sys.stderr)
+        return 2
+    if args.superset and not args.scenarios:
+        print("hub bench: --superset needs --scenarios (it serves their warehouse)",
+              file=sys.stderr)
+        return 2
+    return run_bench(scale=args.scale, months=args.months, seed=args.seed, keep=args.keep,
+                     partners=args.partners, scenarios=args.scenarios, out=args.out,
+                     superset=args.superset)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -186,10 +195,27 @@ def main(argv: list[str] | None = None) -> int:
     shots.add_argument("--out", type=Path, default=None, help="folder (default: docs/img)")
     shots.set_defaults(func=cmd_screenshots)
 
-    bench = sub.add_parser("bench", help="time generate, load, transform and publish")
-    bench.add_argument("--scale", type=float, default=1.0)
-    bench.add_argument("--months", type=int, default=24)
+    bench = sub.add_parser(
+        "bench", help="time generate, load, transform and publish (or, with --scenarios, "
+                      "whole `hub build` runs) against a one-statement floor per source")
+    bench.add_argument("--scale", type=float, default=1.0, help="multiplies call volumes")
+    bench.add_argument("--months", type=int, default=24,
+                       help="months of sample data (with --scenarios: of the full build; "
+                            "the new-month scenario adds one more)")
     bench.add_argument("--seed", type=int, default=42)
+    bench.add_argument("--partners", type=int, default=None, metavar="N",
+                       help="N partners cloned from the six fictional sample partners' formats "
+                            "(varied size and staffing) instead of the repository's partners")
+    bench.add_argument("--scenarios", action="store_true",
+                       help="time `hub build` in a subprocess with its peak memory: full build, "
+                            "a new month, a rebuild with nothing new, beside their goals")
+    bench.add_argument("--superset", action="store_true",
+                       help="with --scenarios: then time a private Superset over the result "
+                            "(provisioning, start, league-table and partner-report queries)")
+    bench.add_argument("--out", type=Path, default=None, metavar="FILE",
+                       help="also append the markdown report to FILE")
+    bench.add_argument("--keep", action="store_true",
+                       help="keep the temporary folder (data, partners) and print its path")
     bench.set_defaults(func=cmd_bench)
 
     args = parser.parse_args(argv)

@@ -60,6 +60,9 @@ class CrmSettings:
     id_digits: int
     postcode_area: str  # district residents' postcode area letters
     anonymous_share: float
+    # partners with the same `population` share residents (one two-tier area); "" (default):
+    # every partner without one shares a single population
+    population: str = ""
 
 
 @dataclass(frozen=True)
@@ -133,6 +136,7 @@ def _settings(raw: dict[str, Any], code: str) -> CrmSettings:
         id_digits=int(raw.get("id_digits", 7)),
         postcode_area=str(raw.get("postcode_area", code[:2].upper())),
         anonymous_share=float(raw.get("anonymous_share", 0.1)),
+        population=str(raw.get("population") or ""),
     )
 
 

@@ -100,10 +100,15 @@ def _digits(rng: np.random.Generator, count: int, width: int) -> np.ndarray:
     return out
 
 
-def build_population(areas: list[tuple[str, str, float]], *, seed: int) -> Population:
+def build_population(
+    areas: list[tuple[str, str, float]], *, seed: int, stream: int | None = None
+) -> Population:
     """`areas`: (partner code, postcode area letters, expected contacts) per resident-owning
-    partner, in a fixed order."""
-    rng = np.random.default_rng([seed, POPULATION_TAG])
+    partner, in a fixed order. `stream` tells apart the populations of separate groups of
+    partners (`generator.crm.population`); None for the one shared population."""
+    rng = np.random.default_rng(
+        [seed, POPULATION_TAG] if stream is None else [seed, POPULATION_TAG, stream]
+    )
     sizes = [max(MIN_RESIDENTS, int(expected * PEOPLE_PER_CONTACT)) for _, _, expected in areas]
     n = int(sum(sizes))
     home = np.repeat(np.arange(len(areas)), sizes).astype(np.int16)

@@ -35,7 +35,7 @@ from .crm_writers import CrmFileJob, file_jobs, format_contacts
 from .customers import Population, build_population
 from .dirt import KINDS, DirtPlan, DirtyRow, plan_dirt
 from .local_time import DAY
-from .simulation import CallTable, simulate_partner
+from .simulation import CallTable, simulate_partner, stable_code_hash
 from .spec import PartnerSpec, load_partner_specs
 from .writers import csv_columns, daily_sequence, period_file_name, write_csv, write_xlsx
 
@@ -285,7 +285,10 @@ def generate_sample(
     `with_dirt=False` writes no quarantine dirt (CRM dirt that belongs in the KPIs stays).
     Files are (re)written in `landing_dir/<code>/telephony/`; other files there are left alone.
     Simulation runs in this process; files are written by `workers` processes (default: CPU
-    count, at most 4; 1 = everything in this process).
+    count, at most 4; 1 = everything in this process). Memory is bounded by the largest
+    partner and one population of residents: partners sharing a `generator.crm.population`
+    are generated together and their population dropped before the next group's is built
+    (without that key every partner shares one population, as the sample's six do).
     """
     if months < 1:
         raise ValueError("months must be at least 1")
@@ -308,6 +311,8 @@ def generate_sample(
     crm_outputs: dict[str, PartnerOutput] = {}
     crm = _Crm(simulated, day_numbers, holidays, first_month, months, seed, scale, landing_dir)
     crm.with_dirt = with_dirt
+    # one population group after another (a stable sort: one group keeps the order above)
+    simulated.sort(key=lambda spec: crm.group(spec.code))
     with _Writer(workers or _default_workers()) as writer:
         for spec in simulated:
             assert spec.generator is not None
@@ -392,8 +397,10 @@ class _Writer:
 
 
 class _Crm:
-    """CRM files of every generator partner with `sources.crm` (see `crm`): the shared
-    population is built once, then each partner's contacts follow its simulated calls."""
+    """CRM files of every generator partner with `sources.crm` (see `crm`): each population
+    (one per `generator.crm.population` group, by default one for everyone) is built when its
+    first partner is generated and dropped when the next group starts, so the generator holds
+    one group's residents at a time; each partner's contacts follow its simulated calls."""
 
     def __init__(
         self,
@@ -410,10 +417,12 @@ class _Crm:
         partners = sorted(((s, p) for s, p in loaded if p is not None), key=lambda sp: sp[0].code)
         self.partners: dict[str, CrmPartner] = {s.code: p for s, p in partners}
         self.index = {code: i for i, code in enumerate(sorted(self.partners))}
+        self.groups: dict[str, list[tuple[PartnerSpec, CrmPartner]]] = {}
+        for s, p in partners:
+            self.groups.setdefault(p.settings.population, []).append((s, p))
+        self.scale, self.months = scale, months
         self.population: Population | None = None
-        if partners:
-            areas = population_areas(partners, scale, months)
-            self.population = build_population(areas, seed=seed)
+        self.population_group: str | None = None
         self.day_numbers = day_numbers
         self.holidays = holidays
         self.holiday_days = np.array(sorted(holidays.dates), dtype="datetime64[D]")
@@ -426,14 +435,29 @@ class _Crm:
         self.landing_dir = landing_dir
         self.with_dirt = True
 
+    def group(self, code: str) -> str:
+        """The partner's population group ("" without one, or without a CRM)."""
+        partner = self.partners.get(code)
+        return partner.settings.population if partner is not None else ""
+
+    def _population(self, group: str) -> Population:
+        if self.population is None or self.population_group != group:
+            self.population = None  # never two groups' residents at once
+            areas = population_areas(self.groups[group], self.scale, self.months)
+            stream = stable_code_hash(group) if group else None
+            self.population = build_population(areas, seed=self.seed, stream=stream)
+            self.population_group = group
+        return self.population
+
     def generate(self, spec: PartnerSpec, calls: CallTable) -> PartnerOutput | None:
         partner = self.partners.get(spec.code)
-        if partner is None or self.population is None:
+        if partner is None:
             return None
+        population = self._population(partner.settings.population)
         zone = ZoneInfo(spec.timezone)
         windows = day_windows(spec, self.day_numbers.astype("datetime64[D]"), self.holidays)
         table, service_names = simulate_contacts(
-            spec, partner, calls, self.population, self.day_numbers, windows,
+            spec, partner, calls, population, self.day_numbers, windows,
             self.holiday_days, seed=self.seed,
         )  # fmt: skip
         table, kept = add_kpi_dirt(table, seed=self.seed, code=spec.code, end=self.run_end)
@@ -445,7 +469,7 @@ class _Crm:
             if self.with_dirt
             else ()
         )  # fmt: skip
-        text = format_contacts(partner, table, service_names, self.population, zone)
+        text = format_contacts(partner, table, service_names, population, zone)
         jobs = file_jobs(
             partner, table, text, dirt, self.landing_dir, self.month_starts, self.run_end, zone
         )

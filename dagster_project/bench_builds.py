@@ -1,0 +1,140 @@
+"""`hub bench --scenarios`: the real `hub build` timed in a subprocess, with the peak resident
+memory of its whole process tree (the build, dbt, any worker), sampled from /proc."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+SAMPLE_SECONDS = 0.2
+PAGE_BYTES = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+# Paths `hub build` reads from the environment: the bench sets them, never inherits them.
+PATH_VARS = ("HUB_DATA_DIR", "HUB_LANDING_DIR", "HUB_WORK_DB", "HUB_SERVING_DB",
+             "HUB_OPERATIONS_DB", "HUB_PARTNERS_DIR", "DAGSTER_HOME", "HUB_FIRST_MONTH")
+
+
+def _processes() -> dict[int, tuple[int, int]]:
+    """pid -> (parent pid, resident bytes) of every process /proc shows."""
+    out = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as fh:
+                stat = fh.read()
+        except OSError:  # gone meanwhile
+            continue
+        fields = stat[stat.rindex(b")") + 2:].split()
+        # fields[0] is the state (field 3 of proc(5)): ppid is field 4, rss (pages) field 24
+        out[int(entry.name)] = (int(fields[1]), int(fields[21]) * PAGE_BYTES)
+    return out
+
+
+def tree_rss(root: int) -> int:
+    """Resident bytes of `root` and all its descendants (summed)."""
+    procs = _processes()
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _) in procs.items():
+        children.setdefault(ppid, []).append(pid)
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        if pid in procs:
+            total += procs[pid][1]
+        todo.extend(children.get(pid, ()))
+    return total
+
+
+class PeakRss:
+    """Samples `tree_rss(pid)` every `SAMPLE_SECONDS` in a thread; `peak` is the largest."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid, self.peak = pid, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, tree_rss(self.pid))
+            self._stop.wait(SAMPLE_SECONDS)
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+@dataclasses.dataclass
+class BuildRun:
+    name: str
+    command: str
+    seconds: float
+    peak_rss: int
+    rows_by_source: dict[str, int]
+    stdout: str
+    stderr: str
+    returncode: int
+
+    @property
+    def rows_loaded(self) -> int:
+        return sum(self.rows_by_source.values())
+
+
+def hub_command() -> list[str]:
+    exe = Path(sys.executable).with_name("hub")
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "dagster_project.cli"]
+
+
+def hub_env(data_dir: Path, partners_dir: Path, first_month: str | None) -> dict[str, str]:
+    """This environment without hub paths, pointed at the bench's data and partners folders."""
+    env = {k: v for k, v in os.environ.items() if k not in PATH_VARS}
+    env.update(HUB_DATA_DIR=str(data_dir), HUB_PARTNERS_DIR=str(partners_dir),
+               DAGSTER_HOME=str(data_dir / "dagster_home"))
+    env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    if first_month:
+        env["HUB_FIRST_MONTH"] = first_month
+    return env
+
+
+def build_supports_full_refresh(env: dict[str, str]) -> bool:
+    proc = subprocess.run([*hub_command(), "build", "--help"], env=env, capture_output=True,
+                          text=True, check=False)
+    return "--full-refresh" in proc.stdout
+
+
+def rows_by_source(stdout: str) -> dict[str, int]:
+    """Rows loaded per source, from `hub build`'s `load:` lines ("<source> files: ...; rows
+    loaded N; ...")."""
+    return {source: int(n.replace(",", "")) for source, n in
+            re.findall(r"(\w+) files: [^\n]*?rows loaded ([\d,]+)", stdout)}
+
+
+def run_hub_build(name: str, args: list[str], env: dict[str, str]) -> BuildRun:
+    """Run `hub <args>`, timing it and sampling its process tree's memory."""
+    start = time.perf_counter()
+    proc = subprocess.Popen([*hub_command(), *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    with PeakRss(proc.pid) as rss:
+        stdout, stderr = proc.communicate()
+    seconds = time.perf_counter() - start
+    return BuildRun(name, "hub " + " ".join(args), seconds, rss.peak, rows_by_source(stdout),
+                    stdout, stderr, proc.returncode)
+
+
+def move_files(files: list[Path], source_root: Path, target_root: Path) -> int:
+    """Move landing files (keeping their `<partner>/<source>/` path); returns how many."""
+    for path in files:
+        target = target_root / path.relative_to(source_root)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(path, target)
+    return len(files)
