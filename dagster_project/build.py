@@ -46,6 +46,7 @@ class BuildOutcome:
     seconds: float
     failures: list[str] = field(default_factory=list)
     load_messages: list[str] = field(default_factory=list)
+    withdrawals: list[str] = field(default_factory=list)
     check_failures: list[str] = field(default_factory=list)
     load_summary: str = ""
     plan_summary: str = ""
@@ -65,12 +66,13 @@ class BuildOutcome:
 LOAD_ASSETS = {("raw", "telephony_calls"): "telephony", ("raw", "crm_contacts"): "crm"}
 
 
-def _load_messages(settings: Settings, load_ids: list[str]) -> list[str]:
+def _load_messages(settings: Settings, load_ids: list[str],
+                   status: str = "rejected") -> list[str]:
     if not load_ids or not settings.work_db.exists():
         return []
     con = duck.connect(settings.work_db, read_only=True)
     try:
-        return [m for load_id in load_ids for m in rejection_messages(con, load_id)]
+        return [m for load_id in load_ids for m in rejection_messages(con, load_id, status)]
     finally:
         con.close()
 
@@ -79,7 +81,8 @@ def _source_summary(meta) -> str:
     return (f"files: {meta['files_loaded'].value} loaded, "
             f"{meta['files_replaced'].value} replaced, "
             f"{meta['files_unchanged'].value} unchanged, "
-            f"{meta['files_rejected'].value} rejected; "
+            f"{meta['files_rejected'].value} rejected, "
+            f"{meta['files_withdrawn'].value} withdrawn; "
             f"rows loaded {meta['rows_loaded'].value:,}; "
             f"malformed lines {meta['malformed_lines'].value:,}")
 
@@ -138,6 +141,7 @@ def run_build(settings: Settings, strict: bool = False,
     outcome.load_summary = "\n      ".join(
         f"{source} {summaries[source]}" for source in LOAD_ASSETS.values() if source in summaries)
     outcome.load_messages = _load_messages(settings, list(load_ids))
+    outcome.withdrawals = _load_messages(settings, list(load_ids), "withdrawn")
     plan = planned(settings)
     outcome.plan_summary = plan.summary() if plan else ""
     return outcome

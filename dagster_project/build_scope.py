@@ -68,9 +68,9 @@ class BuildPlan:
             return "nothing new since the last published build: no dbt work, nothing published"
         if self.mode == "full":
             return f"full build ({self.reason})"
-        parts = ", ".join(f"{n} {k}" for k, n in self.changes.items() if n)
-        return (f"incremental build: {parts} deliveries; {self.partner_months} partner-months "
-                f"redone")
+        parts = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in self.changes.items() if n)
+        return (f"incremental build: deliveries {parts}; {self.partner_months} partner-months "
+                f"recomputed")
 
 
 def project_fingerprint(home: Path) -> str:
@@ -129,7 +129,25 @@ def current_plan(con: duckdb.DuckDBPyConnection) -> BuildPlan | None:
     if not _exists(con, "build.plan"):
         return None
     row = con.execute("select build_id, mode, reason from build.plan").fetchone()
-    return BuildPlan(*row) if row else None
+    if not row:
+        return None
+    plan = BuildPlan(*row)
+    if plan.mode == "incremental":
+        plan.changes = _changes(con)
+        if _exists(con, "intermediate.int_build__scope_months"):
+            # what dbt redid: the months of the previous and the new rows, and their neighbours
+            plan.partner_months = con.execute(
+                "select count(*) from intermediate.int_build__scope_months").fetchone()[0]
+    return plan
+
+
+CHANGE_ORDER = ("new", "replaced", "withdrawn", "reconfigured", "shares_an_id")
+
+
+def _changes(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    counts = dict(con.execute(
+        "select change, count(*) from build.scope_deliveries group by change").fetchall())
+    return {k: counts.get(k, 0) for k in CHANGE_ORDER}
 
 
 def plan_build(con: duckdb.DuckDBPyConnection, home: Path,
@@ -261,9 +279,8 @@ def plan_build(con: duckdb.DuckDBPyConnection, home: Path,
                                where source = 'crm')
         group by partner_code
     """)
-    changes = dict(con.execute(
-        "select change, count(*) from build.scope_deliveries group by change").fetchall())
-    if not changes:
+    changes = _changes(con)
+    if not any(changes.values()):
         con.execute("insert into build.plan values (?, 'none', 'nothing changed', false)",
                     [build_id])
         return BuildPlan(build_id, "none", "nothing changed")
@@ -271,9 +288,7 @@ def plan_build(con: duckdb.DuckDBPyConnection, home: Path,
                 "false)", [build_id])
     months = con.execute("select count(*) from (select distinct partner_code, month "
                          "from build.scope_months)").fetchone()[0]
-    order = ("new", "replaced", "withdrawn", "reconfigured", "shares_an_id")
-    return BuildPlan(build_id, "incremental", "changed deliveries",
-                     {k: changes.get(k, 0) for k in order}, months)
+    return BuildPlan(build_id, "incremental", "changed deliveries", changes, months)
 
 
 def record_built(con: duckdb.DuckDBPyConnection, home: Path) -> None:

@@ -47,6 +47,8 @@ def cmd_build(args: argparse.Namespace) -> int:
         print(f"dbt: {outcome.plan_summary}")
     for message in outcome.load_messages:
         print(f"  rejected: {message}", file=sys.stderr)
+    for message in outcome.withdrawals:
+        print(f"  {message}")
     for check in outcome.check_failures:
         print(f"  check failed: {check}", file=sys.stderr)
     if not outcome.success:

@@ -84,8 +84,9 @@ def partners_missing_month(con: duckdb.DuckDBPyConnection, partner_codes: list[s
     return [p for p in partner_codes if p not in delivered]
 
 
-def rejection_messages(con: duckdb.DuckDBPyConnection, load_id: str) -> list[str]:
-    """The messages of the files one load rejected, in file order."""
+def rejection_messages(con: duckdb.DuckDBPyConnection, load_id: str,
+                       status: str = "rejected") -> list[str]:
+    """The messages of the files one load rejected (or withdrew), in file order."""
     return [r[0] for r in con.execute(
-        "select message from raw.load_events where load_id = ? and status = 'rejected' "
-        "order by source_file", [load_id]).fetchall()]
+        "select message from raw.load_events where load_id = ? and status = ? "
+        "order by source_file", [load_id, status]).fetchall()]

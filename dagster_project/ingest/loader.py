@@ -41,7 +41,7 @@ COMMON_DELIMITERS = (",", ";", "|", "\t")
 class FileResult:
     rel_path: str
     partner_code: str | None
-    status: str  # loaded | replaced | unchanged | rejected
+    status: str  # loaded | replaced | unchanged | rejected | withdrawn
     rows_loaded: int = 0
     rows_rejected: int = 0
     message: str = ""
@@ -71,7 +71,8 @@ class LoadReport:
 
     def summary(self) -> str:
         return (f"{self.source}: {self.count('loaded')} loaded, {self.count('replaced')} replaced, "
-                f"{self.count('unchanged')} unchanged, {self.count('rejected')} rejected files; "
+                f"{self.count('unchanged')} unchanged, {self.count('rejected')} rejected, "
+                f"{self.count('withdrawn')} withdrawn files; "
                 f"{self.rows_loaded:,} rows loaded, {self.rows_rejected:,} malformed lines "
                 f"quarantined")
 
@@ -145,6 +146,35 @@ class _Loader:
         finally:
             self.in_batch = False
         return [self.load(f, cfg) for f, cfg in items]
+
+    def withdraw_missing(self, landing_dir: Path, partner_codes: set[str]) -> list[FileResult]:
+        """Deliveries whose file is no longer in the landing folder are withdrawn: their rows
+        leave the warehouse, as if the file had never been delivered (the landing folder is the
+        record of what was delivered, so a build equals a build from scratch of the folder)."""
+        gone = [row for row in self.con.execute(
+            "select partner_code, delivery_key, source_file, file_hash, rows_loaded, "
+            "period_month from raw.load_files where source = ? order by source_file",
+            [self.source]).fetchall()
+            if row[0] in partner_codes and not (landing_dir / row[2]).exists()]
+        results = []
+        for partner, delivery_key, rel, file_hash, rows, period_month in gone:
+            self.con.execute("begin transaction")
+            self.con.execute(f"delete from {self.table} where partner_code = ? "
+                             f"and _delivery_key = ?", [partner, delivery_key])
+            self.con.execute("delete from raw.rejected_rows where partner_code = ? and source = ? "
+                             "and _delivery_key = ?", [partner, self.source, delivery_key])
+            self.con.execute("delete from raw.load_files where partner_code = ? and source = ? "
+                             "and delivery_key = ?", [partner, self.source, delivery_key])
+            message = (f"{rel}: withdrawn: the file is no longer in the landing folder; its "
+                       f"{rows:,} rows were removed")
+            self.con.execute(
+                "insert into raw.load_events values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [self.load_id, self.now, partner, self.source, rel, file_hash, delivery_key,
+                 period_month, "withdrawn", 0, 0, message])
+            self.con.execute("commit")
+            results.append(FileResult(rel, partner, "withdrawn", message=message,
+                                      period_month=period_month))
+        return results
 
     def event(self, f: LandingFile | None, rel: str, partner: str | None, status: str,
               file_hash: str | None, rows: int, rejected: int, message: str) -> None:
@@ -350,6 +380,8 @@ def load_source(db_path: Path, landing_dir: Path, partners: dict[str, PartnerCon
                         (f, partners[f.partner_code].sources[source]))
             for items in by_partner.values():
                 report.files.extend(loader.load_batch(items))
+            if scope_set is None:
+                report.files.extend(loader.withdraw_missing(landing_dir, set(partners)))
         con.execute("checkpoint")
     finally:
         con.close()

@@ -72,7 +72,7 @@ def _load(context: dg.AssetExecutionContext, warehouse: WarehouseResource, sourc
     report = load_source(settings.work_db, settings.landing_dir, warehouse.partners(),
                          source, pseudonymisation_key=key)
     context.log.info(report.summary())
-    for f in report.rejected:
+    for f in report.rejected + [f for f in report.files if f.status == "withdrawn"]:
         context.log.warning(f.message)
     if report.rejected and os.environ.get("HUB_STRICT_LOAD"):
         raise dg.Failure(f"{len(report.rejected)} landing file(s) rejected (strict mode)",
@@ -82,6 +82,7 @@ def _load(context: dg.AssetExecutionContext, warehouse: WarehouseResource, sourc
         "files_replaced": report.count("replaced"),
         "files_unchanged": report.count("unchanged"),
         "files_rejected": report.count("rejected"),
+        "files_withdrawn": report.count("withdrawn"),
         "rows_loaded": report.rows_loaded,
         "malformed_lines": report.rows_rejected,
         "partner_months_delivered": len({(f.partner_code, f.period_month) for f in report.files

@@ -32,12 +32,16 @@
     of the same partner, or `shifts` months after one (e.g. [0, 1]: the month in scope and the
     next); with any_partner, a month in scope of any partner (the scorecard ranks partners
     within a month, so it redoes whole months). Always true in a full build. -#}
-{% macro in_scoped_month(relation, month_column, shifts=[0], any_partner=false) -%}
+{% macro in_scoped_month(relation, month_column, shifts=[0], any_partner=false,
+                         changed_rows_only=false) -%}
     {%- if is_incremental() -%}
         exists (
             select 1
             from {{ ref('int_build__scope_months') }} as scope
             where
+                {% if changed_rows_only -%}
+                scope.has_changed_rows and
+                {% endif -%}
                 {% if not any_partner -%}
                 scope.partner_code = {{ relation }}.partner_code and
                 {% endif -%}
@@ -85,5 +89,31 @@
                 contacts.record_status = 'valid'
                 and contacts.contact_id = {{ this.identifier }}.contact_id
         )
+    {%- endif -%}
+{%- endmacro %}
+
+{#- A predicate for contact-level facts: the contact of `relation` (columns partner_code,
+    `month_column`, customer_id) is redone by this build: its month has changed rows, or its
+    customer was merged or split (int_build__scope_customers). Always true in a full build. -#}
+{% macro in_scoped_contacts(relation, month_column) -%}
+    {%- if is_incremental() -%}
+        (
+            {{ in_scoped_month(relation, month_column, changed_rows_only=true) }}
+            or exists (
+                select 1
+                from {{ ref('int_build__scope_customers') }} as scope_customers
+                where scope_customers.customer_id = {{ relation }}.customer_id
+            )
+        )
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Pre-hook of a contact-level fact: delete the contacts this build redoes. -#}
+{% macro delete_scoped_contacts(month_column) -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }}
+        where {{ in_scoped_contacts(this.identifier, month_column) }}
     {%- endif -%}
 {%- endmacro %}

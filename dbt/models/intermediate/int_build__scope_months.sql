@@ -1,7 +1,9 @@
 {#-
     The partner-months an incremental build recomputes (docs/architecture.md, "Incremental
     builds"): one row per partner x month. Every aggregate model (daily and monthly KPIs, the
-    scorecard) deletes and recomputes these months; fct_contacts and fct_satisfaction too.
+    scorecard) deletes and recomputes these months; fct_contacts and fct_satisfaction redo the
+    contacts of the months with has_changed_rows and, in other months, only the contacts of
+    the customers in int_build__scope_customers.
     A month is in scope when
     - rows of a redone delivery fall in it, now or before this build (their delivery's period
       month or their own month);
@@ -107,13 +109,9 @@ telephony_months as (
 
 ),
 
-relabelled as (
+scope_customers as (
 
-    select
-        contact_id,
-        customer_id
-    from customers
-    where changed_build_id = (select build_id from plan)
+    select * from {{ ref('int_build__scope_customers') }}
 
 ),
 
@@ -136,20 +134,17 @@ valid_complaints as (
 
 customer_months as (
 
-    -- contacts whose customer label changed
+    -- every contact of a customer merged or split in this build
     select
         contacts.partner_code,
         cast(date_trunc('month', contacts.created_at) as date) as month
     from contacts
-    inner join relabelled
-        on contacts.contact_id = relabelled.contact_id
-    union
-    -- every complaint of a customer with a changed label
-    select
-        valid_complaints.partner_code,
-        cast(date_trunc('month', valid_complaints.created_at) as date)
-    from valid_complaints
-    where valid_complaints.customer_id in (select customer_id from relabelled)
+    inner join customers
+        on contacts.contact_id = customers.contact_id
+    inner join scope_customers
+        on customers.customer_id = scope_customers.customer_id
+    where contacts.record_status = 'valid'
+
     union
     -- complaints within a year after a redone complaint (repeat complainants)
     select
@@ -175,8 +170,6 @@ crm_months as (
     union
     select partner_code, month from previous_months
     where source = 'crm'
-    union
-    select partner_code, month from customer_months
 
 ),
 
@@ -253,12 +246,33 @@ latest_months as (
 
 final as (
 
-    select partner_code, month from telephony_months
-    where month is not null
-    union
-    select partner_code, month from crm_neighbours
-    union
-    select partner_code, month from latest_months
+    select
+        partner_code,
+        month,
+        true as has_changed_rows
+    from (
+        select partner_code, month from telephony_months
+        where month is not null
+        union
+        select partner_code, month from crm_neighbours
+        union
+        select partner_code, month from latest_months
+    )
+    union all
+    -- months touched only through customers: their contacts are redone one by one
+    -- (int_build__scope_customers), their aggregates month by month
+    select
+        partner_code,
+        month,
+        false as has_changed_rows
+    from customer_months
+    where (partner_code, month) not in (
+        select partner_code, month from telephony_months
+        union
+        select partner_code, month from crm_neighbours
+        union
+        select partner_code, month from latest_months
+    )
 
 )
 

@@ -86,9 +86,14 @@ final as (
                 or previous.customer_key is distinct from resolved.customer_key
                 then plan.build_id
             else previous.changed_build_id
-        end as changed_build_id
+        end as changed_build_id,
+        case
+            when previous.customer_key is distinct from resolved.customer_key
+                then previous.customer_id
+        end as previous_customer_id
         {%- else -%}
-        plan.build_id as changed_build_id
+        plan.build_id as changed_build_id,
+        cast(null as varchar) as previous_customer_id
         {%- endif %}
     from resolved
     cross join plan

@@ -1,13 +1,15 @@
-{#- Redone by partner and month (docs/architecture.md, "Incremental builds"): the months in
-    scope are recomputed from their contacts and those of the months either side (duplicate
-    cases look back 60 minutes, repeat contact 7 days ahead). -#}
+{#- Redone by partner and month (docs/architecture.md, "Incremental builds"): the contacts of
+    the months with changed rows, recomputed with those of the months either side (duplicate
+    cases look back 60 minutes, repeat contact 7 days ahead), and every contact of a customer
+    merged or split by this build (its flags compare the customer's contacts). -#}
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='fail',
-    pre_hook="{{ delete_scoped_months('created_month') }}",
+    pre_hook="{{ delete_scoped_contacts('created_month') }}",
 ) }}
 -- depends_on: {{ ref('int_build__scope_months') }}
+-- depends_on: {{ ref('int_build__scope_customers') }}
 
 with
 
@@ -31,18 +33,27 @@ partner_latest as (
 
 contacts as (
 
-    -- the months in scope and the months either side of them
+    -- the contacts redone and the context their flags need
     select all_contacts.*
     from all_contacts
     {% if is_incremental() -%}
-    where exists (
-        select 1
-        from {{ ref('int_build__scope_months') }} as scope
-        where
-            scope.partner_code = all_contacts.partner_code
-            and date_trunc('month', all_contacts.created_at)
-            between scope.month - interval 1 month and scope.month + interval 1 month
-    )
+    where
+        exists (
+            select 1
+            from {{ ref('int_build__scope_months') }} as scope
+            where
+                scope.has_changed_rows
+                and scope.partner_code = all_contacts.partner_code
+                and date_trunc('month', all_contacts.created_at)
+                between scope.month - interval 1 month and scope.month + interval 1 month
+        )
+        or exists (
+            select 1
+            from {{ ref('int_customers__resolved') }} as resolved
+            inner join {{ ref('int_build__scope_customers') }} as scope_customers
+                on resolved.customer_id = scope_customers.customer_id
+            where resolved.contact_id = all_contacts.contact_id
+        )
     {%- endif %}
 
 ),
@@ -193,7 +204,7 @@ final as (
         source_file,
         source_row_number
     from flagged
-    where {{ in_scoped_month('flagged', 'created_month') }}
+    where {{ in_scoped_contacts('flagged', 'created_month') }}
 
 )
 

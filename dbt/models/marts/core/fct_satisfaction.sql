@@ -3,9 +3,10 @@
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='fail',
-    pre_hook="{{ delete_scoped_months('created_month') }}",
+    pre_hook="{{ delete_scoped_contacts('created_month') }}",
 ) }}
 -- depends_on: {{ ref('int_build__scope_months') }}
+-- depends_on: {{ ref('int_build__scope_customers') }}
 
 with
 
@@ -14,7 +15,7 @@ contacts as (
     select * from {{ ref('fct_contacts') }} as facts
     where
         satisfaction_score is not null
-        and {{ in_scoped_month('facts', 'created_month') }}
+        and {{ in_scoped_contacts('facts', 'created_month') }}
 
 ),
 

@@ -1,0 +1,43 @@
+{#-
+    The customers whose contacts an incremental build redoes one by one (docs/architecture.md,
+    "Incremental builds"): one row per customer_id. A customer is in scope when one of its
+    contacts changed label in this build (a merge or a split of customers): its contacts' duplicate
+    and repeat flags compare contacts of one customer, so they are recomputed whatever their
+    month, under the new id and the previous one.
+-#}
+with
+
+customers as (
+
+    select * from {{ ref('int_customers__resolved') }}
+
+),
+
+plan as (
+
+    select * from {{ ref('stg_build__plan') }}
+
+),
+
+relabelled as (
+
+    select
+        customers.customer_id,
+        customers.previous_customer_id
+    from customers
+    inner join plan
+        on customers.changed_build_id = plan.build_id
+
+),
+
+final as (
+
+    select customer_id from relabelled
+    where customer_id is not null
+    union
+    select previous_customer_id from relabelled
+    where previous_customer_id is not null
+
+)
+
+select * from final
