@@ -17,7 +17,7 @@ re-delivery no longer covers is recomputed as well; the new rows' months are add
 (`int_build__scope_months`).
 
 The plan is written to `build.scope_deliveries`, `build.scope_months`,
-`build.scope_partners` and `build.plan`; dbt reads them through `staging/build`. After a
+`build.scope_partners`, `build.scope_customers` and `build.plan`; dbt reads them through `staging/build`. After a
 successful publication `record_built` makes the current state the new baseline; a build that
 fails leaves the baseline as it was, and the next build is a full one (the failed one may
 have updated some tables and not others).
@@ -116,6 +116,7 @@ def ensure_build_schema(con: duckdb.DuckDBPyConnection) -> None:
                 "source varchar, month date)")
     con.execute("create or replace table build.scope_partners (partner_code varchar, "
                 "source varchar, previous_latest_at timestamp)")
+    con.execute("create or replace table build.scope_customers (customer_id varchar)")
     con.execute("create table if not exists build.plan (build_id varchar, mode varchar, "
                 "reason varchar, published boolean)")
 
@@ -271,6 +272,18 @@ def plan_build(con: duckdb.DuckDBPyConnection, home: Path,
             and later.received_date > redone.received_date
             and later.received_date <= redone.received_date + interval 365 day
         where later.feedback_type = 'complaint'
+    """)
+    # the customers of the redone contacts, as they were: their aggregates and flags change
+    con.execute("""
+        insert into build.scope_customers
+        select distinct customer.customer_id
+        from intermediate.int_customers__resolved as customer
+        inner join intermediate.int_contacts__validated as contact
+            on customer.contact_id = contact.contact_id
+        inner join build.scope_deliveries as d
+            on contact.partner_code = d.partner_code
+            and contact.delivery_key = d.delivery_key and d.source = 'crm'
+        where customer.customer_id is not null
     """)
     con.execute("""
         insert into build.scope_partners

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import duckdb
 
-SKIPPED_COLUMNS = {"load_id", "loaded_at", "changed_build_id"}
+SKIPPED_COLUMNS = {"load_id", "loaded_at", "last_loaded_at", "changed_build_id"}
 
 
 def marts_rows(db: Path, schema: str = "marts") -> dict[str, list[tuple]]:

@@ -117,3 +117,21 @@
         where {{ in_scoped_contacts(this.identifier, month_column) }}
     {%- endif -%}
 {%- endmacro %}
+
+{#- The customer ids dim_customer redoes: those of the contacts redone by this build and those
+    in int_build__scope_customers (a select of one column). -#}
+{% macro scoped_customer_ids() -%}
+    select customer_id from {{ ref('int_build__scope_customers') }}
+    union
+    select facts.customer_id
+    from {{ ref('fct_contacts') }} as facts
+    where {{ in_scoped_contacts('facts', 'created_month') }}
+{%- endmacro %}
+
+{#- Pre-hook of dim_customer: delete the customers this build redoes. -#}
+{% macro delete_scoped_customers() -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }}
+        where customer_id in ({{ scoped_customer_ids() }})
+    {%- endif -%}
+{%- endmacro %}

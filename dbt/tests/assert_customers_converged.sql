@@ -1,7 +1,7 @@
--- Customer identity converged (docs/crm.md): contacts sharing any customer key (email,
--- phone, name + postcode, UPRN) have the same customer_id. A failure means the connected
--- components need more propagation rounds (dbt var customer_identity_iterations).
--- Returns each key with more than one customer_id.
+-- Customer identity is consistent (docs/crm.md): contacts sharing any customer key (email,
+-- phone, name + postcode, UPRN) have the same customer_id. In an incremental build only the
+-- keys of contacts labelled by this build are checked (the others were checked when they
+-- were labelled). Returns each key with more than one customer_id.
 {{ config(meta={'dagster': {'ref': {'name': 'int_customers__resolved'}}}) }}
 
 with
@@ -18,6 +18,25 @@ customers as (
 
 ),
 
+plan as (
+
+    select * from {{ ref('stg_build__plan') }}
+
+),
+
+checked_keys as (
+
+    select customer_keys.key_value
+    from customer_keys
+    inner join customers
+        on customer_keys.contact_id = customers.contact_id
+    inner join plan
+        on
+            plan.build_mode = 'full'
+            or customers.changed_build_id = plan.build_id
+
+),
+
 final as (
 
     select
@@ -28,6 +47,7 @@ final as (
     from customer_keys
     left join customers
         on customer_keys.contact_id = customers.contact_id
+    where customer_keys.key_value in (select key_value from checked_keys)
     group by customer_keys.key_kind, customer_keys.key_value
     having
         count(distinct customers.customer_id) != 1

@@ -1,9 +1,10 @@
 {#-
     The customers whose contacts an incremental build redoes one by one (docs/architecture.md,
     "Incremental builds"): one row per customer_id. A customer is in scope when one of its
-    contacts changed label in this build (a merge or a split of customers): its contacts' duplicate
-    and repeat flags compare contacts of one customer, so they are recomputed whatever their
-    month, under the new id and the previous one.
+    contacts changed label in this build (a merge or a split of customers; under the new id and
+    the previous one) or had a contact in a redone delivery before this build: its contacts'
+    duplicate and repeat flags compare contacts of one customer, so they are recomputed
+    whatever their month, and so is its dim_customer row.
 -#}
 with
 
@@ -16,6 +17,12 @@ customers as (
 plan as (
 
     select * from {{ ref('stg_build__plan') }}
+
+),
+
+previous_customers as (
+
+    select * from {{ ref('stg_build__scope_customers') }}
 
 ),
 
@@ -37,6 +44,8 @@ final as (
     union
     select previous_customer_id from relabelled
     where previous_customer_id is not null
+    union
+    select customer_id from previous_customers
 
 )
 

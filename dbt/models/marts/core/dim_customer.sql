@@ -1,9 +1,25 @@
+{#- Redone by customer (docs/architecture.md, "Incremental builds"): the customers with a
+    contact redone by this build, and those merged, split or losing contacts
+    (int_build__scope_customers); a customer left without contacts leaves the table. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ delete_scoped_customers() }}",
+) }}
+-- depends_on: {{ ref('int_build__scope_customers') }}
+-- depends_on: {{ ref('int_build__scope_months') }}
+
 with
 
 contacts as (
 
-    select * from {{ ref('fct_contacts') }}
-    where customer_id is not null
+    select * from {{ ref('fct_contacts') }} as facts
+    where
+        customer_id is not null
+        {% if is_incremental() -%}
+        and customer_id in ({{ scoped_customer_ids() }})
+        {%- endif %}
 
 ),
 
