@@ -238,7 +238,7 @@ crm_channel_months as (
         on
             channel_mix.partner_code = last_year.partner_code
             and channel_mix.channel_code = last_year.channel_code
-            and cast(channel_mix.month - interval 1 year as date) = last_year.month
+            and {{ add_months('channel_mix.month', -12) }} = last_year.month
 
 ),
 
