@@ -45,9 +45,9 @@ labelled as (
     select
         *,
         not is_weekend and not is_bank_holiday as is_working_day,
-        cast(financial_year_start as varchar)
+        cast(financial_year_start as {{ dbt.type_string() }})
         || '-'
-        || right(cast(financial_year_start + 1 as varchar), 2) as financial_year
+        || substr(cast(financial_year_start + 1 as {{ dbt.type_string() }}), -2) as financial_year
     from days
 
 ),

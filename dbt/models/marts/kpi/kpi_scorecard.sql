@@ -346,7 +346,7 @@ compared as (
                     9
                 )
         ) as rank_in_partition,
-        count(*) filter (where is_ranked) over (
+        count(case when is_ranked then 1 end) over (
             partition by month, kpi_code, segment_code
         ) as ranked_count,
         sum(case when kpi_value is not null then numerator end) over (

@@ -144,7 +144,9 @@ localised as (
 
     select
         *,
-        partner_code || ':' || source_file || ':' || source_row_number as contact_row_id,
+        partner_code
+        || ':' || source_file
+        || ':' || cast(source_row_number as {{ dbt.type_string() }}) as contact_row_id,
         case timestamp_zone
             when 'local' then created_at_as_delivered
             when 'utc' then {{ utc_to_local('created_at_as_delivered', 'timezone') }}

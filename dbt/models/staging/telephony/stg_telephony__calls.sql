@@ -69,7 +69,9 @@ localised as (
 
     select
         *,
-        partner_code || ':' || source_file || ':' || source_row_number as call_row_id,
+        partner_code
+        || ':' || source_file
+        || ':' || cast(source_row_number as {{ dbt.type_string() }}) as call_row_id,
         case timestamp_zone
             when 'local' then started_at_as_delivered
             when 'utc' then {{ utc_to_local('started_at_as_delivered', 'timezone') }}
