@@ -10,15 +10,15 @@
     case
         when
             {{ format_column }} = 'seconds'
-            and regexp_full_match({{ text_column }}, '-?[0-9]+(\.[0-9]+)?')
+            and {{ matches_regex(text_column, '-?[0-9]+([.][0-9]+)?') }}
             then try_cast({{ text_column }} as double)
         when
             {{ format_column }} = 'hms'
-            and regexp_full_match({{ text_column }}, '-?[0-9]+:[0-5][0-9]:[0-5][0-9](\.[0-9]+)?')
+            and {{ matches_regex(text_column, '-?[0-9]+:[0-5][0-9]:[0-5][0-9]([.][0-9]+)?') }}
             then
-                (case when starts_with({{ text_column }}, '-') then -1 else 1 end)
+                (case when {{ has_prefix(text_column, '-') }} then -1 else 1 end)
                 * (
-                    try_cast(split_part(ltrim({{ text_column }}, '-'), ':', 1) as double) * 3600
+                    try_cast(split_part({{ trim_leading(text_column, '-') }}, ':', 1) as double) * 3600
                     + try_cast(split_part({{ text_column }}, ':', 2) as double) * 60
                     + try_cast(split_part({{ text_column }}, ':', 3) as double)
                 )

@@ -38,3 +38,197 @@
         add_months({{ date_expression }}, {{ months }})
     {%- endif -%}
 {%- endmacro %}
+
+{#- `expression` (a date or timestamp) shifted by `amount` (an integer constant, negative to go
+    back) days, hours, minutes or seconds. Calendar units: add_months. -#}
+{% macro add_interval(expression, amount, unit) -%}
+    {%- if unit not in ('day', 'hour', 'minute', 'second') -%}
+        {{ exceptions.raise_compiler_error(
+            'add_interval: unit must be day, hour, minute or second (months: add_months), not '
+            ~ unit) }}
+    {%- endif -%}
+    {%- if amount is not number -%}
+        {{ exceptions.raise_compiler_error('add_interval: amount must be an integer constant') }}
+    {%- endif -%}
+    {{ return(adapter.dispatch('add_interval', 'hub_warehouse')(expression, amount, unit)) }}
+{%- endmacro %}
+
+{% macro duckdb__add_interval(expression, amount, unit) -%}
+    {{ expression }} {{ '-' if amount < 0 else '+' }} interval {{ amount | abs }} {{ unit }}
+{%- endmacro %}
+
+{#- Standard SQL interval literal (Spark 3.2+, Trino). -#}
+{% macro default__add_interval(expression, amount, unit) -%}
+    {{ expression }} {{ '-' if amount < 0 else '+' }} interval '{{ amount | abs }}' {{ unit }}
+{%- endmacro %}
+
+{#- Month boundaries from `start_date` to `end_date` (2024-01-31 -> 2024-02-01 is 1). -#}
+{% macro month_diff(start_date, end_date) -%}
+    {{ return(adapter.dispatch('month_diff', 'hub_warehouse')(start_date, end_date)) }}
+{%- endmacro %}
+
+{% macro duckdb__month_diff(start_date, end_date) -%}
+    date_diff('month', {{ start_date }}, {{ end_date }})
+{%- endmacro %}
+
+{% macro default__month_diff(start_date, end_date) -%}
+    (
+        (year({{ end_date }}) - year({{ start_date }})) * 12
+        + month({{ end_date }}) - month({{ start_date }})
+    )
+{%- endmacro %}
+
+{#- ISO day of the week of a date or timestamp: 1 = Monday .. 7 = Sunday. -#}
+{% macro iso_day_of_week(expression) -%}
+    {{ return(adapter.dispatch('iso_day_of_week', 'hub_warehouse')(expression)) }}
+{%- endmacro %}
+
+{% macro duckdb__iso_day_of_week(expression) -%}
+    isodow({{ expression }})
+{%- endmacro %}
+
+{#- Spark 3.0+ (Trino: day_of_week(x); beware that Spark's `dow` counts from Sunday). -#}
+{% macro default__iso_day_of_week(expression) -%}
+    extract(dayofweek_iso from {{ expression }})
+{%- endmacro %}
+
+{#- English month name of a date (January). -#}
+{% macro month_name(expression) -%}
+    {{ return(adapter.dispatch('month_name', 'hub_warehouse')(expression)) }}
+{%- endmacro %}
+
+{% macro duckdb__month_name(expression) -%}
+    monthname({{ expression }})
+{%- endmacro %}
+
+{#- Spark (Trino: date_format(x, '%M')). -#}
+{% macro default__month_name(expression) -%}
+    date_format({{ expression }}, 'MMMM')
+{%- endmacro %}
+
+{#- English day name of a date (Monday). -#}
+{% macro day_name(expression) -%}
+    {{ return(adapter.dispatch('day_name', 'hub_warehouse')(expression)) }}
+{%- endmacro %}
+
+{% macro duckdb__day_name(expression) -%}
+    dayname({{ expression }})
+{%- endmacro %}
+
+{#- Spark (Trino: date_format(x, '%W')). -#}
+{% macro default__day_name(expression) -%}
+    date_format({{ expression }}, 'EEEE')
+{%- endmacro %}
+
+{#- A select of one row per day from `start_date` to `end_date` (date expressions, both
+    included), in one column date_day (date). -#}
+{% macro calendar_days(start_date, end_date) -%}
+    {{ return(adapter.dispatch('calendar_days', 'hub_warehouse')(start_date, end_date)) }}
+{%- endmacro %}
+
+{% macro duckdb__calendar_days(start_date, end_date) -%}
+    select cast(series.generate_series as date) as date_day
+    from generate_series(
+        {{ start_date }},
+        {{ end_date }},
+        interval 1 day
+    ) as series
+{%- endmacro %}
+
+{#- Spark (Trino: select date_day from unnest(sequence(start, end)) as series (date_day)). -#}
+{% macro default__calendar_days(start_date, end_date) -%}
+    select explode(sequence({{ start_date }}, {{ end_date }}, interval 1 day)) as date_day
+{%- endmacro %}
+
+{#- A timestamp without time zone read as UTC, as the wall-clock time in `zone` (an IANA name
+    or a column holding one). -#}
+{% macro utc_to_local(expression, zone) -%}
+    {{ return(adapter.dispatch('utc_to_local', 'hub_warehouse')(expression, zone)) }}
+{%- endmacro %}
+
+{% macro duckdb__utc_to_local(expression, zone) -%}
+    ({{ expression }} at time zone 'UTC') at time zone {{ zone }}
+{%- endmacro %}
+
+{#- Spark (Trino: cast(at_timezone(with_timezone(x, 'UTC'), zone) as timestamp)). -#}
+{% macro default__utc_to_local(expression, zone) -%}
+    from_utc_timestamp({{ expression }}, {{ zone }})
+{%- endmacro %}
+
+{#- Text to timestamp with a strftime format (a Jinja string: DuckDB needs a constant), null
+    when the text does not match. -#}
+{% macro try_parse_timestamp(text, strftime_format) -%}
+    {{ return(adapter.dispatch('try_parse_timestamp', 'hub_warehouse')(text, strftime_format)) }}
+{%- endmacro %}
+
+{% macro duckdb__try_parse_timestamp(text, strftime_format) -%}
+    try_strptime({{ text }}, '{{ strftime_format }}')
+{%- endmacro %}
+
+{#- Spark 3.4+: the strftime format as a Java datetime pattern (letters outside directives
+    quoted, so the SQL literal is double-quoted when it holds a quote). Trino would use
+    try(date_parse(text, <MySQL-style format>)). -#}
+{% macro default__try_parse_timestamp(text, strftime_format) -%}
+    {%- set directives = {
+        'Y': 'yyyy', 'm': 'MM', 'd': 'dd', 'H': 'HH', 'M': 'mm', 'S': 'ss', 'f': 'SSSSSS',
+        'y': 'yy', 'b': 'MMM', 'B': 'MMMM', 'p': 'a', 'I': 'hh', '%': '%',
+    } -%}
+    {%- set state = namespace(pattern='', directive=false) -%}
+    {%- for character in strftime_format -%}
+        {%- if state.directive -%}
+            {%- set state.pattern = state.pattern ~ directives[character] -%}
+            {%- set state.directive = false -%}
+        {%- elif character == '%' -%}
+            {%- set state.directive = true -%}
+        {%- elif character.isalpha() -%}
+            {%- set state.pattern = state.pattern ~ "'" ~ character ~ "'" -%}
+        {%- else -%}
+            {%- set state.pattern = state.pattern ~ character -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- set quote = '"' if "'" in state.pattern else "'" -%}
+    try_to_timestamp({{ text }}, {{ quote }}{{ state.pattern }}{{ quote }})
+{%- endmacro %}
+
+{#- True when the whole text matches the regular expression `pattern` (a Jinja string; keep
+    it free of backslashes, e.g. [.] for a dot: Spark unescapes them in string literals). -#}
+{% macro matches_regex(text, pattern) -%}
+    {{ return(adapter.dispatch('matches_regex', 'hub_warehouse')(text, pattern)) }}
+{%- endmacro %}
+
+{% macro duckdb__matches_regex(text, pattern) -%}
+    regexp_full_match({{ text }}, '{{ pattern }}')
+{%- endmacro %}
+
+{#- Spark 3.2+ and Trino: regexp_like finds a match anywhere, so anchor the pattern. -#}
+{% macro default__matches_regex(text, pattern) -%}
+    regexp_like({{ text }}, '^(?:{{ pattern }})$')
+{%- endmacro %}
+
+{#- True when `text` begins with `prefix` (a Jinja string). -#}
+{% macro has_prefix(text, prefix) -%}
+    {{ return(adapter.dispatch('has_prefix', 'hub_warehouse')(text, prefix)) }}
+{%- endmacro %}
+
+{% macro duckdb__has_prefix(text, prefix) -%}
+    starts_with({{ text }}, '{{ prefix }}')
+{%- endmacro %}
+
+{#- Spark has startswith (3.3+), Trino starts_with: substr works in both. -#}
+{% macro default__has_prefix(text, prefix) -%}
+    substr({{ text }}, 1, {{ prefix | length }}) = '{{ prefix }}'
+{%- endmacro %}
+
+{#- `text` without the leading characters that are in `characters` (a Jinja string). -#}
+{% macro trim_leading(text, characters) -%}
+    {{ return(adapter.dispatch('trim_leading', 'hub_warehouse')(text, characters)) }}
+{%- endmacro %}
+
+{% macro duckdb__trim_leading(text, characters) -%}
+    ltrim({{ text }}, '{{ characters }}')
+{%- endmacro %}
+
+{#- Standard SQL (Spark, Trino; Trino's ltrim takes no characters). -#}
+{% macro default__trim_leading(text, characters) -%}
+    trim(leading '{{ characters }}' from {{ text }})
+{%- endmacro %}

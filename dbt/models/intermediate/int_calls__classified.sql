@@ -47,7 +47,7 @@ calendar as (
         cast(started_at as date) as call_date,
         cast(date_trunc('month', started_at) as date) as call_month,
         cast(hour(started_at) as integer) as call_hour,
-        cast(isodow(started_at) as integer) as iso_dow,
+        cast({{ iso_day_of_week('started_at') }} as integer) as iso_dow,
         cast(started_at as time) as started_time
     from calls
 

@@ -72,7 +72,7 @@ checked as (
                 started_at is null
                 or started_at < cast('{{ var("calendar_start_date") }}' as date)
                 or started_at
-                >= cast('{{ var("calendar_end_date") }}' as date) + interval 1 day
+                >= {{ add_interval("cast('" ~ var('calendar_end_date') ~ "' as date)", 1, 'day') }}
                 then 'bad_timestamp'
             when outcome is null then 'unknown_outcome_code'
             when

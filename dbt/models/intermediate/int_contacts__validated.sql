@@ -58,7 +58,7 @@ checked as (
                 or (responded_at_text is not null and responded_at is null)
                 or created_at < cast('{{ var("calendar_start_date") }}' as date)
                 or created_at
-                >= cast('{{ var("calendar_end_date") }}' as date) + interval 1 day
+                >= {{ add_interval("cast('" ~ var('calendar_end_date') ~ "' as date)", 1, 'day') }}
                 then 'bad_timestamp'
             when
                 channel_code is null

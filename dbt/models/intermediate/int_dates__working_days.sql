@@ -12,7 +12,7 @@ final as (
         date_day,
         is_working_day,
         cast(
-            count(*) filter (where is_working_day) over (
+            count(case when is_working_day then 1 end) over (
                 order by date_day
                 rows between unbounded preceding and current row
             ) as integer

@@ -16,7 +16,7 @@ grouped as (
         {{ combination_of_columns | join(',\n        ') }},
         count(*) as row_count
     from {{ model }}
-    group by all
+    group by {{ combination_of_columns | join(', ') }}
     having count(*) > 1
 
 )

@@ -8,12 +8,10 @@ bank_holidays as (
 
 spine as (
 
-    select cast(series.generate_series as date) as date_day
-    from generate_series(
-        cast('{{ var("calendar_start_date") }}' as date),
-        cast('{{ var("calendar_end_date") }}' as date),
-        interval 1 day
-    ) as series
+    {{ calendar_days(
+        "cast('" ~ var('calendar_start_date') ~ "' as date)",
+        "cast('" ~ var('calendar_end_date') ~ "' as date)"
+    ) }}
 
 ),
 
@@ -25,16 +23,16 @@ days as (
         cast(date_trunc('month', spine.date_day) as date) as month_start,
         cast(year(spine.date_day) as integer) as calendar_year,
         cast(month(spine.date_day) as integer) as month_of_year,
-        cast(isodow(spine.date_day) as integer) as iso_dow,
+        cast({{ iso_day_of_week('spine.date_day') }} as integer) as iso_dow,
         cast(
             case
                 when month(spine.date_day) >= 4 then year(spine.date_day)
                 else year(spine.date_day) - 1
             end as integer
         ) as financial_year_start,
-        monthname(spine.date_day) as month_name,
-        dayname(spine.date_day) as day_name,
-        isodow(spine.date_day) in (6, 7) as is_weekend,
+        {{ month_name('spine.date_day') }} as month_name,
+        {{ day_name('spine.date_day') }} as day_name,
+        {{ iso_day_of_week('spine.date_day') }} in (6, 7) as is_weekend,
         bank_holidays.holiday_date is not null as is_bank_holiday
     from spine
     left join bank_holidays
@@ -47,9 +45,9 @@ labelled as (
     select
         *,
         not is_weekend and not is_bank_holiday as is_working_day,
-        cast(financial_year_start as varchar)
+        cast(financial_year_start as {{ dbt.type_string() }})
         || '-'
-        || right(cast(financial_year_start + 1 as varchar), 2) as financial_year
+        || substr(cast(financial_year_start + 1 as {{ dbt.type_string() }}), -2) as financial_year
     from days
 
 ),

@@ -95,7 +95,7 @@ repeat_complainants as (
             complaint.partner_code = earlier.partner_code
             and complaint.customer_id = earlier.customer_id
             and earlier.feedback_type = 'complaint'
-            and complaint.received_date - interval 365 day <= earlier.received_date
+            and {{ add_interval('complaint.received_date', -365, 'day') }} <= earlier.received_date
             and complaint.received_date > earlier.received_date
     where complaint.feedback_type = 'complaint'
     group by complaint.contact_id

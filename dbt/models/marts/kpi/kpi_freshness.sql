@@ -70,9 +70,9 @@ final as (
         case
             when partner_sources.is_expecting_deliveries
                 then
-                    date_diff(
-                        'month', partner_sources.latest_month, hub_latest.hub_latest_month
-                    )
+                    {{ month_diff(
+                        'partner_sources.latest_month', 'hub_latest.hub_latest_month'
+                    ) }}
         end as months_behind,
         case
             when not partner_sources.is_expecting_deliveries then 'not expected'

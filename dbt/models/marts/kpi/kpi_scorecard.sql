@@ -238,7 +238,7 @@ crm_channel_months as (
         on
             channel_mix.partner_code = last_year.partner_code
             and channel_mix.channel_code = last_year.channel_code
-            and cast(channel_mix.month - interval 1 year as date) = last_year.month
+            and {{ add_months('channel_mix.month', -12) }} = last_year.month
 
 ),
 
@@ -346,7 +346,7 @@ compared as (
                     9
                 )
         ) as rank_in_partition,
-        count(*) filter (where is_ranked) over (
+        count(case when is_ranked then 1 end) over (
             partition by month, kpi_code, segment_code
         ) as ranked_count,
         sum(case when kpi_value is not null then numerator end) over (

@@ -57,7 +57,7 @@ with_previous as (
     left join measures as previous_month
         on
             measures.partner_code = previous_month.partner_code
-            and cast(measures.month - interval 1 month as date) = previous_month.month
+            and {{ add_months('measures.month', -1) }} = previous_month.month
 
 ),
 

@@ -144,18 +144,20 @@ localised as (
 
     select
         *,
-        partner_code || ':' || source_file || ':' || source_row_number as contact_row_id,
+        partner_code
+        || ':' || source_file
+        || ':' || cast(source_row_number as {{ dbt.type_string() }}) as contact_row_id,
         case timestamp_zone
             when 'local' then created_at_as_delivered
-            when 'utc' then (created_at_as_delivered at time zone 'UTC') at time zone timezone
+            when 'utc' then {{ utc_to_local('created_at_as_delivered', 'timezone') }}
         end as created_at,
         case timestamp_zone
             when 'local' then resolved_at_as_delivered
-            when 'utc' then (resolved_at_as_delivered at time zone 'UTC') at time zone timezone
+            when 'utc' then {{ utc_to_local('resolved_at_as_delivered', 'timezone') }}
         end as resolved_at,
         case timestamp_zone
             when 'local' then responded_at_as_delivered
-            when 'utc' then (responded_at_as_delivered at time zone 'UTC') at time zone timezone
+            when 'utc' then {{ utc_to_local('responded_at_as_delivered', 'timezone') }}
         end as responded_at,
         coalesce(mapped_service_line_code, 'unmapped') as service_line_code,
         mapped_service_line_code is not null as is_service_mapped,

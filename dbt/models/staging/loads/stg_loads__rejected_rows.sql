@@ -30,7 +30,7 @@ final as (
         partner_code
         || ':' || source
         || ':' || source_file
-        || ':' || source_row_number as rejected_row_id
+        || ':' || cast(source_row_number as {{ dbt.type_string() }}) as rejected_row_id
     from renamed
 
 )

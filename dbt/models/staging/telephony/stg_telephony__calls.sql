@@ -69,10 +69,12 @@ localised as (
 
     select
         *,
-        partner_code || ':' || source_file || ':' || source_row_number as call_row_id,
+        partner_code
+        || ':' || source_file
+        || ':' || cast(source_row_number as {{ dbt.type_string() }}) as call_row_id,
         case timestamp_zone
             when 'local' then started_at_as_delivered
-            when 'utc' then (started_at_as_delivered at time zone 'UTC') at time zone timezone
+            when 'utc' then {{ utc_to_local('started_at_as_delivered', 'timezone') }}
         end as started_at
     from parsed
 
