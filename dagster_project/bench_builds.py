@@ -193,9 +193,6 @@ class DiskPeak:
         self.after.append((name, self.sample()))
         self.current = f"after {name}"
 
-    def begin(self, name: str) -> None:
-        self.current = name
-
     def _run(self) -> None:
         while not self._stop.is_set():
             start = time.perf_counter()
