@@ -331,9 +331,13 @@ def _disk_lines(bench: Bench, workdir: Path | None) -> list[str]:
     if disk is None:
         return []
     where = workdir if workdir is not None else Path(tempfile.gettempdir())
-    return [f"- disk of the bench folder (under {where}): peak {_gib(disk.peak)} "
+    return [f"- disk of the bench folder (under {where}): peak {_mib(disk.peak)} "
             f"({disk.peak_stage}); after each stage: "
-            + ", ".join(f"{name} {_gib(used)}" for name, used in disk.after)]
+            + ", ".join(f"{name} {_mib(used)}" for name, used in disk.after)]
+
+
+def _mib(n: int) -> str:
+    return f"{n / 1024**2:,.1f} MiB"
 
 
 def _progress(message: str) -> None:
