@@ -51,7 +51,8 @@ from dagster_project.bench_partners import (
     check_crm_share,
     write_clones,
 )
-from dagster_project.dbt_runner import run_dbt
+from dagster_project.build_plan import plan_for_dbt
+from dagster_project.dbt_runner import BUILD_ARGS, run_dbt
 from dagster_project.ingest import load_source, write_partner_config
 from dagster_project.ingest.discovery import discover_files
 from dagster_project.ingest.readers import FileRejected, Readable, readable_csv, readable_file
@@ -424,7 +425,10 @@ def _run_stages(bench: Bench, base: Settings) -> tuple[list[str], int]:
 
     _progress("dbt build")
     t = time.perf_counter()
-    run_dbt(settings, "build", "--quiet")
+    # as `hub build --full-refresh` does: a full plan in the `build` schema the models read,
+    # then `dbt build` without the unit tests (they run in the test suite)
+    plan_for_dbt(settings, full_refresh=True)
+    run_dbt(settings, *BUILD_ARGS, "--full-refresh", "--quiet")
     stages.append(Stage("transform (dbt build)", time.perf_counter() - t, rows))
     bench.stage_done("transform")
 
