@@ -171,11 +171,12 @@ def disk_use(root: Path) -> int:
 class DiskPeak:
     """Samples `disk_use(root)` in a thread (every `min_seconds`, or 20 x the last walk's time
     when longer, so the walk costs under 5 % of a core) and after each `stage(name)`; `peak` is
-    the largest sample, `peak_stage` the stage running then, `after` the use after each stage."""
+    the largest sample, `peak_stage` the stage running then (`during <name>`), `after` the use
+    after each stage."""
 
     def __init__(self, root: Path, min_seconds: float = 2.0) -> None:
         self.root, self.min_seconds = root, min_seconds
-        self.peak, self.peak_stage, self.current = 0, "", "start"
+        self.peak, self.peak_stage, self.current = 0, "", "before the first stage"
         self.after: list[tuple[str, int]] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -191,6 +192,9 @@ class DiskPeak:
     def stage(self, name: str) -> None:
         """`name` has ended: record the use now; later samples belong to the next stage."""
         self.after.append((name, self.sample()))
+        with self._lock:
+            if self.peak_stage == self.current:  # sampled since the previous stage ended
+                self.peak_stage = f"during {name}"
         self.current = f"after {name}"
 
     def _run(self) -> None:
