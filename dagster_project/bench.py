@@ -14,7 +14,11 @@ monthly contacts, FPOC and channel mix for the CRM. Both skip the quarantine rul
 figures differ from the marts by a hair; the command prints the gaps.
 
 `--partners N` benchmarks N partners cloned from the six fictional sample partners
-(`bench_partners`) instead of the repository's partners. Figures go in docs/benchmarks.md.
+(`bench_partners`) instead of the repository's partners; `--crm-share F` scales the clones' CRM
+volume by F. Everything lives in a temporary folder under `--workdir` (default the system's
+temporary folder), whose disk use is sampled throughout and reported (peak and after each
+stage); files a later stage no longer needs are deleted as the run goes. Figures go in
+docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -34,13 +38,21 @@ import duckdb
 
 from dagster_project.bench_builds import (
     BuildRun,
+    DiskPeak,
     build_supports_full_refresh,
     hub_env,
     move_files,
     run_hub_build,
 )
-from dagster_project.bench_partners import MAX_FACTOR, MIN_FACTOR, TEMPLATES, write_clones
-from dagster_project.dbt_runner import run_dbt
+from dagster_project.bench_partners import (
+    MAX_FACTOR,
+    MIN_FACTOR,
+    TEMPLATES,
+    check_crm_share,
+    write_clones,
+)
+from dagster_project.build_plan import plan_for_dbt
+from dagster_project.dbt_runner import BUILD_ARGS, run_dbt
 from dagster_project.ingest import load_source, write_partner_config
 from dagster_project.ingest.discovery import discover_files
 from dagster_project.ingest.readers import FileRejected, Readable, readable_csv, readable_file
@@ -227,18 +239,21 @@ class Floors:
 def measure_floors(settings: Settings, partners: dict[str, PartnerConfig], workdir: Path,
                    serving_db: Path, rows: tuple[int, int]) -> Floors:
     """Time both floor statements over `settings.landing_dir` and compare them with the marts
-    of `serving_db`. `rows`: the landing rows (telephony, CRM) they read, for rates."""
+    of `serving_db`. `rows`: the landing rows (telephony, CRM) they read, for rates. Each
+    source's converted files (under `workdir`) are deleted once its statement has run."""
     telephony_sql = floor_statement(settings, partners, workdir / "telephony")
-    crm_sql = crm_floor_statement(settings, partners, workdir / "crm")
     t = time.perf_counter()
     telephony = duckdb.connect().execute(telephony_sql).fetchall()
     telephony_s = time.perf_counter() - t
+    shutil.rmtree(workdir / "telephony", ignore_errors=True)
+    crm_sql = crm_floor_statement(settings, partners, workdir / "crm")
     crm: list[tuple] = []
     crm_s = 0.0
     if crm_sql is not None:
         t = time.perf_counter()
         crm = duckdb.connect().execute(crm_sql).fetchall()
         crm_s = time.perf_counter() - t
+    shutil.rmtree(workdir, ignore_errors=True)
     con = duckdb.connect(str(serving_db), read_only=True)
     try:
         telephony_marts = con.execute(TELEPHONY_MARTS_QUERY).fetchall()
@@ -274,6 +289,12 @@ class Bench:
     partners_dir: Path
     clones: int | None
     superset: bool = False
+    crm_share: float = 1.0
+    disk: DiskPeak | None = None
+
+    def stage_done(self, name: str) -> None:
+        if self.disk is not None:
+            self.disk.stage(name)
 
     def settings(self, base: Settings, data_dir: Path) -> Settings:
         return dataclasses.replace(
@@ -292,7 +313,32 @@ def _partners_line(bench: Bench, partners: dict[str, PartnerConfig]) -> str:
     return (f"partners: {bench.clones} clones of {', '.join(TEMPLATES)} (seed {bench.seed}; "
             f"calls per weekday x{MIN_FACTOR:g}-{MAX_FACTOR:g} of the template, "
             f"{calls:,.0f} in all at scale 1; staffing "
-            + ", ".join(f"{k} {v}" for k, v in sorted(profiles.items())) + ")")
+            + ", ".join(f"{k} {v}" for k, v in sorted(profiles.items()))
+            + f"; CRM share {bench.crm_share:g}"
+            + (" (phone_logged_share x share: CRM contacts ~ share x the template's per call)"
+               if bench.crm_share != 1 else "") + ")")
+
+
+def _rows_line(report) -> str:
+    """Rows generated per source (the CRM's included, whatever its share)."""
+    by_source = Counter()
+    for p in report.partners:
+        by_source[p.source] += p.rows
+    return ", ".join(f"{source} {rows:,}" for source, rows in sorted(by_source.items()))
+
+
+def _disk_lines(bench: Bench, workdir: Path | None) -> list[str]:
+    disk = bench.disk
+    if disk is None:
+        return []
+    where = workdir if workdir is not None else Path(tempfile.gettempdir())
+    return [f"- disk of the bench folder (under {where}): peak {_mib(disk.peak)} "
+            f"({disk.peak_stage}); after each stage: "
+            + ", ".join(f"{name} {_mib(used)}" for name, used in disk.after)]
+
+
+def _mib(n: int) -> str:
+    return f"{n / 1024**2:,.1f} MiB"
 
 
 def _progress(message: str) -> None:
@@ -301,17 +347,30 @@ def _progress(message: str) -> None:
 
 def run_bench(scale: float, months: int = 24, seed: int = 42, keep: bool = False, *,
               partners: int | None = None, scenarios: bool = False,
-              out: Path | None = None, superset: bool = False) -> int:
+              out: Path | None = None, superset: bool = False, crm_share: float = 1.0,
+              workdir: Path | None = None) -> int:
+    check_crm_share(crm_share)
+    if crm_share != 1 and partners is None:
+        raise ValueError("--crm-share needs --partners (it scales the clones' CRM)")
     base = Settings.from_env()
-    tmp = Path(tempfile.mkdtemp(prefix=f"hub-bench-{scale:g}-"))
+    if workdir is not None:
+        workdir.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f"hub-bench-{scale:g}-", dir=workdir))
     partners_dir = base.partners_dir
     if partners is not None:
         partners_dir = tmp / "partners"
-        write_clones(partners, base.home / "seeds" / "partners", partners_dir, seed)
-    bench = Bench(scale, months, seed, tmp, partners_dir, partners, superset)
+        write_clones(partners, base.home / "seeds" / "partners", partners_dir, seed, crm_share)
+    bench = Bench(scale, months, seed, tmp, partners_dir, partners, superset, crm_share)
+    # the loader's conversions (tempfile) go under the bench folder too, in this process and in
+    # the builds (TMPDIR, see hub_env)
+    saved_tempdir, tempfile.tempdir = tempfile.tempdir, str(tmp / "tmp")
+    (tmp / "tmp").mkdir()
     try:
-        lines, code = (_run_scenarios if scenarios else _run_stages)(bench, base)
+        with DiskPeak(tmp) as bench.disk:
+            lines, code = (_run_scenarios if scenarios else _run_stages)(bench, base)
+        lines += _disk_lines(bench, workdir)
     finally:
+        tempfile.tempdir = saved_tempdir
         if keep:
             _progress(f"kept {tmp}")
         else:
@@ -346,6 +405,7 @@ def _run_stages(bench: Bench, base: Settings) -> tuple[list[str], int]:
     report = generate_sample(settings.landing_dir, settings.partners_dir, months=bench.months,
                              seed=bench.seed, scale=bench.scale)
     gen_s = time.perf_counter() - t
+    bench.stage_done("generate")
 
     _progress("loading")
     t = time.perf_counter()
@@ -359,21 +419,28 @@ def _run_stages(bench: Bench, base: Settings) -> tuple[list[str], int]:
                       pseudonymisation_key=pseudonymisation_key(settings))
     stages.append(Stage("load crm (raw, pseudonymised)", time.perf_counter() - t,
                         crm.rows_loaded))
+    bench.stage_done("load")
     rows = load.rows_loaded + crm.rows_loaded
     stages.insert(0, Stage("generate", gen_s, rows))
 
     _progress("dbt build")
     t = time.perf_counter()
-    run_dbt(settings, "build", "--quiet")
+    # as `hub build --full-refresh` does: a full plan in the `build` schema the models read,
+    # then `dbt build` without the unit tests (they run in the test suite)
+    plan_for_dbt(settings, full_refresh=True)
+    run_dbt(settings, *BUILD_ARGS, "--full-refresh", "--quiet")
     stages.append(Stage("transform (dbt build)", time.perf_counter() - t, rows))
+    bench.stage_done("transform")
 
     t = time.perf_counter()
     publish(settings.work_db, settings.serving_db, settings.operations_db)
     stages.append(Stage("publish", time.perf_counter() - t, rows))
+    bench.stage_done("publish")
 
     _progress("floors")
     floors = measure_floors(settings, partners, bench.tmp / "floor", settings.serving_db,
                             (load.rows_loaded, crm.rows_loaded))
+    bench.stage_done("floors")
     stages += [
         Stage("floor: telephony (one DuckDB statement)", floors.telephony_seconds,
               floors.telephony_rows),
@@ -384,6 +451,7 @@ def _run_stages(bench: Bench, base: Settings) -> tuple[list[str], int]:
         f"hub bench: scale {bench.scale:g}, {bench.months} months, seed {bench.seed}; "
         f"{report.summary().splitlines()[0]}",
         _partners_line(bench, partners),
+        f"generated rows: {_rows_line(report)}",
         _machine_line(),
         "",
         "| stage | seconds | rows | rows per second | x floor (both sources) |",
@@ -430,6 +498,7 @@ def _run_scenarios(bench: Bench, base: Settings) -> tuple[list[str], int]:
     report = generate_sample(incoming, bench.partners_dir, months=bench.months + 1,
                              seed=bench.seed, scale=bench.scale)
     gen_s = time.perf_counter() - t
+    bench.stage_done("generate")
     new_month = report.last_month
     held = [f.path for source in ("telephony", "crm")
             for f in discover_files(incoming, partners, source)[0]
@@ -439,7 +508,7 @@ def _run_scenarios(bench: Bench, base: Settings) -> tuple[list[str], int]:
                incoming, settings.landing_dir)
     settings.ensure_dirs()
     first_month = report.first_month.isoformat() if bench.clones is not None else None
-    env = hub_env(data, bench.partners_dir, first_month)
+    env = hub_env(data, bench.partners_dir, first_month, bench.tmp / "tmp")
     full_refresh = build_supports_full_refresh(env)
 
     runs: list[BuildRun] = []
@@ -448,23 +517,29 @@ def _run_scenarios(bench: Bench, base: Settings) -> tuple[list[str], int]:
                               ["build", "--full-refresh"] if full_refresh else ["build"], env))
     if runs[-1].returncode != 0:
         return _failed(runs[-1]), 1
+    bench.stage_done("full build")
     full = runs[0]
     _progress("floors")
     floors = measure_floors(settings, partners, bench.tmp / "floor", settings.serving_db,
                             (full.rows_by_source.get("telephony", 0),
                              full.rows_by_source.get("crm", 0)))
-    shutil.rmtree(bench.tmp / "floor", ignore_errors=True)
+    bench.stage_done("floors")
 
     move_files(held, incoming, settings.landing_dir)
+    shutil.rmtree(incoming, ignore_errors=True)  # empty now
     _progress("new month")
     runs.append(run_hub_build(f"new month ({_ordinal(bench.months + 1)})", ["build"], env))
     if runs[-1].returncode != 0:
         return _failed(runs[-1]), 1
+    bench.stage_done("new month")
     _progress("no-change rebuild")
     runs.append(run_hub_build("no-change rebuild", ["build"], env))
     if runs[-1].returncode != 0:
         return _failed(runs[-1]), 1
+    bench.stage_done("no-change rebuild")
     superset_lines = _superset_lines(bench, settings, len(partners)) if bench.superset else []
+    if bench.superset:
+        bench.stage_done("superset")
     disk = {name: _du(path) for name, path in (
         ("landing", settings.landing_dir), ("work", settings.work_db.parent),
         ("serving", settings.serving_db.parent), ("dagster", settings.dagster_home))}
@@ -493,7 +568,8 @@ def _run_scenarios(bench: Bench, base: Settings) -> tuple[list[str], int]:
         f"({new_month:%Y-%m}), seed {bench.seed}",
         _partners_line(bench, partners),
         _machine_line(),
-        f"generate: {report.total_rows:,} rows, {report.total_files:,} files in {gen_s:.1f} s "
+        f"generate: {report.total_rows:,} rows ({_rows_line(report)}), "
+        f"{report.total_files:,} files in {gen_s:.1f} s "
         f"({bench.months + 1} months; the last held back for the new month)"
         + (f"; HUB_FIRST_MONTH={first_month}" if first_month else ""),
         "",

@@ -95,9 +95,14 @@ def hub_command() -> list[str]:
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "dagster_project.cli"]
 
 
-def hub_env(data_dir: Path, partners_dir: Path, first_month: str | None) -> dict[str, str]:
-    """This environment without hub paths, pointed at the bench's data and partners folders."""
+def hub_env(data_dir: Path, partners_dir: Path, first_month: str | None,
+            tmp_dir: Path | None = None) -> dict[str, str]:
+    """This environment without hub paths, pointed at the bench's data and partners folders
+    (and, with `tmp_dir`, its temporary files: TMPDIR)."""
     env = {k: v for k, v in os.environ.items() if k not in PATH_VARS}
+    if tmp_dir is not None:
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        env["TMPDIR"] = str(tmp_dir)
     env.update(HUB_DATA_DIR=str(data_dir), HUB_PARTNERS_DIR=str(partners_dir),
                DAGSTER_HOME=str(data_dir / "dagster_home"))
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
@@ -138,3 +143,70 @@ def move_files(files: list[Path], source_root: Path, target_root: Path) -> int:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(path, target)
     return len(files)
+
+
+def disk_use(root: Path) -> int:
+    """Bytes allocated on disk under `root` (like `du -s`: st_blocks, each file once); files and
+    folders vanishing meanwhile are skipped."""
+    total, todo, seen = 0, [str(root)], set()
+    while todo:
+        try:
+            entries = list(os.scandir(todo.pop()))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    todo.append(entry.path)
+                    continue
+                st = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if (st.st_dev, st.st_ino) not in seen:
+                seen.add((st.st_dev, st.st_ino))
+                total += st.st_blocks * 512
+    return total
+
+
+class DiskPeak:
+    """Samples `disk_use(root)` in a thread (every `min_seconds`, or 20 x the last walk's time
+    when longer, so the walk costs under 5 % of a core) and after each `stage(name)`; `peak` is
+    the largest sample, `peak_stage` the stage running then (`during <name>`), `after` the use
+    after each stage."""
+
+    def __init__(self, root: Path, min_seconds: float = 2.0) -> None:
+        self.root, self.min_seconds = root, min_seconds
+        self.peak, self.peak_stage, self.current = 0, "", "before the first stage"
+        self.after: list[tuple[str, int]] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def sample(self) -> int:
+        used = disk_use(self.root)
+        with self._lock:
+            if used > self.peak:
+                self.peak, self.peak_stage = used, self.current
+        return used
+
+    def stage(self, name: str) -> None:
+        """`name` has ended: record the use now; later samples belong to the next stage."""
+        self.after.append((name, self.sample()))
+        with self._lock:
+            if self.peak_stage == self.current:  # sampled since the previous stage ended
+                self.peak_stage = f"during {name}"
+        self.current = f"after {name}"
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            start = time.perf_counter()
+            self.sample()
+            self._stop.wait(max(self.min_seconds, 20 * (time.perf_counter() - start)))
+
+    def __enter__(self) -> DiskPeak:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()

@@ -147,13 +147,20 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.partners is not None and args.partners < 1:
         print("hub bench: --partners must be at least 1", file=sys.stderr)
         return 2
+    if not 0 < args.crm_share <= 1:
+        print("hub bench: --crm-share must be in (0, 1]", file=sys.stderr)
+        return 2
+    if args.crm_share != 1 and args.partners is None:
+        print("hub bench: --crm-share needs --partners (it scales the clones' CRM)",
+              file=sys.stderr)
+        return 2
     if args.superset and not args.scenarios:
         print("hub bench: --superset needs --scenarios (it serves their warehouse)",
               file=sys.stderr)
         return 2
     return run_bench(scale=args.scale, months=args.months, seed=args.seed, keep=args.keep,
                      partners=args.partners, scenarios=args.scenarios, out=args.out,
-                     superset=args.superset)
+                     superset=args.superset, crm_share=args.crm_share, workdir=args.workdir)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -208,6 +215,13 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--partners", type=int, default=None, metavar="N",
                        help="N partners cloned from the six fictional sample partners' formats "
                             "(varied size and staffing) instead of the repository's partners")
+    bench.add_argument("--crm-share", type=float, default=1.0, metavar="F",
+                       help="with --partners: scale the clones' CRM volume by F, 0 < F <= 1 "
+                            "(their phone_logged_share x F; the other channels follow the "
+                            "logged calls); default 1")
+    bench.add_argument("--workdir", type=Path, default=None, metavar="DIR",
+                       help="put the bench's temporary folder under DIR (default: the system's "
+                            "temporary folder); its peak disk use is reported")
     bench.add_argument("--scenarios", action="store_true",
                        help="time `hub build` in a subprocess with its peak memory: full build, "
                             "a new month, a rebuild with nothing new, beside their goals")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from dagster_project.bench_builds import PeakRss, hub_env, rows_by_source
+from dagster_project.bench_builds import DiskPeak, PeakRss, disk_use, hub_env, rows_by_source
 from dagster_project.bench_partners import (
     MAX_FACTOR,
     MIN_FACTOR,
@@ -114,6 +114,54 @@ def test_clones_generate_the_same_bytes_whatever_the_workers(tmp_path):
         files[workers] = {p.relative_to(landing): p.read_bytes()
                           for p in landing.rglob("*") if p.is_file()}
     assert files[1] == files[2]
+
+
+def test_crm_share_scales_the_clones_crm_and_nothing_else(tmp_path):
+    import datetime as dt
+
+    from dagster_project.generate import generate_sample
+
+    rows = {}
+    for share in (1.0, 0.25):
+        partners = tmp_path / f"partners{share:g}"
+        paths = write_clones(6, PARTNERS_DIR, partners, seed=3, crm_share=share)
+        for i, path in enumerate(paths):
+            template = yaml.safe_load((PARTNERS_DIR / f"{TEMPLATES[i]}.yml").read_text("utf-8"))
+            clone = yaml.safe_load(path.read_text(encoding="utf-8"))
+            logged = template["generator"]["crm"]["phone_logged_share"]
+            assert clone["generator"]["crm"]["phone_logged_share"] == (
+                logged if share == 1 else round(logged * share, 6))
+            assert clone["generator"]["crm"]["channel_ratios"] == (
+                template["generator"]["crm"]["channel_ratios"])
+        report = generate_sample(tmp_path / f"landing{share:g}", partners, months=1, seed=3,
+                                 scale=0.05, end_month=dt.date(2025, 3, 1))
+        rows[share] = {source: sum(p.rows for p in report.partners if p.source == source)
+                       for source in ("telephony", "crm")}
+    assert rows[0.25]["telephony"] == rows[1.0]["telephony"]
+    assert 0.2 < rows[0.25]["crm"] / rows[1.0]["crm"] < 0.3, rows
+
+
+def test_crm_share_is_checked(tmp_path):
+    for args, message in ((("--partners", "2", "--crm-share", "0"), "must be in (0, 1]"),
+                          (("--partners", "2", "--crm-share", "1.5"), "must be in (0, 1]"),
+                          (("--crm-share", "0.5"), "--crm-share needs --partners")):
+        result = hub(cli_env(tmp_path / "unused"), "bench", *args, check=False)
+        assert result.returncode == 2 and message in result.stderr, result.stderr
+
+
+def test_disk_use_counts_allocated_bytes_and_keeps_the_peak(tmp_path):
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "a" / "b" / "f").write_bytes(b"x" * 100_000)
+    (tmp_path / "g").write_bytes(b"y" * 50_000)
+    assert 150_000 <= disk_use(tmp_path) < 200_000
+    assert disk_use(tmp_path / "missing") == 0
+    with DiskPeak(tmp_path, min_seconds=0.05) as disk:
+        disk.stage("write")
+        (tmp_path / "g").unlink()
+        disk.stage("delete")
+    assert disk.peak >= 150_000 and disk.peak_stage == "during write"
+    assert [name for name, _ in disk.after] == ["write", "delete"]
+    assert disk.after[1][1] < disk.after[0][1]
 
 
 def test_peak_rss_covers_the_whole_process_tree():
