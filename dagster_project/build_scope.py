@@ -17,10 +17,10 @@ re-delivery no longer covers is recomputed as well; the new rows' months are add
 (`int_build__scope_months`).
 
 The plan is written to `build.scope_deliveries`, `build.scope_months`,
-`build.scope_partners`, `build.scope_customers` and `build.plan`; dbt reads them through `staging/build`. After a
-successful publication `record_built` makes the current state the new baseline; a build that
-fails leaves the baseline as it was, and the next build is a full one (the failed one may
-have updated some tables and not others).
+`build.scope_partners`, `build.scope_customers` and `build.plan`; dbt reads them through
+`staging/build`. After a successful publication `record_built` makes the current state the
+new baseline; a build that fails leaves the baseline as it was, and the next build is a full
+one (the failed one may have updated some tables and not others).
 """
 
 from __future__ import annotations

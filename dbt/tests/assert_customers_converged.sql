@@ -47,7 +47,7 @@ final as (
     from customer_keys
     left join customers
         on customer_keys.contact_id = customers.contact_id
-    where customer_keys.key_value in (select key_value from checked_keys)
+    where customer_keys.key_value in (select checked_keys.key_value from checked_keys)
     group by customer_keys.key_kind, customer_keys.key_value
     having
         count(distinct customers.customer_id) != 1

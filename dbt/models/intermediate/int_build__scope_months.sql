@@ -37,6 +37,12 @@ previous_latest as (
 
 ),
 
+scope_customers as (
+
+    select * from {{ ref('int_build__scope_customers') }}
+
+),
+
 calls as (
 
     select * from {{ ref('int_calls__validated') }}
@@ -61,9 +67,9 @@ complaint_policy as (
 
 ),
 
-plan as (
+calendar as (
 
-    select * from {{ ref('stg_build__plan') }}
+    select * from {{ ref('dim_date') }}
 
 ),
 
@@ -100,18 +106,21 @@ redone_contacts as (
 
 telephony_months as (
 
-    select partner_code, period_month as month from redone_calls
+    select
+        partner_code,
+        period_month as month
+    from redone_calls
     union
-    select partner_code, cast(date_trunc('month', started_at) as date) from redone_calls
+    select
+        partner_code,
+        cast(date_trunc('month', started_at) as date) as month
+    from redone_calls
     union
-    select partner_code, month from previous_months
+    select
+        partner_code,
+        month
+    from previous_months
     where source = 'telephony'
-
-),
-
-scope_customers as (
-
-    select * from {{ ref('int_build__scope_customers') }}
 
 ),
 
@@ -120,8 +129,8 @@ valid_complaints as (
     select
         contacts.contact_id,
         contacts.partner_code,
-        contacts.created_at,
-        customers.customer_id
+        customers.customer_id,
+        cast(contacts.created_at as date) as received_date
     from contacts
     inner join customers
         on contacts.contact_id = customers.contact_id
@@ -134,7 +143,7 @@ valid_complaints as (
 
 customer_months as (
 
-    -- every contact of a customer merged or split in this build
+    -- every contact of a customer merged, split or changed by this build
     select
         contacts.partner_code,
         cast(date_trunc('month', contacts.created_at) as date) as month
@@ -144,19 +153,17 @@ customer_months as (
     inner join scope_customers
         on customers.customer_id = scope_customers.customer_id
     where contacts.record_status = 'valid'
-
     union
     -- complaints within a year after a redone complaint (repeat complainants)
     select
         later.partner_code,
-        cast(date_trunc('month', later.created_at) as date)
+        cast(date_trunc('month', later.received_date) as date) as month
     from valid_complaints as later
     inner join valid_complaints as redone
         on
             later.customer_id = redone.customer_id
-            and cast(later.created_at as date) > cast(redone.created_at as date)
-            and cast(later.created_at as date)
-            <= cast(redone.created_at as date) + interval 365 day
+            and later.received_date > redone.received_date
+            and later.received_date <= {{ add_interval('redone.received_date', 365, 'day') }}
     inner join redone_contacts
         on redone.contact_id = redone_contacts.contact_id
 
@@ -164,23 +171,34 @@ customer_months as (
 
 crm_months as (
 
-    select partner_code, period_month as month from redone_contacts
+    select
+        partner_code,
+        period_month as month
+    from redone_contacts
     union
-    select partner_code, cast(date_trunc('month', created_at) as date) from redone_contacts
+    select
+        partner_code,
+        cast(date_trunc('month', created_at) as date) as month
+    from redone_contacts
     union
-    select partner_code, month from previous_months
+    select
+        partner_code,
+        month
+    from previous_months
     where source = 'crm'
 
 ),
 
 crm_neighbours as (
 
+    {% for shift in [-1, 0, 1] -%}
     select
-        crm_months.partner_code,
-        cast(crm_months.month + shift.months * interval 1 month as date) as month
+        partner_code,
+        {{ add_months('month', shift) }} as month
     from crm_months
-    cross join (select unnest([-1, 0, 1]) as months) as shift
-    where crm_months.month is not null
+    where month is not null
+    {% if not loop.last %}union{% endif %}
+    {% endfor %}
 
 ),
 
@@ -211,14 +229,18 @@ latest_windows as (
     select
         previous_latest.partner_code,
         cast(
-            least(previous_latest.previous_latest_at, coalesce(latest.latest_at, previous_latest.previous_latest_at))
-            - coalesce(policy_window.window_days, 7) * interval 1 day
-            as date
-        ) as window_start,
+            least(
+                previous_latest.previous_latest_at,
+                coalesce(latest.latest_at, previous_latest.previous_latest_at)
+            ) as date
+        ) as earliest_latest_date,
         cast(
-            greatest(previous_latest.previous_latest_at, coalesce(latest.latest_at, previous_latest.previous_latest_at))
-            as date
-        ) as window_end
+            greatest(
+                previous_latest.previous_latest_at,
+                coalesce(latest.latest_at, previous_latest.previous_latest_at)
+            ) as date
+        ) as window_end,
+        coalesce(policy_window.window_days, 7) as window_days
     from previous_latest
     left join latest
         on previous_latest.partner_code = latest.partner_code
@@ -230,48 +252,60 @@ latest_windows as (
 
 latest_months as (
 
-    select
+    select distinct
         latest_windows.partner_code,
-        cast(months.month as date) as month
+        calendar.month_start as month
     from latest_windows
-    cross join lateral (
-        select unnest(generate_series(
-            date_trunc('month', latest_windows.window_start),
-            date_trunc('month', latest_windows.window_end),
-            interval 1 month
-        )) as month
-    ) as months
+    inner join calendar
+        on
+            latest_windows.window_end >= calendar.date_day
+            and {{ dbt.dateadd(
+                'day', '-1 * latest_windows.window_days', 'latest_windows.earliest_latest_date'
+            ) }} <= calendar.date_day
+
+),
+
+changed_months as (
+
+    select
+        partner_code,
+        month
+    from telephony_months
+    where month is not null
+    union
+    select
+        partner_code,
+        month
+    from crm_neighbours
+    union
+    select
+        partner_code,
+        month
+    from latest_months
 
 ),
 
 final as (
 
     select
-        partner_code,
-        month,
+        changed_months.partner_code,
+        changed_months.month,
         true as has_changed_rows
-    from (
-        select partner_code, month from telephony_months
-        where month is not null
-        union
-        select partner_code, month from crm_neighbours
-        union
-        select partner_code, month from latest_months
-    )
+    from changed_months
     union all
     -- months touched only through customers: their contacts are redone one by one
     -- (int_build__scope_customers), their aggregates month by month
     select
-        partner_code,
-        month,
+        customer_months.partner_code,
+        customer_months.month,
         false as has_changed_rows
     from customer_months
-    where (partner_code, month) not in (
-        select partner_code, month from telephony_months
-        union
-        select partner_code, month from crm_neighbours
-        union
-        select partner_code, month from latest_months
+    where not exists (
+        select 1 as is_changed
+        from changed_months
+        where
+            changed_months.partner_code = customer_months.partner_code
+            and changed_months.month = customer_months.month
     )
 
 )

@@ -11,8 +11,8 @@ with
 
 calls as (
 
-    select * from {{ ref('stg_telephony__calls') }} as delivered
-    where {{ in_scoped_delivery('telephony', 'delivered') }}
+    select * from {{ ref('stg_telephony__calls') }}
+    where {{ in_scoped_delivery('telephony', ref('stg_telephony__calls')) }}
 
 ),
 

@@ -11,8 +11,8 @@ with
 
 contacts as (
 
-    select * from {{ ref('stg_crm__contacts') }} as delivered
-    where {{ in_scoped_delivery('crm', 'delivered') }}
+    select * from {{ ref('stg_crm__contacts') }}
+    where {{ in_scoped_delivery('crm', ref('stg_crm__contacts')) }}
 
 ),
 

@@ -77,7 +77,7 @@ final as (
         resolved.customer_key,
         case
             when resolved.customer_key is not null
-                then 'cus_' || left(resolved.customer_key, 16)
+                then 'cus_' || substr(resolved.customer_key, 1, 16)
         end as customer_id,
         {% if is_incremental() -%}
         case
@@ -93,7 +93,7 @@ final as (
         end as previous_customer_id
         {%- else -%}
         plan.build_id as changed_build_id,
-        cast(null as varchar) as previous_customer_id
+        cast(null as {{ dbt.type_string() }}) as previous_customer_id
         {%- endif %}
     from resolved
     cross join plan

@@ -11,8 +11,8 @@ with
 
 calls as (
 
-    select * from {{ ref('int_calls__classified') }} as classified
-    where {{ in_scoped_month('classified', 'call_month') }}
+    select * from {{ ref('int_calls__classified') }}
+    where {{ in_scoped_month(ref('int_calls__classified'), 'call_month') }}
 
 ),
 

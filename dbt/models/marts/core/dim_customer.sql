@@ -14,12 +14,11 @@ with
 
 contacts as (
 
-    select * from {{ ref('fct_contacts') }} as facts
-    where
-        customer_id is not null
-        {% if is_incremental() -%}
+    select * from {{ ref('fct_contacts') }}
+    where customer_id is not null
+    {% if is_incremental() -%}
         and customer_id in ({{ scoped_customer_ids() }})
-        {%- endif %}
+    {%- endif %}
 
 ),
 

@@ -11,8 +11,8 @@ with
 
 calls as (
 
-    select * from {{ ref('int_calls__classified') }} as delivered
-    where {{ in_scoped_delivery('telephony', 'delivered') }}
+    select * from {{ ref('int_calls__classified') }}
+    where {{ in_scoped_delivery('telephony', ref('int_calls__classified')) }}
 
 ),
 

@@ -45,7 +45,7 @@ contacts as (
                 scope.has_changed_rows
                 and scope.partner_code = all_contacts.partner_code
                 and date_trunc('month', all_contacts.created_at)
-                between scope.month - interval 1 month and scope.month + interval 1 month
+                between {{ add_months('scope.month', -1) }} and {{ add_months('scope.month', 1) }}
         )
         or exists (
             select 1
@@ -118,7 +118,7 @@ sequenced as (
             and lag(created_at) over (
                 partition by partner_code, customer_id, service_line_code, channel_code
                 order by created_at, enquiry_id
-            ) >= created_at - interval 60 minute,
+            ) >= {{ add_interval('created_at', -60, 'minute') }},
             false
         ) as is_duplicate_case
     from identified
@@ -137,7 +137,7 @@ repeats as (
             and contact.customer_id = later.customer_id
             and contact.service_line_code = later.service_line_code
             and contact.created_at < later.created_at
-            and contact.created_at + interval 7 day >= later.created_at
+            and {{ add_interval('contact.created_at', 7, 'day') }} >= later.created_at
             and not later.is_duplicate_case
     where contact.customer_id is not null
     group by contact.contact_id
@@ -157,7 +157,7 @@ flagged as (
             when
                 sequenced.customer_id is not null
                 and not sequenced.is_duplicate_case
-                and sequenced.created_at + interval 7 day
+                and {{ add_interval('sequenced.created_at', 7, 'day') }}
                 <= sequenced.partner_latest_created_at
                 then repeats.has_later_contact
         end as has_repeat_within_7_days

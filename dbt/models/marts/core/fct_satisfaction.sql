@@ -12,10 +12,10 @@ with
 
 contacts as (
 
-    select * from {{ ref('fct_contacts') }} as facts
+    select * from {{ ref('fct_contacts') }}
     where
         satisfaction_score is not null
-        and {{ in_scoped_contacts('facts', 'created_month') }}
+        and {{ in_scoped_contacts(ref('fct_contacts'), 'created_month') }}
 
 ),
 

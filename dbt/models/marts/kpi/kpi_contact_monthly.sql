@@ -11,8 +11,8 @@ with
 
 contacts as (
 
-    select * from {{ ref('fct_contacts') }} as facts
-    where {{ in_scoped_month('facts', 'created_month') }}
+    select * from {{ ref('fct_contacts') }}
+    where {{ in_scoped_month(ref('fct_contacts'), 'created_month') }}
 
 ),
 

@@ -11,8 +11,8 @@ with
 
 calls as (
 
-    select * from {{ ref('fct_calls') }} as facts
-    where {{ in_scoped_month('facts', 'call_month') }}
+    select * from {{ ref('fct_calls') }}
+    where {{ in_scoped_month(ref('fct_calls'), 'call_month') }}
 
 ),
 

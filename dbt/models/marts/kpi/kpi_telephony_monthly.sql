@@ -1,5 +1,5 @@
-{#- Redone by partner and month (docs/architecture.md, "Incremental builds"): the months in scope and the month after each
-    (its month-on-month change compares with them). -#}
+{#- Redone by partner and month (docs/architecture.md, "Incremental builds"): the months in
+    scope and the month after each (its month-on-month change compares with them). -#}
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
@@ -13,15 +13,15 @@ with
 calls as (
 
     -- the months redone and the month before each (for the month-on-month change)
-    select * from {{ ref('fct_calls') }} as facts
-    where {{ in_scoped_month('facts', 'call_month', shifts=[-1, 0, 1]) }}
+    select * from {{ ref('fct_calls') }}
+    where {{ in_scoped_month(ref('fct_calls'), 'call_month', shifts=[-1, 0, 1]) }}
 
 ),
 
 partner_days as (
 
-    select * from {{ ref('int_telephony__partner_days') }} as days
-    where {{ in_scoped_month('days', 'call_month', shifts=[0, 1]) }}
+    select * from {{ ref('int_telephony__partner_days') }}
+    where {{ in_scoped_month(ref('int_telephony__partner_days'), 'call_month', shifts=[0, 1]) }}
 
 ),
 
