@@ -34,6 +34,10 @@ relabelled as (
     from customers
     inner join plan
         on customers.changed_build_id = plan.build_id
+    -- contacts that had another customer before this build (not new contacts: a new contact
+    -- joining a customer changes the flags of its contacts within 7 days only, which the
+    -- months either side of its month cover)
+    where customers.previous_customer_id is not null
 
 ),
 
