@@ -507,8 +507,7 @@ def _run_scenarios(bench: Bench, base: Settings) -> tuple[list[str], int]:
     move_files([f for f in sorted(incoming.rglob("*")) if f.is_file() and f not in held_set],
                incoming, settings.landing_dir)
     settings.ensure_dirs()
-    first_month = report.first_month.isoformat() if bench.clones is not None else None
-    env = hub_env(data, bench.partners_dir, first_month, bench.tmp / "tmp")
+    env = hub_env(data, bench.partners_dir, bench.tmp / "tmp")
     full_refresh = build_supports_full_refresh(env)
 
     runs: list[BuildRun] = []
@@ -570,8 +569,7 @@ def _run_scenarios(bench: Bench, base: Settings) -> tuple[list[str], int]:
         _machine_line(),
         f"generate: {report.total_rows:,} rows ({_rows_line(report)}), "
         f"{report.total_files:,} files in {gen_s:.1f} s "
-        f"({bench.months + 1} months; the last held back for the new month)"
-        + (f"; HUB_FIRST_MONTH={first_month}" if first_month else ""),
+        f"({bench.months + 1} months; the last held back for the new month)",
         "",
         "| scenario | command | seconds | rows loaded | peak RSS | figure | goal | met |",
         "|---|---|---:|---:|---:|---|---|---|",

@@ -17,7 +17,7 @@ SAMPLE_SECONDS = 0.2
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 # Paths `hub build` reads from the environment: the bench sets them, never inherits them.
 PATH_VARS = ("HUB_DATA_DIR", "HUB_LANDING_DIR", "HUB_WORK_DB", "HUB_SERVING_DB",
-             "HUB_OPERATIONS_DB", "HUB_PARTNERS_DIR", "DAGSTER_HOME", "HUB_FIRST_MONTH")
+             "HUB_OPERATIONS_DB", "HUB_PARTNERS_DIR", "DAGSTER_HOME")
 
 
 def _processes() -> dict[int, tuple[int, int]]:
@@ -95,7 +95,7 @@ def hub_command() -> list[str]:
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "dagster_project.cli"]
 
 
-def hub_env(data_dir: Path, partners_dir: Path, first_month: str | None,
+def hub_env(data_dir: Path, partners_dir: Path,
             tmp_dir: Path | None = None) -> dict[str, str]:
     """This environment without hub paths, pointed at the bench's data and partners folders
     (and, with `tmp_dir`, its temporary files: TMPDIR)."""
@@ -106,8 +106,6 @@ def hub_env(data_dir: Path, partners_dir: Path, first_month: str | None,
     env.update(HUB_DATA_DIR=str(data_dir), HUB_PARTNERS_DIR=str(partners_dir),
                DAGSTER_HOME=str(data_dir / "dagster_home"))
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-    if first_month:
-        env["HUB_FIRST_MONTH"] = first_month
     return env
 
 
