@@ -181,10 +181,10 @@ def test_build_output_is_read_per_source_and_paths_are_never_inherited(monkeypat
               "rows loaded 4,126; malformed lines 1\n")
     assert rows_by_source(stdout) == {"telephony": 3021, "crm": 4126}
     monkeypatch.setenv("HUB_WORK_DB", "/elsewhere/wh.duckdb")
-    env = hub_env(Path("/tmp/d"), Path("/tmp/p"), "2026-01-01")
+    env = hub_env(Path("/tmp/d"), Path("/tmp/p"))
     assert "HUB_WORK_DB" not in env
     assert env["HUB_DATA_DIR"] == "/tmp/d" and env["HUB_PARTNERS_DIR"] == "/tmp/p"
-    assert env["DAGSTER_HOME"] == "/tmp/d/dagster_home" and env["HUB_FIRST_MONTH"] == "2026-01-01"
+    assert env["DAGSTER_HOME"] == "/tmp/d/dagster_home"
 
 
 def test_superset_timing_needs_the_build_scenarios(tmp_path):
