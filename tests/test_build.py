@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
 import duckdb
+import pytest
 import yaml
 
 from dagster_project.quality import reconcile_calls
@@ -47,8 +50,6 @@ def test_build_publishes_a_serving_file_with_marts(built_warehouse):
 
 
 def test_every_asset_is_materialized_in_the_dagster_instance(built_warehouse):
-    from dagster_project.orchestration.partitions import partner_month_partitions
-
     from dagster_project.definitions import defs
 
     instance = dg.DagsterInstance.from_config(str(built_warehouse.dagster_home))
@@ -56,10 +57,14 @@ def test_every_asset_is_materialized_in_the_dagster_instance(built_warehouse):
     missing = [k.to_user_string() for k in graph.materializable_asset_keys
                if instance.get_latest_materialization_event(k) is None]
     assert missing == []
-    done = instance.get_materialized_partitions(dg.AssetKey(["raw", "telephony_calls"]))
-    assert done == set(partner_month_partitions.get_partition_keys())
     runs = instance.get_runs()
     assert len(runs) == 1 and runs[0].status == dg.DagsterRunStatus.SUCCESS
+    # One run loaded every partner-month of the sample, with ONE event per load asset.
+    for key in (["raw", "telephony_calls"], ["raw", "crm_contacts"]):
+        (event,) = instance.fetch_materializations(dg.AssetKey(key), limit=10).records
+        meta = event.asset_materialization.metadata
+        assert meta["files_loaded"].value > 0 and meta["files_unchanged"].value == 0
+        assert meta["partner_months_delivered"].value >= 6 * 4, key  # 6 partners x 4 months
 
 
 def test_asset_checks_ran_with_the_build(built_warehouse):
@@ -102,15 +107,63 @@ def test_status_reports_deliveries_and_rejections(built_warehouse):
 
 
 def _phonenow_only(tmp_path: Path, partners_dir: Path = PARTNERS_DIR) -> dict[str, str]:
+    """A tiny landing folder: only the real PhoneNow export (one file, 5,000 calls)."""
     data = tmp_path / "data"
     shutil.copytree(REALDATA_DIR, data / "landing")
     return hub_env(data, HUB_PARTNERS_DIR=str(partners_dir))
 
 
-def test_failed_build_keeps_the_last_good_serving_file(tmp_path):
-    env = _phonenow_only(tmp_path)
-    hub(env, "build")
+def _copy_of(built_warehouse, tmp_path: Path) -> dict[str, str]:
+    """The environment of a copy of the session warehouse's data folder (incremental builds
+    on it leave the session's warehouse as it is)."""
+    data = tmp_path / "data"
+    shutil.copytree(built_warehouse.data_dir, data, ignore=shutil.ignore_patterns("*.log"))
+    return hub_env(data)
+
+
+@dataclass
+class StrictThenLenient:
+    env: dict[str, str]
+    serving: Path
+    strict: subprocess.CompletedProcess
+    published_by_strict: bool
+    lenient: subprocess.CompletedProcess
+
+
+@pytest.fixture(scope="module")
+def phonenow_warehouse(tmp_path_factory) -> StrictThenLenient:
+    """PhoneNow's real export plus a stray folder no partner owns, built with `--strict` (which
+    must refuse) and then without (which must publish): the one small full build of the module.
+    """
+    env = _phonenow_only(tmp_path_factory.mktemp("phonenow"))
+    stray = Path(env["HUB_DATA_DIR"]) / "landing" / "newtown" / "telephony" / "calls.csv"
+    stray.parent.mkdir(parents=True)
+    stray.write_text("a,b\n1,2\n")
     serving = Path(env["HUB_DATA_DIR"]) / "serving" / "warehouse.duckdb"
+    strict = hub(env, "build", "--strict", check=False)
+    published_by_strict = serving.exists()
+    lenient = hub(env, "build", check=False)
+    return StrictThenLenient(env, serving, strict, published_by_strict, lenient)
+
+
+def test_rejected_files_are_reported_and_strict_mode_refuses_to_publish(phonenow_warehouse):
+    strict, lenient = phonenow_warehouse.strict, phonenow_warehouse.lenient
+    assert strict.returncode == 1, strict.stderr
+    assert "landing folder 'newtown' has no partner configuration" in strict.stderr
+    assert not phonenow_warehouse.published_by_strict
+
+    assert lenient.returncode == 0, lenient.stderr
+    assert "rejected: landing folder 'newtown' has no partner configuration" in lenient.stderr
+    assert "hub build: published" in lenient.stdout
+    assert phonenow_warehouse.serving.exists()
+
+
+def test_failed_build_keeps_the_last_good_serving_file(phonenow_warehouse, tmp_path):
+    assert phonenow_warehouse.lenient.returncode == 0, phonenow_warehouse.lenient.stderr
+    data = tmp_path / "data"
+    shutil.copytree(phonenow_warehouse.env["HUB_DATA_DIR"], data)
+    env = {**phonenow_warehouse.env, "HUB_DATA_DIR": str(data)}
+    serving = data / "serving" / "warehouse.duckdb"
     good, good_inode = sha256(serving), serving.stat().st_ino
 
     broken = tmp_path / "partners"
@@ -126,9 +179,11 @@ def test_failed_build_keeps_the_last_good_serving_file(tmp_path):
         assert sha256(serving) == good and serving.stat().st_ino == good_inode
         assert reader.execute("select count(*) from marts.fct_calls").fetchone()[0] > 0
 
-        # A good rebuild publishes while the reader still holds the old file open: the old
-        # reader keeps working and a new reader sees the new file.
-        hub(env, "build")
+        # A good rebuild (a full one: the failed build may have updated some tables and not
+        # others) publishes while the reader still holds the old file open: the old reader
+        # keeps working and a new reader sees the new file.
+        rebuilt = hub(env, "build")
+        assert "full build (the previous build did not finish)" in rebuilt.stdout
         assert serving.stat().st_ino != good_inode
         assert reader.execute("select count(*) from marts.fct_calls").fetchone()[0] == 5000
         fresh = duckdb.connect(str(serving), read_only=True)
@@ -149,18 +204,12 @@ def test_invalid_partner_configuration_is_a_clear_error(tmp_path):
     assert "eastbrook.yml" in result.stderr and "timestamp_format" in result.stderr
 
 
-def test_rejected_files_are_reported_and_strict_mode_refuses_to_publish(tmp_path):
-    env = _phonenow_only(tmp_path)
-    stray = Path(env["HUB_DATA_DIR"]) / "landing" / "newtown" / "telephony" / "calls.csv"
-    stray.parent.mkdir(parents=True)
-    stray.write_text("a,b\n1,2\n")
-    serving = Path(env["HUB_DATA_DIR"]) / "serving" / "warehouse.duckdb"
-
-    strict = hub(env, "build", "--strict", check=False)
-    assert strict.returncode == 1
-    assert "landing folder 'newtown' has no partner configuration" in strict.stderr
-    assert not serving.exists()
-
-    lenient = hub(env, "build")
-    assert "rejected: landing folder 'newtown' has no partner configuration" in lenient.stderr
-    assert serving.exists()
+def test_build_with_nothing_new_leaves_the_served_files_untouched(built_warehouse, tmp_path):
+    env = _copy_of(built_warehouse, tmp_path)
+    data = Path(env["HUB_DATA_DIR"])
+    published = [data / "serving" / "warehouse.duckdb", data / "serving" / "operations.duckdb"]
+    before = [(p.stat().st_ino, p.stat().st_mtime_ns, sha256(p)) for p in published]
+    out = hub(env, "build").stdout
+    assert "hub build: nothing new" in out
+    assert "dbt: nothing new since the last published build" in out
+    assert [(p.stat().st_ino, p.stat().st_mtime_ns, sha256(p)) for p in published] == before
