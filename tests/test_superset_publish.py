@@ -1,7 +1,9 @@
 """A rebuild publishes a new serving file while Superset serves dashboards: no query fails.
 
-`hub build` runs on the data folder the session's Superset reads, through the real CLI, while a
-thread keeps running every dashboard chart's query. The serving file is replaced atomically
+`hub build --full-refresh` runs on the data folder the session's Superset reads, through the
+real CLI, while a thread keeps running every dashboard chart's query. (A plain `hub build` would
+find nothing new there and publish nothing; a full refresh rebuilds the same data, so the
+session's later tests see the same figures.) The serving file is replaced atomically
 (os.replace of a finished copy), so each query reads either the old file or the new one.
 """
 
@@ -53,6 +55,9 @@ def test_rebuild_publishes_while_dashboards_are_queried(superset_server):
     runs: list[QueryRun] = []
     stop = threading.Event()
     crashed: list[BaseException] = []
+    # After the build: the inode of the new file, and set once enough queries ran on it.
+    published: dict[str, int] = {}
+    enough_on_new_file = threading.Event()
 
     def keep_querying() -> None:
         try:
@@ -66,22 +71,26 @@ def test_rebuild_publishes_while_dashboards_are_queried(superset_server):
                     except Exception as exc:  # a dropped connection is a failed query too
                         problem = repr(exc)
                     runs.append(QueryRun(name, inode, time.monotonic() - started, problem))
+                    if "inode" in published and sum(
+                            r.inode_before == published["inode"] for r in runs) >= 2 * len(charts):
+                        enough_on_new_file.set()
         except BaseException as exc:
             crashed.append(exc)
+        finally:
+            enough_on_new_file.set()  # never leave the main thread waiting on a dead thread
 
     thread = threading.Thread(target=keep_querying, daemon=True)
     thread.start()
     try:
-        hub(hub_env(superset_server.ss.hub.data_dir), "build")
+        out = hub(hub_env(superset_server.ss.hub.data_dir), "build", "--full-refresh").stdout
+        assert "dbt: full build (--full-refresh)" in out, out
         new_id = file_id(serving)
-        # Keep querying the new file for a few rounds after the swap.
-        deadline = time.monotonic() + 120
-        while (sum(r.inode_before == new_id[0] for r in runs) < 2 * len(charts)
-               and time.monotonic() < deadline and thread.is_alive()):
-            time.sleep(0.2)
+        published["inode"] = new_id[0]
+        # Keep querying the new file for two rounds of every chart after the swap.
+        enough_on_new_file.wait(timeout=300)
     finally:
         stop.set()
-        thread.join(timeout=180)
+        thread.join(timeout=300)
     assert not crashed, crashed
     assert new_id != old_id
     assert new_id[0] != old_id[0], "the serving file was not replaced (same inode)"
