@@ -91,13 +91,23 @@ class RunningSuperset:
         self.ss, self.proc = ss, proc
         self.url = ss.url
         self.admin_password, self.demo_password = admin_password, demo_password
+        self._clients: dict[tuple[str, str], object] = {}
 
-    def client(self, username: str = "admin", password: str | None = None):
+    def client(self, username: str = "admin", password: str | None = None,
+               fresh: bool = False):
+        """An API client logged in as `username`: one per user for the session (a login costs
+        Superset a deliberately slow password hash), or a new one with `fresh` (e.g. for
+        another thread: a client is not shared between threads)."""
         from tests.superset_client import SupersetClient
 
         if password is None:
             password = self.admin_password if username == "admin" else self.demo_password
-        return SupersetClient(self.url, username, password)
+        if fresh:
+            return SupersetClient(self.url, username, password)
+        key = (username, password)
+        if key not in self._clients:
+            self._clients[key] = SupersetClient(self.url, username, password)
+        return self._clients[key]
 
 
 @pytest.fixture(scope="session")

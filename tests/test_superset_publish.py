@@ -61,7 +61,7 @@ def test_rebuild_publishes_while_dashboards_are_queried(superset_server):
 
     def keep_querying() -> None:
         try:
-            client = superset_server.client("admin")
+            client = superset_server.client("admin", fresh=True)  # this thread's own
             while not stop.is_set():
                 for name, chart_id in charts:
                     inode = os.stat(serving).st_ino
