@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import shutil
 from collections import Counter, defaultdict
 from fractions import Fraction
 from pathlib import Path
@@ -21,7 +20,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import hub, hub_env
+from tests.conftest import copy_data_dir, hub, hub_env
 from tests.crm_small_landing import write_small_landing
 from tests.reference_crm import (
     AVOIDABLE,
@@ -423,8 +422,7 @@ def test_redelivered_month_replaces_rows(built_warehouse, tmp_path):
                   and (p.source.get("format") or {}).get("type", "csv") in ("csv", "jsonl")]
     assert candidates, "no CRM partner with CSV or JSON-lines landing files to re-deliver"
     code, files = candidates[0]
-    data = tmp_path / "data"
-    shutil.copytree(built_warehouse.data_dir, data, ignore=shutil.ignore_patterns("*.log"))
+    data = copy_data_dir(built_warehouse.data_dir, tmp_path / "data")
     serving = data / "serving"
 
     def rows() -> tuple[int, int]:

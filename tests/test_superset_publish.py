@@ -1,10 +1,12 @@
 """A rebuild publishes a new serving file while Superset serves dashboards: no query fails.
 
-`hub build --full-refresh` runs on the data folder the session's Superset reads, through the
-real CLI, while a thread keeps running every dashboard chart's query. (A plain `hub build` would
-find nothing new there and publish nothing; a full refresh rebuilds the same data, so the
-session's later tests see the same figures.) The serving file is replaced atomically
-(os.replace of a finished copy), so each query reads either the old file or the new one.
+`hub build --full-refresh` runs through the real CLI on a copy of the session's data folder,
+publishing into the serving file the session's Superset reads (HUB_SERVING_DB), while a thread
+keeps running every dashboard chart's query. (A plain `hub build` would find nothing new and
+publish nothing; a full refresh rebuilds the same data, so other tests see the same figures,
+and the session's own working file is never written while other tests copy it.) The serving
+file is replaced atomically (os.replace of a finished copy), so each query reads either the
+old file or the new one.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.conftest import hub, hub_env
+from tests.conftest import copy_data_dir, hub, hub_env
 
 pytestmark = pytest.mark.slow
 
@@ -45,7 +47,7 @@ def problem_of(answer) -> str | None:
     return None
 
 
-def test_rebuild_publishes_while_dashboards_are_queried(superset_server):
+def test_rebuild_publishes_while_dashboards_are_queried(superset_server, tmp_path):
     serving = superset_server.ss.hub.serving_db
     admin = superset_server.client("admin")
     charts = [(f"{d['slug']} / {c['slice_name']}", c["id"])
@@ -82,7 +84,9 @@ def test_rebuild_publishes_while_dashboards_are_queried(superset_server):
     thread = threading.Thread(target=keep_querying, daemon=True)
     thread.start()
     try:
-        out = hub(hub_env(superset_server.ss.hub.data_dir), "build", "--full-refresh").stdout
+        data = copy_data_dir(superset_server.ss.hub.data_dir, tmp_path / "data")
+        env = hub_env(data, HUB_SERVING_DB=str(serving))
+        out = hub(env, "build", "--full-refresh").stdout
         assert "dbt: full build (--full-refresh)" in out, out
         new_id = file_id(serving)
         published["inode"] = new_id[0]
