@@ -67,8 +67,11 @@ browser:
 		"$(BROWSER_PACKAGES); install them as root, or set HUB_CHROMIUM" >&2; exit 1; }; \
 	[ -x "$(CHROMIUM)" ] || { echo "make browser: still no $(CHROMIUM) after apt-get" >&2; exit 1; }
 
+# Two pytest-xdist workers; tests/conftest.py groups the tests (one Superset server, one session
+# warehouse for both). PYTEST_WORKERS=0 runs everything in one process.
+PYTEST_WORKERS ?= 2
 pytest: install browser
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder
 
 test: lint pytest
 

@@ -63,25 +63,61 @@ def hub_env(data_dir: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="session")
-def built_warehouse(tmp_path_factory) -> Settings:
-    """Settings of a warehouse built by `hub generate` + `hub build` (serving file published)."""
+def settings_of(data_dir: Path) -> Settings:
+    """Settings of the data folder `data_dir` (as `hub` sees it with HUB_DATA_DIR set)."""
     import os
 
-    data = tmp_path_factory.mktemp("warehouse") / "data"
-    env = hub_env(data)
-    hub(env, "generate", *SAMPLE_ARGS)
-    hub(env, "build")
     old = os.environ.get("HUB_DATA_DIR")
-    os.environ["HUB_DATA_DIR"] = str(data)
+    os.environ["HUB_DATA_DIR"] = str(data_dir)
     try:
-        s = Settings.from_env()
+        return Settings.from_env()
     finally:
         if old is None:
             del os.environ["HUB_DATA_DIR"]
         else:
             os.environ["HUB_DATA_DIR"] = old
-    return s
+
+
+def copy_data_dir(source: Path, target: Path) -> Path:
+    """Copy a warehouse's data folder (tests then build on the copy, never on the session's):
+    logs and the temporary files of a publication in progress are left out."""
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("*.log", ".*.tmp", "tmp"))
+    return target
+
+
+def _session_root(tmp_path_factory) -> Path:
+    """A folder of this test session shared by every xdist worker (each has its own basetemp
+    below it); without xdist, the session's basetemp."""
+    import os
+
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@pytest.fixture(scope="session")
+def built_warehouse(tmp_path_factory) -> Settings:
+    """Settings of a warehouse built by `hub generate` + `hub build` (serving file published),
+    once per test session: under xdist the first worker to ask builds it, the others wait for
+    it (a file lock) and use the same folder. Tests must not change it: they build on a copy
+    (copy_data_dir)."""
+    from filelock import FileLock
+
+    root = _session_root(tmp_path_factory) / "warehouse"
+    data, done, failed = root / "data", root / "built", root.with_name("warehouse.failed")
+    with FileLock(str(root) + ".lock"):
+        if failed.exists():  # another worker tried: the same error, without building again
+            raise AssertionError(failed.read_text())
+        if not done.exists():
+            root.mkdir(parents=True)
+            env = hub_env(data)
+            try:
+                hub(env, "generate", *SAMPLE_ARGS)
+                hub(env, "build")
+            except AssertionError as exc:
+                failed.write_text(str(exc))
+                raise
+            done.touch()
+    return settings_of(data)
 
 
 class RunningSuperset:
@@ -91,13 +127,23 @@ class RunningSuperset:
         self.ss, self.proc = ss, proc
         self.url = ss.url
         self.admin_password, self.demo_password = admin_password, demo_password
+        self._clients: dict[tuple[str, str], object] = {}
 
-    def client(self, username: str = "admin", password: str | None = None):
+    def client(self, username: str = "admin", password: str | None = None,
+               fresh: bool = False):
+        """An API client logged in as `username`: one per user for the session (a login costs
+        Superset a deliberately slow password hash), or a new one with `fresh` (e.g. for
+        another thread: a client is not shared between threads)."""
         from tests.superset_client import SupersetClient
 
         if password is None:
             password = self.admin_password if username == "admin" else self.demo_password
-        return SupersetClient(self.url, username, password)
+        if fresh:
+            return SupersetClient(self.url, username, password)
+        key = (username, password)
+        if key not in self._clients:
+            self._clients[key] = SupersetClient(self.url, username, password)
+        return self._clients[key]
 
 
 @pytest.fixture(scope="session")
@@ -160,3 +206,60 @@ def marts(superset_server):
             con.close()
 
     return sql
+
+
+# --- running the suite on two cores (pytest-xdist, `make test`) ------------------------------
+#
+# `make test` runs pytest with `-n 2 --dist loadscope --no-loadscope-reorder`: xdist hands each
+# worker whole test modules (a module's own fixtures are set up once, on one worker), except that
+# every module of the session's Superset server (tests/test_superset_*.py) goes to the same
+# worker as one unit: one server. The session warehouse is built once for both workers
+# (built_warehouse). Modules are handed out in this order: the Superset unit first (the longest
+# chain: warehouse, then Superset, then its tests), then the modules that do not need the
+# session warehouse, then those that do (by then it is built).
+
+SUPERSET_MODULES = "test_superset_"
+
+
+def _module_rank(item: pytest.Item) -> int:
+    """0: Superset unit; 1: no session warehouse; 2: the session warehouse."""
+    module = item.module
+    if module.__name__.rsplit(".", 1)[-1].startswith(SUPERSET_MODULES):
+        return 0
+    return 2 if _MODULES_USING_WAREHOUSE.get(module.__name__) else 1
+
+
+_MODULES_USING_WAREHOUSE: dict[str, bool] = {}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not hasattr(config, "workerinput"):  # only xdist workers: the order they run in
+        return
+    for item in items:
+        name = item.module.__name__
+        _MODULES_USING_WAREHOUSE[name] = (_MODULES_USING_WAREHOUSE.get(name, False)
+                                          or "built_warehouse" in item.fixturenames)
+    items.sort(key=_module_rank)  # stable: file order within a rank
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """loadscope, with the Superset modules as one scope."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class Scheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            scope = super()._split_scope(nodeid)
+            return "superset" if f"/{SUPERSET_MODULES}" in f"/{scope}" else scope
+
+    return Scheduling(config, log)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Before xdist starts its workers: parse the dbt project once if its manifest is stale,
+    so that no two workers' builds write dbt/target/ at the same time."""
+    from_xdist = config.pluginmanager.hasplugin("xdist") and config.getoption("numprocesses")
+    if from_xdist and not hasattr(config, "workerinput"):
+        from dagster_project.dbt_runner import ensure_manifest
+
+        ensure_manifest(Settings.from_env())

@@ -12,9 +12,15 @@ class SupersetClient:
 
     def __init__(self, url: str, username: str, password: str):
         self.url = url.rstrip("/")
+        self.username, self._password = username, password
         self.session = requests.Session()
+        self._login()
+
+    def _login(self) -> None:
+        self.session.headers.pop("Authorization", None)
         answer = self.session.post(f"{self.url}/api/v1/security/login", json={
-            "username": username, "password": password, "provider": "db", "refresh": False,
+            "username": self.username, "password": self._password, "provider": "db",
+            "refresh": False,
         }, timeout=30)
         answer.raise_for_status()
         self.session.headers["Authorization"] = f"Bearer {answer.json()['access_token']}"
@@ -23,11 +29,20 @@ class SupersetClient:
         self.session.headers["X-CSRFToken"] = csrf.json()["result"]
         self.session.headers["Referer"] = self.url
 
+    def _send(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """One request; on 401 (the access token expires after 15 minutes, and a client lives
+        for the whole session), log in again and retry once."""
+        answer = self.session.request(method, f"{self.url}{path}", timeout=120, **kwargs)
+        if answer.status_code == 401:
+            self._login()
+            answer = self.session.request(method, f"{self.url}{path}", timeout=120, **kwargs)
+        return answer
+
     def get(self, path: str, **params: Any) -> requests.Response:
-        return self.session.get(f"{self.url}{path}", params=params or None, timeout=120)
+        return self._send("GET", path, params=params or None)
 
     def post(self, path: str, payload: dict[str, Any]) -> requests.Response:
-        return self.session.post(f"{self.url}{path}", json=payload, timeout=120)
+        return self._send("POST", path, json=payload)
 
     def json(self, path: str, **params: Any) -> Any:
         answer = self.get(path, **params)

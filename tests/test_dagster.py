@@ -1,21 +1,22 @@
-"""The Dagster code location: definitions load, lineage joins up, sensor and schedule batch."""
+"""The Dagster code location: definitions load, lineage joins up, one run loads everything new,
+the sensor and the schedule ask for one run (the raw load assets are not partitioned)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from zoneinfo import ZoneInfo
 
 import dagster as dg
 import duckdb
 import pytest
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
-from dagster_project.orchestration.partitions import partner_month_partitions
 
 from dagster_project.definitions import defs
-from dagster_project.orchestration.automation import landing_files_sensor, monthly_build_schedule
+from dagster_project.orchestration.automation import (
+    changed_partner_months,
+    landing_files_sensor,
+    monthly_build_schedule,
+)
 from dagster_project.orchestration.raw_assets import (
     raw_load_log,
     raw_partner_config,
@@ -25,83 +26,118 @@ from dagster_project.orchestration.resources import WarehouseResource
 from tests.conftest import copy_realdata
 from tests.test_loader import EASTBROOK_HEADER, eastbrook_file, eastbrook_rows, write
 
+RAW_CALLS = dg.AssetKey(["raw", "telephony_calls"])
+
 
 def test_definitions_load_and_lineage_joins_up():
     dg.Definitions.validate_loadable(defs)
     graph = defs.resolve_asset_graph()
-    raw_calls = dg.AssetKey(["raw", "telephony_calls"])
-    assert dg.AssetKey(["staging", "stg_telephony__calls"]) in graph.get(raw_calls).child_keys
+    assert dg.AssetKey(["staging", "stg_telephony__calls"]) in graph.get(RAW_CALLS).child_keys
     serving = graph.get(dg.AssetKey(["serving", "warehouse"]))
     assert dg.AssetKey(["marts", "kpi_scorecard"]) in serving.parent_keys
     assert dg.AssetKey(["marts", "kpi_telephony_monthly"]) in serving.parent_keys
     raw_contacts = dg.AssetKey(["raw", "crm_contacts"])
     assert dg.AssetKey(["staging", "stg_crm__contacts"]) in graph.get(raw_contacts).child_keys
-    assert graph.get(raw_contacts).partitions_def == partner_month_partitions
     for source_table in ("telephony_calls", "crm_contacts", "partners", "partner_sources",
                          "partner_crm_codes", "partner_crm_services", "partner_complaint_policy",
                          "load_files"):
         key = dg.AssetKey(["raw", source_table])
         assert graph.get(key).child_keys, f"raw/{source_table} feeds no dbt model"
-    assert graph.get(raw_calls).partitions_def == partner_month_partitions
+    # Nothing is partitioned: a run loads whatever is new, dbt redoes the changed partner-months.
+    partitioned = [k.to_user_string() for k in graph.materializable_asset_keys
+                   if graph.get(k).partitions_def is not None]
+    assert partitioned == []
     check_names = {k.name for k in graph.asset_check_keys}
     assert {"calls_reconcile", "calls_quarantine_rate", "telephony_freshness",
             "contacts_reconcile", "contacts_quarantine_rate", "crm_freshness"} <= check_names
-    assert defs.resolve_job_def("build_warehouse") is not None
+    job = defs.resolve_job_def("build_warehouse")
+    assert job is not None and job.partitions_def is None
     for slug in ("hub-board", "partner-report", "data-quality", "channels-cost",
                  "customer-experience"):
         dashboard = graph.get(dg.AssetKey(["superset", slug]))
         assert dashboard.parent_keys == {dg.AssetKey(["serving", "warehouse"])}
 
 
-def test_load_over_many_partitions_is_one_run(settings):
-    copy_realdata(settings.landing_dir)
-    write(eastbrook_file(settings.landing_dir), "\n".join([EASTBROOK_HEADER, *eastbrook_rows(9)]))
-    # A period outside the partition window is still loaded by a run over every partition.
-    write(eastbrook_file(settings.landing_dir, "201912"),
-          "\n".join([EASTBROOK_HEADER, *eastbrook_rows(2, start=90)]))
-    job_defs = dg.Definitions(
+def _raw_job(settings) -> dg.JobDefinition:
+    return dg.Definitions(
         assets=[raw_partner_config, raw_telephony_calls, raw_load_log],
         jobs=[dg.define_asset_job("raw_only", selection="*")],
         resources={"warehouse": WarehouseResource.from_settings(settings)},
-    )
-    keys = partner_month_partitions.get_partition_keys()
-    instance = dg.DagsterInstance.ephemeral()
-    result = job_defs.resolve_job_def("raw_only").execute_in_process(
-        instance=instance,
-        tags={ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]})
-    assert result.success
-    runs = instance.get_runs()
-    assert len(runs) == 1
-    materialized = instance.get_materialized_partitions(dg.AssetKey(["raw", "telephony_calls"]))
-    assert len(materialized) == len(keys) > 100
+    ).resolve_job_def("raw_only")
+
+
+def _raw_counts(settings) -> dict[str, int]:
     con = duckdb.connect(str(settings.work_db), read_only=True)
-    counts = dict(con.execute("select partner_code, count(*) from raw.telephony_calls "
-                              "group by all").fetchall())
-    con.close()
-    assert counts == {"phonenow": 5000, "eastbrook": 11}
+    try:
+        return dict(con.execute("select partner_code, count(*) from raw.telephony_calls "
+                                "group by all").fetchall())
+    finally:
+        con.close()
 
 
-def test_sensor_asks_for_one_run_covering_changed_files(settings):
+def test_one_run_loads_every_new_partner_month_with_one_materialization(settings):
+    copy_realdata(settings.landing_dir)
+    months = ["201912", "202001", "202402", "202403", "202404", "203001"]  # any period at all
+    for i, month in enumerate(months):
+        write(eastbrook_file(settings.landing_dir, month),
+              "\n".join([EASTBROOK_HEADER, *eastbrook_rows(2, start=10 * i)]))
+    instance = dg.DagsterInstance.ephemeral()
+    job = _raw_job(settings)
+    result = job.execute_in_process(instance=instance)
+    assert result.success
+    assert len(instance.get_runs()) == 1
+    # one materialization of the load asset for the whole run, whatever the partner-months
+    mats = [e for e in result.get_asset_materialization_events() if e.asset_key == RAW_CALLS]
+    assert len(mats) == 1
+    meta = mats[0].materialization.metadata
+    assert meta["files_loaded"].value == 1 + len(months)
+    assert meta["partner_months_delivered"].value == 1 + len(months)  # phonenow: one file
+    assert meta["rows_loaded"].value == 5000 + 2 * len(months)
+    assert _raw_counts(settings) == {"phonenow": 5000, "eastbrook": 2 * len(months)}
+
+    # The next run loads only what changed (one re-delivered month), still one event.
+    write(eastbrook_file(settings.landing_dir, "202403"),
+          "\n".join([EASTBROOK_HEADER, *eastbrook_rows(5, start=30)]))
+    again = job.execute_in_process(instance=instance)
+    assert again.success and len(instance.get_runs()) == 2
+    (mat,) = [e for e in again.get_asset_materialization_events() if e.asset_key == RAW_CALLS]
+    meta = mat.materialization.metadata
+    assert (meta["files_loaded"].value, meta["files_replaced"].value,
+            meta["files_unchanged"].value) == (0, 1, len(months))
+    assert meta["partner_months_delivered"].value == 1
+    assert _raw_counts(settings) == {"phonenow": 5000, "eastbrook": 2 * len(months) + 3}
+    events = instance.fetch_materializations(RAW_CALLS, limit=10).records
+    assert len(events) == 2  # one per run
+
+
+def _sensor(settings, cursor: str | None = None):
+    context = dg.build_sensor_context(
+        cursor=cursor, resources={"warehouse": WarehouseResource.from_settings(settings)})
+    return context, landing_files_sensor(context)
+
+
+def test_sensor_asks_for_one_run_covering_changed_files(settings, partners):
     write(eastbrook_file(settings.landing_dir, "202403"),
           "\n".join([EASTBROOK_HEADER, *eastbrook_rows(3)]))
     path = write(eastbrook_file(settings.landing_dir, "202405"),
                  "\n".join([EASTBROOK_HEADER, *eastbrook_rows(3, start=9)]))
-    resources = {"warehouse": WarehouseResource.from_settings(settings)}
-    context = dg.build_sensor_context(resources=resources)
-    request = landing_files_sensor(context)
-    assert isinstance(request, dg.RunRequest)
-    assert request.tags[ASSET_PARTITION_RANGE_START_TAG] == "2024-03-01|eastbrook"
-    assert request.tags[ASSET_PARTITION_RANGE_END_TAG] == "2024-05-01|eastbrook"
+    changed, _ = changed_partner_months(settings, partners, None)
+    assert changed == {("eastbrook", dt.date(2024, 3, 1)), ("eastbrook", dt.date(2024, 5, 1))}
+    context, request = _sensor(settings)
+    assert isinstance(request, dg.RunRequest)  # one request, not one per partner-month
+    assert request.tags["hub/partner_months"] == "2"
+    assert request.tags["hub/trigger"] == "landing_files_sensor"
+    assert request.partition_key is None and request.asset_selection is None
 
-    again = landing_files_sensor(dg.build_sensor_context(cursor=context.cursor,
-                                                         resources=resources))
+    _, again = _sensor(settings, context.cursor)
     assert isinstance(again, dg.SkipReason)
 
     write(path, "\n".join([EASTBROOK_HEADER, *eastbrook_rows(4, start=9)]))
-    changed = landing_files_sensor(dg.build_sensor_context(cursor=context.cursor,
-                                                           resources=resources))
-    assert changed.tags[ASSET_PARTITION_RANGE_START_TAG] == "2024-05-01|eastbrook"
-    assert changed.tags[ASSET_PARTITION_RANGE_END_TAG] == "2024-05-01|eastbrook"
+    changed, _ = changed_partner_months(settings, partners, json.loads(context.cursor))
+    assert changed == {("eastbrook", dt.date(2024, 5, 1))}
+    _, request = _sensor(settings, context.cursor)
+    assert isinstance(request, dg.RunRequest)
+    assert request.tags["hub/partner_months"] == "1"
 
 
 def test_sensor_without_cursor_skips_files_already_loaded(settings, partners):
@@ -111,29 +147,32 @@ def test_sensor_without_cursor_skips_files_already_loaded(settings, partners):
     write(eastbrook_file(settings.landing_dir, "202403"),
           "\n".join([EASTBROOK_HEADER, *eastbrook_rows(3)]))
     load_source(settings.work_db, settings.landing_dir, partners)
-    resources = {"warehouse": WarehouseResource.from_settings(settings)}
-    assert isinstance(landing_files_sensor(dg.build_sensor_context(resources=resources)),
-                      dg.SkipReason)
+    assert isinstance(_sensor(settings)[1], dg.SkipReason)
     write(eastbrook_file(settings.landing_dir, "202404"),
           "\n".join([EASTBROOK_HEADER, *eastbrook_rows(3, start=7)]))
-    request = landing_files_sensor(dg.build_sensor_context(resources=resources))
-    assert request.tags[ASSET_PARTITION_RANGE_START_TAG] == "2024-04-01|eastbrook"
-    assert request.tags[ASSET_PARTITION_RANGE_END_TAG] == "2024-04-01|eastbrook"
+    assert changed_partner_months(settings, partners, None)[0] == {
+        ("eastbrook", dt.date(2024, 4, 1))}
+    request = _sensor(settings)[1]
+    assert isinstance(request, dg.RunRequest)
+    assert request.tags["hub/partner_months"] == "1"
 
 
-@pytest.mark.parametrize("when, month", [(dt.datetime(2024, 5, 3, 6), "2024-04-01"),
-                                          (dt.datetime(2025, 1, 3, 6), "2024-12-01")])
-def test_monthly_schedule_builds_previous_month_for_every_partner(settings, partners, when,
-                                                                  month):
+@pytest.mark.parametrize("when, month", [(dt.datetime(2024, 5, 3, 6), "2024-04"),
+                                          (dt.datetime(2025, 1, 3, 6), "2024-12")])
+def test_monthly_schedule_asks_for_one_run_over_previous_month(settings, partners, when, month):
+    assert monthly_build_schedule.cron_schedule == "0 6 3 * *"
+    assert monthly_build_schedule.execution_timezone == "Europe/London"
+    assert monthly_build_schedule.job_name == landing_files_sensor.job_name == "build_warehouse"
     context = dg.build_schedule_context(
         scheduled_execution_time=when.replace(tzinfo=ZoneInfo("Europe/London")),
         resources={"warehouse": WarehouseResource.from_settings(settings)})
     request = monthly_build_schedule(context)
-    start, end = (request.tags[ASSET_PARTITION_RANGE_START_TAG],
-                  request.tags[ASSET_PARTITION_RANGE_END_TAG])
-    covered = partner_month_partitions.get_partition_keys_in_range(
-        dg.PartitionKeyRange(start, end))
-    assert sorted(covered) == sorted(f"{month}|{code}" for code in partners)
+    assert isinstance(request, dg.RunRequest)
+    # one run a month (the run key dedupes a re-evaluation), for every partner's month
+    assert request.run_key == f"monthly-{month}"
+    assert request.tags["hub/partner_months"] == str(len(partners))
+    assert request.tags["hub/trigger"] == "monthly_build_schedule"
+    assert request.partition_key is None
 
 
 def test_project_instance_runs_one_build_at_a_time(settings, monkeypatch):
@@ -146,12 +185,12 @@ def test_project_instance_runs_one_build_at_a_time(settings, monkeypatch):
     assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 1
 
 
-def test_sensor_sees_a_crm_delivery_on_its_own(settings):
+def test_sensor_sees_a_crm_delivery_on_its_own(settings, partners):
     """A month's CRM file alone (no telephony change) starts a run over that partner-month."""
     write(settings.landing_dir / "eastbrook" / "crm" / "eastbrook_crm_2024_06.csv",
           "Case Ref;Logged\nE1;01/06/2024 09:00:00\n")
-    request = landing_files_sensor(dg.build_sensor_context(
-        resources={"warehouse": WarehouseResource.from_settings(settings)}))
+    assert changed_partner_months(settings, partners, None)[0] == {
+        ("eastbrook", dt.date(2024, 6, 1))}
+    request = _sensor(settings)[1]
     assert isinstance(request, dg.RunRequest)
-    assert request.tags[ASSET_PARTITION_RANGE_START_TAG] == "2024-06-01|eastbrook"
-    assert request.tags[ASSET_PARTITION_RANGE_END_TAG] == "2024-06-01|eastbrook"
+    assert request.tags["hub/partner_months"] == "1"

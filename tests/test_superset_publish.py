@@ -1,8 +1,12 @@
 """A rebuild publishes a new serving file while Superset serves dashboards: no query fails.
 
-`hub build` runs on the data folder the session's Superset reads, through the real CLI, while a
-thread keeps running every dashboard chart's query. The serving file is replaced atomically
-(os.replace of a finished copy), so each query reads either the old file or the new one.
+`hub build --full-refresh` runs through the real CLI on a copy of the session's data folder,
+publishing into the serving file the session's Superset reads (HUB_SERVING_DB), while a thread
+keeps running every dashboard chart's query. (A plain `hub build` would find nothing new and
+publish nothing; a full refresh rebuilds the same data, so other tests see the same figures,
+and the session's own working file is never written while other tests copy it.) The serving
+file is replaced atomically (os.replace of a finished copy), so each query reads either the
+old file or the new one.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.conftest import hub, hub_env
+from tests.conftest import copy_data_dir, hub, hub_env
 
 pytestmark = pytest.mark.slow
 
@@ -43,7 +47,7 @@ def problem_of(answer) -> str | None:
     return None
 
 
-def test_rebuild_publishes_while_dashboards_are_queried(superset_server):
+def test_rebuild_publishes_while_dashboards_are_queried(superset_server, tmp_path):
     serving = superset_server.ss.hub.serving_db
     admin = superset_server.client("admin")
     charts = [(f"{d['slug']} / {c['slice_name']}", c["id"])
@@ -53,10 +57,13 @@ def test_rebuild_publishes_while_dashboards_are_queried(superset_server):
     runs: list[QueryRun] = []
     stop = threading.Event()
     crashed: list[BaseException] = []
+    # After the build: the inode of the new file, and set once enough queries ran on it.
+    published: dict[str, int] = {}
+    enough_on_new_file = threading.Event()
 
     def keep_querying() -> None:
         try:
-            client = superset_server.client("admin")
+            client = superset_server.client("admin", fresh=True)  # this thread's own
             while not stop.is_set():
                 for name, chart_id in charts:
                     inode = os.stat(serving).st_ino
@@ -66,22 +73,28 @@ def test_rebuild_publishes_while_dashboards_are_queried(superset_server):
                     except Exception as exc:  # a dropped connection is a failed query too
                         problem = repr(exc)
                     runs.append(QueryRun(name, inode, time.monotonic() - started, problem))
+                    if "inode" in published and sum(
+                            r.inode_before == published["inode"] for r in runs) >= 2 * len(charts):
+                        enough_on_new_file.set()
         except BaseException as exc:
             crashed.append(exc)
+        finally:
+            enough_on_new_file.set()  # never leave the main thread waiting on a dead thread
 
     thread = threading.Thread(target=keep_querying, daemon=True)
     thread.start()
     try:
-        hub(hub_env(superset_server.ss.hub.data_dir), "build")
+        data = copy_data_dir(superset_server.ss.hub.data_dir, tmp_path / "data")
+        env = hub_env(data, HUB_SERVING_DB=str(serving))
+        out = hub(env, "build", "--full-refresh").stdout
+        assert "dbt: full build (--full-refresh)" in out, out
         new_id = file_id(serving)
-        # Keep querying the new file for a few rounds after the swap.
-        deadline = time.monotonic() + 120
-        while (sum(r.inode_before == new_id[0] for r in runs) < 2 * len(charts)
-               and time.monotonic() < deadline and thread.is_alive()):
-            time.sleep(0.2)
+        published["inode"] = new_id[0]
+        # Keep querying the new file for two rounds of every chart after the swap.
+        enough_on_new_file.wait(timeout=300)
     finally:
         stop.set()
-        thread.join(timeout=180)
+        thread.join(timeout=300)
     assert not crashed, crashed
     assert new_id != old_id
     assert new_id[0] != old_id[0], "the serving file was not replaced (same inode)"

@@ -21,6 +21,8 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run")
 WIDTH = 1600
+# What Superset's login page shows after a refused login.
+INVALID_LOGIN = "Invalid username or password"
 MAX_HEIGHT = 12000
 
 # One entry per visible chart holder (markdown blocks share the holder's data-test, but only
@@ -208,8 +210,6 @@ class Session:
         self.close()
 
     def login(self, password: str) -> None:
-        from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
         page = self.page
         # Two tries: on a busy machine the click can land before the login page's script has
         # taken over the form, which then reloads /login/ without logging in.
@@ -219,14 +219,14 @@ class Session:
             page.fill("#username", self.username)
             page.fill("#password", password)
             # The form posts and is redirected: to the welcome page, or back to /login/ with
-            # "Invalid username or password".
-            page.click("button[type=submit], input[type=submit]")
-            try:
-                page.wait_for_url(lambda url: "/login" not in url, timeout=20_000,
-                                  wait_until="domcontentloaded")
+            # "Invalid username or password". Wait for that page, not for a fixed time.
+            with page.expect_navigation(wait_until="domcontentloaded", timeout=60_000):
+                page.click("button[type=submit], input[type=submit]")
+            if "/login" not in urlsplit(page.url).path:
                 return
-            except PlaywrightTimeout:  # still on /login/
-                continue
+            page.wait_for_selector("#username", timeout=60_000)  # the form, drawn again
+            if page.get_by_text(INVALID_LOGIN).count():
+                break  # refused: trying again would not help
         raise BrowserError(f"could not log in to {self.url} as {self.username!r} "
                            "(wrong password?)")
 
@@ -316,10 +316,11 @@ class Session:
         return DashboardView(str(slug), charts, time.monotonic() - started)
 
     def _click_tab(self, key: str) -> None:
-        self.page.locator(
-            f'[data-test="dashboard-component-tabs"] [data-node-key="{key}"] [role="tab"]'
-        ).first.click()
-        self.page.wait_for_timeout(300)
+        """Select a tab and wait until it is the selected one (its charts are then collected
+        by `_settle`)."""
+        tab = f'[data-test="dashboard-component-tabs"] [data-node-key="{key}"] [role="tab"]'
+        self.page.locator(tab).first.click()
+        self.page.locator(f'{tab}[aria-selected="true"]').first.wait_for(timeout=60_000)
 
     def screenshot(self, path: Path, margin: int = 24) -> Path:
         """PNG of the whole dashboard at the browser's width, cut below its last component
