@@ -1,8 +1,6 @@
 {#- Redone by delivery (docs/architecture.md, "Incremental builds"). -#}
 {{ config(
     materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='fail',
     pre_hook="{{ delete_scoped_deliveries('crm') }}",
 ) }}
 -- depends_on: {{ ref('stg_build__scope_deliveries') }}

@@ -10,7 +10,6 @@
     materialized='incremental',
     incremental_strategy='delete+insert',
     unique_key='contact_id',
-    on_schema_change='fail',
     pre_hook="{{ label_customer_components() }}",
     post_hook=[
         "{{ delete_invalid_customers() }}",

@@ -3,8 +3,6 @@
     (int_build__scope_customers); a customer left without contacts leaves the table. -#}
 {{ config(
     materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='fail',
     pre_hook="{{ delete_scoped_customers() }}",
 ) }}
 -- depends_on: {{ ref('int_build__scope_customers') }}

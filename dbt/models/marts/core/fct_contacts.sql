@@ -4,8 +4,6 @@
     merged or split by this build (its flags compare the customer's contacts). -#}
 {{ config(
     materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='fail',
     pre_hook="{{ delete_scoped_contacts('created_month') }}",
 ) }}
 -- depends_on: {{ ref('int_build__scope_months') }}

@@ -74,8 +74,6 @@
     shift against the same month last year). -#}
 {{ config(
     materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='fail',
     pre_hook="{{ delete_scoped_months('month', shifts=[0, 1, 12], any_partner=true) }}",
 ) }}
 -- depends_on: {{ ref('int_build__scope_months') }}

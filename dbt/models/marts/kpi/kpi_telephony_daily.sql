@@ -1,8 +1,6 @@
 {#- Redone by partner and month (docs/architecture.md, "Incremental builds"). -#}
 {{ config(
     materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='fail',
     pre_hook="{{ delete_scoped_months('month') }}",
 ) }}
 -- depends_on: {{ ref('int_build__scope_months') }}

@@ -2,8 +2,6 @@
     scope and the month after each (its month-on-month change compares with them). -#}
 {{ config(
     materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='fail',
     pre_hook="{{ delete_scoped_months('month', shifts=[0, 1]) }}",
 ) }}
 -- depends_on: {{ ref('int_build__scope_months') }}
