@@ -9,7 +9,7 @@ import dagster as dg
 import duckdb
 
 from dagster_project.quality import reconcile_calls
-from tests.conftest import copy_data_dir, hub, hub_env
+from tests.conftest import hub, hub_env
 
 
 def sha256(path: Path) -> str:
@@ -82,7 +82,6 @@ def test_asset_checks_ran_with_the_build(built_warehouse):
 
 
 def test_status_reports_deliveries_and_rejections(built_warehouse):
-    from tests.conftest import hub_env
 
     env = hub_env(built_warehouse.data_dir)
     out = hub(env, "status", "--month", "2024-04").stdout
@@ -99,20 +98,3 @@ def test_status_reports_deliveries_and_rejections(built_warehouse):
     crm_section = out.split("CRM for April 2024", 1)[1]
     westvale = next(ln for ln in crm_section.splitlines() if ln.startswith("westvale "))
     assert westvale.split()[1] == "1"  # one JSON-lines file a month
-
-
-def _copy_of(built_warehouse, tmp_path: Path) -> dict[str, str]:
-    """The environment of a copy of the session warehouse's data folder (incremental builds
-    on it leave the session's warehouse as it is)."""
-    return hub_env(copy_data_dir(built_warehouse.data_dir, tmp_path / "data"))
-
-
-def test_build_with_nothing_new_leaves_the_served_files_untouched(built_warehouse, tmp_path):
-    env = _copy_of(built_warehouse, tmp_path)
-    data = Path(env["HUB_DATA_DIR"])
-    published = [data / "serving" / "warehouse.duckdb", data / "serving" / "operations.duckdb"]
-    before = [(p.stat().st_ino, p.stat().st_mtime_ns, sha256(p)) for p in published]
-    out = hub(env, "build").stdout
-    assert "hub build: nothing new" in out
-    assert "dbt: nothing new since the last published build" in out
-    assert [(p.stat().st_ino, p.stat().st_mtime_ns, sha256(p)) for p in published] == before
