@@ -216,7 +216,8 @@ def marts(superset_server):
 # worker as one unit: one server. The session warehouse is built once for both workers
 # (built_warehouse). Modules are handed out in this order: the Superset unit first (the longest
 # chain: warehouse, then Superset, then its tests), then the modules that do not need the
-# session warehouse, then those that do (by then it is built).
+# session warehouse, then those that do (by then it is built). (Not `--dist loadgroup`: with
+# pytest 9.2, xdist 3.8 can no longer tag node ids with their group, so it ignores the groups.)
 
 SUPERSET_MODULES = "test_superset_"
 
