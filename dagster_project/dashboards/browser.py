@@ -214,8 +214,10 @@ class Session:
         # Two tries: on a busy machine the click can land before the login page's script has
         # taken over the form, which then reloads /login/ without logging in.
         for _attempt in range(2):
-            page.goto(f"{self.url}/login/", wait_until="networkidle", timeout=60_000)
-            page.wait_for_selector("#username", timeout=60_000)
+            # "load" (every script fetched), not "networkidle": a busy machine keeps the
+            # network from ever looking idle for 500 ms; the form's field is the condition
+            page.goto(f"{self.url}/login/", wait_until="load", timeout=120_000)
+            page.wait_for_selector("#username", timeout=120_000)
             page.fill("#username", self.username)
             page.fill("#password", password)
             # The form posts and is redirected: to the welcome page, or back to /login/ with
