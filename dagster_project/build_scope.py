@@ -252,17 +252,23 @@ def plan_build(con: duckdb.DuckDBPyConnection, home: Path,
             select partner_code, '{source}', cast(date_trunc('month', {event_at}) as date)
             from previous where {event_at} is not null
         """)
+    # the stored contacts of the redone CRM deliveries, as the previous build left them
+    con.execute("""
+        create or replace temp view _redone_contacts as
+        select contact.contact_id
+        from intermediate.int_contacts__validated as contact
+        inner join build.scope_deliveries as d
+            on contact.partner_code = d.partner_code
+            and contact.delivery_key = d.delivery_key and d.source = 'crm'
+    """)
     # complaints up to a year after a redone complaint may change repeat-complainant status
     con.execute("""
         insert into build.scope_months
         with redone as (
             select complaint.customer_id, complaint.received_date
             from marts.fct_complaints as complaint
-            inner join intermediate.int_contacts__validated as contact
+            inner join _redone_contacts as contact
                 on complaint.contact_id = contact.contact_id
-            inner join build.scope_deliveries as d
-                on contact.partner_code = d.partner_code
-                and contact.delivery_key = d.delivery_key and d.source = 'crm'
             where complaint.feedback_type = 'complaint' and complaint.customer_id is not null
         )
         select distinct later.partner_code, 'crm', later.received_month
@@ -278,11 +284,8 @@ def plan_build(con: duckdb.DuckDBPyConnection, home: Path,
         insert into build.scope_customers
         select distinct customer.customer_id
         from intermediate.int_customers__resolved as customer
-        inner join intermediate.int_contacts__validated as contact
+        inner join _redone_contacts as contact
             on customer.contact_id = contact.contact_id
-        inner join build.scope_deliveries as d
-            on contact.partner_code = d.partner_code
-            and contact.delivery_key = d.delivery_key and d.source = 'crm'
         where customer.customer_id is not null
     """)
     con.execute("""
