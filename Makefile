@@ -48,7 +48,7 @@ serve: install
 lint: install
 	$(BIN)/ruff check .
 	mkdir -p $(dir $(LINT_DB))
-	HUB_WORK_DB=$(LINT_DB) $(BIN)/sqlfluff lint dbt/models dbt/tests dbt/macros
+	HUB_WORK_DB=$(LINT_DB) $(BIN)/sqlfluff lint --processes 0 dbt/models dbt/tests dbt/macros
 
 # Chromium for the browser tests and screenshots (never Playwright's own browser downloads).
 browser:
@@ -71,7 +71,7 @@ browser:
 # warehouse for both). PYTEST_WORKERS=0 runs everything in one process.
 PYTEST_WORKERS ?= 2
 pytest: install browser
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder --durations=25
 
 test: lint pytest
 

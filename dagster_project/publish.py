@@ -6,6 +6,9 @@
 - `operations_db` (data/serving/operations.duckdb) is a full copy (raw, quality, staging,
   marts) for the analyst's `hub status` and investigations.
 
+The two are written at the same time, from the checkpointed working file: the operations copy
+is a byte copy (disk-bound), the served file a copy of the marts tables (CPU-bound).
+
 Each new file is written beside its target under a temporary name, checked, then swapped in
 with `os.replace`, so a reader sees the old file or the new one, never a half-written file,
 and never a lock held by a writer.
@@ -16,6 +19,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,9 +114,12 @@ def publish(work_db: Path, serving_db: Path, operations_db: Path) -> PublishResu
         target.parent.mkdir(parents=True, exist_ok=True)
     ops_tmp, serving_tmp = _tmp(operations_db), _tmp(serving_db)
     try:
-        shutil.copyfile(work_db, ops_tmp)
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            copies = [pool.submit(shutil.copyfile, work_db, ops_tmp),
+                      pool.submit(_copy_schema, work_db, serving_tmp, SERVED_SCHEMA)]
+            for copy in copies:
+                copy.result()
         _verify(ops_tmp)
-        _copy_schema(ops_tmp, serving_tmp, SERVED_SCHEMA)
         _verify(serving_tmp, only_schema=SERVED_SCHEMA)
         _swap(ops_tmp, operations_db)
         _swap(serving_tmp, serving_db)

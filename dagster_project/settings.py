@@ -32,6 +32,13 @@ class Settings:
         return self.home / "dbt"
 
     @property
+    def dbt_target_dir(self) -> Path:
+        """dbt's target folder for builds of this data folder. One per data folder, kept between
+        builds, so dbt re-parses only what changed (its partial parse file is only valid for
+        the profile it was made with, and the profile names this data folder's warehouse)."""
+        return self.data_dir / "tmp" / "dbt"
+
+    @property
     def realdata_dir(self) -> Path:
         return self.partners_dir.parent / "realdata"
 

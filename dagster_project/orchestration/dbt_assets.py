@@ -50,7 +50,7 @@ def hub_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
     if plan.nothing_to_do:
         return
     args = [*BUILD_ARGS, *(["--full-refresh"] if plan.mode == "full" else [])]
-    yield from dbt.cli(args, context=context).stream()
+    yield from dbt.cli(args, context=context, target_path=settings.dbt_target_dir).stream()
 
 
 def dbt_resource() -> DbtCliResource:
