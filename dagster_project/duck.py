@@ -62,7 +62,7 @@ def config(data_dir: Path | None = None) -> dict[str, str]:
     spill = spill_dir(data_dir)
     spill.mkdir(parents=True, exist_ok=True)
     return {"memory_limit": memory_limit(), "threads": str(threads()),
-            "temp_directory": str(spill), "enable_progress_bar": "false"}
+            "temp_directory": str(spill)}
 
 
 def dbt_env_vars(data_dir: Path | None = None) -> dict[str, str]:
