@@ -396,14 +396,20 @@ class _Loader:
             f"store_rejects = true, rejects_table = '_rej_errors', rejects_scan = '_rej_scans')")
         # the text of a quarantined line is kept, unless the source carries personal data
         raw_line = "cast(null as varchar)" if self.personal else "any_value(e.csv_line)"
-        con.execute(f"""
-            create or replace temp table _rej as
-            select s.file_path as _hub_file, e.line,
-                   string_agg(distinct e.error_type || ': ' || e.error_message, '; ') as reason,
-                   {raw_line} as raw_line
-            from _rej_errors e join _rej_scans s on s.scan_id = e.scan_id and s.file_id = e.file_id
-            group by s.file_path, e.line
-        """)
+        con.execute("create or replace temp table _rej (_hub_file varchar, line bigint, "
+                    "reason varchar, raw_line varchar)")
+        errors = ("_rej_errors e join _rej_scans s "
+                  "on s.scan_id = e.scan_id and s.file_id = e.file_id")
+        # One statement per file with malformed lines (few): the reasons of a line come in the
+        # order DuckDB aggregates them for that file alone, as when files were read one by one.
+        for (name,) in con.execute(f"select distinct s.file_path from {errors}").fetchall():
+            con.execute(f"""
+                insert into _rej
+                select ?, e.line,
+                       string_agg(distinct e.error_type || ': ' || e.error_message, '; '),
+                       {raw_line}
+                from {errors} where s.file_path = ? group by e.line
+            """, [name, name])
         # lines the reader quarantined (JSON lines): line = row + 1
         quarantined = [[r.name, row + 1, reason] for r in group
                        for row, reason in r.readable.rejected]
