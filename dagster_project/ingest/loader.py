@@ -8,15 +8,15 @@ Rules (see docs/architecture.md):
   problem, and whatever was loaded before for that delivery stays as it was.
 
 How (docs/architecture.md, "Loading rules"): the files of one partner are loaded in one
-transaction. Each file is hashed and looked up in `raw.load_files` (one query per partner for
-all its files), made readable (`readers.readable_file`) and its header checked, one by one; a
-file that fails there is rejected alone. The files that pass and share a format (encoding,
-delimiter, header) are then read together by ONE `read_csv([...], filename = ...)` statement,
-and numbered, quarantined, inserted and recorded set-wise, the file of each row and rejected
-line telling them apart. A file whose content or delivery key repeats an earlier new file of the
-batch waits for a next round, so it sees that file as loaded, as it would one file at a time.
-If DuckDB fails anywhere in the batch, the batch is undone and its files loaded one transaction
-per file, so one bad file never costs the others.
+transaction. Each file is hashed and looked up in `raw.load_files` (two queries for all the
+partner's files, not one per file), made readable (`readers.readable_file`) and its header
+checked, one by one; a file that fails there is rejected alone. The files that pass and share
+a format (encoding, delimiter, header) are then read together by ONE `read_csv([...],
+filename = ...)` statement, and numbered, quarantined, inserted and recorded set-wise, the file
+of each row and rejected line telling them apart. A file whose content or delivery key repeats
+an earlier new file of the batch waits for a next round, so it sees that file as loaded, as it
+would one file at a time. If DuckDB fails anywhere in the batch, the batch is undone and its
+files loaded one transaction per file, so one bad file never costs the others.
 
 CRM files carry personal data (docs/crm.md): the personal fields are replaced by keyed hashes
 and flags in the insert statement itself (SQL from `dagster_project.privacy.crm_pseudonyms_sql`),
