@@ -257,3 +257,56 @@ def test_a_file_duckdb_cannot_read_costs_no_other_file(settings, partners):
     assert "EB_Telephony_202404.csv" in message and "DuckDB could not read it" in message
     assert 'Duplicate named argument "Service"' in message
     assert query(settings, "select count(*) from raw.telephony_calls") == [(6,)]
+
+
+def test_files_read_together_keep_their_own_line_numbers_and_rejections(settings, partners):
+    """The new files of a partner are read by one statement: a malformed line is numbered and
+    explained within its own file, a bad header rejects only its file, and the rows of each file
+    keep their own row numbers."""
+    good = eastbrook_rows(5)
+    broken = eastbrook_rows(7, start=100)
+    broken[2] += ";extra"  # data row 3 of the April file
+    broken[5] = broken[5][:10]  # data row 6: too few fields
+    write(eastbrook_file(settings.landing_dir, "202403"),
+          "\n".join([EASTBROOK_HEADER, *good]) + "\n")
+    write(eastbrook_file(settings.landing_dir, "202404"),
+          "\n".join([EASTBROOK_HEADER, *broken]) + "\n")
+    write(eastbrook_file(settings.landing_dir, "202405"),
+          "\n".join([EASTBROOK_HEADER.replace("Call Ref", "Ref"), *eastbrook_rows(3)]) + "\n")
+    write(eastbrook_file(settings.landing_dir, "202406"), EASTBROOK_HEADER + "\n")
+    report = load_source(settings.work_db, settings.landing_dir, partners)
+    result = {f.rel_path.rsplit("_", 1)[1]: f for f in report.files}
+    assert [(k, r.status, r.rows_loaded, r.rows_rejected) for k, r in sorted(result.items())] == [
+        ("202403.csv", "loaded", 5, 0), ("202404.csv", "loaded", 5, 2),
+        ("202405.csv", "rejected", 0, 0), ("202406.csv", "loaded", 0, 0)]
+    assert "lacks configured column(s) ['Call Ref']" in result["202405.csv"].message
+    assert "EB_Telephony_202405.csv" in result["202405.csv"].message
+    rejected = query(settings, "select _source_file, _row_number, reason, raw_line "
+                               "from raw.rejected_rows order by 2")
+    assert [(r[0].rsplit("_", 1)[1], r[1]) for r in rejected] == [("202404.csv", 3),
+                                                                  ("202404.csv", 6)]
+    assert "TOO MANY COLUMNS" in rejected[0][2] and rejected[0][3].startswith("EB00102;")
+    assert "MISSING COLUMNS" in rejected[1][2] and rejected[1][3] == broken[5]
+    rows = query(settings, "select _source_file, _row_number, call_id from raw.telephony_calls "
+                           "order by 1, 2")
+    assert [(f.rsplit("_", 1)[1], n, c) for f, n, c in rows] == [
+        *(("202403.csv", n, f"EB{n:05d}") for n in range(1, 6)),
+        *(("202404.csv", n, f"EB{99 + n:05d}") for n in (1, 2, 4, 5, 7))]
+    assert query(settings, "select source_file, rows_read, rows_loaded, rows_rejected "
+                           "from raw.load_files order by 1") == [
+        ("eastbrook/telephony/EB_Telephony_202403.csv", 5, 5, 0),
+        ("eastbrook/telephony/EB_Telephony_202404.csv", 7, 5, 2),
+        ("eastbrook/telephony/EB_Telephony_202406.csv", 0, 0, 0)]
+
+
+def test_identical_new_files_in_one_batch_load_once(settings, partners):
+    """Two new files with the same content: the first loads, the second is a duplicate of it,
+    as when they were loaded one after the other."""
+    content = "\n".join([EASTBROOK_HEADER, *eastbrook_rows(4)]) + "\n"
+    write(eastbrook_file(settings.landing_dir, "202403"), content)
+    write(eastbrook_file(settings.landing_dir, "202404"), content)
+    report = load_source(settings.work_db, settings.landing_dir, partners)
+    assert [f.status for f in report.files] == ["loaded", "rejected"]
+    assert "identical content to eastbrook/telephony/EB_Telephony_202403.csv" in (
+        report.files[1].message)
+    assert query(settings, "select count(*) from raw.telephony_calls") == [(4,)]

@@ -7,6 +7,17 @@ Rules (see docs/architecture.md):
 - a file that cannot be loaded at all is `rejected` with a message naming the file and the
   problem, and whatever was loaded before for that delivery stays as it was.
 
+How (docs/architecture.md, "Loading rules"): the files of one partner are loaded in one
+transaction. Each file is hashed and looked up in `raw.load_files` (two queries for all the
+partner's files, not one per file), made readable (`readers.readable_file`) and its header
+checked, one by one; a file that fails there is rejected alone. The files that pass and share
+a format (encoding, delimiter, header) are then read together by ONE `read_csv([...],
+filename = ...)` statement, and numbered, quarantined, inserted and recorded set-wise, the file
+of each row and rejected line telling them apart. A file whose content or delivery key repeats
+an earlier new file of the batch waits for a next round, so it sees that file as loaded, as it
+would one file at a time. If DuckDB fails anywhere in the batch, the batch is undone and its
+files loaded one transaction per file, so one bad file never costs the others.
+
 CRM files carry personal data (docs/crm.md): the personal fields are replaced by keyed hashes
 and flags in the insert statement itself (SQL from `dagster_project.privacy.crm_pseudonyms_sql`),
 and the text of a quarantined CRM line is not kept.
@@ -15,6 +26,7 @@ and the text of a quarantined CRM line is not kept.
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 import tempfile
 import uuid
 from collections.abc import Iterable
@@ -31,10 +43,19 @@ from dagster_project.ingest.raw_tables import (
     raw_table,
     source_fields,
 )
-from dagster_project.ingest.readers import FileRejected, read_header, readable_file, sha256_of
+from dagster_project.ingest.readers import (
+    FileRejected,
+    Readable,
+    read_header,
+    readable_file,
+    sha256_of,
+)
 from dagster_project.partners import SOURCE_FIELDS, PartnerConfig, SourceConfig
 
 COMMON_DELIMITERS = (",", ";", "|", "\t")
+# Files read by one statement hold at most this many bytes of landing data (at least one file),
+# so the temp table of one read stays small whatever a partner has delivered.
+MAX_READ_BYTES = 64 * 1024**2
 
 
 @dataclass
@@ -110,6 +131,68 @@ def _sql_text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+
+def _values(rows: list[list]) -> tuple[str, list]:
+    """`(?, ?), (?, ?)` for a multi-row VALUES list, and its parameters."""
+    marks = "(" + ", ".join("?" * len(rows[0])) + ")"
+    return ", ".join([marks] * len(rows)), [value for row in rows for value in row]
+
+
+@dataclass(frozen=True)
+class _New:
+    """A landing file of the batch: its place in it, configuration and content hash."""
+
+    index: int
+    f: LandingFile
+    cfg: SourceConfig
+    file_hash: str
+
+
+@dataclass(frozen=True)
+class _Ready:
+    """A new delivery made readable with its header checked, waiting for its group's read."""
+
+    new: _New
+    readable: Readable
+    header: tuple[str, ...]
+    previous_rows: int | None  # rows_read of the delivery it replaces; None when there is none
+    file_bytes: int
+
+    @property
+    def name(self) -> str:
+        """The file as DuckDB's reader names it (`filename`, rejects_scan's `file_path`)."""
+        return str(self.readable.path)
+
+    @property
+    def read_key(self) -> tuple:
+        """Files with the same key can be read by one `read_csv` statement."""
+        r = self.readable
+        return r.encoding, r.delimiter, self.header, r.row_column
+
+
+@dataclass(frozen=True)
+class _Known:
+    """What `raw.load_files` holds for the files of a round."""
+
+    current: dict[tuple[str, str], tuple[str, int]]  # (partner, key) -> (hash, rows_read)
+    by_hash: dict[str, list[tuple[str, str, str, str]]]  # hash -> (partner, source, key, file)
+
+    def twin(self, new: _New, source: str) -> str | None:
+        """The file already loaded with the same content under another delivery, if any."""
+        own = (new.f.partner_code, source, new.f.delivery_key)
+        return next((rel for *other, rel in self.by_hash.get(new.file_hash, ())
+                     if tuple(other) != own), None)
+
+
+@dataclass
+class _Round:
+    """What one round decided: results by batch index, and the rows to record."""
+
+    results: dict[int, FileResult]
+    events: list[tuple[int, list]] = field(default_factory=list)  # (batch index, event row)
+    load_files: list[list] = field(default_factory=list)
+
+
 class _Loader:
     def __init__(self, con: duckdb.DuckDBPyConnection, source: str, load_id: str,
                  landing_dir: Path, workdir: Path, key: str | None = None) -> None:
@@ -129,23 +212,124 @@ class _Loader:
                 raise ValueError(f"loading {source} needs the pseudonymisation key")
             register_udfs(con, key)
         self.now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-        self.in_batch = False
+
+    # --- batches, rounds and files alone ---------------------------------------------------
 
     def load_batch(self, items: list[tuple[LandingFile, SourceConfig]]) -> list[FileResult]:
-        """Load several files in one transaction (one commit, not one per file). If DuckDB
-        fails on any of them, undo the batch and load them one transaction per file, so one
-        bad file never costs the others."""
+        """Load several files (of one partner) in one transaction, files of one format read
+        together. If DuckDB fails on any of them, undo the batch and load them one transaction
+        per file, so one bad file never costs the others."""
+        batch = [_New(i, f, cfg, sha256_of(f.path)) for i, (f, cfg) in enumerate(items)]
         self.con.execute("begin transaction")
-        self.in_batch = True
         try:
-            results = [self.load(f, cfg) for f, cfg in items]
+            results: dict[int, FileResult] = {}
+            todo = batch
+            while todo:
+                todo = self._load_round(todo, results)
             self.con.execute("commit")
-            return results
+            return [results[new.index] for new in batch]
         except duckdb.Error:
             self.con.execute("rollback")
+        return [self._load_alone(new) for new in batch]
+
+    def _load_alone(self, new: _New) -> FileResult:
+        """One file in its own transaction; DuckDB failing on it rejects it."""
+        results: dict[int, FileResult] = {}
+        self.con.execute("begin transaction")
+        try:
+            self._load_round([new], results)
+            self.con.execute("commit")
+            return results[new.index]
+        except duckdb.Error as exc:
+            self.con.execute("rollback")
+            reason = "DuckDB could not read it: " + str(exc).strip().splitlines()[0]
+        kept = (new.f.partner_code, new.f.delivery_key) in self._known([new]).current
+        done = _Round(results)
+        self._reject(new, reason, kept, done)
+        self._write_events([row for _, row in done.events])
+        return results[new.index]
+
+    def _load_round(self, todo: list[_New], results: dict[int, FileResult]) -> list[_New]:
+        """Load the files of `todo` that wait for no other; return those that do: a file with
+        the delivery key or the content of an earlier file loaded in this round is loaded in
+        the next one, so it finds that file in raw.load_files as it would one at a time."""
+        known = self._known(todo)
+        done = _Round(results)
+        workdir = Path(tempfile.mkdtemp(prefix="round-", dir=self.workdir))
+        try:
+            ready, deferred = self._prepare(todo, known, workdir, done)
+            for group in _read_groups(ready):
+                self._load_group(group, done)
         finally:
-            self.in_batch = False
-        return [self.load(f, cfg) for f, cfg in items]
+            shutil.rmtree(workdir, ignore_errors=True)
+        if done.load_files:
+            marks, params = _values(done.load_files)
+            self.con.execute(f"insert or replace into raw.load_files values {marks}", params)
+        self._write_events([row for _, row in sorted(done.events, key=lambda e: e[0])])
+        return deferred
+
+    def _known(self, todo: list[_New]) -> _Known:
+        """raw.load_files' deliveries of these partners, and the files with these contents."""
+        current = {(p, k): (h, rows) for p, k, h, rows in self.con.execute(
+            "select partner_code, delivery_key, file_hash, rows_read from raw.load_files "
+            "where source = ? and partner_code in (select unnest(?))",
+            [self.source, sorted({n.f.partner_code for n in todo})]).fetchall()}
+        by_hash: dict[str, list[tuple[str, str, str, str]]] = {}
+        for file_hash, *where in self.con.execute(
+                "select file_hash, partner_code, source, delivery_key, source_file "
+                "from raw.load_files where file_hash in (select unnest(?)) order by source_file",
+                [sorted({n.file_hash for n in todo})]).fetchall():
+            by_hash.setdefault(file_hash, []).append(tuple(where))
+        return _Known(current, by_hash)
+
+    def _prepare(self, todo: list[_New], known: _Known, workdir: Path,
+                 done: _Round) -> tuple[list[_Ready], list[_New]]:
+        """Sort the round's files: unchanged, rejected alone (duplicate, unreadable, bad
+        header), ready to read, or deferred to the next round."""
+        ready: list[_Ready] = []
+        deferred: list[_New] = []
+        keys: set[tuple[str, str]] = set()
+        hashes: set[str] = set()
+        stems: set[str] = set()  # converted files are named after the landing file's stem
+        for new in todo:
+            f = new.f
+            key = (f.partner_code, f.delivery_key)
+            current = known.current.get(key)
+            if key in keys:
+                deferred.append(new)
+            elif current and current[0] == new.file_hash:
+                done.results[new.index] = FileResult(
+                    f.rel_path, f.partner_code, "unchanged",
+                    message=f"{f.rel_path}: already loaded, unchanged",
+                    period_month=f.period_month)
+            elif new.file_hash in hashes:
+                deferred.append(new)
+            else:
+                own_dir = workdir
+                if f.path.stem in stems:  # two conversions never share a name
+                    own_dir = workdir / str(new.index)
+                    own_dir.mkdir()
+                stems.add(f.path.stem)
+                try:
+                    ready.append(self._ready(new, known, current, own_dir))
+                except FileRejected as exc:
+                    self._reject(new, str(exc), current is not None, done)
+                    continue
+                keys.add(key)
+                hashes.add(new.file_hash)
+        return ready, deferred
+
+    def _ready(self, new: _New, known: _Known, current: tuple[str, int] | None,
+               workdir: Path) -> _Ready:
+        twin = known.twin(new, self.source)
+        if twin:
+            raise FileRejected(f"duplicate delivery: identical content to {twin}, "
+                               f"which is already loaded")
+        readable = readable_file(new.f.path, new.cfg, workdir)
+        header = read_header(readable.path, readable.encoding, readable.delimiter)
+        _check_header(header, new.cfg, personal=bool(self.personal))
+        return _Ready(new, readable, tuple(header), current[1] if current else None,
+                      new.f.path.stat().st_size)
 
     def withdraw_missing(self, landing_dir: Path, partner_codes: set[str]) -> list[FileResult]:
         """Deliveries whose file is no longer in the landing folder are withdrawn: their rows
@@ -176,45 +360,147 @@ class _Loader:
                                       period_month=period_month))
         return results
 
-    def event(self, f: LandingFile | None, rel: str, partner: str | None, status: str,
-              file_hash: str | None, rows: int, rejected: int, message: str) -> None:
-        self.con.execute(
-            "insert into raw.load_events values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [self.load_id, self.now, partner, self.source, rel, file_hash,
-             f.delivery_key if f else None, f.period_month if f else None, status, rows,
-             rejected, message])
+    # --- one group of files, read by one statement --------------------------------------------
 
-    def load(self, f: LandingFile, cfg: SourceConfig) -> FileResult:
-        file_hash = sha256_of(f.path)
-        current = self.con.execute(
-            "select file_hash, rows_read from raw.load_files where partner_code = ? and source = ? "
-            "and delivery_key = ?", [f.partner_code, self.source, f.delivery_key]).fetchone()
-        if current and current[0] == file_hash:
-            return FileResult(f.rel_path, f.partner_code, "unchanged",
-                              message=f"{f.rel_path}: already loaded, unchanged",
-                              period_month=f.period_month)
-        twin = self.con.execute(
-            "select source_file from raw.load_files where file_hash = ? and not "
-            "(partner_code = ? and source = ? and delivery_key = ?)",
-            [file_hash, f.partner_code, self.source, f.delivery_key]).fetchone()
-        try:
-            if twin:
-                raise FileRejected(f"duplicate delivery: identical content to {twin[0]}, "
-                                   f"which is already loaded")
-            result = self._load_new(f, cfg, file_hash,
-                                    previous_rows=current[1] if current else None)
-        except (FileRejected, duckdb.Error) as exc:
-            if self.in_batch and isinstance(exc, duckdb.Error):
-                raise  # the batch transaction is aborted: load_batch retries file by file
-            reason = (str(exc) if isinstance(exc, FileRejected)
-                      else "DuckDB could not read it: " + str(exc).strip().splitlines()[0])
-            message = f"{f.rel_path}: rejected: {reason}"
-            if current:
-                message += " (the previously loaded delivery is kept)"
-            self.event(f, f.rel_path, f.partner_code, "rejected", file_hash, 0, 0, message)
-            return FileResult(f.rel_path, f.partner_code, "rejected", message=message,
-                              period_month=f.period_month)
-        return result
+    def _load_group(self, group: list[_Ready], done: _Round) -> None:
+        counts = self._read(group)
+        loaded: list[tuple[_Ready, int, int]] = []
+        for r in group:
+            accepted, rejected = counts.get(r.name, (0, 0))
+            try:
+                self._check_counts(r, accepted, rejected)
+            except FileRejected as exc:
+                self._reject(r.new, str(exc), r.previous_rows is not None, done)
+                continue
+            loaded.append((r, accepted, rejected))
+        if loaded:
+            self._insert(loaded)
+        for r, accepted, rejected in loaded:
+            self._record(r, accepted, rejected, done)
+
+    def _read(self, group: list[_Ready]) -> dict[str, tuple[int, int]]:
+        """Read the group's files into `_acc` (rows, with the file in `_hub_file`) and their
+        malformed lines into `_rej`; return (accepted, rejected) per file."""
+        con = self.con
+        first = group[0].readable
+        names = [_sql_text(r.name) for r in group]
+        files = names[0] if len(names) == 1 else "[" + ", ".join(names) + "]"
+        columns = "{" + ", ".join(f"{_sql_text(h)}: 'VARCHAR'" for h in group[0].header) + "}"
+        con.execute("drop table if exists _acc; drop table if exists _rej_errors; "
+                    "drop table if exists _rej_scans")
+        con.execute(
+            f"create temp table _acc as select * from read_csv({files}, "
+            f"header = true, auto_detect = false, columns = {columns}, "
+            f"delim = {_sql_text(first.delimiter)}, quote = '\"', escape = '\"', "
+            f"encoding = {_sql_text(first.encoding)}, filename = '_hub_file', "
+            f"store_rejects = true, rejects_table = '_rej_errors', rejects_scan = '_rej_scans')")
+        # the text of a quarantined line is kept, unless the source carries personal data
+        raw_line = "cast(null as varchar)" if self.personal else "any_value(e.csv_line)"
+        con.execute("create or replace temp table _rej (_hub_file varchar, line bigint, "
+                    "reason varchar, raw_line varchar)")
+        errors = ("_rej_errors e join _rej_scans s "
+                  "on s.scan_id = e.scan_id and s.file_id = e.file_id")
+        # One statement per file with malformed lines (few): the reasons of a line come in the
+        # order DuckDB aggregates them for that file alone, as when files were read one by one.
+        for (name,) in con.execute(f"select distinct s.file_path from {errors}").fetchall():
+            con.execute(f"""
+                insert into _rej
+                select ?, e.line,
+                       string_agg(distinct e.error_type || ': ' || e.error_message, '; '),
+                       {raw_line}
+                from {errors} where s.file_path = ? group by e.line
+            """, [name, name])
+        # lines the reader quarantined (JSON lines): line = row + 1
+        quarantined = [[r.name, row + 1, reason] for r in group
+                       for row, reason in r.readable.rejected]
+        if quarantined:
+            marks, params = _values(quarantined)
+            con.execute(f"insert into _rej select *, null from (values {marks})", params)
+        return {name: (int(accepted), int(rejected)) for name, accepted, rejected in con.execute(
+            "select _hub_file, sum(a), sum(r) from (select _hub_file, count(*) as a, 0 as r "
+            "from _acc group by _hub_file union all select _hub_file, 0, count(*) from _rej "
+            "group by _hub_file) group by _hub_file").fetchall()}
+
+    def _check_counts(self, r: _Ready, accepted: int, rejected: int) -> None:
+        if accepted + rejected == 0 and r.previous_rows:
+            raise FileRejected(f"the file has a header but no data rows; it would replace "
+                               f"a delivery of {r.previous_rows:,} rows")
+        if accepted == 0 and rejected > 0:
+            if r.new.cfg.file_type == "jsonl":
+                raise FileRejected(f"none of its {rejected} lines is a valid JSON object")
+            raise FileRejected(f"none of its {rejected} data lines could be read with "
+                               f"delimiter '{r.readable.delimiter}'")
+
+    def _insert(self, loaded: list[tuple[_Ready, int, int]]) -> None:
+        """Replace the deliveries these files replace, insert their rows with lineage and their
+        malformed lines into raw.rejected_rows."""
+        con = self.con
+        row_column = loaded[0][0].readable.row_column
+        # `_hub_lines`: how many line numbers to hand out, for a file with malformed lines
+        marks, params = _values([
+            [r.name, r.new.f.partner_code, r.new.f.rel_path, r.new.file_hash,
+             r.new.f.delivery_key, r.previous_rows is not None,
+             accepted + rejected if rejected and not row_column else 0]
+            for r, accepted, rejected in loaded])
+        con.execute(f"create or replace temp table _files as select * from (values {marks}) "
+                    f"v(_hub_file, _hub_partner, _hub_rel, _hub_hash, _hub_key, _hub_replacing, "
+                    f"_hub_lines)", params)
+        if any(r.previous_rows is not None for r, _, _ in loaded):
+            con.execute(f"delete from {self.table} t using _files f where f._hub_replacing "
+                        f"and t.partner_code = f._hub_partner and t._delivery_key = f._hub_key")
+            con.execute("delete from raw.rejected_rows t using _files f where f._hub_replacing "
+                        "and t.partner_code = f._hub_partner and t.source = ? "
+                        "and t._delivery_key = f._hub_key", [self.source])
+        numbered = any(rejected for _, _, rejected in loaded) and not row_column
+        self._number_rows(row_column, numbered)
+        columns = ", ".join(f'"{c}"' for c in (*self.fields, *self.derived))
+        cfg = loaded[0][0].new.cfg
+        con.execute(
+            f"insert into {self.table} (partner_code, {columns}, "
+            f"_source_file, _file_hash, _row_number, _delivery_key, _load_id, _loaded_at) "
+            f"select a._hub_partner, {self._select_list(cfg)}, a._hub_rel, a._hub_hash, "
+            f"a._hub_row, a._hub_key, ?, ? from {self._rows_from(cfg)} a",
+            [self.load_id, self.now])
+        if any(rejected for _, _, rejected in loaded):
+            con.execute(
+                "insert into raw.rejected_rows select f._hub_partner, ?, f._hub_rel, "
+                "f._hub_hash, r.line - 1, f._hub_key, r.reason, r.raw_line, ?, ? "
+                "from _rej r join _files f on f._hub_file = r._hub_file",
+                [self.source, self.load_id, self.now])
+
+    def _number_rows(self, row_column: str | None, numbered: bool) -> None:
+        """`_rows`: the rows of `_acc` with their file's lineage (`_hub_*`) and `_hub_row`,
+        their data row number in the file."""
+        if row_column:  # the reader recorded each row's number in the file
+            row, lines = f'cast(a."{row_column}" as bigint)', ""
+        elif numbered:
+            self._number_lines()
+            row = "coalesce(l._hub_line, a._hub_ord + 2) - 1"
+            lines = "left join _lines l on l._hub_file = a._hub_file and l._hub_ord = a._hub_ord"
+        else:  # no malformed line: data row n is file line n + 1
+            row, lines = "a._hub_ord + 1", ""
+        # Rows keep file order in _acc (rowid; inside a transaction rowids start at a large
+        # offset), so number each file's rows from its smallest rowid.
+        ordered = ("(select row_number() over (partition by _hub_file order by rowid) - 1 "
+                   "as _hub_ord, * from _acc)")
+        self.con.execute(
+            f"create or replace temp table _rows as select a.*, f._hub_partner, f._hub_rel, "
+            f"f._hub_hash, f._hub_key, {row} as _hub_row from {ordered} a "
+            f"join _files f on f._hub_file = a._hub_file {lines}")
+
+    def _number_lines(self) -> None:
+        """`_lines`: for each file with malformed lines, its line numbers that were not
+        rejected, in order (`_hub_ord` from 0): data row n is file line n + 1 (line 1 is the
+        header), and accepted rows keep file order, so they pair with these."""
+        self.con.execute("""
+            create or replace temp table _lines as
+            select _hub_file, row_number() over (partition by _hub_file order by _hub_line) - 1
+                   as _hub_ord, _hub_line
+            from (select _hub_file, unnest(range(2, _hub_lines + 2)) as _hub_line
+                  from _files where _hub_lines > 0) l
+            where not exists (select 1 from _rej r
+                              where r._hub_file = l._hub_file and r.line = l._hub_line)
+        """)
 
     @staticmethod
     def _text(cfg: SourceConfig, name: str) -> str:
@@ -230,7 +516,7 @@ class _Loader:
         return ", ".join(parts)
 
     def _rows_from(self, cfg: SourceConfig) -> str:
-        rows = "(select rowid as _acc_rowid, * from _acc)"
+        rows = "_rows"
         if not self.personal:
             return rows
         from dagster_project.privacy import crm_pseudonyms_sql
@@ -238,104 +524,69 @@ class _Loader:
         # the rows with `_pii`: each distinct personal value normalised and hashed once
         return crm_pseudonyms_sql(rows, [self._text(cfg, f) for f in self.personal])
 
-    def _load_new(self, f: LandingFile, cfg: SourceConfig, file_hash: str,
-                  previous_rows: int | None) -> FileResult:
-        """Load a new delivery; `previous_rows` is the rows_read of the delivery it replaces
-        (None when there is none)."""
-        replacing = previous_rows is not None
-        con = self.con
-        readable = readable_file(f.path, cfg, self.workdir)
-        path, encoding, delimiter = readable.path, readable.encoding, readable.delimiter
-        header = read_header(path, encoding, delimiter)
-        _check_header(header, cfg, personal=bool(self.personal))
-        columns = "{" + ", ".join(f"{_sql_text(h)}: 'VARCHAR'" for h in header) + "}"
-        con.execute("drop table if exists _acc; drop table if exists _rej_errors; "
-                    "drop table if exists _rej_scans")
-        con.execute(
-            f"create temp table _acc as select * from read_csv({_sql_text(str(path))}, "
-            f"header = true, auto_detect = false, columns = {columns}, "
-            f"delim = {_sql_text(delimiter)}, quote = '\"', escape = '\"', "
-            f"encoding = {_sql_text(encoding)}, store_rejects = true, "
-            f"rejects_table = '_rej_errors', rejects_scan = '_rej_scans')")
-        # Rows keep file order in _acc; inside a transaction their rowids start at a large
-        # offset, so number them from the smallest rowid.
-        accepted, first_rowid = con.execute("select count(*), min(rowid) from _acc").fetchone()
-        # the text of a quarantined line is kept, unless the source carries personal data
-        raw_line = "cast(null as varchar)" if self.personal else "any_value(csv_line)"
-        con.execute(f"""
-            create or replace temp table _rej as
-            select line, string_agg(distinct error_type || ': ' || error_message, '; ') as reason,
-                   {raw_line} as raw_line
-            from _rej_errors group by line
-        """)
-        if readable.rejected:  # lines the reader quarantined (JSON lines): line = row + 1
-            con.executemany("insert into _rej values (?, ?, null)",
-                            [(row + 1, reason) for row, reason in readable.rejected])
-        rejected = con.execute("select count(*) from _rej").fetchone()[0]
-        if accepted + rejected == 0 and previous_rows:
-            raise FileRejected(f"the file has a header but no data rows; it would replace "
-                               f"a delivery of {previous_rows:,} rows")
-        if accepted == 0 and rejected > 0:
-            if cfg.file_type == "jsonl":
-                raise FileRejected(f"none of its {rejected} lines is a valid JSON object")
-            raise FileRejected(f"none of its {rejected} data lines could be read with "
-                               f"delimiter '{delimiter}'")
-        # Data row n is file line n + 1 (line 1 is the header). Accepted rows keep file order in
-        # _acc (rowid), so pair them with the line numbers that were not rejected.
-        con.execute(f"""
-            create or replace temp table _lines as
-            select row_number() over (order by line) - 1 as ord, line
-            from (select range as line from range(2, {accepted + rejected + 2})) l
-            where line not in (select line from _rej)
-        """)
-        if not self.in_batch:
-            con.execute("begin transaction")
-        try:
-            if replacing:
-                con.execute(f"delete from {self.table} where partner_code = ? "
-                            f"and _delivery_key = ?", [f.partner_code, f.delivery_key])
-                con.execute("delete from raw.rejected_rows where partner_code = ? and source = ? "
-                            "and _delivery_key = ?", [f.partner_code, self.source, f.delivery_key])
-            lineage = [f.rel_path, file_hash, f.delivery_key, self.load_id, self.now]
-            if readable.row_column:  # the reader recorded each row's number in the file
-                row_number = f"cast(a.\"{readable.row_column}\" as bigint)"
-                rows_from = f"{self._rows_from(cfg)} a"
-            else:
-                row_number = "l.line - 1"
-                rows_from = (f"{self._rows_from(cfg)} a join _lines l "
-                             f"on a._acc_rowid - {int(first_rowid or 0)} = l.ord")
-            columns = ", ".join(f'"{c}"' for c in (*self.fields, *self.derived))
-            con.execute(
-                f"insert into {self.table} (partner_code, {columns}, "
-                f"_source_file, _file_hash, _row_number, _delivery_key, _load_id, _loaded_at) "
-                f"select ?, {self._select_list(cfg)}, "
-                f"?, ?, {row_number}, ?, ?, ? from {rows_from}",
-                [f.partner_code, f.rel_path, file_hash, f.delivery_key, self.load_id, self.now])
-            con.execute(
-                "insert into raw.rejected_rows select ?, ?, ?, ?, line - 1, ?, reason, raw_line, "
-                "?, ? from _rej", [f.partner_code, self.source, *lineage])
-            con.execute(
-                "insert or replace into raw.load_files values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [f.partner_code, self.source, f.delivery_key, f.rel_path, file_hash,
-                 f.path.stat().st_size, accepted + rejected, accepted, rejected, f.period_month,
-                 self.load_id, self.now])
-            status = "replaced" if replacing else "loaded"
-            message = f"{f.rel_path}: {status} {accepted:,} rows"
-            if accepted + rejected == 0:
-                what = "contacts" if self.personal else "calls"
-                message += f" (header only: the partner reports no {what} for this period)"
-            if rejected:
-                message += f"; {rejected:,} malformed line(s) quarantined in raw.rejected_rows"
-            self.event(f, f.rel_path, f.partner_code, status, file_hash, accepted, rejected,
-                       message)
-            if not self.in_batch:
-                con.execute("commit")
-        except Exception:
-            if not self.in_batch:
-                con.execute("rollback")
-            raise
-        return FileResult(f.rel_path, f.partner_code, status, accepted, rejected, message,
-                          f.period_month)
+    # --- results and bookkeeping ---------------------------------------------------------------
+
+    def _record(self, r: _Ready, accepted: int, rejected: int, done: _Round) -> None:
+        f = r.new.f
+        status = "replaced" if r.previous_rows is not None else "loaded"
+        message = f"{f.rel_path}: {status} {accepted:,} rows"
+        if accepted + rejected == 0:
+            what = "contacts" if self.personal else "calls"
+            message += f" (header only: the partner reports no {what} for this period)"
+        if rejected:
+            message += f"; {rejected:,} malformed line(s) quarantined in raw.rejected_rows"
+        done.load_files.append([f.partner_code, self.source, f.delivery_key, f.rel_path,
+                                r.new.file_hash, r.file_bytes, accepted + rejected, accepted,
+                                rejected, f.period_month, self.load_id, self.now])
+        done.events.append((r.new.index, self._event_row(
+            f, f.rel_path, f.partner_code, status, r.new.file_hash, accepted, rejected, message)))
+        done.results[r.new.index] = FileResult(f.rel_path, f.partner_code, status, accepted,
+                                               rejected, message, f.period_month)
+
+    def _reject(self, new: _New, reason: str, kept: bool, done: _Round) -> None:
+        f = new.f
+        message = f"{f.rel_path}: rejected: {reason}"
+        if kept:
+            message += " (the previously loaded delivery is kept)"
+        done.events.append((new.index, self._event_row(
+            f, f.rel_path, f.partner_code, "rejected", new.file_hash, 0, 0, message)))
+        done.results[new.index] = FileResult(f.rel_path, f.partner_code, "rejected",
+                                             message=message, period_month=f.period_month)
+
+    def _event_row(self, f: LandingFile | None, rel: str, partner: str | None, status: str,
+                   file_hash: str | None, rows: int, rejected: int, message: str) -> list:
+        return [self.load_id, self.now, partner, self.source, rel, file_hash,
+                f.delivery_key if f else None, f.period_month if f else None, status, rows,
+                rejected, message]
+
+    def _write_events(self, rows: list[list]) -> None:
+        if rows:
+            marks, params = _values(rows)
+            self.con.execute(f"insert into raw.load_events values {marks}", params)
+
+    def event(self, f: LandingFile | None, rel: str, partner: str | None, status: str,
+              file_hash: str | None, rows: int, rejected: int, message: str) -> None:
+        self._write_events([self._event_row(f, rel, partner, status, file_hash, rows, rejected,
+                                            message)])
+
+
+def _read_groups(ready: list[_Ready]) -> Iterable[list[_Ready]]:
+    """The ready files by format (`read_key`), in batch order, in groups of at most
+    MAX_READ_BYTES of landing data (a bigger file alone)."""
+    by_key: dict[tuple, list[_Ready]] = {}
+    for r in ready:
+        by_key.setdefault(r.read_key, []).append(r)
+    for members in by_key.values():
+        group: list[_Ready] = []
+        size = 0
+        for r in members:
+            if group and size + r.file_bytes > MAX_READ_BYTES:
+                yield group
+                group, size = [], 0
+            group.append(r)
+            size += r.file_bytes
+        if group:
+            yield group
 
 
 def load_source(db_path: Path, landing_dir: Path, partners: dict[str, PartnerConfig],
