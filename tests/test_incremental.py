@@ -2,7 +2,8 @@
 "Incremental builds"): a month withdrawn and delivered again, then one partner-month
 re-delivered with different rows (calls dropped, outcomes changed, a call moved into the next
 month, a duplicated call id; contacts dropped and two customers merged through a shared phone
-number). Every table of the marts schema is compared, lineage columns naming a load aside.
+number); and two stored customers merged by one new contact, then split again when it is
+withdrawn. Every table of the marts schema is compared, lineage columns naming a load aside.
 
 The session warehouse (built from scratch) is the reference for the first step; a
 `hub build --full-refresh` of the same landing folder is the reference for the second.
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import duckdb
 
-from tests.conftest import hub, hub_env
+from tests.conftest import hub, hub_env, settings_of
 from tests.marts_compare import differences, marts_rows
 
 LAST_MONTH = re.compile(r"2024[-_]?04|04-2024")
@@ -116,3 +117,108 @@ def test_nothing_new_does_no_dbt_work_and_leaves_the_served_files(built_warehous
     assert "dbt: nothing new since the last published build" in result.stdout
     assert "left untouched" in result.stdout
     assert [(p.stat().st_mtime_ns, p.stat().st_size) for p in served] == before
+
+
+def _customers(data: Path) -> dict[str, str | None]:
+    """contact_id -> customer_id of int_customers__resolved in the working file."""
+    con = duckdb.connect(str(settings_of(data).work_db), read_only=True)
+    try:
+        return dict(con.execute("select contact_id, customer_id "
+                                "from intermediate.int_customers__resolved").fetchall())
+    finally:
+        con.close()
+
+
+def _relabelled(data: Path) -> dict[str, str]:
+    """contact_id -> previous_customer_id of the contacts the last build moved to another
+    customer."""
+    con = duckdb.connect(str(settings_of(data).work_db), read_only=True)
+    try:
+        return dict(con.execute("""
+            select contact_id, previous_customer_id
+            from intermediate.int_customers__resolved
+            where changed_build_id = (select build_id from build.plan)
+                and previous_customer_id is not null
+        """).fetchall())
+    finally:
+        con.close()
+
+
+def _two_separate_customers(data: Path) -> tuple[str, str]:
+    """Two eastbrook January enquiries (one with a phone, one with an email) of two customers
+    that have no contact in eastbrook's April delivery."""
+    con = duckdb.connect(str(settings_of(data).work_db), read_only=True)
+    try:
+        rows = con.execute("""
+            select contacts.enquiry_id, contacts.phone_key, contacts.email_key,
+                resolved.customer_id
+            from intermediate.int_contacts__validated as contacts
+            inner join intermediate.int_customers__resolved as resolved
+                on contacts.contact_id = resolved.contact_id
+            where contacts.partner_code = 'eastbrook' and contacts.delivery_key = '2024-01'
+                and resolved.customer_id not in (
+                    select april.customer_id
+                    from intermediate.int_customers__resolved as april
+                    inner join intermediate.int_contacts__validated as april_contacts
+                        on april.contact_id = april_contacts.contact_id
+                    where april_contacts.partner_code = 'eastbrook'
+                        and april_contacts.delivery_key = '2024-04'
+                        and april.customer_id is not null)
+            order by contacts.enquiry_id
+        """).fetchall()
+    finally:
+        con.close()
+    with_phone = next(r for r in rows if r[1] is not None)
+    with_email = next(r for r in rows if r[2] is not None and r[3] != with_phone[3])
+    return with_phone[0], with_email[0]
+
+
+def test_a_new_contact_merging_two_customers_then_withdrawn(built_warehouse, tmp_path):
+    """A new April contact shares a phone with one stored customer and an email with another:
+    the two merge (the later one takes the earlier one's id, recording its previous id); the
+    contact withdrawn, they split again. Both equal a build from scratch."""
+    data = _copy_warehouse(built_warehouse, tmp_path)
+    env = hub_env(data)
+    april = data / "landing" / "eastbrook" / "crm" / "eastbrook_crm_2024_04.csv"
+    original = april.read_bytes()
+    with_phone, with_email = _two_separate_customers(data)
+    before = _customers(data)
+    first, second = before[f"eastbrook:{with_phone}"], before[f"eastbrook:{with_email}"]
+    assert first != second
+
+    def add_bridging_contact(header, rows):
+        ref, phone, email, name, postcode, uprn = (header.index(c) for c in (
+            "Case Ref", "Telephone", "Email", "Customer Name", "Postcode", "UPRN"))
+        january = {}
+        with (april.parent / "eastbrook_crm_2024_01.csv").open(encoding="utf-8") as fh:
+            for row in csv.reader(fh, delimiter=";"):
+                january[row[ref]] = row
+        bridge = list(rows[0])
+        bridge[ref] = "EB-CAS-9999999"
+        bridge[name] = bridge[postcode] = bridge[uprn] = ""
+        bridge[phone] = january[with_phone][phone]
+        bridge[email] = january[with_email][email]
+        return [*rows, bridge]
+
+    _rewrite(april, add_bridging_contact)
+    merged = hub(env, "build")
+    assert "deliveries 1 replaced" in merged.stdout, merged.stdout
+    after = _customers(data)
+    assert after[f"eastbrook:{with_phone}"] == after[f"eastbrook:{with_email}"]
+    assert after[f"eastbrook:{with_phone}"] in (first, second)
+    later = second if after[f"eastbrook:{with_phone}"] == first else first
+    assert {c for c, customer in before.items() if customer == later} <= {
+        c for c, customer in _relabelled(data).items() if customer == later}
+    incremental_marts, incremental_customers = _ops(data), after
+
+    april.write_bytes(original)  # the bridging contact withdrawn: the customers split again
+    split = hub(env, "build")
+    assert "deliveries 1 replaced" in split.stdout, split.stdout
+    assert _customers(data) == before
+    assert differences(_ops(data), marts_rows(built_warehouse.operations_db)) == []
+
+    _rewrite(april, add_bridging_contact)
+    scratch = hub(env, "build", "--full-refresh")
+    assert "dbt: full build (--full-refresh)" in scratch.stdout
+    assert _customers(data) == incremental_customers
+    assert differences(incremental_marts, _ops(data)) == []

@@ -2,37 +2,60 @@
     Customer identity (docs/crm.md, "Customer identity"): connected components of the graph
     contact <-> customer key, computed by the pre-hook of int_customers__resolved.
 
-    Which contacts are labelled: every valid contact in a full build; in an incremental build
-    the contacts of the redone deliveries and every contact of a component they touch (its
-    previous component, and any component sharing a key with them). A component is closed (no
-    key leaves it), so relabelling whole components gives what a full build would.
+    A component's label is the smallest key of its earliest contact (by created_at, then
+    contact id): stable when later contacts join the customer, so a new month relabels only
+    customers it merges.
+
+    Full build: every valid contact is a node. Incremental build: the graph holds only
+    - the redone contacts (the valid contacts of the redone deliveries; the stored contacts
+      that are no longer valid leave it and have no node), and every remaining contact of a
+      component that held a redone contact before: those components may split (contacts or
+      keys removed), so they are relabelled whole from their contacts, as in a full build;
+    - one super-node per other stored component sharing a key with those contacts (a merge
+      candidate): its node id is the component's earliest contact, its edges the shared keys
+      only, its own key the stored label (the smallest key of that earliest contact). Such a
+      component is unchanged and closed (no key leaves it), so it is connected as one node and
+      the stable-label rule gives what it gives over its contacts.
+    After convergence the contacts of a super-node whose label changed (merged into a customer
+    with an earlier contact) are relabelled; the other contacts of merge candidates keep their
+    rows. So the work is that of the redone contacts, the components that may split and the
+    contacts that really change customer, not of every returning resident's history.
 
     How: min-label propagation, one statement per round into scratch tables of the model's
     schema, until a round changes no label (at most var customer_identity_max_rounds, else
     the build fails): memory stays that of one grouped join, whatever the graph's diameter.
-    A component's label is the smallest key of its earliest contact (by created_at, then
-    contact id): stable when later contacts join the customer, so a new month relabels only
-    customers it merges.
 -#}
 
-{#- The contacts to label (one column contact_id), as a select. -#}
-{% macro customer_identity_nodes() -%}
-    {%- set contacts -%}
-        (select contact_id, partner_code, delivery_key
-         from {{ ref('int_contacts__validated') }} where record_status = 'valid')
-    {%- endset -%}
-    {%- if is_incremental() -%}
+{% macro customer_identity_table(name) -%}
+    {{ this.schema }}.{{ this.identifier }}__{{ name }}
+{%- endmacro %}
+
+{#- The scratch tables of the pre-hook (dropped by the post-hook). -#}
+{% macro customer_identity_tables() -%}
+    {{ return(['redone', 'split_labels', 'nodes', 'edges', 'hits', 'supernodes', 'own_keys',
+               'labels', 'key_labels', 'next_labels', 'merged']) }}
+{%- endmacro %}
+
+{#- The valid contacts (contact_id, partner_code, delivery_key, created_at), as a subquery. -#}
+{% macro customer_identity_contacts() -%}
+    (select contact_id, partner_code, delivery_key, created_at
+     from {{ ref('int_contacts__validated') }} where record_status = 'valid')
+{%- endmacro %}
+
+{#- Incremental only: <model>__redone (contact_id), the contacts of the redone deliveries and
+    the stored contacts that are no longer valid; <model>__split_labels (customer_key), the
+    stored components that held one of them. -#}
+{% macro customer_identity_scope() -%}
+    {%- set redone -%}
         with
 
-        contacts as (select * from {{ contacts }}),
+        contacts as (select * from {{ customer_identity_contacts() }}),
 
         previous as (select * from {{ this }}),
 
-        customer_keys as (select * from {{ ref('int_customers__keys') }}),
-
         redone_contacts as (
 
-            select contact_id
+            select contacts.contact_id
             from contacts
             where {{ in_scoped_delivery('crm', 'contacts') }}
             union
@@ -42,50 +65,106 @@
                 select 1 from contacts where contacts.contact_id = previous.contact_id
             )
 
-        ),
-
-        touched_labels as (
-
-            select previous.customer_key
-            from previous
-            inner join redone_contacts
-                on previous.contact_id = redone_contacts.contact_id
-            where previous.customer_key is not null
-            union
-            select previous.customer_key
-            from customer_keys as redone_keys
-            inner join redone_contacts
-                on redone_keys.contact_id = redone_contacts.contact_id
-            inner join customer_keys as shared_keys
-                on redone_keys.key_value = shared_keys.key_value
-            inner join previous
-                on shared_keys.contact_id = previous.contact_id
-            where previous.customer_key is not null
-
         )
 
+        select contact_id from redone_contacts
+    {%- endset -%}
+    {%- set split_labels -%}
+        select distinct previous.customer_key
+        from {{ this }} as previous
+        inner join {{ customer_identity_table('redone') }} as redone
+            on previous.contact_id = redone.contact_id
+        where previous.customer_key is not null
+    {%- endset -%}
+    {%- do run_query('create or replace table ' ~ customer_identity_table('redone') ~ ' as '
+                     ~ redone) -%}
+    {%- do run_query('create or replace table ' ~ customer_identity_table('split_labels')
+                     ~ ' as ' ~ split_labels) -%}
+{%- endmacro %}
+
+{#- The contacts labelled one by one (one column contact_id), as a select: every valid contact
+    in a full build; in an incremental one the valid redone contacts and the remaining
+    contacts of the components that may split. -#}
+{% macro customer_identity_nodes() -%}
+    {%- if is_incremental() -%}
         select contacts.contact_id
-        from contacts
-        inner join redone_contacts
-            on contacts.contact_id = redone_contacts.contact_id
+        from {{ customer_identity_contacts() }} as contacts
+        inner join {{ customer_identity_table('redone') }} as redone
+            on contacts.contact_id = redone.contact_id
         union
         select contacts.contact_id
-        from contacts
-        inner join previous
+        from {{ customer_identity_contacts() }} as contacts
+        inner join {{ this }} as previous
             on contacts.contact_id = previous.contact_id
-        inner join touched_labels
-            on previous.customer_key = touched_labels.customer_key
+        inner join {{ customer_identity_table('split_labels') }} as split_labels
+            on previous.customer_key = split_labels.customer_key
     {%- else -%}
-        select contact_id from {{ contacts }}
+        select contact_id from {{ customer_identity_contacts() }}
     {%- endif -%}
 {%- endmacro %}
 
-{% macro customer_identity_table(name) -%}
-    {{ this.schema }}.{{ this.identifier }}__{{ name }}
+{#- Incremental only: the super-nodes of the stored components that share a key with a node
+    and may not split. <model>__hits (key_value, customer_key): the shared keys;
+    <model>__supernodes (customer_key, node_id, created_at): the component's earliest contact;
+    their edges are added to <model>__edges. -#}
+{% macro customer_identity_supernodes() -%}
+    {%- set hits -%}
+        select distinct
+            edges.key_value,
+            previous.customer_key
+        from {{ customer_identity_table('edges') }} as edges
+        inner join {{ ref('int_customers__keys') }} as stored_keys
+            on edges.key_value = stored_keys.key_value
+        inner join {{ this }} as previous
+            on stored_keys.contact_id = previous.contact_id
+        where
+            previous.customer_key is not null
+            and not exists (
+                select 1
+                from {{ customer_identity_table('split_labels') }} as split_labels
+                where split_labels.customer_key = previous.customer_key
+            )
+    {%- endset -%}
+    {%- set supernodes -%}
+        with
+
+        hit_labels as (
+
+            select distinct customer_key from {{ customer_identity_table('hits') }}
+
+        )
+
+        select
+            previous.customer_key,
+            {{ first_by('contacts.contact_id', 'contacts.created_at', 'contacts.contact_id') }}
+                as node_id,
+            min(contacts.created_at) as created_at
+        from {{ this }} as previous
+        inner join hit_labels
+            on previous.customer_key = hit_labels.customer_key
+        inner join {{ customer_identity_contacts() }} as contacts
+            on previous.contact_id = contacts.contact_id
+        group by previous.customer_key
+    {%- endset -%}
+    {%- set supernode_edges -%}
+        select
+            supernodes.node_id,
+            hits.key_value
+        from {{ customer_identity_table('hits') }} as hits
+        inner join {{ customer_identity_table('supernodes') }} as supernodes
+            on hits.customer_key = supernodes.customer_key
+    {%- endset -%}
+    {%- do run_query('create or replace table ' ~ customer_identity_table('hits') ~ ' as '
+                     ~ hits) -%}
+    {%- do run_query('create or replace table ' ~ customer_identity_table('supernodes')
+                     ~ ' as ' ~ supernodes) -%}
+    {%- do run_query('insert into ' ~ customer_identity_table('edges')
+                     ~ ' (node_id, key_value) ' ~ supernode_edges) -%}
 {%- endmacro %}
 
-{#- Pre-hook: writes <model>__nodes (contact_id) and <model>__labels (node_id,
-    component_label). Returns a no-op statement for dbt to run. -#}
+{#- Pre-hook: writes <model>__nodes (contact_id: the contacts the model writes) and
+    <model>__labels (node_id: a contact id, component_label: its customer key; no row for a
+    contact without keys). Returns a no-op statement for dbt to run. -#}
 {% macro label_customer_components() -%}
     {%- if execute -%}
         {%- set nodes = customer_identity_table('nodes') -%}
@@ -93,17 +172,47 @@
         {%- set labels = customer_identity_table('labels') -%}
         {%- set key_labels = customer_identity_table('key_labels') -%}
         {%- set next_labels = customer_identity_table('next_labels') -%}
+        {%- set own_keys = customer_identity_table('own_keys') -%}
+        {%- set supernodes = customer_identity_table('supernodes') -%}
+        {%- set merged = customer_identity_table('merged') -%}
+        {%- if is_incremental() -%}
+            {%- do customer_identity_scope() -%}
+        {%- endif -%}
         {%- do run_query('create or replace table ' ~ nodes ~ ' as ' ~ customer_identity_nodes()) -%}
+        {%- set contact_edges -%}
+            select
+                customer_keys.contact_id as node_id,
+                customer_keys.key_value
+            from {{ ref('int_customers__keys') }} as customer_keys
+            inner join {{ nodes }} as nodes
+                on customer_keys.contact_id = nodes.contact_id
+        {%- endset -%}
+        {%- do run_query('create or replace table ' ~ edges ~ ' as ' ~ contact_edges) -%}
+        {#- a node's own key (the smallest of its keys; a super-node's stored label) and the
+            order of the stable-label rule -#}
+        {%- set own_key_rows -%}
+            select
+                edges.node_id,
+                min(edges.key_value) as own_key,
+                min(contacts.created_at) as created_at
+            from {{ edges }} as edges
+            inner join {{ customer_identity_contacts() }} as contacts
+                on edges.node_id = contacts.contact_id
+            group by edges.node_id
+        {%- endset -%}
+        {%- do run_query('create or replace table ' ~ own_keys ~ ' as ' ~ own_key_rows) -%}
+        {%- if is_incremental() -%}
+            {%- do customer_identity_supernodes() -%}
+            {%- do run_query(
+                'insert into ' ~ own_keys ~ ' (node_id, own_key, created_at) select node_id, '
+                ~ 'customer_key, created_at from ' ~ supernodes
+            ) -%}
+        {%- endif -%}
         {%- do run_query(
-            'create or replace table ' ~ edges ~ ' as select keys.contact_id as node_id, '
-            ~ 'keys.key_value from ' ~ ref('int_customers__keys') ~ ' as keys inner join '
-            ~ nodes ~ ' as nodes on keys.contact_id = nodes.contact_id'
+            'create or replace table ' ~ labels ~ ' as select node_id, own_key as '
+            ~ 'component_label from ' ~ own_keys
         ) -%}
-        {%- do run_query(
-            'create or replace table ' ~ labels ~ ' as select node_id, min(key_value) as '
-            ~ 'component_label from ' ~ edges ~ ' group by node_id'
-        ) -%}
-        {%- set state = namespace(converged=false, rounds=0) -%}
+        {%- set state = namespace(converged=false, rounds=0, merged=0) -%}
         {%- for round in range(var('customer_identity_max_rounds')) -%}
             {%- if not state.converged -%}
                 {%- do run_query(
@@ -130,36 +239,79 @@
                 {%- set state.converged = (changed == 0) -%}
             {%- endif -%}
         {%- endfor -%}
-        {#- a stable label: the smallest key of the component's earliest contact, so that
-            later contacts joining a customer never change its id -#}
-        {%- do run_query(
-            'create or replace table ' ~ next_labels ~ ' as with own_keys as (select node_id, '
-            ~ 'min(key_value) as own_key from ' ~ edges ~ ' group by node_id), firsts as ('
-            ~ 'select labels.component_label, '
-            ~ first_by('own_keys.own_key', 'contacts.created_at', 'contacts.contact_id')
-            ~ ' as stable_label from ' ~ labels ~ ' as labels inner join own_keys on '
-            ~ 'labels.node_id = own_keys.node_id inner join '
-            ~ ref('int_contacts__validated') ~ ' as contacts on labels.node_id = '
-            ~ 'contacts.contact_id group by labels.component_label) select labels.node_id, '
-            ~ 'firsts.stable_label as component_label from ' ~ labels ~ ' as labels inner join '
-            ~ 'firsts on labels.component_label = firsts.component_label'
-        ) -%}
-        {%- do run_query('drop table ' ~ labels) -%}
-        {%- do run_query('alter table ' ~ next_labels ~ ' rename to '
-                         ~ this.identifier ~ '__labels') -%}
         {%- if not state.converged -%}
             {{ exceptions.raise_compiler_error(
                 'customer identity did not converge in ' ~ var('customer_identity_max_rounds')
                 ~ ' rounds (dbt var customer_identity_max_rounds)') }}
         {%- endif -%}
-        {{ log('customer identity: ' ~ state.rounds ~ ' rounds', info=false) }}
+        {#- a stable label: the smallest key of the component's earliest contact, so that
+            later contacts joining a customer never change its id -#}
+        {%- set stable_labels -%}
+            with
+
+            firsts as (
+
+                select
+                    labels.component_label,
+                    {{ first_by('own_keys.own_key', 'own_keys.created_at', 'own_keys.node_id') }}
+                        as stable_label
+                from {{ labels }} as labels
+                inner join {{ own_keys }} as own_keys
+                    on labels.node_id = own_keys.node_id
+                group by labels.component_label
+
+            )
+
+            select
+                labels.node_id,
+                firsts.stable_label as component_label
+            from {{ labels }} as labels
+            inner join firsts
+                on labels.component_label = firsts.component_label
+        {%- endset -%}
+        {%- do run_query('create or replace table ' ~ next_labels ~ ' as ' ~ stable_labels) -%}
+        {%- do run_query('drop table ' ~ labels) -%}
+        {%- do run_query('alter table ' ~ next_labels ~ ' rename to '
+                         ~ this.identifier ~ '__labels') -%}
+        {%- if is_incremental() -%}
+            {#- the contacts of the super-nodes whose label changed; a super-node's own row
+                leaves the labels, which then hold the contacts the model writes -#}
+            {%- set merged_rows -%}
+                select
+                    previous.contact_id,
+                    labels.component_label
+                from {{ supernodes }} as supernodes
+                inner join {{ labels }} as labels
+                    on supernodes.node_id = labels.node_id
+                inner join {{ this }} as previous
+                    on supernodes.customer_key = previous.customer_key
+                where labels.component_label != supernodes.customer_key
+            {%- endset -%}
+            {%- do run_query('create or replace table ' ~ merged ~ ' as ' ~ merged_rows) -%}
+            {%- do run_query(
+                'delete from ' ~ labels ~ ' where node_id in (select node_id from '
+                ~ supernodes ~ ')'
+            ) -%}
+            {%- do run_query(
+                'insert into ' ~ labels ~ ' (node_id, component_label) select contact_id, '
+                ~ 'component_label from ' ~ merged
+            ) -%}
+            {%- do run_query('insert into ' ~ nodes ~ ' (contact_id) select contact_id from '
+                             ~ merged) -%}
+            {%- set state.merged = run_query('select count(*) from ' ~ merged)
+                .columns[0].values()[0] -%}
+        {%- endif -%}
+        {{ log('customer identity: ' ~ state.rounds ~ ' rounds, '
+               ~ run_query('select count(*) from ' ~ nodes).columns[0].values()[0]
+               ~ ' contacts written, ' ~ state.merged ~ ' of them relabelled by a merge',
+               info=false) }}
     {%- endif -%}
     select 1
 {%- endmacro %}
 
 {#- Post-hook: drop the scratch tables of the pre-hook. -#}
 {% macro drop_customer_component_tables() -%}
-    {%- for name in ['nodes', 'edges', 'labels', 'key_labels', 'next_labels'] -%}
+    {%- for name in customer_identity_tables() -%}
         drop table if exists {{ customer_identity_table(name) }};
     {% endfor -%}
 {%- endmacro %}

@@ -1,10 +1,12 @@
 {#-
     Customer identity, kept up to date incrementally (docs/crm.md, "Customer identity";
     docs/architecture.md, "Incremental builds"). The pre-hook labels the contacts a build must
-    relabel (every valid contact in a full build; in an incremental one the contacts of the
-    redone deliveries and every contact of a component they touch) with their connected
-    component; this model writes those rows. Rows whose label changed carry this build's id in
-    changed_build_id; the post-hook deletes contacts that are no longer valid.
+    write (every valid contact in a full build; in an incremental one the contacts of the
+    redone deliveries, every contact of a component that held one of them, and the contacts
+    of a stored component whose label changes because it merges with an earlier customer)
+    with their connected component; this model writes those rows, the others keep theirs.
+    Rows whose label changed carry this build's id in changed_build_id; the post-hook deletes
+    contacts that are no longer valid.
 -#}
 {{ config(
     materialized='incremental',
