@@ -15,12 +15,10 @@ import datetime as dt
 import itertools
 from collections import Counter, defaultdict
 from fractions import Fraction
-from pathlib import Path
 
 import duckdb
 import pytest
 
-from tests.conftest import copy_data_dir, hub, hub_env
 from tests.crm_small_landing import write_small_landing
 from tests.reference_crm import (
     AVOIDABLE,
@@ -392,63 +390,6 @@ def test_fct_complaints_match_per_complaint(marts, crm_reference):
                                      and int(got) == value):
                 mismatches.append(f"{cid} {col}: {r[col]!r} vs {value!r}")
     report(mismatches, "fct_complaints")
-
-
-# ---------------------------------------------------------------- re-delivery
-
-
-def _truncate(path: Path, keep_fraction: float) -> int:
-    """Drop the last data lines of a CSV or JSON-lines file; returns the lines dropped."""
-    data = path.read_bytes()
-    lines = data.splitlines(keepends=True)
-    is_csv = path.suffix.lower() != ".jsonl"
-    header, body = (lines[:1], lines[1:]) if is_csv else ([], lines)
-    body = [line for line in body if line.strip()]
-    keep = max(1, int(len(body) * keep_fraction))
-    path.write_bytes(b"".join(header + body[:keep]))
-    return len(body) - keep
-
-
-@pytest.mark.slow
-def test_redelivered_month_replaces_rows(built_warehouse, tmp_path):
-    """A changed re-delivery of a month replaces its rows: counts follow the new file, never
-    old + new. On a copy of the session warehouse, one partner's latest CRM file is cut by half
-    and `hub build` runs incrementally; the rebuilt marts must then equal a recomputation from
-    the changed landing folder, for every partner (row accounting, scorecard, contact monthly).
-    """
-    partners = load_partners(built_warehouse.partners_dir)
-    candidates = [(code, files) for code, p in sorted(partners.items())
-                  if (files := landing_files(built_warehouse.landing_dir, p))
-                  and (p.source.get("format") or {}).get("type", "csv") in ("csv", "jsonl")]
-    assert candidates, "no CRM partner with CSV or JSON-lines landing files to re-deliver"
-    code, files = candidates[0]
-    data = copy_data_dir(built_warehouse.data_dir, tmp_path / "data")
-    serving = data / "serving"
-
-    def rows() -> tuple[int, int]:
-        """(raw rows, fct_contacts rows) of the re-delivering partner in the published files."""
-        with duckdb.connect(str(serving / "operations.duckdb"), read_only=True) as con:
-            return con.execute(
-                "select (select count(*) from raw.crm_contacts where partner_code = $1), "
-                "(select count(*) from marts.fct_contacts where partner_code = $1)",
-                [code]).fetchone()
-
-    before = rows()
-    dropped = _truncate(data / "landing" / code / SOURCE / files[-1][0], 0.5)
-    assert dropped > 0
-    out = hub(hub_env(data), "build").stdout
-    assert "dbt: incremental build: " in out and " 1 replaced" in out, out
-    after = rows()
-    assert after[0] < before[0] and after[1] < before[1], f"{code} rows {before} -> {after}"
-
-    ref = compute(data / "landing", built_warehouse.partners_dir)
-    assert after[1] == len(ref.partners[code].contacts)
-    with (duckdb.connect(str(serving / "warehouse.duckdb"), read_only=True) as marts,
-          duckdb.connect(str(serving / "operations.duckdb"), read_only=True) as operations):
-        test_crm_row_accounting(operations, marts, ref)
-        test_crm_scorecard_rows_are_the_same(marts, ref)
-        test_crm_scorecard_matches_recomputation(marts, ref)
-        test_contact_monthly_matches_recomputation(marts, ref)
 
 
 RAW_FLAGS = ("has_customer_name", "has_phone", "is_phone_valid", "has_email", "is_email_valid",

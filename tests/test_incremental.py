@@ -1,14 +1,12 @@
 """Incremental builds give what a build from scratch gives, row for row (docs/architecture.md,
-"Incremental builds"): a month withdrawn and delivered again, then one partner-month
-re-delivered with different rows (calls dropped, outcomes changed, a call moved into the next
-month, a duplicated call id; contacts dropped and two customers merged through a shared phone
-number); and two stored customers merged by one new contact, then split again when it is
-withdrawn. Every table of the marts schema is compared, lineage columns naming a load aside.
-
-The session warehouse (built from scratch) is the reference for the first step; a
-`hub build --full-refresh` of the same landing folder is the reference for the second.
+"Incremental builds"). One sequence on a copy of the session warehouse: a month withdrawn, then
+delivered again with a contact that merges two stored customers, then without it (they split);
+then one partner-month re-delivered with different rows (calls dropped, outcomes changed, a
+call moved into the next month, a duplicated call id; contacts dropped and residents merged
+through a shared phone number), checked against an independent recomputation of the CRM
+figures and against `hub build --full-refresh`. Every table of the marts schema is compared,
+lineage columns naming a load aside, and every contact's customer id.
 """
-
 from __future__ import annotations
 
 import csv
@@ -18,6 +16,7 @@ from pathlib import Path
 
 import duckdb
 
+import tests.test_crm_kpis_recomputed as crm_recomputed
 from tests.conftest import hub, hub_env, settings_of
 from tests.marts_compare import differences, marts_rows
 
@@ -75,10 +74,54 @@ def _ops(data: Path):
     return marts_rows(data / "serving" / "operations.duckdb")
 
 
-def test_new_month_and_redelivery_equal_a_build_from_scratch(built_warehouse, tmp_path):
+def _crm_rows(data: Path, partner: str) -> tuple[int, int]:
+    """(raw rows, fct_contacts rows) of a partner in the published operations file."""
+    con = duckdb.connect(str(data / "serving" / "operations.duckdb"), read_only=True)
+    try:
+        return con.execute(
+            "select (select count(*) from raw.crm_contacts where partner_code = $1), "
+            "(select count(*) from marts.fct_contacts where partner_code = $1)",
+            [partner]).fetchone()
+    finally:
+        con.close()
+
+
+def _check_against_recomputation(data: Path, partners_dir: Path) -> None:
+    """The CRM marts of the published files equal an independent recomputation from the landing
+    folder (tests/reference_crm.py): row accounting, scorecard, contact monthly."""
+    ref = crm_recomputed.compute(data / "landing", partners_dir)
+    serving = data / "serving"
+    with (duckdb.connect(str(serving / "warehouse.duckdb"), read_only=True) as marts,
+          duckdb.connect(str(serving / "operations.duckdb"), read_only=True) as operations):
+        crm_recomputed.test_crm_row_accounting(operations, marts, ref)
+        crm_recomputed.test_crm_scorecard_rows_are_the_same(marts, ref)
+        crm_recomputed.test_crm_scorecard_matches_recomputation(marts, ref)
+        crm_recomputed.test_contact_monthly_matches_recomputation(marts, ref)
+
+
+def test_incremental_builds_equal_builds_from_scratch(built_warehouse, tmp_path):
+    """One sequence of incremental builds on a copy of the session warehouse, each compared
+    with a build from scratch of the same landing folder:
+
+    1. April withdrawn (every partner's files of the month removed from the landing folder);
+    2. April delivered again, with one extra eastbrook contact sharing a phone with one stored
+       January customer and an email with another: the two customers merge (the later one
+       takes the earlier one's id and records its previous id);
+    3. April's original files again (the bridging contact withdrawn): the customers split, and
+       every marts table equals the session's build from scratch;
+    4. eastbrook's March re-delivered with changes (calls dropped, outcomes changed, a call
+       moved into April, a duplicated call id; contacts dropped and residents merged through a
+       shared phone) and the bridging contact back: the re-delivered rows replace the old ones
+       (never old + new), the CRM marts equal an independent recomputation, and every marts
+       table and customer id equals `hub build --full-refresh`.
+    """
     data = _copy_warehouse(built_warehouse, tmp_path)
     env = hub_env(data)
     landing, held = data / "landing", tmp_path / "held"
+    with_phone, with_email = _two_separate_customers(data)
+    before = _customers(data)
+    first, second = before[f"eastbrook:{with_phone}"], before[f"eastbrook:{with_email}"]
+    assert first != second
     last_month = [p for p in landing.rglob("*") if p.is_file() and LAST_MONTH.search(p.name)]
     assert len(last_month) > 10
     for path in last_month:
@@ -86,26 +129,52 @@ def test_new_month_and_redelivery_equal_a_build_from_scratch(built_warehouse, tm
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(path, target)
 
+    # 1. withdrawn
     withdrawn = hub(env, "build")
     assert "withdrawn: the file is no longer in the landing folder" in withdrawn.stdout
     assert "dbt: incremental build: deliveries" in withdrawn.stdout, withdrawn.stdout
     # April's calls are gone, but for a few a March file holds (UTC times: local April 1st)
     assert _april_calls(data / "serving") < _april_calls(built_warehouse.serving_db.parent) / 100
 
+    # 2. delivered again, with a contact that merges two stored customers
     shutil.copytree(held, landing, dirs_exist_ok=True)
+    april = landing / "eastbrook" / "crm" / "eastbrook_crm_2024_04.csv"
+    original_april = april.read_bytes()
+    bridge = _bridging_contact(april, with_phone, with_email)
+    _rewrite(april, bridge)
     added = hub(env, "build")
     assert f"deliveries {len(last_month)} new" in added.stdout, added.stdout
+    merged = _customers(data)
+    assert merged[f"eastbrook:{with_phone}"] == merged[f"eastbrook:{with_email}"]
+    assert merged[f"eastbrook:{with_phone}"] in (first, second)
+    later = second if merged[f"eastbrook:{with_phone}"] == first else first
+    assert {c for c, customer in before.items() if customer == later} <= {
+        c for c, customer in _relabelled(data).items() if customer == later}
+
+    # 3. the bridging contact withdrawn: as built from scratch (the session warehouse)
+    april.write_bytes(original_april)
+    split = hub(env, "build")
+    assert "deliveries 1 replaced" in split.stdout, split.stdout
+    assert _customers(data) == before
     assert differences(_ops(data), marts_rows(built_warehouse.operations_db)) == []
 
+    # 4. a re-delivered month and the merge again, against a recomputation and a full build
+    rows_before = _crm_rows(data, "eastbrook")
     _rewrite(landing / "eastbrook" / "telephony" / "EB_Telephony_202403.csv", _redeliver_calls)
     _rewrite(landing / "eastbrook" / "crm" / "eastbrook_crm_2024_03.csv", _redeliver_contacts)
+    _rewrite(april, bridge)
     redelivered = hub(env, "build")
-    assert "deliveries 2 replaced" in redelivered.stdout, redelivered.stdout
-    incremental = _ops(data)
+    assert "deliveries 3 replaced" in redelivered.stdout, redelivered.stdout
+    rows_after = _crm_rows(data, "eastbrook")
+    assert rows_after[0] < rows_before[0] and rows_after[1] < rows_before[1], (
+        f"eastbrook rows {rows_before} -> {rows_after}")
+    _check_against_recomputation(data, built_warehouse.partners_dir)
+    incremental, incremental_customers = _ops(data), _customers(data)
     assert incremental != marts_rows(built_warehouse.operations_db)
 
     scratch = hub(env, "build", "--full-refresh")
     assert "dbt: full build (--full-refresh)" in scratch.stdout
+    assert _customers(data) == incremental_customers
     assert differences(incremental, _ops(data)) == []
 
 
@@ -173,26 +242,15 @@ def _two_separate_customers(data: Path) -> tuple[str, str]:
     return with_phone[0], with_email[0]
 
 
-def test_a_new_contact_merging_two_customers_then_withdrawn(built_warehouse, tmp_path):
-    """A new April contact shares a phone with one stored customer and an email with another:
-    the two merge (the later one takes the earlier one's id, recording its previous id); the
-    contact withdrawn, they split again. Both equal a build from scratch."""
-    data = _copy_warehouse(built_warehouse, tmp_path)
-    env = hub_env(data)
-    april = data / "landing" / "eastbrook" / "crm" / "eastbrook_crm_2024_04.csv"
-    original = april.read_bytes()
-    with_phone, with_email = _two_separate_customers(data)
-    before = _customers(data)
-    first, second = before[f"eastbrook:{with_phone}"], before[f"eastbrook:{with_email}"]
-    assert first != second
+def _bridging_contact(april: Path, with_phone: str, with_email: str):
+    """A change for _rewrite: one more April contact with the phone of January enquiry
+    `with_phone` and the email of January enquiry `with_email` (no name, postcode or UPRN)."""
 
-    def add_bridging_contact(header, rows):
+    def change(header: list[str], rows: list[list[str]]) -> list[list[str]]:
         ref, phone, email, name, postcode, uprn = (header.index(c) for c in (
             "Case Ref", "Telephone", "Email", "Customer Name", "Postcode", "UPRN"))
-        january = {}
         with (april.parent / "eastbrook_crm_2024_01.csv").open(encoding="utf-8") as fh:
-            for row in csv.reader(fh, delimiter=";"):
-                january[row[ref]] = row
+            january = {row[ref]: row for row in csv.reader(fh, delimiter=";")}
         bridge = list(rows[0])
         bridge[ref] = "EB-CAS-9999999"
         bridge[name] = bridge[postcode] = bridge[uprn] = ""
@@ -200,25 +258,4 @@ def test_a_new_contact_merging_two_customers_then_withdrawn(built_warehouse, tmp
         bridge[email] = january[with_email][email]
         return [*rows, bridge]
 
-    _rewrite(april, add_bridging_contact)
-    merged = hub(env, "build")
-    assert "deliveries 1 replaced" in merged.stdout, merged.stdout
-    after = _customers(data)
-    assert after[f"eastbrook:{with_phone}"] == after[f"eastbrook:{with_email}"]
-    assert after[f"eastbrook:{with_phone}"] in (first, second)
-    later = second if after[f"eastbrook:{with_phone}"] == first else first
-    assert {c for c, customer in before.items() if customer == later} <= {
-        c for c, customer in _relabelled(data).items() if customer == later}
-    incremental_marts, incremental_customers = _ops(data), after
-
-    april.write_bytes(original)  # the bridging contact withdrawn: the customers split again
-    split = hub(env, "build")
-    assert "deliveries 1 replaced" in split.stdout, split.stdout
-    assert _customers(data) == before
-    assert differences(_ops(data), marts_rows(built_warehouse.operations_db)) == []
-
-    _rewrite(april, add_bridging_contact)
-    scratch = hub(env, "build", "--full-refresh")
-    assert "dbt: full build (--full-refresh)" in scratch.stdout
-    assert _customers(data) == incremental_customers
-    assert differences(incremental_marts, _ops(data)) == []
+    return change

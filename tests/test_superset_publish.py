@@ -1,14 +1,13 @@
 """A rebuild publishes a new serving file while Superset serves dashboards: no query fails.
 
-`hub build --full-refresh` runs through the real CLI on a copy of the session's data folder,
-publishing into the serving file the session's Superset reads (HUB_SERVING_DB), while a thread
-keeps running every dashboard chart's query. (A plain `hub build` would find nothing new and
-publish nothing; a full refresh rebuilds the same data, so other tests see the same figures,
-and the session's own working file is never written while other tests copy it.) The serving
-file is replaced atomically (os.replace of a finished copy), so each query reads either the
-old file or the new one.
+`hub build` runs through the real CLI on a copy of the session's data folder, publishing into
+the serving file the session's Superset reads (HUB_SERVING_DB), while a thread keeps running
+every dashboard chart's query. One landing file is delivered again with the same rows in other
+bytes (Windows line endings), so the build is an incremental one that redoes that delivery and
+publishes the same figures (other tests read the same file); the session's own working file is
+never written while other tests copy it. The serving file is replaced atomically (os.replace of
+a finished copy), so each query reads either the old file or the new one.
 """
-
 from __future__ import annotations
 
 import os
@@ -86,8 +85,10 @@ def test_rebuild_publishes_while_dashboards_are_queried(superset_server, tmp_pat
     try:
         data = copy_data_dir(superset_server.ss.hub.data_dir, tmp_path / "data")
         env = hub_env(data, HUB_SERVING_DB=str(serving))
-        out = hub(env, "build", "--full-refresh").stdout
-        assert "dbt: full build (--full-refresh)" in out, out
+        redelivered = data / "landing" / "eastbrook" / "telephony" / "EB_Telephony_202404.csv"
+        redelivered.write_bytes(redelivered.read_bytes().replace(b"\n", b"\r\n"))
+        out = hub(env, "build").stdout
+        assert "dbt: incremental build: deliveries 1 replaced" in out, out
         new_id = file_id(serving)
         published["inode"] = new_id[0]
         # Keep querying the new file for two rounds of every chart after the swap.
