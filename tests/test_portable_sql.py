@@ -44,6 +44,7 @@ DENYLIST: dict[str, str] = {
     r"\bunion\s+(all\s+)?by\s+name\b": "the columns, listed in the same order",
     r"\*\s*(exclude|replace)\s*\(": "the columns, listed",
     r"\bqualify\b": "a filter on a row_number() column in the next CTE",
+    r"\bas\s+(not\s+)?materialized\b": "inline_cte",
     r"\b(un)?pivot\b": "one select per value, union all",
     r"\bfilter\s*\((?:[^()]|\([^()]*\))*\)\s*over\b": "count(case when ... then 1 end) over (...)",
 }

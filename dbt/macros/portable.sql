@@ -232,3 +232,17 @@
 {% macro default__trim_leading(text, characters) -%}
     trim(leading '{{ characters }}' from {{ text }})
 {%- endmacro %}
+
+{#- Between a CTE's name and its body: compute the CTE where it is used, never store it. DuckDB
+    stores (materialises) a CTE read more than once, every column of every row; the wide ones
+    of the validation models then spilled gigabytes at scale. Spark and Trino inline CTEs. -#}
+{% macro inline_cte() -%}
+    {{ return(adapter.dispatch('inline_cte', 'hub_warehouse')()) }}
+{%- endmacro %}
+
+{% macro duckdb__inline_cte() -%}
+    not materialized
+{%- endmacro %}
+
+{% macro default__inline_cte() -%}
+{%- endmacro %}

@@ -38,7 +38,7 @@ load_files as (
 
 ),
 
-mapped as (
+mapped as {{ inline_cte() }} (
 
     select
         calls.*,
@@ -56,7 +56,7 @@ mapped as (
 
 ),
 
-checked as (
+checked as {{ inline_cte() }} (
 
     select
         *,

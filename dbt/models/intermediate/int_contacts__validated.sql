@@ -31,7 +31,7 @@ load_files as (
 
 ),
 
-filed as (
+filed as {{ inline_cte() }} (
 
     select
         contacts.*,
@@ -44,7 +44,7 @@ filed as (
 
 ),
 
-checked as (
+checked as {{ inline_cte() }} (
 
     select
         *,
