@@ -4,9 +4,11 @@ delivered again with a contact that merges two stored customers; then one partne
 re-delivered with different rows (calls dropped, outcomes changed, a call moved into the next
 month, a duplicated call id; contacts dropped and residents merged through a shared phone
 number) and the merging contact withdrawn (the customers split), checked against an
-independent recomputation of the CRM figures and against `hub build --full-refresh`. Every table of the marts schema is compared,
-lineage columns naming a load aside, and every contact's customer id.
+independent recomputation of the CRM figures and against `hub build --full-refresh`. Every
+table of the marts schema is compared, lineage columns naming a load aside, and every contact's
+customer id.
 """
+
 from __future__ import annotations
 
 import csv

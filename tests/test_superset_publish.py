@@ -8,6 +8,7 @@ publishes the same figures (other tests read the same file); the session's own w
 never written while other tests copy it. The serving file is replaced atomically (os.replace of
 a finished copy), so each query reads either the old file or the new one.
 """
+
 from __future__ import annotations
 
 import os

@@ -66,14 +66,23 @@ def raw_crm_contacts(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     return _load(context, warehouse, "crm", key)
 
 
+LOGGED_FILES = 50
+
+
 def _load(context: dg.AssetExecutionContext, warehouse: WarehouseResource, source: str,
           key: str | None = None) -> dg.MaterializeResult:
     settings = warehouse.settings()
     report = load_source(settings.work_db, settings.landing_dir, warehouse.partners(),
                          source, pseudonymisation_key=key)
     context.log.info(report.summary())
-    for f in report.rejected + [f for f in report.files if f.status == "withdrawn"]:
+    # Each log line is an event in Dagster's instance (a few ms each): name the first ones, count
+    # the rest (all are in raw.load_events, the materialization's `rejections` and `hub build`).
+    noted = report.rejected + [f for f in report.files if f.status == "withdrawn"]
+    for f in noted[:LOGGED_FILES]:
         context.log.warning(f.message)
+    if len(noted) > LOGGED_FILES:
+        context.log.warning(f"... and {len(noted) - LOGGED_FILES:,} more {source} files rejected "
+                            f"or withdrawn: see this asset's `rejections` metadata")
     if report.rejected and os.environ.get("HUB_STRICT_LOAD"):
         raise dg.Failure(f"{len(report.rejected)} landing file(s) rejected (strict mode)",
                          metadata={"rejections": [f.message for f in report.rejected]})
