@@ -1,9 +1,12 @@
 """Incremental builds give what a build from scratch gives, row for row (docs/architecture.md,
-"Incremental builds"): a month withdrawn, then delivered again with a contact that merges two
-stored customers, then as it was (they split), against the session's build from scratch; a
-build with nothing new. Every table of the marts schema is compared, lineage columns naming a
-load aside, and every contact's customer id. The helpers here serve
-tests/test_incremental_redelivery.py too.
+"Incremental builds"). One sequence on a copy of the session warehouse: a month withdrawn, then
+delivered again with a contact that merges two stored customers; then one partner-month
+re-delivered with different rows (calls dropped, outcomes changed, a call moved into the next
+month, a duplicated call id; contacts dropped and residents merged through a shared phone
+number) and the merging contact withdrawn (the customers split), checked against an
+independent recomputation of the CRM figures and against `hub build --full-refresh`. Every
+table of the marts schema is compared, lineage columns naming a load aside, and every contact's
+customer id.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from pathlib import Path
 
 import duckdb
 
+import tests.test_crm_kpis_recomputed as crm_recomputed
 from tests.conftest import hub, hub_env, settings_of
 from tests.marts_compare import differences, marts_rows
 
@@ -39,6 +43,26 @@ def _rewrite(path: Path, change) -> None:
         writer.writerows(body)
 
 
+def _redeliver_calls(header: list[str], rows: list[list[str]]) -> list[list[str]]:
+    ref, start, result = (header.index(c) for c in ("Call Ref", "Call Start", "Result"))
+    answered = [r for r in rows if r[result] == "A"]
+    for r in answered[:25]:
+        r[result] = "AB"  # answered calls now abandoned
+    answered[30][start] = "01/04/2024 00:30:00"  # a call moved into April
+    rows.append(list(answered[40]))
+    rows[-1][ref] = rows[0][ref]  # a second row with an existing call id
+    return [r for i, r in enumerate(rows) if i % 17 != 5]  # about 6 % of the calls dropped
+
+
+def _redeliver_contacts(header: list[str], rows: list[list[str]]) -> list[list[str]]:
+    phone = header.index("Telephone")
+    with_phone = [r for r in rows if r[phone]]
+    # two residents now share a phone number: their customers merge, across months
+    for r in with_phone[1:4]:
+        r[phone] = with_phone[0][phone]
+    return [r for i, r in enumerate(rows) if i % 23 != 7]
+
+
 def _april_calls(serving: Path) -> int:
     con = duckdb.connect(str(serving / "warehouse.duckdb"), read_only=True)
     try:
@@ -52,17 +76,45 @@ def _ops(data: Path):
     return marts_rows(data / "serving" / "operations.duckdb")
 
 
-def test_a_new_month_equals_a_build_from_scratch(built_warehouse, tmp_path):
-    """A month withdrawn, then delivered again with a contact that merges two stored customers,
-    then delivered as it was (the customers split): as built from scratch (the session
-    warehouse), every marts table and every contact's customer id.
+def _crm_rows(data: Path, partner: str) -> tuple[int, int]:
+    """(raw rows, fct_contacts rows) of a partner in the published operations file."""
+    con = duckdb.connect(str(data / "serving" / "operations.duckdb"), read_only=True)
+    try:
+        return con.execute(
+            "select (select count(*) from raw.crm_contacts where partner_code = $1), "
+            "(select count(*) from marts.fct_contacts where partner_code = $1)",
+            [partner]).fetchone()
+    finally:
+        con.close()
+
+
+def _check_against_recomputation(data: Path, partners_dir: Path) -> None:
+    """The CRM marts of the published files equal an independent recomputation from the landing
+    folder (tests/reference_crm.py): row accounting, scorecard, contact monthly."""
+    ref = crm_recomputed.compute(data / "landing", partners_dir)
+    serving = data / "serving"
+    with (duckdb.connect(str(serving / "warehouse.duckdb"), read_only=True) as marts,
+          duckdb.connect(str(serving / "operations.duckdb"), read_only=True) as operations):
+        crm_recomputed.test_crm_row_accounting(operations, marts, ref)
+        crm_recomputed.test_crm_scorecard_rows_are_the_same(marts, ref)
+        crm_recomputed.test_crm_scorecard_matches_recomputation(marts, ref)
+        crm_recomputed.test_contact_monthly_matches_recomputation(marts, ref)
+
+
+def test_incremental_builds_equal_builds_from_scratch(built_warehouse, tmp_path):
+    """One sequence of incremental builds on a copy of the session warehouse:
 
     1. April withdrawn (every partner's files of the month removed from the landing folder);
     2. April delivered again, with one extra eastbrook contact sharing a phone with one stored
        January customer and an email with another: the two customers merge (the later one
        takes the earlier one's id and records its previous id);
-    3. April's original CRM file again (the bridging contact withdrawn): the customers split,
-       and the warehouse equals the session's build from scratch of the same files.
+    3. eastbrook's March re-delivered with changes (calls dropped, outcomes changed, a call
+       moved into April, a duplicated call id; contacts dropped and residents merged through a
+       shared phone) and April's original CRM file again (the bridging contact withdrawn: the
+       two customers split): the re-delivered rows replace the old ones (never old + new) and
+       the CRM marts equal an independent recomputation;
+    4. `hub build --full-refresh` of the same landing folder: every marts table and every
+       contact's customer id equal what the incremental builds left.
     """
     data = _copy_warehouse(built_warehouse, tmp_path)
     env = hub_env(data)
@@ -89,7 +141,8 @@ def test_a_new_month_equals_a_build_from_scratch(built_warehouse, tmp_path):
     shutil.copytree(held, landing, dirs_exist_ok=True)
     april = landing / "eastbrook" / "crm" / "eastbrook_crm_2024_04.csv"
     original_april = april.read_bytes()
-    _rewrite(april, _bridging_contact(april, with_phone, with_email))
+    bridge = _bridging_contact(april, with_phone, with_email)
+    _rewrite(april, bridge)
     added = hub(env, "build")
     assert f"deliveries {len(last_month)} new" in added.stdout, added.stdout
     merged = _customers(data)
@@ -99,12 +152,27 @@ def test_a_new_month_equals_a_build_from_scratch(built_warehouse, tmp_path):
     assert {c for c, customer in before.items() if customer == later} <= {
         c for c, customer in _relabelled(data).items() if customer == later}
 
-    # 3. as delivered: the customers split, and everything is as built from scratch
+    # 3. a re-delivered month and the bridging contact withdrawn (the customers split)
+    rows_before = _crm_rows(data, "eastbrook")
+    _rewrite(landing / "eastbrook" / "telephony" / "EB_Telephony_202403.csv", _redeliver_calls)
+    _rewrite(landing / "eastbrook" / "crm" / "eastbrook_crm_2024_03.csv", _redeliver_contacts)
     april.write_bytes(original_april)
-    split = hub(env, "build")
-    assert "deliveries 1 replaced" in split.stdout, split.stdout
-    assert _customers(data) == before
-    assert differences(_ops(data), marts_rows(built_warehouse.operations_db)) == []
+    redelivered = hub(env, "build")
+    assert "deliveries 3 replaced" in redelivered.stdout, redelivered.stdout
+    rows_after = _crm_rows(data, "eastbrook")
+    assert rows_after[0] < rows_before[0] and rows_after[1] < rows_before[1], (
+        f"eastbrook rows {rows_before} -> {rows_after}")
+    split = _customers(data)
+    assert split[f"eastbrook:{with_phone}"] != split[f"eastbrook:{with_email}"]
+    _check_against_recomputation(data, built_warehouse.partners_dir)
+    incremental, incremental_customers = _ops(data), split
+    assert incremental != marts_rows(built_warehouse.operations_db)
+
+    # 4. from scratch
+    scratch = hub(env, "build", "--full-refresh")
+    assert "dbt: full build (--full-refresh)" in scratch.stdout
+    assert _customers(data) == incremental_customers
+    assert differences(incremental, _ops(data)) == []
 
 
 def test_nothing_new_does_no_dbt_work_and_leaves_the_served_files(built_warehouse, tmp_path):
