@@ -222,12 +222,19 @@ def marts(superset_server):
 SUPERSET_MODULES = "test_superset_"
 
 
-def _module_rank(item: pytest.Item) -> int:
-    """0: Superset unit; 1: no session warehouse; 2: the session warehouse."""
-    module = item.module
-    if module.__name__.rsplit(".", 1)[-1].startswith(SUPERSET_MODULES):
-        return 0
-    return 2 if _MODULES_USING_WAREHOUSE.get(module.__name__) else 1
+# The longest modules (about a minute or more each), longest first: within their rank they are
+# handed out first, so that no long one starts last while the other worker sits idle.
+LONG_MODULES = ("test_incremental", "test_rebuild", "test_bench", "test_dbt_unit")
+
+
+def _module_rank(item: pytest.Item) -> tuple[int, int]:
+    """(0: Superset unit; 1: no session warehouse; 2: the session warehouse), then the long
+    modules first."""
+    name = item.module.__name__.rsplit(".", 1)[-1]
+    length = LONG_MODULES.index(name) if name in LONG_MODULES else len(LONG_MODULES)
+    if name.startswith(SUPERSET_MODULES):
+        return 0, length
+    return (2 if _MODULES_USING_WAREHOUSE.get(item.module.__name__) else 1), length
 
 
 _MODULES_USING_WAREHOUSE: dict[str, bool] = {}
@@ -240,7 +247,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         name = item.module.__name__
         _MODULES_USING_WAREHOUSE[name] = (_MODULES_USING_WAREHOUSE.get(name, False)
                                           or "built_warehouse" in item.fixturenames)
-    items.sort(key=_module_rank)  # stable: file order within a rank
+    items.sort(key=_module_rank)  # stable: file order otherwise
 
 
 @pytest.hookimpl(optionalhook=True, tryfirst=True)
