@@ -212,6 +212,10 @@ class _Loader:
                 raise ValueError(f"loading {source} needs the pseudonymisation key")
             register_udfs(con, key)
         self.now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        # raw.load_files as it was before this load wrote to it: read once for every partner
+        # (two lookups per partner were seconds at national scale), dropped at the first write
+        self.untouched: _Known | None = None
+        self.wrote_load_files = False
 
     # --- batches, rounds and files alone ---------------------------------------------------
 
@@ -263,22 +267,36 @@ class _Loader:
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
         if done.load_files:
+            self.wrote_load_files = True
             marks, params = _values(done.load_files)
             self.con.execute(f"insert or replace into raw.load_files values {marks}", params)
         self._write_events([row for _, row in sorted(done.events, key=lambda e: e[0])])
         return deferred
 
     def _known(self, todo: list[_New]) -> _Known:
-        """raw.load_files' deliveries of these partners, and the files with these contents."""
+        """raw.load_files' deliveries of these partners, and the files with these contents
+        (with more when nothing was written yet: the whole table, read once)."""
+        if not self.wrote_load_files:
+            if self.untouched is None:
+                self.untouched = self._read_known()
+            return self.untouched
+        return self._read_known(sorted({n.f.partner_code for n in todo}),
+                                sorted({n.file_hash for n in todo}))
+
+    def _read_known(self, partners: list[str] | None = None,
+                    hashes: list[str] | None = None) -> _Known:
+        """raw.load_files' deliveries of `partners` and files with `hashes` (None: all)."""
+        partner_filter = "" if partners is None else "and partner_code in (select unnest(?))"
         current = {(p, k): (h, rows) for p, k, h, rows in self.con.execute(
             "select partner_code, delivery_key, file_hash, rows_read from raw.load_files "
-            "where source = ? and partner_code in (select unnest(?))",
-            [self.source, sorted({n.f.partner_code for n in todo})]).fetchall()}
+            f"where source = ? {partner_filter}",
+            [self.source] + ([partners] if partners is not None else [])).fetchall()}
+        hash_filter = "" if hashes is None else "where file_hash in (select unnest(?))"
         by_hash: dict[str, list[tuple[str, str, str, str]]] = {}
         for file_hash, *where in self.con.execute(
                 "select file_hash, partner_code, source, delivery_key, source_file "
-                "from raw.load_files where file_hash in (select unnest(?)) order by source_file",
-                [sorted({n.file_hash for n in todo})]).fetchall():
+                f"from raw.load_files {hash_filter} order by source_file",
+                [hashes] if hashes is not None else []).fetchall():
             by_hash.setdefault(file_hash, []).append(tuple(where))
         return _Known(current, by_hash)
 
