@@ -175,16 +175,6 @@ def test_incremental_builds_equal_builds_from_scratch(built_warehouse, tmp_path)
     assert differences(incremental, _ops(data)) == []
 
 
-def test_nothing_new_does_no_dbt_work_and_leaves_the_served_files(built_warehouse, tmp_path):
-    data = _copy_warehouse(built_warehouse, tmp_path)
-    served = [data / "serving" / "warehouse.duckdb", data / "serving" / "operations.duckdb"]
-    before = [(p.stat().st_mtime_ns, p.stat().st_size) for p in served]
-    result = hub(hub_env(data), "build")
-    assert "dbt: nothing new since the last published build" in result.stdout
-    assert "left untouched" in result.stdout
-    assert [(p.stat().st_mtime_ns, p.stat().st_size) for p in served] == before
-
-
 def _customers(data: Path) -> dict[str, str | None]:
     """contact_id -> customer_id of int_customers__resolved in the working file."""
     con = duckdb.connect(str(settings_of(data).work_db), read_only=True)

@@ -91,6 +91,7 @@ def test_build_with_nothing_new_leaves_the_served_files_untouched(rebuilds):
     assert run.returncode == 0, run.stderr
     assert "hub build: nothing new" in run.stdout
     assert "dbt: nothing new since the last published build" in run.stdout
+    assert "left untouched" in run.stdout
     assert rebuilds.after["nothing_new"] == rebuilds.initial
 
 
