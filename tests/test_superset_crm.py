@@ -379,12 +379,13 @@ def test_partner_sees_only_its_rows_in_every_chart(superset_server, marts, perio
             codes = codes_in(found)
             assert codes <= {code}, (slug, name, codes)
             own += bool(codes)
-    assert own > 0
+    has_contacts = code in scorecard(marts, "contacts", period)
+    assert own > 0 or not has_contacts  # a partner without a CRM sees empty charts
     # The league tables hold the partner's own row and a total equal to it.
     admin = superset_server.client("admin")
     chart = dashboard_charts(admin, "channels-cost")["cc_league_table"]
     mine = filtered_results(client, chart, period=period)
-    if code in scorecard(marts, "contacts", period):
+    if has_contacts:
         [row] = mine[0]["data"]
         assert row["partner_code"] == code
         [total] = mine[1]["data"]
