@@ -24,6 +24,8 @@ WIDTH = 1600
 # What Superset's login page shows after a refused login.
 INVALID_LOGIN = "Invalid username or password"
 MAX_HEIGHT = 12000
+# Where Superset's frontend logs usage events (never forwarded: see Browser.session).
+EVENT_LOG_PATH = "/superset/log/"
 
 # One entry per visible chart holder (markdown blocks share the holder's data-test, but only
 # charts carry the dashboard-chart-id-<id> class): its chart and what it shows. Errors are
@@ -176,7 +178,13 @@ class Browser:
 
         def only_superset(route: Any) -> None:
             url = urlsplit(route.request.url)
-            if url.scheme in ("data", "blob") or (url.scheme, url.netloc) == (
+            if url.path.startswith(EVENT_LOG_PATH):
+                # Superset's frontend posts its usage events here while a page loads. Answered
+                # in the browser: the server's answer carries a session cookie that, racing the
+                # login form's, could replace the logged-in session with an anonymous one (seen
+                # on a busy machine: logged in, then sent back to /login/).
+                route.fulfill(status=200, content_type="application/json", body="{}")
+            elif url.scheme in ("data", "blob") or (url.scheme, url.netloc) == (
                     origin.scheme, origin.netloc):
                 route.continue_()
             else:
