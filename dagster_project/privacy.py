@@ -195,13 +195,8 @@ class Hasher:
 def pseudonym(key: str, kind: str, value: str | None) -> str | None:
     """The key column of one personal value: null when empty or (phone, email, postcode, uprn)
     invalid."""
-    normalised = NORMALISERS[kind](value)
-    if normalised is None:
-        return None
-    pattern = _VALID[kind]
-    if pattern is not None and not pattern.match(normalised):
-        return None
-    return keyed_hash(key, kind, normalised)
+    normalised = _message(kind, value)
+    return None if normalised is None else keyed_hash(key, kind, normalised)
 
 
 def name_postcode_pseudonym(key: str, name: str | None, postcode: str | None) -> str | None:

@@ -130,6 +130,9 @@ first_occurrences as (
         {{ first_by('call_row_id', 'source_file', 'source_row_number') }} as first_call_row_id
     from candidates
     group by partner_code, source_call_id
+    -- only the ids held more than once: the join below then builds on the few duplicated
+    -- ids, not on one entry per row
+    having count(*) > 1
 
 ),
 

@@ -118,6 +118,9 @@ first_occurrences as (
             as first_contact_row_id
     from candidates
     group by partner_code, enquiry_id
+    -- only the ids held more than once: the join below then builds on the few duplicated
+    -- ids, not on one entry per row
+    having count(*) > 1
 
 ),
 
