@@ -3,11 +3,17 @@
 - `serving_db` (data/serving/warehouse.duckdb) holds the `marts` schema only: what Superset and
   the board read. Raw rows, quarantined rows and staging never reach it, so no SQL a dashboard
   user can send (DuckDB-only statements included) can read them: the file does not hold them.
-- `operations_db` (data/serving/operations.duckdb) is a full copy (raw, quality, staging,
-  marts) for the analyst's `hub status` and investigations.
+- `operations_db` (data/serving/operations.duckdb) is what the analyst's `hub status` and
+  investigations read: the marts, the quarantined and excluded rows with their reasons
+  (`quality`, views materialised), the loads' bookkeeping and partner configuration (`raw`
+  without the delivered row tables), the reference seeds and the build plan (`build`).
+  The delivered rows themselves (`raw.telephony_calls`, `raw.crm_contacts`), `staging` and
+  `intermediate` stay in the working file: copying them was most of a build's publication
+  (2.9 GB at scale 1, every build) for rows nobody reads between builds.
 
-The two are written at the same time, from the checkpointed working file: the operations copy
-is a byte copy (disk-bound), the served file a copy of the marts tables (CPU-bound).
+The marts are copied once, from the checkpointed working file, into the new served file
+(CPU-bound: DuckDB compresses what it writes); the operations file starts as a byte copy of
+that file (a fraction of a second) and receives the other schemas, which are small.
 
 Each new file is written beside its target under a temporary name, checked, then swapped in
 with `os.replace`, so a reader sees the old file or the new one, never a half-written file,
@@ -19,15 +25,16 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
 from dagster_project import duck
+from dagster_project.ingest.raw_tables import ROW_TABLES
 
 SERVED_SCHEMA = "marts"
+OPERATIONS_SCHEMAS = ("marts", "quality", "raw", "reference", "build")
 REQUIRED_TABLES = ("marts.kpi_scorecard", "marts.kpi_telephony_monthly", "marts.fct_calls")
 
 
@@ -76,17 +83,20 @@ def _tmp(target: Path) -> Path:
     return target.with_name(f".{target.name}.{os.getpid()}.tmp")
 
 
-def _copy_schema(source: Path, target: Path, schema: str) -> None:
-    """Write `schema`'s tables of `source` (views materialised) into a new file `target`."""
+def _copy_schemas(source: Path, target: Path, schemas: tuple[str, ...],
+                  leave_out: tuple[str, ...] = ()) -> None:
+    """Write the tables of `schemas` in `source` (views materialised), but those named in
+    `leave_out` ("schema.table"), into the file `target` (created if absent)."""
     con = duck.connect(target)
     try:
         con.execute(f"attach '{source}' as source (read_only)")
-        tables = [r[0] for r in con.execute(
-            "select table_name from information_schema.tables "
-            "where table_catalog = 'source' and table_schema = ? order by 1", [schema]
-        ).fetchall()]
-        con.execute(f"create schema {schema}")
-        for table in tables:
+        tables = [r for r in con.execute(
+            "select table_schema, table_name from information_schema.tables "
+            "where table_catalog = 'source' and list_contains(?, table_schema) order by 1, 2",
+            [list(schemas)]).fetchall() if f"{r[0]}.{r[1]}" not in leave_out]
+        for schema in sorted({schema for schema, _ in tables}):
+            con.execute(f"create schema {schema}")
+        for schema, table in tables:
             con.execute(f'create table {schema}."{table}" as '
                         f'select * from source.{schema}."{table}"')
         con.execute("detach source")
@@ -114,11 +124,10 @@ def publish(work_db: Path, serving_db: Path, operations_db: Path) -> PublishResu
         target.parent.mkdir(parents=True, exist_ok=True)
     ops_tmp, serving_tmp = _tmp(operations_db), _tmp(serving_db)
     try:
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            copies = [pool.submit(shutil.copyfile, work_db, ops_tmp),
-                      pool.submit(_copy_schema, work_db, serving_tmp, SERVED_SCHEMA)]
-            for copy in copies:
-                copy.result()
+        _copy_schemas(work_db, serving_tmp, (SERVED_SCHEMA,))
+        shutil.copyfile(serving_tmp, ops_tmp)
+        _copy_schemas(work_db, ops_tmp, tuple(s for s in OPERATIONS_SCHEMAS if s != SERVED_SCHEMA),
+                      ROW_TABLES)
         _verify(ops_tmp)
         _verify(serving_tmp, only_schema=SERVED_SCHEMA)
         _swap(ops_tmp, operations_db)

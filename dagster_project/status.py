@@ -1,5 +1,5 @@
 """`hub status`: what the analyst needs before a board meeting, read from the operations file
-(the full published copy: marts plus raw load events and quarantine).
+(the published marts, load events and quarantined rows).
 
 Which partners delivered last month, how many rows each month-file brought and lost to
 quarantine, which files the last load rejected, and when the serving file was published; for

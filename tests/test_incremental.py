@@ -77,8 +77,8 @@ def _ops(data: Path):
 
 
 def _crm_rows(data: Path, partner: str) -> tuple[int, int]:
-    """(raw rows, fct_contacts rows) of a partner in the published operations file."""
-    con = duckdb.connect(str(data / "serving" / "operations.duckdb"), read_only=True)
+    """(raw rows, fct_contacts rows) of a partner in the working file."""
+    con = duckdb.connect(str(data / "work" / "warehouse.duckdb"), read_only=True)
     try:
         return con.execute(
             "select (select count(*) from raw.crm_contacts where partner_code = $1), "

@@ -131,3 +131,7 @@ def write_partner_config(con: duckdb.DuckDBPyConnection,
         con.execute("rollback")
         raise
     return counts
+
+
+# The tables of delivered rows, one per source: they stay in the working file (publish.py).
+ROW_TABLES = tuple(raw_table(source) for source in SOURCE_FIELDS)
