@@ -58,6 +58,17 @@ class BuildPlan:
     reason: str
     changes: dict[str, int] = field(default_factory=dict)  # new/replaced/withdrawn/... counts
     partner_months: int = 0
+    reconfigured: tuple[str, ...] = ()  # partners whose configuration changed
+
+    @property
+    def dbt_selector(self) -> str | None:
+        """The selector of `dbt/selectors.yml` an incremental build runs (None: every node).
+        Views and seeds depend only on the project, which is unchanged (else a full build);
+        models reading only configuration and seeds are left out too unless a partner's
+        configuration changed. docs/architecture.md, "What a build costs"."""
+        if self.mode != "incremental":
+            return None
+        return "incremental_reconfigured" if self.reconfigured else "incremental_deliveries"
 
     @property
     def nothing_to_do(self) -> bool:
@@ -69,8 +80,9 @@ class BuildPlan:
         if self.mode == "full":
             return f"full build ({self.reason})"
         parts = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in self.changes.items() if n)
-        return (f"incremental build: deliveries {parts}; {self.partner_months} partner-months "
-                f"recomputed")
+        configured = "" if self.reason == "changed deliveries" else f"; {self.reason}"
+        return (f"incremental build: deliveries {parts or 'unchanged'}{configured}; "
+                f"{self.partner_months} partner-months recomputed")
 
 
 def project_fingerprint(home: Path) -> str:
@@ -296,15 +308,17 @@ def plan_build(con: duckdb.DuckDBPyConnection, home: Path,
         group by partner_code
     """)
     changes = _changes(con)
-    if not any(changes.values()):
+    if not any(changes.values()) and not reconfigured:
         con.execute("insert into build.plan values (?, 'none', 'nothing changed', false)",
                     [build_id])
         return BuildPlan(build_id, "none", "nothing changed")
-    con.execute("insert into build.plan values (?, 'incremental', 'changed deliveries', "
-                "false)", [build_id])
+    reason = ("changed deliveries" if not reconfigured else
+              f"configuration changed: {', '.join(sorted(reconfigured))}")
+    con.execute("insert into build.plan values (?, 'incremental', ?, false)", [build_id, reason])
     months = con.execute("select count(*) from (select distinct partner_code, month "
                          "from build.scope_months)").fetchone()[0]
-    return BuildPlan(build_id, "incremental", "changed deliveries", changes, months)
+    return BuildPlan(build_id, "incremental", reason, changes, months,
+                     tuple(sorted(reconfigured)))
 
 
 def record_built(con: duckdb.DuckDBPyConnection, home: Path) -> None:

@@ -3,7 +3,8 @@
 delivered again with a contact that merges two stored customers; then one partner-month
 re-delivered with different rows (calls dropped, outcomes changed, a call moved into the next
 month, a duplicated call id; contacts dropped and residents merged through a shared phone
-number) and the merging contact withdrawn (the customers split), checked against an
+number), the merging contact withdrawn (the customers split) and another partner's YAML changed
+(its name: a model reading only configuration is rebuilt), checked against an
 independent recomputation of the CRM figures and against `hub build --full-refresh`. Every
 table of the marts schema is compared, lineage columns naming a load aside, and every contact's
 customer id.
@@ -111,8 +112,9 @@ def test_incremental_builds_equal_builds_from_scratch(built_warehouse, tmp_path)
     3. eastbrook's March re-delivered with changes (calls dropped, outcomes changed, a call
        moved into April, a duplicated call id; contacts dropped and residents merged through a
        shared phone) and April's original CRM file again (the bridging contact withdrawn: the
-       two customers split): the re-delivered rows replace the old ones (never old + new) and
-       the CRM marts equal an independent recomputation;
+       two customers split), and westvale's YAML renamed: the re-delivered rows replace the old
+       ones (never old + new), the new name is served and the CRM marts equal an independent
+       recomputation;
     4. `hub build --full-refresh` of the same landing folder: every marts table and every
        contact's customer id equal what the incremental builds left.
     """
@@ -157,8 +159,11 @@ def test_incremental_builds_equal_builds_from_scratch(built_warehouse, tmp_path)
     _rewrite(landing / "eastbrook" / "telephony" / "EB_Telephony_202403.csv", _redeliver_calls)
     _rewrite(landing / "eastbrook" / "crm" / "eastbrook_crm_2024_03.csv", _redeliver_contacts)
     april.write_bytes(original_april)
+    env = hub_env(data, HUB_PARTNERS_DIR=str(_renamed(built_warehouse.partners_dir, tmp_path)))
     redelivered = hub(env, "build")
     assert "deliveries 3 replaced" in redelivered.stdout, redelivered.stdout
+    assert "configuration changed: westvale" in redelivered.stdout, redelivered.stdout
+    assert _partner_names(data)["westvale"] == RENAMED
     rows_after = _crm_rows(data, "eastbrook")
     assert rows_after[0] < rows_before[0] and rows_after[1] < rows_before[1], (
         f"eastbrook rows {rows_before} -> {rows_after}")
@@ -173,6 +178,27 @@ def test_incremental_builds_equal_builds_from_scratch(built_warehouse, tmp_path)
     assert "dbt: full build (--full-refresh)" in scratch.stdout
     assert _customers(data) == incremental_customers
     assert differences(incremental, _ops(data)) == []
+
+
+RENAMED = "Westvale Borough Council (renamed)"
+
+
+def _renamed(partners_dir: Path, tmp_path: Path) -> Path:
+    """A copy of the partner folder with westvale's name changed (its configuration only)."""
+    renamed = tmp_path / "partners"
+    shutil.copytree(partners_dir, renamed)
+    path = renamed / "westvale.yml"
+    text = path.read_text(encoding="utf-8")
+    assert text.count("name: Westvale Borough Council\n") == 1
+    path.write_text(text.replace("name: Westvale Borough Council\n", f"name: {RENAMED}\n"),
+                    encoding="utf-8")
+    return renamed
+
+
+def _partner_names(data: Path) -> dict[str, str]:
+    with duckdb.connect(str(data / "serving" / "warehouse.duckdb"), read_only=True) as con:
+        return dict(con.execute("select partner_code, partner_name from marts.dim_partner")
+                    .fetchall())
 
 
 def _customers(data: Path) -> dict[str, str | None]:

@@ -51,7 +51,8 @@ def hub_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
     context.log.info(plan.summary())
     if plan.nothing_to_do:
         return
-    args = [*BUILD_ARGS, *(["--full-refresh"] if plan.mode == "full" else [])]
+    args = [*BUILD_ARGS, *(["--full-refresh"] if plan.mode == "full" else []),
+            *(["--selector", plan.dbt_selector] if plan.dbt_selector else [])]
     yield from dbt.cli(args, context=context, target_path=settings.dbt_target_dir).stream()
 
 
