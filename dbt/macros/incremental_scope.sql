@@ -135,3 +135,24 @@
         where customer_id in ({{ scoped_customer_ids() }})
     {%- endif -%}
 {%- endmacro %}
+
+{#- A predicate for a data test: the row of `relation` (columns `partner_column`,
+    `file_column`) comes from a file of a delivery this build redoes, or the build is a full
+    one. Singular tests are not incremental models (is_incremental() is false in them), so the
+    plan is read at run time. -#}
+{% macro in_scoped_files(source, relation, partner_column='partner_code',
+                         file_column='source_file') -%}
+    (
+        (select plan.build_mode from {{ ref('stg_build__plan') }} as plan) = 'full'
+        or ({{ relation }}.{{ partner_column }}, {{ relation }}.{{ file_column }}) in (
+            select (scoped_files.partner_code, scoped_files.source_file)
+            from {{ ref('stg_loads__files') }} as scoped_files
+            inner join {{ ref('stg_build__scope_deliveries') }} as scope
+                on
+                    scoped_files.partner_code = scope.partner_code
+                    and scoped_files.source = scope.source
+                    and scoped_files.delivery_key = scope.delivery_key
+            where scoped_files.source = '{{ source }}'
+        )
+    )
+{%- endmacro %}
