@@ -31,12 +31,17 @@ def dbt_executable() -> str:
     return str(Path(sys.executable).with_name("dbt"))
 
 
-def run_dbt(settings: Settings, *args: str) -> str:
-    """Run `dbt <args>` in the project; return its output or raise DbtError."""
+def dbt_process(settings: Settings, *args: str) -> subprocess.CompletedProcess:
+    """Run `dbt <args>` in the project and return the finished process, whatever its exit."""
     cmd = [dbt_executable(), *args, "--project-dir", str(settings.dbt_project_dir),
            "--profiles-dir", str(settings.dbt_project_dir)]
-    proc = subprocess.run(cmd, env=dbt_env(settings), capture_output=True, text=True,
+    return subprocess.run(cmd, env=dbt_env(settings), capture_output=True, text=True,
                           cwd=settings.dbt_project_dir, check=False)
+
+
+def run_dbt(settings: Settings, *args: str) -> str:
+    """Run `dbt <args>` in the project; return its output or raise DbtError."""
+    proc = dbt_process(settings, *args)
     if proc.returncode != 0:
         tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-40:])
         raise DbtError(f"`dbt {' '.join(args)}` failed (exit {proc.returncode}):\n{tail}")

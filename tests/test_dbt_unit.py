@@ -13,13 +13,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
-import subprocess
 
 import duckdb
 import pytest
 import yaml
 
-from dagster_project.dbt_runner import dbt_env, dbt_executable
+from dagster_project.dbt_runner import dbt_process
 
 NULLED = ("partner_name", "is_expecting_deliveries")  # required columns of marts.dim_partner
 
@@ -48,12 +47,8 @@ def dbt_results(built_warehouse, tmp_path_factory) -> dict[str, dict]:
     if partial.exists():  # saves a full parse; dbt re-parses if it no longer matches
         target.mkdir()
         shutil.copyfile(partial, target / partial.name)
-    cmd = [dbt_executable(), "test", "--select", "test_type:unit",
-           "dim_partner,test_name:not_null_columns", "--target-path", str(target),
-           "--project-dir", str(settings.dbt_project_dir),
-           "--profiles-dir", str(settings.dbt_project_dir)]
-    proc = subprocess.run(cmd, env=dbt_env(settings), capture_output=True, text=True,
-                          cwd=settings.dbt_project_dir, check=False)
+    proc = dbt_process(settings, "test", "--select", "test_type:unit",
+                       "dim_partner,test_name:not_null_columns", "--target-path", str(target))
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]  # the nulls fail
     results = json.loads((target / "run_results.json").read_text())["results"]
     return {r["unique_id"]: r for r in results}

@@ -11,21 +11,54 @@
 -#}
 
 {#- A predicate: the row of `relation` (columns partner_code, delivery_key) belongs to a
-    delivery this build redoes. Always true in a full build. -#}
+    delivery this build redoes. Always true in a full build.
+
+    The deliveries are read when the model runs and written into the SQL as values: a filter on
+    constants reaches the scan of the stored table under a staging view (its zone maps skip
+    the row groups of other deliveries), where a join with the scope table stayed above the
+    view and parsed every stored row first (docs/architecture.md, "What a build costs"). -#}
 {% macro in_scoped_delivery(source, relation) -%}
     {%- if is_incremental() -%}
         {%- set prefix = relation ~ '.' -%}
-        exists (
-            select 1
-            from {{ ref('stg_build__scope_deliveries') }} as scope
-            where
-                scope.source = '{{ source }}'
-                and scope.partner_code = {{ prefix }}partner_code
-                and scope.delivery_key = {{ prefix }}delivery_key
-        )
+        {%- set scoped = scoped_deliveries(source) -%}
+        {%- if scoped | length == 0 -%}
+            false
+        {%- else -%}
+            (
+                {{ prefix }}partner_code in ({{ sql_values(scoped | map(attribute=0) | unique) }})
+                and {{ prefix }}delivery_key in ({{ sql_values(scoped | map(attribute=1) | unique) }})
+                and ({{ prefix }}partner_code, {{ prefix }}delivery_key) in (
+                    {%- for row in scoped %}
+                    ({{ sql_values(row) }}){% if not loop.last %},{% endif %}
+                    {%- endfor %}
+                )
+            )
+        {%- endif -%}
     {%- else -%}
         true
     {%- endif -%}
+{%- endmacro %}
+
+{#- The (partner_code, delivery_key) pairs of `source` this build redoes, from the plan
+    (stg_build__scope_deliveries); empty while dbt only parses. -#}
+{% macro scoped_deliveries(source) -%}
+    {%- if not execute -%}
+        {{ return([]) }}
+    {%- endif -%}
+    {%- set query -%}
+        select distinct partner_code, delivery_key
+        from {{ ref('stg_build__scope_deliveries') }}
+        where source = '{{ source }}'
+        order by partner_code, delivery_key
+    {%- endset -%}
+    {{ return(run_query(query).rows | map('list') | list) }}
+{%- endmacro %}
+
+{#- Text values as SQL string literals, separated by commas (quotes doubled). -#}
+{% macro sql_values(values) -%}
+    {%- for value in values -%}
+        '{{ value | replace("'", "''") }}'{% if not loop.last %}, {% endif %}
+    {%- endfor -%}
 {%- endmacro %}
 
 {#- A predicate: `month_column` of `relation` is a month in scope (int_build__scope_months)
