@@ -50,6 +50,7 @@ class BuildOutcome:
     check_failures: list[str] = field(default_factory=list)
     load_summary: str = ""
     plan_summary: str = ""
+    nothing_to_do: bool = False  # the plan found nothing new: publication skipped on purpose
     published: bool = False
     log_path: Path | None = None
 
@@ -144,4 +145,5 @@ def run_build(settings: Settings, strict: bool = False,
     outcome.withdrawals = _load_messages(settings, list(load_ids), "withdrawn")
     plan = planned(settings)
     outcome.plan_summary = plan.summary() if plan else ""
+    outcome.nothing_to_do = plan is not None and plan.nothing_to_do
     return outcome

@@ -51,6 +51,9 @@ STORED = ("intermediate.int_calls__validated", "intermediate.int_contacts__valid
           "marts.fct_complaints", "marts.kpi_scorecard")
 
 
+DELIVERIES_CHANGED = "changed deliveries"  # the reason of an incremental build, no YAML changed
+
+
 @dataclass
 class BuildPlan:
     build_id: str
@@ -80,7 +83,7 @@ class BuildPlan:
         if self.mode == "full":
             return f"full build ({self.reason})"
         parts = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in self.changes.items() if n)
-        configured = "" if self.reason == "changed deliveries" else f"; {self.reason}"
+        configured = "" if self.reason == DELIVERIES_CHANGED else f"; {self.reason}"
         return (f"incremental build: deliveries {parts or 'unchanged'}{configured}; "
                 f"{self.partner_months} partner-months recomputed")
 
@@ -312,7 +315,7 @@ def plan_build(con: duckdb.DuckDBPyConnection, home: Path,
         con.execute("insert into build.plan values (?, 'none', 'nothing changed', false)",
                     [build_id])
         return BuildPlan(build_id, "none", "nothing changed")
-    reason = ("changed deliveries" if not reconfigured else
+    reason = (DELIVERIES_CHANGED if not reconfigured else
               f"configuration changed: {', '.join(sorted(reconfigured))}")
     con.execute("insert into build.plan values (?, 'incremental', ?, false)", [build_id, reason])
     months = con.execute("select count(*) from (select distinct partner_code, month "

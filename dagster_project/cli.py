@@ -59,6 +59,13 @@ def cmd_build(args: argparse.Namespace) -> int:
         print(f"the published files {settings.serving_db} and {settings.operations_db} were "
               "left as they were", file=sys.stderr)
         return 1
+    if not outcome.published and not outcome.nothing_to_do:
+        # dbt rebuilt something, yet Dagster skipped publication (e.g. an upstream asset of
+        # serving/warehouse not materialized): never report that as "nothing new"
+        print("hub build FAILED: dbt rebuilt tables but publication did not run; the published "
+              f"files {settings.serving_db} and {settings.operations_db} were left as they were",
+              file=sys.stderr)
+        return 1
     if not outcome.published:
         print(f"hub build: nothing new: {settings.serving_db} and {settings.operations_db} "
               f"left untouched ({outcome.seconds:.1f}s)")

@@ -34,7 +34,8 @@ from dagster_project import duck
 from dagster_project.ingest.raw_tables import ROW_TABLES
 
 SERVED_SCHEMA = "marts"
-OPERATIONS_SCHEMAS = ("marts", "quality", "raw", "reference", "build")
+# What the operations file holds besides the served marts (without ROW_TABLES).
+OPERATIONS_EXTRA_SCHEMAS = ("quality", "raw", "reference", "build")
 REQUIRED_TABLES = ("marts.kpi_scorecard", "marts.kpi_telephony_monthly", "marts.fct_calls")
 
 
@@ -126,8 +127,7 @@ def publish(work_db: Path, serving_db: Path, operations_db: Path) -> PublishResu
     try:
         _copy_schemas(work_db, serving_tmp, (SERVED_SCHEMA,))
         shutil.copyfile(serving_tmp, ops_tmp)
-        _copy_schemas(work_db, ops_tmp, tuple(s for s in OPERATIONS_SCHEMAS if s != SERVED_SCHEMA),
-                      ROW_TABLES)
+        _copy_schemas(work_db, ops_tmp, OPERATIONS_EXTRA_SCHEMAS, ROW_TABLES)
         _verify(ops_tmp)
         _verify(serving_tmp, only_schema=SERVED_SCHEMA)
         _swap(ops_tmp, operations_db)

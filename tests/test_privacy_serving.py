@@ -1,15 +1,15 @@
-"""No personal value from the CRM landing files reaches the served DuckDB file or the working one.
+"""No personal value from the CRM landing files reaches a published DuckDB file or the working one.
 
 Every customer name, phone number, e-mail address, postcode and UPRN in the CRM landing files of
 the session warehouse is collected as delivered and in its normalised forms (docs/crm.md), from
 every parseable row whatever became of it (valid, quarantined or duplicate), plus e-mail
 addresses found anywhere in the raw text (malformed lines included). Then every column of every
-table and view of the served warehouse and of the working file (which holds every schema of
-the operations file, besides the delivered rows and intermediate tables) is read as varchar:
+table and view of both published files (serving warehouse and operations) and of the working
+file (which also holds the delivered rows and intermediate tables) is read as varchar:
 
 - no cell equals any of those values;
 - no text cell contains a full name (a name with a space, at least 6 characters), ignoring case;
-- the raw bytes of both files contain no landing e-mail address (text stored outside tables).
+- the raw bytes of each file contain no landing e-mail address (text stored outside tables).
 
 To keep exact matching meaningful, values too generic to be personal are not searched: phone
 forms with fewer than 7 digits, UPRNs with fewer than 7 digits, postcodes without a digit or
@@ -185,7 +185,7 @@ def personal(built_warehouse):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("which", ["serving_db", "work_db"])
+@pytest.mark.parametrize("which", ["serving_db", "operations_db", "work_db"])
 def test_no_personal_value_in_published_tables(built_warehouse, personal, which):
     path = getattr(built_warehouse, which)
     assert path.exists(), f"{path} was not published"
@@ -195,7 +195,7 @@ def test_no_personal_value_in_published_tables(built_warehouse, personal, which)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("which", ["serving_db", "work_db"])
+@pytest.mark.parametrize("which", ["serving_db", "operations_db", "work_db"])
 def test_no_landing_email_in_published_file_bytes(built_warehouse, personal, which):
     path = getattr(built_warehouse, which)
     leaked = scan_bytes(path, personal[2])
