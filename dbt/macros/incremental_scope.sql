@@ -64,30 +64,81 @@
 {#- A predicate: `month_column` of `relation` is a month in scope (int_build__scope_months)
     of the same partner, or `shifts` months after one (e.g. [0, 1]: the month in scope and the
     next); with any_partner, a month in scope of any partner (the scorecard ranks partners
-    within a month, so it redoes whole months). Always true in a full build. -#}
+    within a month, so it redoes whole months); with changed_rows_only, only the months with
+    changed rows. With timestamp, `month_column` is a timestamp whose month is compared.
+    Always true in a full build.
+
+    As for deliveries, the months are read when the model runs and written as values, with
+    their range: a filter on constants skips the row groups of other months (zone maps) and
+    needs no join, where a correlated join with the scope table first collected every distinct
+    value of the column, for a timestamp every row (the out-of-memory at scale 10 in
+    docs/benchmarks.md). -#}
 {% macro in_scoped_month(relation, month_column, shifts=[0], any_partner=false,
-                         changed_rows_only=false) -%}
+                         changed_rows_only=false, timestamp=false) -%}
     {%- if is_incremental() -%}
-        exists (
-            select 1
-            from {{ ref('int_build__scope_months') }} as scope
-            where
-                {% if changed_rows_only -%}
-                scope.has_changed_rows and
-                {% endif -%}
-                {% if not any_partner -%}
-                scope.partner_code = {{ relation }}.partner_code and
-                {% endif -%}
-                (
-                    {%- for shift in shifts %}
-                    {{ relation }}.{{ month_column }} = {{ add_months('scope.month', shift) }}
-                    {%- if not loop.last %} or{% endif %}
+        {%- set prefix = relation ~ '.' -%}
+        {%- set months = scoped_months(shifts, changed_rows_only) -%}
+        {%- if months | length == 0 -%}
+            false
+        {%- else -%}
+            {%- set first = months | map(attribute=1) | min -%}
+            {%- set last = months | map(attribute=1) | max -%}
+            {%- if timestamp -%}
+                {%- set month_of_row = "cast(date_trunc('month', " ~ prefix ~ month_column
+                    ~ ") as date)" -%}
+            {%- else -%}
+                {%- set month_of_row = prefix ~ month_column -%}
+            {%- endif -%}
+            (
+                {% if timestamp -%}
+                {{ prefix }}{{ month_column }} >= cast(date '{{ first }}' as timestamp)
+                and {{ prefix }}{{ month_column }}
+                < cast({{ add_months("date '" ~ last ~ "'", 1) }} as timestamp)
+                {%- else -%}
+                {{ month_of_row }} between date '{{ first }}' and date '{{ last }}'
+                {%- endif %}
+                {% if any_partner -%}
+                and {{ month_of_row }} in (
+                    {%- for month in months | map(attribute=1) | unique -%}
+                    date '{{ month }}'{% if not loop.last %}, {% endif %}
+                    {%- endfor -%}
+                )
+                {%- else -%}
+                and {{ prefix }}partner_code in ({{ sql_values(months | map(attribute=0) | unique) }})
+                and ({{ prefix }}partner_code, {{ month_of_row }}) in (
+                    {%- for row in months %}
+                    ('{{ row[0] | replace("'", "''") }}', date '{{ row[1] }}')
+                    {%- if not loop.last %},{% endif %}
                     {%- endfor %}
                 )
-        )
+                {%- endif %}
+            )
+        {%- endif -%}
     {%- else -%}
         true
     {%- endif -%}
+{%- endmacro %}
+
+{#- The (partner_code, month as 'YYYY-MM-DD') pairs in scope (int_build__scope_months),
+    each shifted by every one of `shifts` months; empty while dbt only parses. -#}
+{% macro scoped_months(shifts=[0], changed_rows_only=false) -%}
+    {%- if not execute -%}
+        {{ return([]) }}
+    {%- endif -%}
+    {%- set query -%}
+        {%- for shift in shifts %}
+        select
+            partner_code,
+            cast({{ add_months('month', shift) }} as varchar) as month
+        from {{ ref('int_build__scope_months') }}
+        {% if changed_rows_only -%}
+        where has_changed_rows
+        {%- endif %}
+        {% if not loop.last %}union{% endif %}
+        {%- endfor %}
+        order by 1, 2
+    {%- endset -%}
+    {{ return(run_query(query).rows | map('list') | list) }}
 {%- endmacro %}
 
 {#- Pre-hook of a row-level incremental model: delete the rows of the deliveries in scope. -#}

@@ -8,7 +8,13 @@ with
 
 contacts as (
 
-    select * from {{ ref('int_contacts__validated') }}
+    -- the columns used only: the four selects below share this scan
+    select
+        contact_id,
+        {%- for kind in key_kinds %}
+        {{ kind }}_key{% if not loop.last %},{% endif %}
+        {%- endfor %}
+    from {{ ref('int_contacts__validated') }}
     where record_status = 'valid'
 
 ),

@@ -20,11 +20,13 @@ all_contacts as (
 
 partner_latest as (
 
-    -- the latest contact of each partner, over every month
+    -- the latest contact of each partner, over every month (read apart from all_contacts:
+    -- one reference to it lets the scan below stream instead of materialising every contact)
     select
         partner_code,
         max(created_at) as partner_latest_created_at
-    from all_contacts
+    from {{ ref('int_contacts__validated') }}
+    where record_status = 'valid'
     group by partner_code
 
 ),
@@ -36,21 +38,15 @@ contacts as (
     from all_contacts
     {% if is_incremental() -%}
     where
-        exists (
-            select 1
-            from {{ ref('int_build__scope_months') }} as scope
-            where
-                scope.has_changed_rows
-                and scope.partner_code = all_contacts.partner_code
-                and date_trunc('month', all_contacts.created_at)
-                between {{ add_months('scope.month', -1) }} and {{ add_months('scope.month', 1) }}
-        )
-        or exists (
-            select 1
+        {{ in_scoped_month(
+            'all_contacts', 'created_at', shifts=[-1, 0, 1], changed_rows_only=true,
+            timestamp=true
+        ) }}
+        or all_contacts.contact_id in (
+            select resolved.contact_id
             from {{ ref('int_customers__resolved') }} as resolved
             inner join {{ ref('int_build__scope_customers') }} as scope_customers
                 on resolved.customer_id = scope_customers.customer_id
-            where resolved.contact_id = all_contacts.contact_id
         )
     {%- endif %}
 
