@@ -48,7 +48,7 @@ serve: install
 lint: install
 	$(BIN)/ruff check .
 	mkdir -p $(dir $(LINT_DB))
-	HUB_WORK_DB=$(LINT_DB) $(BIN)/sqlfluff lint --processes 0 dbt/models dbt/tests dbt/macros
+	HUB_WORK_DB=$(LINT_DB) HUB_MARTS_DB=$(LINT_DB:.duckdb=.marts.duckdb) $(BIN)/sqlfluff lint --processes 0 dbt/models dbt/tests dbt/macros
 
 # Chromium for the browser tests and screenshots (never Playwright's own browser downloads).
 browser:

@@ -22,6 +22,7 @@ class DbtError(RuntimeError):
 def dbt_env(settings: Settings) -> dict[str, str]:
     env = dict(os.environ)
     env["HUB_WORK_DB"] = str(settings.work_db)
+    env["HUB_MARTS_DB"] = str(settings.marts_db)
     env.update(duck.dbt_env_vars(settings.data_dir))
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     return env

@@ -73,6 +73,41 @@ def dbt_env_vars(data_dir: Path | None = None) -> dict[str, str]:
             "HUB_DUCKDB_TEMP_DIR": settings["temp_directory"]}
 
 
+# The catalog name of the marts file in a working connection (as in dbt/profiles.yml).
+MARTS_CATALOG = "marts_db"
+
+
+def marts_db_of(work_db: Path | str) -> Path:
+    """The file the dbt marts are built into, beside the working warehouse
+    (data/work/warehouse.marts.duckdb for data/work/warehouse.duckdb)."""
+    work_db = Path(work_db)
+    return work_db.with_name(f"{work_db.stem}.marts{work_db.suffix}")
+
+
+def connect_work(work_db: Path | str, read_only: bool = False,
+                 data_dir: Path | None = None) -> duckdb.DuckDBPyConnection:
+    """A connection to the working warehouse with its marts file attached, where `marts.<table>`
+    names the marts as in the served file (the marts file is on the search path). A read-only
+    connection opens the marts file only if it exists (before a first build it does not)."""
+    con = connect(work_db, read_only=read_only, data_dir=data_dir)
+    marts = marts_db_of(work_db)
+    if read_only and not marts.exists():
+        return con
+    mode = " (read_only)" if read_only else ""
+    try:
+        con.execute(f"attach '{marts}' as {MARTS_CATALOG}{mode}")
+        if not read_only:
+            con.execute(f"create schema if not exists {MARTS_CATALOG}.marts")
+        if con.execute("select count(*) from duckdb_schemas() where database_name = ? "
+                       "and schema_name = 'marts'", [MARTS_CATALOG]).fetchone()[0]:
+            work_catalog = con.execute("select current_database()").fetchone()[0]
+            con.execute(f"set search_path = '{work_catalog}.main,{MARTS_CATALOG}.marts'")
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
 def connect(path: Path | str | None = None, read_only: bool = False,
             data_dir: Path | None = None) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection (in memory when `path` is None) with the hub's limits applied."""

@@ -28,6 +28,13 @@ class Settings:
     dagster_home: Path
 
     @property
+    def marts_db(self) -> Path:
+        """The file dbt builds the marts into, beside the working warehouse."""
+        from dagster_project.duck import marts_db_of
+
+        return marts_db_of(self.work_db)
+
+    @property
     def dbt_project_dir(self) -> Path:
         return self.home / "dbt"
 

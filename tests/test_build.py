@@ -8,6 +8,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from dagster_project import duck
 from dagster_project.quality import reconcile_calls
 from tests.conftest import hub, hub_env
 
@@ -45,7 +46,7 @@ def test_build_publishes_a_serving_file_with_marts(built_warehouse):
                                "and table_name in ('telephony_calls', 'crm_contacts')").fetchall()
     finally:
         ops.close()
-    work = duckdb.connect(str(built_warehouse.work_db), read_only=True)
+    work = duck.connect_work(built_warehouse.work_db, read_only=True)
     try:
         for rec in reconcile_calls(work):
             assert rec.balanced, rec

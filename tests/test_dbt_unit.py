@@ -14,10 +14,10 @@ import dataclasses
 import json
 import shutil
 
-import duckdb
 import pytest
 import yaml
 
+from dagster_project import duck
 from dagster_project.dbt_runner import dbt_process
 
 NULLED = ("partner_name", "is_expecting_deliveries")  # required columns of marts.dim_partner
@@ -38,7 +38,8 @@ def dbt_results(built_warehouse, tmp_path_factory) -> dict[str, dict]:
     tmp = tmp_path_factory.mktemp("dbt_unit")
     work_db = tmp / "work.duckdb"
     shutil.copyfile(built_warehouse.work_db, work_db)
-    with duckdb.connect(str(work_db)) as con:
+    shutil.copyfile(built_warehouse.marts_db, duck.marts_db_of(work_db))
+    with duck.connect_work(work_db) as con:
         con.execute(f"update marts.dim_partner set {', '.join(f'{c} = null' for c in NULLED)} "
                     "where partner_code = (select min(partner_code) from marts.dim_partner)")
     settings = dataclasses.replace(built_warehouse, data_dir=tmp, work_db=work_db)

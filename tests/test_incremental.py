@@ -20,6 +20,7 @@ from pathlib import Path
 import duckdb
 
 import tests.test_crm_kpis_recomputed as crm_recomputed
+from dagster_project import duck
 from tests.conftest import hub, hub_env, settings_of
 from tests.marts_compare import differences, marts_rows
 
@@ -79,7 +80,7 @@ def _ops(data: Path):
 
 def _crm_rows(data: Path, partner: str) -> tuple[int, int]:
     """(raw rows, fct_contacts rows) of a partner in the working file."""
-    con = duckdb.connect(str(data / "work" / "warehouse.duckdb"), read_only=True)
+    con = duck.connect_work(data / "work" / "warehouse.duckdb", read_only=True)
     try:
         return con.execute(
             "select (select count(*) from raw.crm_contacts where partner_code = $1), "

@@ -24,7 +24,7 @@ MAX_QUARANTINE_PCT = float(os.environ.get("HUB_MAX_QUARANTINE_PCT", "2.0"))
 
 
 def _read_only(warehouse: WarehouseResource) -> duckdb.DuckDBPyConnection:
-    return duck.connect(warehouse.settings().work_db, read_only=True)
+    return duck.connect_work(warehouse.settings().work_db, read_only=True)
 
 
 def _reconciliation(warehouse: WarehouseResource,

@@ -46,6 +46,7 @@ def hub_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
     partner-months, or nothing at all (docs/architecture.md, "Incremental builds")."""
     settings = warehouse.settings()
     os.environ["HUB_WORK_DB"] = str(settings.work_db)
+    os.environ["HUB_MARTS_DB"] = str(settings.marts_db)
     os.environ.update(duck.dbt_env_vars(settings.data_dir))
     plan = plan_for_dbt(settings, full_refresh=config.full_refresh)
     context.log.info(plan.summary())

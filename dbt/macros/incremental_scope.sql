@@ -129,7 +129,7 @@
         {%- for shift in shifts %}
         select
             partner_code,
-            cast({{ add_months('month', shift) }} as varchar) as month
+            cast({{ add_months("month", shift) }} as {{ dbt.type_string() }}) as month
         from {{ ref('int_build__scope_months') }}
         {% if changed_rows_only -%}
         where has_changed_rows
