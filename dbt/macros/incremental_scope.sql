@@ -240,3 +240,60 @@
         )
     )
 {%- endmacro %}
+
+{#- Data tests of incremental models check, in an incremental build, only the rows it redid:
+    their `where` config names a placeholder that this override of dbt's get_where_subquery
+    replaces when the test runs (the documented way to a dynamic `where`):
+
+    - `__in_scoped_deliveries__`: the row's (partner_code, delivery_key) is a delivery of
+      build.scope_deliveries, written as values (as in_scoped_delivery: the filter reaches the
+      scan of the stored table and its zone maps; a subquery joined by `or` with the plan's mode
+      made every test read every stored row); `true` in a full build.
+
+    Placeholders are replaced before dbt wraps the model in its subquery; a `where` without
+    one is used as written. -#}
+{% macro get_where_subquery(relation) -%}
+    {%- set where = config.get('where', '') -%}
+    {%- if where -%}
+        {%- if '__in_scoped_deliveries__' in where -%}
+            {%- set where = where | replace('__in_scoped_deliveries__',
+                                            tested_deliveries_predicate()) -%}
+        {%- endif -%}
+        {%- set filtered -%}
+            (select * from {{ relation }} where {{ where }}) dbt_subquery
+        {%- endset -%}
+        {{ return(filtered) }}
+    {%- else -%}
+        {{ return(relation) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The predicate `__in_scoped_deliveries__` stands for (see get_where_subquery). Tests are not
+    incremental models: the plan is read from the build schema when the test runs. -#}
+{% macro tested_deliveries_predicate() -%}
+    {%- if not execute -%}
+        {{ return('true') }}
+    {%- endif -%}
+    {%- set modes = run_query('select mode from build.plan').columns[0].values() -%}
+    {%- if modes | length == 0 or modes[0] == 'full' -%}
+        {{ return('true') }}
+    {%- endif -%}
+    {%- set scoped = run_query(
+        'select distinct partner_code, delivery_key from build.scope_deliveries order by 1, 2'
+    ).rows | map('list') | list -%}
+    {%- if scoped | length == 0 -%}
+        {{ return('false') }}
+    {%- endif -%}
+    {%- set predicate -%}
+        (
+            partner_code in ({{ sql_values(scoped | map(attribute=0) | unique) }})
+            and delivery_key in ({{ sql_values(scoped | map(attribute=1) | unique) }})
+            and (partner_code, delivery_key) in (
+                {%- for row in scoped %}
+                ({{ sql_values(row) }}){% if not loop.last %},{% endif %}
+                {%- endfor %}
+            )
+        )
+    {%- endset -%}
+    {{ return(predicate) }}
+{%- endmacro %}
