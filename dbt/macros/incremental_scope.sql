@@ -71,8 +71,7 @@
     As for deliveries, the months are read when the model runs and written as values, with
     their range: a filter on constants skips the row groups of other months (zone maps) and
     needs no join, where a correlated join with the scope table first collected every distinct
-    value of the column, for a timestamp every row (the out-of-memory at scale 10 in
-    docs/benchmarks.md). -#}
+    value of the column, for a timestamp every row (docs/benchmarks.md, "Scale 10"). -#}
 {% macro in_scoped_month(relation, month_column, shifts=[0], any_partner=false,
                          changed_rows_only=false, timestamp=false) -%}
     {%- if is_incremental() -%}
