@@ -1,7 +1,6 @@
 {#- Redone by partner and month (docs/architecture.md, "Incremental builds"): the contacts of
-    the months with changed rows, recomputed with those of the months either side (duplicate
-    cases look back 60 minutes, repeat contact 7 days ahead), and every contact of a customer
-    merged or split by this build (its flags compare the customer's contacts). -#}
+    the months with changed rows and every contact of a customer merged or split by this
+    build, as int_contacts__flags redid their duplicate and repeat flags. -#}
 {{ config(
     materialized='incremental',
     pre_hook="{{ delete_scoped_contacts('created_month') }}",
@@ -33,7 +32,7 @@ partner_latest as (
 
 contacts as (
 
-    -- the contacts redone and the context their flags need
+    -- the contacts redone (and their neighbours, which the final filter leaves out)
     select all_contacts.*
     from all_contacts
     {% if is_incremental() -%}
@@ -103,66 +102,40 @@ identified as (
 
 ),
 
-sequenced as (
+flags as (
 
-    select
-        *,
-        coalesce(
-            customer_id is not null
-            and lag(created_at) over (
-                partition by partner_code, customer_id, service_line_code, channel_code
-                order by created_at, enquiry_id
-            ) >= {{ add_interval('created_at', -60, 'minute') }},
-            false
-        ) as is_duplicate_case
-    from identified
-
-),
-
-repeats as (
-
-    select
-        contact.contact_id,
-        count(later.contact_id) > 0 as has_later_contact
-    from sequenced as contact
-    left join sequenced as later
-        on
-            contact.partner_code = later.partner_code
-            and contact.customer_id = later.customer_id
-            and contact.service_line_code = later.service_line_code
-            and contact.created_at < later.created_at
-            and {{ add_interval('contact.created_at', 7, 'day') }} >= later.created_at
-            and not later.is_duplicate_case
-    where contact.customer_id is not null
-    group by contact.contact_id
+    -- duplicate and repeat flags, stored first by int_contacts__flags for the same contacts
+    select * from {{ ref('int_contacts__flags') }}
+    where {{ in_scoped_contacts('int_contacts__flags', 'created_month') }}
 
 ),
 
 flagged as (
 
     select
-        sequenced.*,
+        identified.*,
+        flags.is_duplicate_case,
         unit_costs.unit_cost_gbp,
-        cast(date_trunc('month', sequenced.created_at) as date) as created_month,
-        sequenced.resolved_at is not null as is_resolved,
-        nullif(sequenced.avoidable_reason, 'none') as avoidable_category,
-        coalesce(sequenced.avoidable_reason != 'none', false) as is_avoidable,
+        cast(date_trunc('month', identified.created_at) as date) as created_month,
+        identified.resolved_at is not null as is_resolved,
+        nullif(identified.avoidable_reason, 'none') as avoidable_category,
+        coalesce(identified.avoidable_reason != 'none', false) as is_avoidable,
         case
             when
-                sequenced.customer_id is not null
-                and not sequenced.is_duplicate_case
-                and {{ add_interval('sequenced.created_at', 7, 'day') }}
-                <= sequenced.partner_latest_created_at
-                then repeats.has_later_contact
+                identified.customer_id is not null
+                and not flags.is_duplicate_case
+                and {{ add_interval('identified.created_at', 7, 'day') }}
+                <= identified.partner_latest_created_at
+                then flags.has_later_contact
         end as has_repeat_within_7_days
-    from sequenced
-    left join repeats
-        on sequenced.contact_id = repeats.contact_id
+    from identified
+    inner join flags
+        on identified.contact_id = flags.contact_id
     left join unit_costs
         on
-            sequenced.partner_code = unit_costs.partner_code
-            and sequenced.channel_code = unit_costs.channel_code
-            and sequenced.financial_year_start = unit_costs.financial_year_start
+            identified.partner_code = unit_costs.partner_code
+            and identified.channel_code = unit_costs.channel_code
+            and identified.financial_year_start = unit_costs.financial_year_start
 
 ),
 
