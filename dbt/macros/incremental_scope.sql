@@ -193,6 +193,29 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- A predicate for the stored contacts (alias `relation`) a contact-level model reads in an
+    incremental build: those of the months next to a month with changed rows (the flags'
+    context: duplicate cases look back 60 minutes, repeat contact 7 days ahead) and every
+    contact of a customer in int_build__scope_customers. Always true in a full build. -#}
+{% macro in_contact_window(relation) -%}
+    {%- if is_incremental() -%}
+        (
+            {{ in_scoped_month(
+                relation, 'created_at', shifts=[-1, 0, 1], changed_rows_only=true,
+                timestamp=true
+            ) }}
+            or {{ relation }}.contact_id in (
+                select resolved.contact_id
+                from {{ ref('int_customers__resolved') }} as resolved
+                inner join {{ ref('int_build__scope_customers') }} as scope_customers
+                    on resolved.customer_id = scope_customers.customer_id
+            )
+        )
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}
+
 {#- Pre-hook of a contact-level fact: delete the contacts this build redoes. -#}
 {% macro delete_scoped_contacts(month_column) -%}
     {%- if is_incremental() -%}

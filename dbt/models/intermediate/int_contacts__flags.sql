@@ -39,19 +39,7 @@ contacts as (
     -- the contacts redone and the context their flags need
     select all_contacts.*
     from all_contacts
-    {% if is_incremental() -%}
-    where
-        {{ in_scoped_month(
-            'all_contacts', 'created_at', shifts=[-1, 0, 1], changed_rows_only=true,
-            timestamp=true
-        ) }}
-        or all_contacts.contact_id in (
-            select resolved.contact_id
-            from {{ ref('int_customers__resolved') }} as resolved
-            inner join {{ ref('int_build__scope_customers') }} as scope_customers
-                on resolved.customer_id = scope_customers.customer_id
-        )
-    {%- endif %}
+    where {{ in_contact_window('all_contacts') }}
 
 ),
 
