@@ -7,6 +7,7 @@
 ) }}
 -- depends_on: {{ ref('int_build__scope_months') }}
 -- depends_on: {{ ref('int_build__scope_customers') }}
+-- depends_on: {{ ref('int_customers__resolved') }}
 
 with
 
@@ -39,15 +40,17 @@ contacts as (
 
 ),
 
-customers as (
-
-    select * from {{ ref('int_customers__resolved') }}
-
-),
-
 unit_costs as (
 
     select * from {{ ref('int_channel__unit_costs') }}
+
+),
+
+flags as (
+
+    -- duplicate and repeat flags, stored first by int_contacts__flags for the same contacts
+    select * from {{ ref('int_contacts__flags') }}
+    where {{ in_scoped_contacts('int_contacts__flags', 'created_month') }}
 
 ),
 
@@ -57,7 +60,7 @@ identified as (
         contacts.contact_id,
         contacts.partner_code,
         contacts.enquiry_id,
-        customers.customer_id,
+        flags.customer_id,
         contacts.channel_code,
         contacts.service_line_code,
         contacts.enquiry_type,
@@ -81,20 +84,15 @@ identified as (
                 else year(contacts.created_at) - 1
             end as integer
         ) as financial_year_start,
-        partner_latest.partner_latest_created_at
+        partner_latest.partner_latest_created_at,
+        flags.is_duplicate_case,
+        flags.has_later_contact
     from contacts
     inner join partner_latest
         on contacts.partner_code = partner_latest.partner_code
-    left join customers
-        on contacts.contact_id = customers.contact_id
-
-),
-
-flags as (
-
-    -- duplicate and repeat flags, stored first by int_contacts__flags for the same contacts
-    select * from {{ ref('int_contacts__flags') }}
-    where {{ in_scoped_contacts('int_contacts__flags', 'created_month') }}
+    -- the flags carry the contact's customer (the same join with int_customers__resolved)
+    inner join flags
+        on contacts.contact_id = flags.contact_id
 
 ),
 
@@ -102,7 +100,6 @@ flagged as (
 
     select
         identified.*,
-        flags.is_duplicate_case,
         unit_costs.unit_cost_gbp,
         cast(date_trunc('month', identified.created_at) as date) as created_month,
         identified.resolved_at is not null as is_resolved,
@@ -111,14 +108,12 @@ flagged as (
         case
             when
                 identified.customer_id is not null
-                and not flags.is_duplicate_case
+                and not identified.is_duplicate_case
                 and {{ add_interval('identified.created_at', 7, 'day') }}
                 <= identified.partner_latest_created_at
-                then flags.has_later_contact
+                then identified.has_later_contact
         end as has_repeat_within_7_days
     from identified
-    inner join flags
-        on identified.contact_id = flags.contact_id
     left join unit_costs
         on
             identified.partner_code = unit_costs.partner_code
