@@ -398,7 +398,7 @@ def _run_stages(bench: Bench, base: Settings) -> tuple[list[str], int]:
 
     settings = bench.settings(base, bench.tmp / "data")
     settings.ensure_dirs()
-    partners = load_partners(settings.partners_dir, settings.dbt_project_dir)
+    partners = load_partners(settings.partners_dir, settings.reference_dir)
     stages: list[Stage] = []
     _progress(f"generating {bench.months} months at scale {bench.scale:g}")
     t = time.perf_counter()
@@ -496,7 +496,7 @@ def _run_scenarios(bench: Bench, base: Settings) -> tuple[list[str], int]:
     data = bench.tmp / "data"
     settings = bench.settings(base, data)
     incoming = bench.tmp / "incoming"
-    partners = load_partners(bench.partners_dir, settings.dbt_project_dir)
+    partners = load_partners(bench.partners_dir, settings.reference_dir)
 
     # One sample of months + 1 months (deterministic), split by month: the full build gets the
     # first `months`, the new-month scenario the last. Cheaper than generating twice.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
+import warnings
 from pathlib import Path
 
 from dagster_project.settings import Settings
@@ -29,13 +30,42 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_summary(settings: Settings, published: bool) -> None:
+    """The per partner and source table (dagster_project/build_summary.py): from the published
+    operations file, or from the working file when the build did not publish."""
+    import duckdb
+
+    from dagster_project.build_summary import format_lines, read_lines
+
+    db = settings.operations_db if published else settings.work_db
+    if not db.exists():
+        return
+    try:
+        lines = format_lines(read_lines(db) if published else _work_lines(settings))
+    except duckdb.Error:  # no marts yet (a first build that failed early)
+        return
+    for line in lines:
+        print(line, file=sys.stderr if line.startswith("ERROR") else sys.stdout)
+
+
+def _work_lines(settings: Settings):
+    from dagster_project import duck
+    from dagster_project.build_summary import source_lines
+
+    con = duck.connect_work(settings.work_db, read_only=True, data_dir=settings.data_dir)
+    try:
+        return source_lines(con)
+    finally:
+        con.close()
+
+
 def cmd_build(args: argparse.Namespace) -> int:
     from dagster_project.build import run_build
     from dagster_project.partners import PartnerConfigError, load_partners
 
     settings = Settings.from_env()
     try:
-        partners = load_partners(settings.partners_dir, settings.dbt_project_dir)
+        partners = load_partners(settings.partners_dir, settings.reference_dir)
     except PartnerConfigError as exc:
         print(f"hub build: partner configuration error: {exc}", file=sys.stderr)
         return 2
@@ -51,6 +81,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         print(f"  {message}")
     for check in outcome.check_failures:
         print(f"  check failed: {check}", file=sys.stderr)
+    _print_summary(settings, published=outcome.published)
     if not outcome.success:
         for failure in outcome.failures:
             print(f"hub build FAILED at {failure}", file=sys.stderr)
@@ -76,16 +107,31 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    from dagster_project.check import CheckError, format_report, run_check
+    from dagster_project.partners import PartnerConfigError
+
+    try:
+        report = run_check(Settings.from_env(), args.partner, args.files)
+    except PartnerConfigError as exc:
+        print(f"hub check: partner configuration error: {exc}", file=sys.stderr)
+        return 2
+    except CheckError as exc:
+        print(f"hub check {args.partner}: {exc}", file=sys.stderr)
+        return 1
+    print(format_report(report))
+    return 1 if report.rejected_files else 0
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from dagster_project.partners import load_partners
-    from dagster_project.quality import previous_month
     from dagster_project.status import status_report
 
     settings = Settings.from_env()
     try:
-        month = args.month or previous_month(dt.date.today())
         partners = load_partners(settings.partners_dir)
-        print(status_report(settings.operations_db, list(partners), month, not_expected=tuple(
+        print(status_report(settings.operations_db, list(partners), args.month,
+                            not_expected=tuple(
             code for code, p in partners.items() if not p.expects_deliveries)))
     except FileNotFoundError as exc:
         print(f"hub status: {exc}", file=sys.stderr)
@@ -171,6 +217,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Dagster marks APIs it still calls itself as beta (e.g. AssetSelection.all's
+    # include_sources, used inside dagster-dbt): nothing an analyst can act on
+    warnings.filterwarnings("ignore", message=r".*is currently in beta")
     parser = argparse.ArgumentParser(prog="hub", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -185,15 +234,26 @@ def main(argv: list[str] | None = None) -> int:
     build = sub.add_parser("build",
                            help="load + dbt build + checks + publish (non-zero on failure)")
     build.add_argument("--strict", action="store_true",
-                       help="fail (and publish nothing) if any landing file is rejected")
+                       help="fail (and publish nothing) if any landing file is rejected or a "
+                            "partner-source quarantines more than HUB_MAX_QUARANTINE_PCT "
+                            "(default 2) percent of its rows")
     build.add_argument("--full-refresh", action="store_true",
                        help="rebuild every table from scratch instead of only the "
                             "partner-months that changed")
     build.set_defaults(func=cmd_build)
 
-    status = sub.add_parser("status", help="deliveries last month, rejected files, publication")
+    check = sub.add_parser(
+        "check", help="validate a partner's YAML and load, validate and summarise its files in "
+                      "a throwaway warehouse (seconds; nothing is published)")
+    check.add_argument("partner", help="the partner's code (seeds/partners/<code>.yml)")
+    check.add_argument("files", nargs="*", type=Path,
+                       help="check these files instead of the partner's landing folder")
+    check.set_defaults(func=cmd_check)
+
+    status = sub.add_parser("status", help="deliveries per partner, rejected files, publication")
     status.add_argument("--month", type=_month, default=None,
-                        help="month to report, YYYY-MM (default: last calendar month)")
+                        help="month to report, YYYY-MM (default: each partner's latest "
+                             "delivered month)")
     status.set_defaults(func=cmd_status)
 
     serve = sub.add_parser("serve", help="start Superset and the Dagster UI on 127.0.0.1")

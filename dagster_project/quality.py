@@ -53,9 +53,10 @@ def reconcile_calls(con: duckdb.DuckDBPyConnection) -> list[Reconciliation]:
 
 
 def reconcile_contacts(con: duckdb.DuckDBPyConnection) -> list[Reconciliation]:
-    """Per partner: raw CRM rows against facts + quarantined (CRM has no excluded rows)."""
+    """Per partner: raw CRM rows against facts + quarantined + excluded (values the partner
+    maps to `excluded`)."""
     return _reconcile(con, "raw.crm_contacts", "marts.fct_contacts",
-                      "quality.quarantine_contacts")
+                      "quality.quarantine_contacts", "quality.excluded_contacts")
 
 
 def previous_month(today: dt.date) -> dt.date:

@@ -35,6 +35,11 @@ class Settings:
         return marts_db_of(self.work_db)
 
     @property
+    def reference_dir(self) -> Path:
+        """The reference seeds (service lines, channels, ...) partner code targets must name."""
+        return self.home / "seeds" / "reference"
+
+    @property
     def dbt_project_dir(self) -> Path:
         return self.home / "dbt"
 

@@ -1,8 +1,9 @@
 """`hub status`: what the analyst needs before a board meeting, read from the operations file
 (the published marts, load events and quarantined rows).
 
-Which partners delivered last month, how many rows each month-file brought and lost to
-quarantine, which files the last load rejected, and when the serving file was published; for
+Which partners delivered (in a given month, by default each partner's latest delivered month,
+so a historic partner shows its data rather than nothing), how many rows each brought and lost
+to quarantine, which files the last load rejected, and when the serving file was published; for
 telephony, then for CRM (the partners configured with a CRM source).
 """
 
@@ -25,36 +26,45 @@ def _age(path: Path, now: dt.datetime) -> str:
 
 
 def _source_section(con: duckdb.DuckDBPyConnection, source: str, label: str,
-                    partner_codes: list[str], month: dt.date,
+                    partner_codes: list[str], month: dt.date | None,
                     not_expected: tuple[str, ...]) -> list[str]:
-    """One source's deliveries of `month` per partner (from marts.kpi_deliveries)."""
+    """One source's deliveries per partner (from marts.kpi_deliveries): of `month`, or of each
+    partner's latest delivered month when `month` is None."""
     rows = con.execute("""
-        select partner_code, sum(files), sum(rows_read), sum(rows_valid),
-               sum(rows_rejected) + sum(rows_quarantined), sum(rows_excluded)
-        from marts.kpi_deliveries where source = ? and month = ?
-        group by all order by 1
-    """, [source, month]).fetchall()
+        with latest as (
+            select partner_code, max(month) as month from marts.kpi_deliveries
+            where source = $source group by partner_code
+        )
+        select d.partner_code, d.month, sum(d.files), sum(d.rows_read), sum(d.rows_valid),
+               sum(d.rows_rejected) + sum(d.rows_quarantined), sum(d.rows_excluded)
+        from marts.kpi_deliveries as d
+        left join latest on d.partner_code = latest.partner_code
+        where d.source = $source
+          and d.month = coalesce(cast($month as date), latest.month)
+        group by d.partner_code, d.month order by 1
+    """, {"source": source, "month": month}).fetchall()
     delivered = {r[0]: r for r in rows}
     expected = [c for c in partner_codes if c not in not_expected]
     missing = [c for c in expected if c not in delivered]
-    lines = [f"{label} for {month:%B %Y}: {len(expected) - len(missing)} of {len(expected)} "
+    when = f"for {month:%B %Y}" if month else "in each partner's latest delivered month"
+    lines = [f"{label} {when}: {len(expected) - len(missing)} of {len(expected)} "
              f"partners delivered" + (f"; not delivered: {', '.join(missing)}" if missing else "")
              + (f" (not expected to deliver: {', '.join(not_expected)})" if not_expected else ""),
              "",
-             f"{'partner':<12} {'files':>6} {'rows read':>11} {'valid':>11} "
+             f"{'partner':<12} {'month':>8} {'files':>6} {'rows read':>11} {'valid':>11} "
              f"{'quarantined':>12} {'excluded':>9}"]
     for code in partner_codes:
         if code in delivered:
-            _, files, read, valid, quarantined, excluded = delivered[code]
-            lines.append(f"{code:<12} {files:>6,} {read:>11,} {valid:>11,} {quarantined:>12,} "
-                         f"{excluded:>9,}")
+            _, delivered_month, files, read, valid, quarantined, excluded = delivered[code]
+            lines.append(f"{code:<12} {delivered_month:%Y-%m} {files:>6,} {read:>11,} "
+                         f"{valid:>11,} {quarantined:>12,} {excluded:>9,}")
         else:
             note = "not expected" if code in not_expected else "no delivery"
-            lines.append(f"{code:<12} {'-':>6} {note:>11}")
+            lines.append(f"{code:<12} {'-':>8} {'-':>6} {note:>11}")
     return lines
 
 
-def status_report(operations_db: Path, partner_codes: list[str], month: dt.date,
+def status_report(operations_db: Path, partner_codes: list[str], month: dt.date | None,
                   now: dt.datetime | None = None, not_expected: tuple[str, ...] = ()) -> str:
     """The status text for `month`; FileNotFoundError when nothing has been published yet."""
     if not operations_db.exists():

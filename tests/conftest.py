@@ -28,7 +28,7 @@ def settings(tmp_path, monkeypatch) -> Settings:
 
 @pytest.fixture(scope="session")
 def partners():
-    return load_partners(PARTNERS_DIR, REPO_ROOT / "dbt")
+    return load_partners(PARTNERS_DIR, REPO_ROOT / "seeds" / "reference")
 
 
 def copy_realdata(landing: Path) -> None:

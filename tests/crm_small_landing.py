@@ -51,7 +51,8 @@ sources:
     timestamp_format: "%d/%m/%Y %H:%M"
     timestamp_zone: local
     codes:
-      channel: {TEL: phone, F2F: face_to_face, WEB: web, EML: email, LTR: letter, SOC: social}
+      channel: {TEL: phone, F2F: face_to_face, WEB: web, EML: email, LTR: letter, SOC: social,
+                STF: excluded}
       avoidable_reason: {CHASE: progress_chasing, FAIL: service_failure, COMMS: poor_communication,
                          SIGN: poor_signposting, "-": none}
       feedback_type: {COMP: complaint, COMM: comment, COMPL: compliment}
@@ -120,6 +121,8 @@ ALPHA_ROWS = [
     "A6;21/03/2024 12:00;TEL;broken",
     "A7;;TEL;;Council Tax;;;;;;;;;Quarantined Person;07700900777;q7@example.net;;",
     "A8;31/02/2024 10:00;TEL;;Council Tax;;;;;;;;;;;;;",
+    # A15: parses, but before 1990: timestamp_out_of_range
+    "A15;10/03/1985 10:00;TEL;;Council Tax;;;;;;;;;;;;;",
     "A9;10/03/2024 10:00;FAX;;Council Tax;;;;;;;;;;;;;",
     "A10;10/03/2024 10:00;TEL;;Council Tax;;;;;6;;;;;;;;",
     "A11;10/03/2024 10:00;TEL;10/03/2024 09:00;Council Tax;;;;;;;;;;;;;",
@@ -131,6 +134,9 @@ ALPHA_ROWS = [
     "A13;03/04/2024 09:00;WEB;;Housing;;;;;;;;;Brown, Bob;12345;;m11aa;",
     # A14: no identity at all (name only): no customer; alpha's latest contact
     "A14;30/04/2024 17:00;F2F;;Council Tax;;N;;;;;;;Zoë Ng;;;;",
+    # A16: raised by staff (channel STF -> excluded): excluded, its unknown avoidable code
+    # unchecked; never a contact, never quarantined
+    "A16;11/03/2024 10:00;STF;;Council Tax;;;;ZZ;;;;;Staff Member;;;;",
 ]
 
 

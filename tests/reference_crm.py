@@ -40,7 +40,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from tests.reference_kpis import _decode, _delivery_key, load_calendar, read_table
+from tests.reference_kpis import _decode, _delivery_key, load_sanity_window, read_table
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PARTNERS_DIR = REPO_ROOT / "seeds" / "partners"
@@ -52,7 +52,8 @@ FIELDS = ("enquiry_id", "created_at", "channel", "resolved_at", "service", "enqu
           "feedback_type", "feedback_stage", "responded_at",
           "customer_name", "phone", "email", "postcode", "uprn")
 PERSONAL = ("customer_name", "phone", "email", "postcode", "uprn")
-QUARANTINE_REASONS = ("missing_key", "bad_timestamp", "unknown_code", "bad_satisfaction",
+QUARANTINE_REASONS = ("missing_key", "bad_timestamp", "timestamp_out_of_range", "unknown_code",
+                      "bad_satisfaction",
                       "resolved_before_created", "duplicate_enquiry_id")
 CHANNELS = ("face_to_face", "phone", "email", "letter", "social", "web")
 AVOIDABLE = ("progress_chasing", "service_failure", "poor_communication", "poor_signposting")
@@ -382,6 +383,7 @@ class Contact:
     is_duplicate_case: bool = False
     has_repeat_within_7_days: bool | None = None
     unit_cost: Fraction | None = None  # channel cost for the partner and financial year
+    avoidable_given: bool = False  # an avoidable reason was delivered, `none` included
 
     @property
     def contact_id(self) -> str:
@@ -398,6 +400,7 @@ class PartnerData:
     files: dict[str, int] = field(default_factory=dict)  # file -> data rows read
     rejected: list[tuple[str, int]] = field(default_factory=list)
     quarantined: list[tuple[str, int, str]] = field(default_factory=list)
+    excluded: list[tuple[str, int, str]] = field(default_factory=list)  # (file, row, reason)
     contacts: list[Contact] = field(default_factory=list)
 
     def quarantine_by_reason(self) -> Counter:
@@ -428,13 +431,34 @@ def _lookup(maps: dict, f: str, code: str) -> str | None:
     return m.get(code)
 
 
+EXCLUSIONS = (("channel", "excluded_channel"), ("service", "excluded_service"),
+              ("avoidable_reason", "excluded_avoidable_reason"),
+              ("feedback_type", "excluded_feedback_type"),
+              ("feedback_stage", "excluded_feedback_stage"))
+
+
+def exclusion_of(v: dict, maps: dict, services: dict[str, str]) -> str | None:
+    """The first coded field whose value the partner maps to `excluded` (not a customer
+    contact), or None."""
+    for f, reason in EXCLUSIONS:
+        if v[f] is None:
+            continue
+        target = services.get(v[f]) if f == "service" else _lookup(maps, f, v[f])
+        if target == "excluded":
+            return reason
+    return None
+
+
 def classify(values: dict, src: dict, maps: dict, zone: ZoneInfo,
-             calendar: tuple[dt.date, dt.date]) -> tuple[str | None, dict]:
-    """(first failing check 1-5, parsed values) of one row; trimmed, empty -> None."""
+             window: tuple[dt.datetime, dt.datetime],
+             services: dict[str, str] | None = None) -> tuple[str | None, dict]:
+    """(first failing check 1-5, parsed values) of one row; trimmed, empty -> None.
+    v["exclusion"] names why a row that passes is excluded (None: a customer contact); the
+    codes of an excluded row are not checked."""
     v = {f: (values[f].strip() or None) if values[f] is not None else None for f in FIELDS}
     if v["enquiry_id"] is None or v["created_at"] is None:
         return "missing_key", v
-    fmt = str(src["timestamp_format"])
+    formats = src.get("column_timestamp_formats") or {}
     utc = src.get("timestamp_zone", "local") == "utc"
     parsed = {}
     for f in ("created_at", "resolved_at", "responded_at"):
@@ -442,22 +466,23 @@ def classify(values: dict, src: dict, maps: dict, zone: ZoneInfo,
             parsed[f] = None
             continue
         try:
-            ts = dt.datetime.strptime(v[f], fmt)
+            ts = dt.datetime.strptime(v[f], str(formats.get(f, src["timestamp_format"])))
         except ValueError:
             return "bad_timestamp", v
         if utc:
             ts = ts.replace(tzinfo=dt.UTC).astimezone(zone).replace(tzinfo=None)
         parsed[f] = ts
-    if not calendar[0] <= parsed["created_at"].date() <= calendar[1]:
-        return "bad_timestamp", v
+    if not window[0] <= parsed["created_at"] <= window[1]:
+        return "timestamp_out_of_range", v
     v.update(parsed)
-    if v["channel"] is None:
+    v["exclusion"] = exclusion_of(v, maps, services or {})
+    if v["channel"] is None and v["exclusion"] is None:
         return "unknown_code", v
     for f in ("channel", "avoidable_reason", "feedback_type", "feedback_stage", *FLAG_FIELDS):
         if v[f] is None:
             continue
         canonical = _lookup(maps, f, v[f])
-        if canonical is None:
+        if canonical is None and v["exclusion"] is None:
             return "unknown_code", v
         v[f] = canonical
     if v["satisfaction"] is not None:
@@ -470,7 +495,7 @@ def classify(values: dict, src: dict, maps: dict, zone: ZoneInfo,
 
 
 def read_partner(landing_dir: Path, partner: Partner,
-                 calendar: tuple[dt.date, dt.date]) -> PartnerData:
+                 window: tuple[dt.datetime, dt.datetime]) -> PartnerData:
     src = partner.source
     data = PartnerData(partner.code)
     maps = _code_maps(src)
@@ -484,13 +509,16 @@ def read_partner(landing_dir: Path, partner: Partner,
             if values is None:
                 data.rejected.append((name, number))
                 continue
-            reason, v = classify(values, src, maps, zone, calendar)
+            reason, v = classify(values, src, maps, zone, window, services)
             if reason is None and v["enquiry_id"] in claimed:
                 reason = "duplicate_enquiry_id"
             if reason is not None:
                 data.quarantined.append((name, number, reason))
                 continue
             claimed.add(v["enquiry_id"])
+            if v["exclusion"] is not None:
+                data.excluded.append((name, number, v["exclusion"]))
+                continue
             flag = {f: None if v[f] is None else v[f] == "true" for f in FLAG_FIELDS}
             feedback = v["feedback_type"]
             stage = None
@@ -503,7 +531,7 @@ def read_partner(landing_dir: Path, partner: Partner,
                 first_contact_resolved=flag["first_contact_resolved"],
                 back_office=flag["back_office"],
                 avoidable=None if v["avoidable_reason"] in (None, "none") else
-                v["avoidable_reason"],
+                v["avoidable_reason"], avoidable_given=v["avoidable_reason"] is not None,
                 satisfaction=v["satisfaction"], feedback_type=feedback, feedback_stage=stage,
                 personal=normalise_personal(v), source_file=name, row_number=number))
     return data
@@ -573,7 +601,8 @@ COUNT_COLUMNS = ("contacts", "fpoc_flagged", "fpoc_resolved", "repeat_assessable
                  "avoidable_contacts", *(f"avoidable_{a}" for a in AVOIDABLE),
                  "resolved_contacts", "satisfaction_responses", "satisfied_responses",
                  "complaints", "comments", "compliments", "duplicate_cases", "phones_given",
-                 "phones_valid", "postcodes_given", "postcodes_valid")
+                 "phones_valid", "postcodes_given", "postcodes_valid", "avoidable_flagged",
+                 "feedback_given", "identified_contacts")
 
 
 @dataclass
@@ -604,6 +633,10 @@ class Tally:
             n["satisfied_responses"] += c.satisfaction >= 4
         if c.feedback_type is not None:
             n[f"{c.feedback_type}s"] += 1
+        # what "measured" rests on (docs/kpi-definitions.md, "Not measured is not zero")
+        n["avoidable_flagged"] += c.avoidable_given
+        n["feedback_given"] += c.feedback_type is not None
+        n["identified_contacts"] += c.customer is not None
         n["duplicate_cases"] += c.is_duplicate_case
         p = c.personal
         n["phones_given"] += p.phone_given
@@ -708,8 +741,29 @@ def total(value) -> ScoreRow:
     return ScoreRow(Fraction(value), Fraction(value), None)
 
 
+def unmeasured_unless(inputs: int, row: ScoreRow) -> ScoreRow:
+    """Not measured is not zero: without a single contact carrying the KPI's input the value
+    is None (never ranked, never pooled); the counts stay."""
+    return row if inputs else ScoreRow(None, row.numerator, row.denominator)
+
+
 def scorecard_rows(m: MonthFigures, last_year: MonthFigures | None
                    ) -> dict[tuple[str, str], ScoreRow]:
+    rows = _scorecard_rows(m, last_year)
+    n = m.total.column
+    for (kpi, segment), row in rows.items():
+        inputs = {"avoidable_contact_pct": n("avoidable_flagged"),
+                  "csat_response_rate_pct": n("satisfaction_responses"),
+                  "complaints_per_1000": n("feedback_given"),
+                  "repeat_complainants": n("feedback_given"),
+                  "duplicate_case_pct": n("identified_contacts")}.get(kpi)
+        if inputs is not None:
+            rows[(kpi, segment)] = unmeasured_unless(inputs, row)
+    return rows
+
+
+def _scorecard_rows(m: MonthFigures, last_year: MonthFigures | None
+                    ) -> dict[tuple[str, str], ScoreRow]:
     t = m.total
     n = t.column
     rows = {
@@ -763,8 +817,8 @@ def compute(landing_dir: Path, partners_dir: Path = PARTNERS_DIR,
     partners = load_partners(partners_dir)
     holidays = load_bank_holidays(reference_dir)
     costs = UnitCosts.load(reference_dir)
-    calendar = load_calendar()
-    data = {code: read_partner(landing_dir, p, calendar) for code, p in partners.items()}
+    window = load_sanity_window()
+    data = {code: read_partner(landing_dir, p, window) for code, p in partners.items()}
     contacts = [c for d in data.values() for c in d.contacts]
     assign_customers(contacts)
     flag_duplicates_and_repeats(contacts)

@@ -5,13 +5,15 @@ with pyyaml, CSV files with the `csv` module, workbooks with openpyxl, timestamp
 `datetime.strptime` and `zoneinfo`. The definitions follow docs/kpi-definitions.md and
 `seeds/reference/kpi_definitions.csv`; ratios (and decimal durations) are kept as exact
 `Fraction`s, so that targets, RAG status and ranks are decided on the true values (converted to
-float only for comparison). The warehouse calendar (bad_timestamp outside it) is read from the
-`vars` of dbt/dbt_project.yml, never from model SQL.
+float only for comparison). The sanity window of a start time (timestamp_out_of_range outside
+it) starts at var `earliest_timestamp` of dbt/dbt_project.yml, never read from model SQL, and
+ends a day after the load, taken here as a day after now (the recomputation runs after the
+load; no sample row is dated in the future).
 
 Every data row ends up in exactly one place, as the "Data quality" section of the definitions
 says: rejected (cannot be split into the header's columns), quarantined under the first failing
-check (missing_key, bad_timestamp, unknown_outcome_code, bad_duration, negative_duration,
-duplicate_call_id), excluded (valid test/phantom records), or a call.
+check (missing_key, bad_timestamp, timestamp_out_of_range, unknown_outcome_code, bad_duration,
+negative_duration, duplicate_call_id), excluded (valid test/phantom records), or a call.
 
 Run `python -m tests.reference_kpis <landing dir>` to print the monthly figures.
 """
@@ -50,8 +52,9 @@ SCORECARD_KPIS = ("tsf_pct", "asa_seconds", "abandon_rate_pct", "sl_days_pct", "
 COUNT_KPIS = {"calls_offered": "offered", "answered_unknown_wait": "answered_unknown_wait"}
 
 # Quarantine reasons, in the order the checks apply (the first failing one is the reason).
-QUARANTINE_REASONS = ("missing_key", "bad_timestamp", "unknown_outcome_code", "bad_duration",
-                      "negative_duration", "duplicate_call_id")
+QUARANTINE_REASONS = ("missing_key", "bad_timestamp", "timestamp_out_of_range",
+                      "unknown_outcome_code", "bad_duration", "negative_duration",
+                      "duplicate_call_id")
 # `hms`: H:MM:SS with an optional decimal fraction of seconds, optionally negative;
 # `seconds`: a number, optionally negative and decimal.
 HMS_RE = re.compile(r"^(-?)(\d+):([0-5]\d):([0-5]\d(?:\.\d+)?)$")
@@ -67,7 +70,8 @@ EXPR_TOKEN_RE = re.compile(r"""\s*(?:"((?:[^"]|"")*)"|'((?:[^']|'')*)')\s*""")
 class Partner:
     code: str
     timezone: str
-    opening_hours: dict[int, tuple[dt.time, dt.time]]  # ISO weekday 1..7 -> [open, close)
+    # ISO weekday 1..7 -> [open, close); close None: "24:00", open to midnight
+    opening_hours: dict[int, tuple[dt.time, dt.time | None]]
     source: dict  # the YAML `sources.telephony` block as written
 
 
@@ -77,9 +81,9 @@ def load_partners(partners_dir: Path = PARTNERS_DIR) -> dict[str, Partner]:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
         hours = {}
         for day, span in (raw.get("opening_hours") or {}).items():
-            if span:
-                hours[WEEKDAYS.index(day) + 1] = (dt.time.fromisoformat(str(span[0])),
-                                                  dt.time.fromisoformat(str(span[1])))
+            if span and span != "closed":
+                closes = None if span[1] == "24:00" else dt.time.fromisoformat(str(span[1]))
+                hours[WEEKDAYS.index(day) + 1] = (dt.time.fromisoformat(str(span[0])), closes)
         source = (raw.get("sources") or {}).get(SOURCE)
         if source is None:
             continue
@@ -124,11 +128,12 @@ def load_overrides(reference_dir: Path = REFERENCE_DIR) -> dict[tuple[str, str],
         }
 
 
-def load_calendar(dbt_project: Path = DBT_PROJECT) -> tuple[dt.date, dt.date]:
-    """(first, last) day of the warehouse calendar: `vars` of dbt/dbt_project.yml."""
+def load_sanity_window(dbt_project: Path = DBT_PROJECT) -> tuple[dt.datetime, dt.datetime]:
+    """(earliest, latest) plausible event time: var `earliest_timestamp` of
+    dbt/dbt_project.yml, and the load time (now) plus one day."""
     variables = yaml.safe_load(dbt_project.read_text(encoding="utf-8"))["vars"]
-    return (dt.date.fromisoformat(str(variables["calendar_start_date"])),
-            dt.date.fromisoformat(str(variables["calendar_end_date"])))
+    earliest = dt.datetime.fromisoformat(str(variables["earliest_timestamp"]))
+    return earliest, dt.datetime.now() + dt.timedelta(days=1)
 
 
 def load_bank_holidays(reference_dir: Path = REFERENCE_DIR) -> set[dt.date]:
@@ -303,7 +308,7 @@ def _delivery_key(name: str, pattern: str | None) -> str:
 
 
 def check_row(values: dict, ts_format: str, utc: bool, zone: ZoneInfo,
-              calendar: tuple[dt.date, dt.date], codes: dict[str, str],
+              window: tuple[dt.datetime, dt.datetime], codes: dict[str, str],
               styles: dict[str, str]) -> tuple[str | None, dt.datetime | None, dict]:
     """(first failing check among 1-5, local start, durations) of one row's text values.
 
@@ -321,8 +326,8 @@ def check_row(values: dict, ts_format: str, utc: bool, zone: ZoneInfo,
         return "bad_timestamp", None, {}
     if utc:
         local = local.replace(tzinfo=dt.UTC).astimezone(zone).replace(tzinfo=None)
-    if not calendar[0] <= local.date() <= calendar[1]:
-        return "bad_timestamp", None, {}
+    if not window[0] <= local <= window[1]:
+        return "timestamp_out_of_range", None, {}
     if code not in codes:
         return "unknown_outcome_code", local, {}
     durations, parsed = {}, True
@@ -357,7 +362,7 @@ def read_partner(landing_dir: Path, partner: Partner) -> PartnerData:
     default_style = src.get("duration_format", "seconds")
     styles = {d: (src.get("duration_formats") or {}).get(d, default_style) for d in DURATIONS}
     codes = {str(k): str(v) for k, v in (src.get("outcome_codes") or {}).items()}
-    calendar = load_calendar()
+    window = load_sanity_window()
     claimed_ids: set[str] = set()  # call ids of earlier rows that passed checks 1-5
 
     for path in paths:  # earlier = by source file, then row number
@@ -370,7 +375,7 @@ def read_partner(landing_dir: Path, partner: Partner) -> PartnerData:
                 data.rejected += 1
                 continue
             values = {f: getters[f](row) if f in getters else None for f in FIELDS}
-            reason, local, durations = check_row(values, ts_format, utc, zone, calendar, codes,
+            reason, local, durations = check_row(values, ts_format, utc, zone, window, codes,
                                                  styles)
             call_id = (values["call_id"] or "").strip()
             if reason is None and call_id in claimed_ids:
@@ -559,7 +564,7 @@ def is_out_of_hours(local: dt.datetime, partner: Partner, holidays: set[dt.date]
     if hours is None:
         return True
     opens, closes = hours
-    return not (opens <= local.time() < closes)
+    return not (opens <= local.time() and (closes is None or local.time() < closes))
 
 
 def compute(landing_dir: Path, partners_dir: Path = PARTNERS_DIR,

@@ -72,7 +72,8 @@ def test_bench_clones_partners_and_writes_the_report(tmp_path):
 
 def test_clones_are_valid_partners_of_varied_size_and_staffing(tmp_path):
     paths = write_clones(14, PARTNERS_DIR, tmp_path / "a", seed=42)
-    partners = load_partners(tmp_path / "a", REPO_ROOT / "dbt")  # the ingest side's rules
+    # the ingest side's rules
+    partners = load_partners(tmp_path / "a", REPO_ROOT / "seeds" / "reference")
     assert list(partners) == sorted(clone_code(i) for i in range(14))
     assert clone_code(7) == "highcross_007" and "phonenow" not in "".join(partners)
     profiles, groups = set(), {}

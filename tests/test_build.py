@@ -100,11 +100,16 @@ def test_status_reports_deliveries_and_rejections(built_warehouse):
     eastbrook = built_warehouse.landing_dir / "eastbrook" / "telephony" / "EB_Telephony_202404.csv"
     data_rows = len(eastbrook.read_text(encoding="utf-8").splitlines()) - 1
     line = next(ln for ln in out.splitlines() if ln.startswith("eastbrook "))
-    assert line.split()[1:3] == ["1", f"{data_rows:,}"]
+    assert line.split()[1:4] == ["2024-04", "1", f"{data_rows:,}"]
     riverton = next(ln for ln in out.splitlines() if ln.startswith("riverton "))
-    assert riverton.split()[1] == "30"  # one file a day
+    assert riverton.split()[2] == "30"  # one file a day
     assert "rejected" in out
     assert "CRM for April 2024: 6 of 6 partners delivered" in out
     crm_section = out.split("CRM for April 2024", 1)[1]
     westvale = next(ln for ln in crm_section.splitlines() if ln.startswith("westvale "))
-    assert westvale.split()[1] == "1"  # one JSON-lines file a month
+    assert westvale.split()[2] == "1"  # one JSON-lines file a month
+    # without --month: each partner's latest delivered month, PhoneNow's historic March 2021
+    latest = hub(env, "status").stdout
+    assert "Telephony in each partner's latest delivered month: 6 of 6" in latest
+    phonenow = next(ln for ln in latest.splitlines() if ln.startswith("phonenow "))
+    assert phonenow.split()[1] == "2021-03"

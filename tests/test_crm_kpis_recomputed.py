@@ -52,9 +52,11 @@ def test_reference_crm_small(tmp_path):
     alpha, beta = ref.partners["alpha"], ref.partners["beta"]
 
     # row accounting: every data row exactly once (CSV in cp1252 + BOM, JSON lines)
-    assert (alpha.raw_rows, len(alpha.contacts), len(alpha.rejected)) == (15, 8, 1)
+    assert (alpha.raw_rows, len(alpha.contacts), len(alpha.rejected)) == (17, 8, 1)
     assert alpha.quarantine_by_reason() == Counter(QUARANTINE_REASONS)  # one of each
-    assert [r for _, r, _ in alpha.quarantined] == [7, 8, 9, 10, 11, 12]
+    assert [r for _, r, _ in alpha.quarantined] == [7, 8, 9, 10, 11, 12, 13]
+    # a staff-raised record (channel mapped to `excluded`) with an unmapped avoidable code
+    assert alpha.excluded == [("alpha_crm_2024_03.csv", 17, "excluded_channel")]
     assert (beta.raw_rows, len(beta.contacts), beta.rejected) == (8, 5, [("beta_202404.jsonl",
                                                                           5)])
     assert beta.quarantine_by_reason() == Counter(bad_timestamp=1, unknown_code=1)
@@ -128,6 +130,9 @@ def test_reference_crm_small(tmp_path):
     }
     assert {k: sc[k].value for k in expected} == expected
     assert sc[("alpha", apr, "complaints_in_policy_pct", "all")].value is None
+    # not measured is not zero: no April contact of alpha carries a feedback type
+    assert sc[("alpha", apr, "complaints_per_1000", "all")].value is None
+    assert sc[("alpha", apr, "avoidable_contact_pct", "all")].value == 0  # A12's "-" is given
     assert sc[("alpha", mar, "channel_shift_pts", "phone")].value is None  # no last year
     assert ("beta", mar, "contacts", "all") not in sc  # B1 is an April contact locally
     assert {seg for (p, m, k, seg) in sc if (p, m, k) == ("alpha", mar, "channel_mix_pct")} == {
@@ -277,6 +282,8 @@ def test_crm_row_accounting(operations, marts, crm_reference):
                                         f"where source = '{SOURCE}' group by all")
     fct = _per_partner(marts, "select partner_code, count(*) from marts.fct_contacts "
                               "group by all")
+    excluded = _per_partner(operations, "select partner_code, count(*) from "
+                                        "quality.excluded_contacts group by all")
     unknown = sorted({r for _, r in quarantined} - set(QUARANTINE_REASONS))
     assert not unknown, f"quality.quarantine_contacts has reasons docs/crm.md lacks: {unknown}"
     partners = {p for p, _ in quarantined} | set(rejected) | set(fct)
@@ -286,11 +293,13 @@ def test_crm_row_accounting(operations, marts, crm_reference):
     mismatches = []
     for code, data in sorted(crm_reference.partners.items()):
         q = {r: quarantined[(code, r)] for r in QUARANTINE_REASONS}
-        accounted = rejected[code] + sum(q.values()) + fct[code]
+        accounted = rejected[code] + sum(q.values()) + excluded[code] + fct[code]
         if accounted != data.raw_rows:
             mismatches.append(f"{code}: {data.raw_rows} data rows in files vs {rejected[code]} "
-                              f"rejected + {sum(q.values())} quarantined + {fct[code]} fct")
+                              f"rejected + {sum(q.values())} quarantined + {excluded[code]} "
+                              f"excluded + {fct[code]} fct")
         for label, mart_n, ours_n in (("rejected", rejected[code], len(data.rejected)),
+                                      ("excluded", excluded[code], len(data.excluded)),
                                       ("fct_contacts", fct[code], len(data.contacts))):
             if mart_n != ours_n:
                 mismatches.append(f"{code} {label}: {mart_n} vs {ours_n}")

@@ -128,7 +128,7 @@ def crm(tmp_path, settings, monkeypatch):
     folder.mkdir()
     (folder / "crmtown.yml").write_text(CSV_PARTNER, encoding="utf-8")
     (folder / "jsontown.yml").write_text(JSONL_PARTNER, encoding="utf-8")
-    return load_partners(folder, REPO_ROOT / "dbt")
+    return load_partners(folder, REPO_ROOT / "seeds" / "reference")
 
 
 def write(path: Path, text: str) -> Path:
@@ -382,22 +382,22 @@ def _config_error(tmp_path: Path, yaml_text: str) -> str:
     folder.mkdir(exist_ok=True)
     (folder / "crmtown.yml").write_text(yaml_text, encoding="utf-8")
     with pytest.raises(PartnerConfigError) as exc:
-        load_partners(folder, REPO_ROOT / "dbt")
+        load_partners(folder, REPO_ROOT / "seeds" / "reference")
     return str(exc.value)
 
 
 @pytest.mark.parametrize("change, expected", [
     (("      channel: {TEL: phone, F2F: face_to_face, WEB: web}\n", ""),
-     "sources.crm.codes.channel is required"),
+     "sources.crm.codes.channel: required key missing"),
     (("  stage_1: 15\n", "  stage_1: 0\n"), "complaint_policy.stage_1"),
     (("  stage_1: 15\n", "  stage_3: 5\n"), "complaint_policy.stage_3"),
-    (("      channel: Channel\n", ""), "lacks required field(s) ['channel']"),
+    (("      channel: Channel\n", ""), "sources.crm.columns.channel: required key missing"),
     (("      uprn: UPRN\n", "      uprn: UPRN\n      address: Addr\n"),
      "sources.crm.columns.address"),
-    (("{type: csv,", "{type: parquet,"), "sources.crm.format.type 'parquet'"),
+    (("{type: csv,", "{type: parquet,"), "sources.crm.format.type: Input should be 'csv'"),
     (('    timestamp_format: "%Y-%m-%d %H:%M:%S"\n    timestamp_zone',
-      '    timestamp_format: "%H:%M %d.%m.%Y"\n    timestamp_zone'),
-     "vars.timestamp_formats"),
+      '    timestamp_format: "%Y-%m-%d %Q"\n    timestamp_zone'),
+     "sources.crm.timestamp_format: '%Y-%m-%d %Q' is not a DuckDB strptime format"),
     (("feedback_type: {COMP: complaint}", "feedback_type: {COMP: grumble}"),
      "sources.crm.codes.feedback_type.COMP"),
     (("feedback_type: {COMP: complaint}", "flag: {Yes: \"true\"}"), "quote it"),
@@ -412,7 +412,8 @@ def test_crm_config_errors_name_file_and_key(tmp_path, change, expected):
 def test_telephony_cannot_be_jsonl(tmp_path):
     text = CSV_PARTNER.replace("    columns: {call_id", "    format: {type: jsonl}\n"
                                "    columns: {call_id", 1)
-    assert "sources.telephony.format.type 'jsonl'" in _config_error(tmp_path, text)
+    assert "sources.telephony.format: type 'jsonl' is for crm only" in _config_error(tmp_path,
+                                                                                     text)
 
 
 def test_default_complaint_policy_and_flag_map(tmp_path):
@@ -501,7 +502,9 @@ def test_status_shows_crm_deliveries(tmp_path):
     assert "CRM for March 2024: 1 of 2 partners delivered; not delivered: jsontown" in out
     crm_lines = out.split("CRM for", 1)[1].splitlines()
     assert next(ln for ln in crm_lines if ln.startswith("crmtown ")).split() == [
-        "crmtown", "1", "5", "3", "2", "0"]
+        "crmtown", "2024-03", "1", "5", "3", "2", "0"]
+    assert "CRM in each partner's latest delivered month: 1 of 2" in status_report(
+        ops, ["crmtown", "jsontown"], None)
     assert "jsontown/crm/x: bad" in out
 
 

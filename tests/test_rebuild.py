@@ -7,9 +7,10 @@ order, each test checking its part:
 
 1. `hub build` with nothing new: no dbt work, the published files untouched;
 2. a stray landing folder no partner owns, `hub build --strict`: refused, files untouched;
-3. PhoneNow's configuration broken (a queue mapped to an unknown service line): the build
-   fails in dbt's tests, the published files untouched, a reader keeps reading them;
-4. the configuration fixed, `hub build` (not strict): a full build (the failed one may have
+3. a copy of the dbt project with a broken model (`HUB_HOME`): the build fails inside dbt, the
+   published files untouched, a reader keeps reading them (a broken partner YAML no longer
+   gets that far: it is refused before loading, test_partner_schema.py);
+4. the repository's project again, `hub build` (not strict): a full build (the failed one may have
    left some tables updated and others not) that reports the stray folder, publishes while the
    reader still holds the old file open, and serves the same figures: every marts table equals
    the session's build from scratch of the same files, row for row (builds are deterministic).
@@ -25,6 +26,7 @@ import duckdb
 import pytest
 import yaml
 
+from dagster_project.settings import REPO_ROOT
 from tests.conftest import PARTNERS_DIR, REALDATA_DIR, copy_data_dir, hub, hub_env
 from tests.marts_compare import differences, marts_rows
 from tests.test_build import sha256
@@ -70,12 +72,16 @@ def rebuilds(built_warehouse, tmp_path_factory) -> Rebuilds:
         stray.parent.mkdir(parents=True)
         stray.write_text("a,b\n1,2\n")
         step("strict", env, "--strict")
-        broken = root / "partners"
-        shutil.copytree(PARTNERS_DIR, broken)
-        config = yaml.safe_load((broken / "phonenow.yml").read_text())
-        config["sources"]["telephony"]["queues"]["Streaming"] = "no_such_service_line"
-        (broken / "phonenow.yml").write_text(yaml.safe_dump(config))
-        step("failed", {**env, "HUB_PARTNERS_DIR": str(broken)})
+        # a build that fails inside dbt: a copy of the project whose scorecard model reads a
+        # relation that does not exist (a partner YAML error would stop it before loading)
+        broken = root / "home"
+        for folder in ("dbt", "seeds"):
+            shutil.copytree(REPO_ROOT / folder, broken / folder,
+                            ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"))
+        scorecard = broken / "dbt" / "models" / "marts" / "kpi" / "kpi_scorecard.sql"
+        scorecard.write_text(scorecard.read_text().replace("select * from final",
+                                                           "select * from final_missing"))
+        step("failed", {**env, "HUB_HOME": str(broken)})
         step("recovered", env)
     finally:
         reader.close()
@@ -137,10 +143,12 @@ def test_invalid_partner_configuration_is_a_clear_error(tmp_path):
     broken = tmp_path / "partners"
     shutil.copytree(PARTNERS_DIR, broken)
     config = yaml.safe_load((broken / "eastbrook.yml").read_text())
-    config["sources"]["telephony"]["timestamp_format"] = "%m-%d-%Y"
+    config["sources"]["telephony"]["timestamp_format"] = "%m-%d-%Q"
     (broken / "eastbrook.yml").write_text(yaml.safe_dump(config))
     data = tmp_path / "data"
     shutil.copytree(REALDATA_DIR, data / "landing")  # a tiny landing folder: never read
     result = hub(hub_env(data, HUB_PARTNERS_DIR=str(broken)), "build", check=False)
     assert result.returncode == 2
-    assert "eastbrook.yml" in result.stderr and "timestamp_format" in result.stderr
+    assert "eastbrook.yml" in result.stderr
+    assert "sources.telephony.timestamp_format: '%m-%d-%Q' is not a DuckDB strptime format" \
+        in result.stderr

@@ -127,6 +127,28 @@ def _check_header(header: list[str], cfg: SourceConfig, personal: bool = False) 
                            f"{_delimiter_hint(header, cfg)}")
 
 
+def _bind_expressions(header: list[str], cfg: SourceConfig) -> None:
+    """Every `{expr: ...}` column must bind against the file's header before anything loads: a
+    misspelt header inside an expression is reported as the YAML key that names it. DuckDB's
+    message is cut before its list of candidate columns (the header may be personal data)."""
+    exprs = [(name, spec) for name, spec in cfg.columns.items() if spec.expr is not None]
+    if not exprs:
+        return
+    columns = ", ".join('cast(null as varchar) as "' + h.replace('"', '""') + '"'
+                        for h in header) or "1 as _"
+    con = duckdb.connect()
+    try:
+        for name, spec in exprs:
+            try:
+                con.execute(f"select {spec.sql()} from (select {columns}) limit 0")
+            except duckdb.Error as exc:
+                reason = str(exc).splitlines()[0].split("Candidate bindings")[0].strip()
+                raise FileRejected(f"sources.{cfg.source}.columns.{name}: its expr does not "
+                                   f"bind against the file's header: {reason}") from None
+    finally:
+        con.close()
+
+
 def _sql_text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
@@ -346,6 +368,7 @@ class _Loader:
         readable = readable_file(new.f.path, new.cfg, workdir)
         header = read_header(readable.path, readable.encoding, readable.delimiter)
         _check_header(header, new.cfg, personal=bool(self.personal))
+        _bind_expressions(header, new.cfg)
         return _Ready(new, readable, tuple(header), current[1] if current else None,
                       new.f.path.stat().st_size)
 

@@ -83,7 +83,9 @@ def write_partner_config(con: duckdb.DuckDBPyConnection,
                                   "closes_at varchar", []),
         "partner_sources": ("partner_code varchar, source varchar, timestamp_format varchar, "
                             "timestamp_zone varchar, wait_format varchar, talk_format varchar, "
-                            "hold_format varchar, wrap_format varchar", []),
+                            "hold_format varchar, wrap_format varchar, "
+                            "started_at_format varchar, created_at_format varchar, "
+                            "resolved_at_format varchar, responded_at_format varchar", []),
         "partner_outcome_codes": ("partner_code varchar, source varchar, outcome_code varchar, "
                                   "outcome varchar", []),
         "partner_queues": ("partner_code varchar, queue_name varchar, "
@@ -102,10 +104,11 @@ def write_partner_config(con: duckdb.DuckDBPyConnection,
             tables["partner_opening_hours"][1].append(
                 (p.code, WEEKDAYS.index(day) + 1, opens, closes))
         for name, s in p.sources.items():
-            d = s.duration_formats
+            d, f = s.duration_formats, s.column_timestamp_formats
             tables["partner_sources"][1].append(
                 (p.code, name, s.timestamp_format, s.timestamp_zone, d.get("wait"),
-                 d.get("talk"), d.get("hold"), d.get("wrap")))
+                 d.get("talk"), d.get("hold"), d.get("wrap"), *(f.get(c) for c in (
+                     "started_at", "created_at", "resolved_at", "responded_at"))))
             tables["partner_outcome_codes"][1].extend(
                 (p.code, name, code, outcome) for code, outcome in s.codes.items())
             tables["partner_queues"][1].extend(

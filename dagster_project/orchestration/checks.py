@@ -10,6 +10,7 @@ import duckdb
 from dagster_dbt import get_asset_key_for_model
 
 from dagster_project import duck
+from dagster_project.build_summary import max_quarantine_pct
 from dagster_project.orchestration.dbt_assets import hub_dbt_models
 from dagster_project.orchestration.resources import WarehouseResource
 from dagster_project.quality import (
@@ -20,7 +21,7 @@ from dagster_project.quality import (
     reconcile_contacts,
 )
 
-MAX_QUARANTINE_PCT = float(os.environ.get("HUB_MAX_QUARANTINE_PCT", "2.0"))
+MAX_QUARANTINE_PCT = max_quarantine_pct()
 
 
 def _read_only(warehouse: WarehouseResource) -> duckdb.DuckDBPyConnection:
@@ -52,8 +53,12 @@ def _reconcile_result(rows: list[Reconciliation]) -> dg.AssetCheckResult:
 def _quarantine_rate_result(rows: list[Reconciliation]) -> dg.AssetCheckResult:
     over = {r.partner_code: round(r.quarantine_pct, 3) for r in rows
             if r.quarantine_pct > MAX_QUARANTINE_PCT}
+    # `hub build --strict`: a partner over the threshold blocks publication (an ERROR fails a
+    # blocking check); otherwise a warning, and the build's summary names the partner
+    strict = bool(os.environ.get("HUB_STRICT_LOAD"))
     return dg.AssetCheckResult(
-        passed=not over, severity=dg.AssetCheckSeverity.WARN,
+        passed=not over,
+        severity=dg.AssetCheckSeverity.ERROR if strict else dg.AssetCheckSeverity.WARN,
         metadata={"quarantine_pct": {r.partner_code: round(r.quarantine_pct, 3) for r in rows},
                   "over_threshold": over})
 
@@ -86,8 +91,9 @@ def calls_reconcile(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     return _reconcile_result(_reconciliation(warehouse, reconcile_calls))
 
 
-@dg.asset_check(asset=FCT_CALLS,
-                description="Share of raw call rows quarantined " + QUARANTINE_RATE)
+@dg.asset_check(asset=FCT_CALLS, blocking=True,
+                description="Share of raw call rows quarantined " + QUARANTINE_RATE
+                            + " Blocks publication under `hub build --strict`.")
 def calls_quarantine_rate(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     return _quarantine_rate_result(_reconciliation(warehouse, reconcile_calls))
 
@@ -100,14 +106,15 @@ def telephony_freshness(warehouse: WarehouseResource) -> dg.AssetCheckResult:
 
 
 @dg.asset_check(asset=FCT_CONTACTS, blocking=True,
-                description="Every raw CRM row is a contact or quarantined: none vanish and "
-                            "none are double counted.")
+                description="Every raw CRM row is a contact, quarantined or excluded: none "
+                            "vanish and none are double counted.")
 def contacts_reconcile(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     return _reconcile_result(_reconciliation(warehouse, reconcile_contacts))
 
 
-@dg.asset_check(asset=FCT_CONTACTS,
-                description="Share of raw CRM rows quarantined " + QUARANTINE_RATE)
+@dg.asset_check(asset=FCT_CONTACTS, blocking=True,
+                description="Share of raw CRM rows quarantined " + QUARANTINE_RATE
+                            + " Blocks publication under `hub build --strict`.")
 def contacts_quarantine_rate(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     return _quarantine_rate_result(_reconciliation(warehouse, reconcile_contacts))
 

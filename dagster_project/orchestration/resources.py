@@ -55,4 +55,4 @@ class WarehouseResource(dg.ConfigurableResource):
 
     def partners(self) -> dict[str, PartnerConfig]:
         s = self.settings()
-        return load_partners(s.partners_dir, s.dbt_project_dir)
+        return load_partners(s.partners_dir, s.reference_dir)

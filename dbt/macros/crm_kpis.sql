@@ -23,6 +23,7 @@
     count(*) filter (
         where is_resolved_first_contact and has_repeat_within_7_days
     ) as fpoc_repeated_7d,
+    count(*) filter (where has_avoidable_reason) as avoidable_flagged,
     count(*) filter (where is_avoidable) as avoidable_contacts,
     {% for category in crm_avoidable_categories() -%}
         count(*) filter (
@@ -37,6 +38,8 @@
     count(*) filter (where feedback_type = 'complaint') as complaints,
     count(*) filter (where feedback_type = 'comment') as comments,
     count(*) filter (where feedback_type = 'compliment') as compliments,
+    count(feedback_type) as feedback_given,
+    count(customer_id) as identified_contacts,
     count(*) filter (where is_duplicate_case) as duplicate_cases,
     count(*) filter (where has_phone) as phones_given,
     count(*) filter (where has_phone and is_phone_valid) as phones_valid,
@@ -48,7 +51,7 @@
 {% macro crm_contact_measure_columns() -%}
     {%- set columns = [
         'contacts', 'fpoc_flagged', 'fpoc_resolved', 'repeat_assessable', 'repeated_7d',
-        'fpoc_repeat_assessable', 'fpoc_repeated_7d', 'avoidable_contacts',
+        'fpoc_repeat_assessable', 'fpoc_repeated_7d', 'avoidable_flagged', 'avoidable_contacts',
     ] -%}
     {%- for category in crm_avoidable_categories() -%}
         {%- do columns.append('avoidable_' ~ category) -%}
@@ -56,17 +59,21 @@
     {%- do columns.extend([
         'cost_gbp', 'resolved_contacts', 'satisfaction_responses',
         'resolved_satisfaction_responses', 'satisfied_responses',
-        'complaints', 'comments', 'compliments', 'duplicate_cases', 'phones_given',
+        'complaints', 'comments', 'compliments', 'feedback_given', 'identified_contacts',
+        'duplicate_cases', 'phones_given',
         'phones_valid', 'postcodes_given', 'postcodes_valid',
     ]) -%}
     {{ return(columns) }}
 {%- endmacro %}
 
-{#- KPI values from the measures above (any grain). -#}
+{#- KPI values from the measures above (any grain). Not measured is not zero: a KPI whose
+    input no contact carries (the partner maps no such field, or none of the month's contacts
+    has a value) is null, never 0 (macro measured_or_null). -#}
 {% macro crm_contact_kpi_figures() -%}
     {{ percentage('fpoc_resolved', 'fpoc_flagged') }} as fpoc_pct,
     {{ percentage('repeated_7d', 'repeat_assessable') }} as repeat_contact_7d_pct,
-    {{ percentage('avoidable_contacts', 'contacts') }} as avoidable_contact_pct,
+    {{ measured_or_null('avoidable_flagged', percentage('avoidable_contacts', 'contacts')) }}
+        as avoidable_contact_pct,
     {{ safe_divide('cost_gbp', 'contacts') }} as cost_per_contact_gbp,
     {{ percentage('satisfied_responses', 'satisfaction_responses') }} as csat_pct
 {%- endmacro %}
@@ -74,4 +81,10 @@
 {#- Rate per 1,000 (complaints_per_1000). Division by zero (or by null) gives null. -#}
 {% macro per_thousand(numerator, denominator) -%}
     1000 * cast({{ numerator }} as double) / nullif({{ denominator }}, 0)
+{%- endmacro %}
+
+{#- `figure` when at least one contact carried its input (`inputs_column` > 0), else null: the
+    KPI was not measured (docs/kpi-definitions.md, "Not measured is not zero"). -#}
+{% macro measured_or_null(inputs_column, figure) -%}
+    case when {{ inputs_column }} > 0 then {{ figure }} end
 {%- endmacro %}

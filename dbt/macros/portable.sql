@@ -162,7 +162,7 @@
 {%- endmacro %}
 
 {% macro duckdb__try_parse_timestamp(text, strftime_format) -%}
-    try_strptime({{ text }}, '{{ strftime_format }}')
+    try_strptime({{ text }}, '{{ strftime_format | replace("'", "''") }}')
 {%- endmacro %}
 
 {#- Spark 3.4+: the strftime format as a Java datetime pattern (letters outside directives
@@ -171,7 +171,8 @@
 {% macro default__try_parse_timestamp(text, strftime_format) -%}
     {%- set directives = {
         'Y': 'yyyy', 'm': 'MM', 'd': 'dd', 'H': 'HH', 'M': 'mm', 'S': 'ss', 'f': 'SSSSSS',
-        'y': 'yy', 'b': 'MMM', 'B': 'MMMM', 'p': 'a', 'I': 'hh', '%': '%',
+        'y': 'yy', 'b': 'MMM', 'B': 'MMMM', 'p': 'a', 'I': 'hh', 'j': 'DDD', 'a': 'EEE',
+        'A': 'EEEE', 'e': 'd', '%': '%',
     } -%}
     {%- set state = namespace(pattern='', directive=false) -%}
     {%- for character in strftime_format -%}

@@ -1,8 +1,10 @@
 -- Row accounting (docs/crm.md): every delivered CRM data line is in exactly one of
--- raw.rejected_rows (malformed), quality.quarantine_contacts and fct_contacts.
+-- raw.rejected_rows (malformed), quality.quarantine_contacts, quality.excluded_contacts and
+-- fct_contacts.
 -- Returns, per partner x source file, the counts that disagree: lines read by the loader
--- (raw.load_files.rows_read) against rejected + quarantined + valid rows, and raw rows
--- against quarantined + valid rows. A raw row in both or neither also shows as a mismatch.
+-- (raw.load_files.rows_read) against rejected + quarantined + excluded + valid rows, and raw
+-- rows against quarantined + excluded + valid rows. A raw row in both or neither also shows
+-- as a mismatch.
 -- An incremental build checks the files of the deliveries it redid (every row of the others
 -- is as the build that checked them left it; the blocking Dagster check `contacts_reconcile`
 -- still counts every row per partner); a full build checks every file.
@@ -39,6 +41,13 @@ quarantine_contacts as (
 
 ),
 
+excluded_contacts as (
+
+    select excluded.* from {{ ref('excluded_contacts') }} as excluded
+    where {{ in_scoped_files('crm', 'excluded') }}
+
+),
+
 fct_contacts as (
 
     select contacts.* from {{ ref('fct_contacts') }} as contacts
@@ -63,6 +72,14 @@ accounted_rows as (
         source_file,
         source_row_number
     from quarantine_contacts
+
+    union all
+
+    select
+        partner_code,
+        source_file,
+        source_row_number
+    from excluded_contacts
 
     union all
 

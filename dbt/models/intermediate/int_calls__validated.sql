@@ -66,12 +66,9 @@ checked as {{ inline_cte() }} (
                 or started_at_text is null
                 or outcome_code is null
                 then 'missing_key'
-            when
-                started_at is null
-                or started_at < cast('{{ var("calendar_start_date") }}' as date)
-                or started_at
-                >= {{ add_interval("cast('" ~ var('calendar_end_date') ~ "' as date)", 1, 'day') }}
-                then 'bad_timestamp'
+            when started_at is null then 'bad_timestamp'
+            when {{ is_timestamp_out_of_range('started_at', 'loaded_at') }}
+                then 'timestamp_out_of_range'
             when outcome is null then 'unknown_outcome_code'
             when
                 (wait_text is not null and wait_seconds is null)
@@ -167,7 +164,9 @@ statused as (
         coalesce(
             file_period_month,
             case
-                when quarantine_reason is distinct from 'bad_timestamp'
+                when
+                    quarantine_reason is null
+                    or quarantine_reason not in ('bad_timestamp', 'timestamp_out_of_range')
                     then cast(date_trunc('month', started_at) as date)
             end
         ) as period_month

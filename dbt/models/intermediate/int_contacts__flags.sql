@@ -72,6 +72,8 @@ sequenced as (
 
 repeats as (
 
+    -- only for the contacts this build writes (the window's other months are context): the
+    -- self-join and its grouping were most of the query's memory at scale 10
     select
         contact.contact_id,
         count(later.contact_id) > 0 as has_later_contact
@@ -84,7 +86,9 @@ repeats as (
             and contact.created_at < later.created_at
             and {{ add_interval('contact.created_at', 7, 'day') }} >= later.created_at
             and not later.is_duplicate_case
-    where contact.customer_id is not null
+    where
+        contact.customer_id is not null
+        and {{ in_scoped_contacts('contact', 'created_month') }}
     group by contact.contact_id
 
 ),

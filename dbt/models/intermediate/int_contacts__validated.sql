@@ -54,20 +54,22 @@ checked as {{ inline_cte() }} (
                 created_at is null
                 or (resolved_at_text is not null and resolved_at is null)
                 or (responded_at_text is not null and responded_at is null)
-                or created_at < cast('{{ var("calendar_start_date") }}' as date)
-                or created_at
-                >= {{ add_interval("cast('" ~ var('calendar_end_date') ~ "' as date)", 1, 'day') }}
                 then 'bad_timestamp'
+            when {{ is_timestamp_out_of_range('created_at', 'loaded_at') }}
+                then 'timestamp_out_of_range'
             when
-                channel_code is null
-                or (avoidable_reason_text is not null and avoidable_reason is null)
-                or (feedback_type_text is not null and feedback_type is null)
-                or (feedback_stage_text is not null and feedback_stage is null)
-                or (
-                    first_contact_resolved_text is not null
-                    and is_resolved_first_contact is null
+                exclusion_reason is null
+                and (
+                    channel_code is null
+                    or (avoidable_reason_text is not null and avoidable_reason is null)
+                    or (feedback_type_text is not null and feedback_type is null)
+                    or (feedback_stage_text is not null and feedback_stage is null)
+                    or (
+                        first_contact_resolved_text is not null
+                        and is_resolved_first_contact is null
+                    )
+                    or (back_office_text is not null and is_handed_to_back_office is null)
                 )
-                or (back_office_text is not null and is_handed_to_back_office is null)
                 then 'unknown_code'
             when satisfaction_text is not null and satisfaction_score is null
                 then 'bad_satisfaction'
@@ -149,12 +151,15 @@ statused as (
         partner_code || ':' || enquiry_id as contact_id,
         case
             when quarantine_reason is not null then 'quarantined'
+            when exclusion_reason is not null then 'excluded'
             else 'valid'
         end as record_status,
         coalesce(
             file_period_month,
             case
-                when quarantine_reason is distinct from 'bad_timestamp'
+                when
+                    quarantine_reason is null
+                    or quarantine_reason not in ('bad_timestamp', 'timestamp_out_of_range')
                     then cast(date_trunc('month', created_at) as date)
             end
         ) as period_month
@@ -209,6 +214,7 @@ final as (
         feedback_stage_text,
         row_check_failure,
         quarantine_reason,
+        exclusion_reason,
         record_status,
         period_month,
         source_file,

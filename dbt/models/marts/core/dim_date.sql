@@ -1,3 +1,12 @@
+{#-
+    The calendar spans the whole years of the data loaded (macro calendar_bounds), from
+    var earliest_timestamp at the earliest: a partner's history from the 1990s gets its days,
+    and a year of data is never outside the calendar.
+-#}
+{%- set first_day, last_day = calendar_bounds() -%}
+-- depends_on: {{ ref('int_calls__validated') }}
+-- depends_on: {{ ref('int_contacts__validated') }}
+
 with
 
 bank_holidays as (
@@ -9,8 +18,8 @@ bank_holidays as (
 spine as (
 
     {{ calendar_days(
-        "cast('" ~ var('calendar_start_date') ~ "' as date)",
-        "cast('" ~ var('calendar_end_date') ~ "' as date)"
+        "cast('" ~ first_day ~ "' as date)",
+        "cast('" ~ last_day ~ "' as date)"
     ) }}
 
 ),

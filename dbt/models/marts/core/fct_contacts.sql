@@ -105,6 +105,7 @@ flagged as (
         identified.resolved_at is not null as is_resolved,
         nullif(identified.avoidable_reason, 'none') as avoidable_category,
         coalesce(identified.avoidable_reason != 'none', false) as is_avoidable,
+        identified.avoidable_reason is not null as has_avoidable_reason,
         case
             when
                 identified.customer_id is not null
@@ -141,6 +142,7 @@ final as (
         is_handed_to_back_office,
         avoidable_category,
         is_avoidable,
+        has_avoidable_reason,
         satisfaction_score,
         feedback_type,
         is_duplicate_case,

@@ -149,10 +149,14 @@ crm_partner_figures as (
         phones_given + postcodes_given as data_accuracy_denominator,
         {{ crm_contact_kpi_figures() }},
         {{ percentage('fpoc_repeated_7d', 'fpoc_repeat_assessable') }} as fpoc_repeat_7d_pct,
-        {{ percentage('resolved_satisfaction_responses', 'resolved_contacts') }}
-            as csat_response_rate_pct,
-        {{ per_thousand('complaints', 'contacts') }} as complaints_per_1000,
-        {{ percentage('duplicate_cases', 'contacts') }} as duplicate_case_pct,
+        {{ measured_or_null(
+            'satisfaction_responses',
+            percentage('resolved_satisfaction_responses', 'resolved_contacts')
+        ) }} as csat_response_rate_pct,
+        {{ measured_or_null('feedback_given', per_thousand('complaints', 'contacts')) }}
+            as complaints_per_1000,
+        {{ measured_or_null('identified_contacts', percentage('duplicate_cases', 'contacts')) }}
+            as duplicate_case_pct,
         {{ percentage(
             'phones_valid + postcodes_valid', 'phones_given + postcodes_given'
         ) }} as data_accuracy_pct
@@ -167,7 +171,10 @@ crm_partner_months as (
         coalesce(complaint_months.complaints_policy_assessable, 0)
             as complaints_policy_assessable,
         coalesce(complaint_months.complaints_in_policy, 0) as complaints_in_policy,
-        coalesce(complaint_months.repeat_complainants, 0) as repeat_complainants,
+        {{ measured_or_null(
+            'crm_partner_figures.feedback_given',
+            'coalesce(complaint_months.repeat_complainants, 0)'
+        ) }} as repeat_complainants,
         {{ percentage(
             'complaint_months.complaints_in_policy',
             'complaint_months.complaints_policy_assessable'
@@ -249,7 +256,9 @@ crm_avoidable_months as (
         '{{ category }}' as avoidable_category,
         avoidable_{{ category }} as avoidable_contacts,
         contacts,
-        {{ percentage('avoidable_' ~ category, 'contacts') }} as avoidable_contact_pct
+        {{ measured_or_null(
+            'avoidable_flagged', percentage('avoidable_' ~ category, 'contacts')
+        ) }} as avoidable_contact_pct
     from crm_partner_measures
     {% if not loop.last %}union all{% endif %}
     {% endfor %}
@@ -374,6 +383,9 @@ final as (
         amber_tolerance,
         has_target_override,
         rag_status,
+        case
+            when kpi_value is null then 'not_measured' else 'measured'
+        end as measurement_status,
         case when is_ranked then rank_in_partition end as rank_among_partners,
         case when direction != 'info' then ranked_count end as partners_ranked,
         case

@@ -57,6 +57,15 @@ texts as (
         partner_sources.timestamp_format,
         partner_sources.timestamp_zone,
         partners.timezone,
+        coalesce(
+            partner_sources.created_at_format, partner_sources.timestamp_format
+        ) as created_at_format,
+        coalesce(
+            partner_sources.resolved_at_format, partner_sources.timestamp_format
+        ) as resolved_at_format,
+        coalesce(
+            partner_sources.responded_at_format, partner_sources.timestamp_format
+        ) as responded_at_format,
         nullif(trim(contacts.enquiry_id), '') as enquiry_id_text,
         nullif(trim(contacts.created_at), '') as created_at_text,
         nullif(trim(contacts.resolved_at), '') as resolved_at_text,
@@ -131,9 +140,10 @@ parsed as (
 
     select
         *,
-        {{ parse_timestamp('created_at_text', 'timestamp_format') }} as created_at_as_delivered,
-        {{ parse_timestamp('resolved_at_text', 'timestamp_format') }} as resolved_at_as_delivered,
-        {{ parse_timestamp('responded_at_text', 'timestamp_format') }}
+        {{ parse_timestamp('created_at_text', 'created_at_format') }} as created_at_as_delivered,
+        {{ parse_timestamp('resolved_at_text', 'resolved_at_format') }}
+            as resolved_at_as_delivered,
+        {{ parse_timestamp('responded_at_text', 'responded_at_format') }}
             as responded_at_as_delivered,
         try_cast(satisfaction_text as decimal(18, 6)) as satisfaction_number
     from mapped
@@ -159,11 +169,23 @@ localised as (
             when 'local' then responded_at_as_delivered
             when 'utc' then {{ utc_to_local('responded_at_as_delivered', 'timezone') }}
         end as responded_at,
-        coalesce(mapped_service_line_code, 'unmapped') as service_line_code,
-        mapped_service_line_code is not null as is_service_mapped,
+        coalesce(nullif(mapped_service_line_code, 'excluded'), 'unmapped') as service_line_code,
+        coalesce(mapped_service_line_code != 'excluded', false) as is_service_mapped,
         try_cast(first_contact_resolved_canonical as boolean) as is_resolved_first_contact,
         try_cast(back_office_canonical as boolean) as is_handed_to_back_office,
-        try_cast(feedback_stage_canonical as integer) as feedback_stage,
+        try_cast(nullif(feedback_stage_canonical, 'excluded') as integer) as feedback_stage,
+        nullif(channel_canonical, 'excluded') as channel_code,
+        nullif(avoidable_reason_canonical, 'excluded') as avoidable_reason,
+        nullif(feedback_type_canonical, 'excluded') as feedback_type,
+        -- a value the partner's YAML maps to `excluded`: not a customer contact (raised by
+        -- staff or a system); the first such field names the reason
+        case
+            when channel_canonical = 'excluded' then 'excluded_channel'
+            when mapped_service_line_code = 'excluded' then 'excluded_service'
+            when avoidable_reason_canonical = 'excluded' then 'excluded_avoidable_reason'
+            when feedback_type_canonical = 'excluded' then 'excluded_feedback_type'
+            when feedback_stage_canonical = 'excluded' then 'excluded_feedback_stage'
+        end as exclusion_reason,
         case
             when
                 satisfaction_number between 1 and 5
@@ -183,17 +205,18 @@ final as (
         created_at,
         resolved_at,
         responded_at,
-        channel_canonical as channel_code,
+        channel_code,
         service_name,
         service_line_code,
         is_service_mapped,
         enquiry_type,
         is_resolved_first_contact,
         is_handed_to_back_office,
-        avoidable_reason_canonical as avoidable_reason,
+        avoidable_reason,
         satisfaction_score,
-        feedback_type_canonical as feedback_type,
+        feedback_type,
         feedback_stage,
+        exclusion_reason,
         enquiry_id_text,
         created_at_text,
         resolved_at_text,

@@ -16,7 +16,11 @@ final as (
         wait_format,
         talk_format,
         hold_format,
-        wrap_format
+        wrap_format,
+        started_at_format,
+        created_at_format,
+        resolved_at_format,
+        responded_at_format
     from partner_sources
 
 )

@@ -29,13 +29,15 @@ texts as (
         calls._delivery_key as delivery_key,
         calls._load_id as load_id,
         calls._loaded_at as loaded_at,
-        partner_sources.timestamp_format,
         partner_sources.timestamp_zone,
         partner_sources.wait_format,
         partner_sources.talk_format,
         partner_sources.hold_format,
         partner_sources.wrap_format,
         partners.timezone,
+        coalesce(
+            partner_sources.started_at_format, partner_sources.timestamp_format
+        ) as timestamp_format,
         nullif(trim(calls.call_id), '') as call_id_text,
         nullif(trim(calls.started_at), '') as started_at_text,
         nullif(trim(calls.queue), '') as queue_name,
