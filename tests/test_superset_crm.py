@@ -314,7 +314,8 @@ def test_hub_board_league_table_ranks_partner_level_rows(client, board_charts, m
     shown = rows(filtered_results(client, board_charts["board_league_table"], period=period,
                                   kpi_name=kpi))
     expected = marts(
-        "select rank_among_partners, partner_code, value, target, rag_status, hub_value "
+        "select rank_among_partners, partner_code, value, "
+        "replace(measurement_status, '_', ' '), target, rag_status, hub_value "
         "from marts.kpi_scorecard where strftime(month, '%Y-%m') = ? and kpi_name = ? "
         "and segment_code = 'all' order by rank_among_partners, partner_code", period, kpi)
     assert len(expected) > 1
@@ -336,7 +337,8 @@ def test_partner_report_contact_headline_kpis(client, board_charts, marts, perio
     shown = rows(filtered_results(client, board_charts["partner_crm_headline_kpis"],
                                   partner_code=partner, period=period))
     expected = marts(
-        "select kpi_name, value, target, rag_status, hub_value, rank_among_partners "
+        "select kpi_name, value, replace(measurement_status, '_', ' '), target, rag_status, "
+        "hub_value, rank_among_partners "
         "from marts.kpi_scorecard where partner_code = ? and strftime(month, '%Y-%m') = ? "
         "and segment_code = 'all' and kpi_code in ('fpoc_pct', 'avoidable_contact_pct', "
         "'csat_pct', 'complaints_in_policy_pct', 'cost_per_contact_gbp') order by kpi_name",
