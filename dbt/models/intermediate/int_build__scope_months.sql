@@ -78,7 +78,14 @@ redone_calls as (
     select
         calls.partner_code,
         calls.period_month,
-        calls.started_at
+        -- a time that did not parse, or parsed out of range (1970 from an unset clock), is
+        -- no month of its own: the row counts in its file's period month
+        case
+            when
+                calls.quarantine_reason is null
+                or calls.quarantine_reason not in ('bad_timestamp', 'timestamp_out_of_range')
+                then calls.started_at
+        end as started_at
     from calls
     inner join scope_deliveries
         on
@@ -94,7 +101,12 @@ redone_contacts as (
         contacts.contact_id,
         contacts.partner_code,
         contacts.period_month,
-        contacts.created_at
+        case
+            when
+                contacts.quarantine_reason is null
+                or contacts.quarantine_reason not in ('bad_timestamp', 'timestamp_out_of_range')
+                then contacts.created_at
+        end as created_at
     from contacts
     inner join scope_deliveries
         on

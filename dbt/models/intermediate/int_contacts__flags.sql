@@ -70,26 +70,58 @@ sequenced as (
 
 ),
 
+moments as (
+
+    -- one row per customer, service line and moment, and whether a contact then is not a
+    -- duplicate case (only those make an earlier contact a repeat)
+    select
+        partner_code,
+        customer_id,
+        service_line_code,
+        created_at,
+        max(case when not is_duplicate_case then 1 else 0 end) = 1 as has_counted_contact
+    from sequenced
+    where customer_id is not null
+    group by partner_code, customer_id, service_line_code, created_at
+
+),
+
+next_moments as (
+
+    -- the first later moment with a counted contact: a window over the customer's moments,
+    -- where a self-join of the contacts held most of the query's memory at scale 10
+    select
+        partner_code,
+        customer_id,
+        service_line_code,
+        created_at,
+        min(case when has_counted_contact then created_at end) over (
+            partition by partner_code, customer_id, service_line_code
+            order by created_at
+            rows between 1 following and unbounded following
+        ) as next_counted_at
+    from moments
+
+),
+
 repeats as (
 
-    -- only for the contacts this build writes (the window's other months are context): the
-    -- self-join and its grouping were most of the query's memory at scale 10
+    -- only for the contacts this build writes (the window's other months are context)
     select
-        contact.contact_id,
-        count(later.contact_id) > 0 as has_later_contact
-    from sequenced as contact
-    left join sequenced as later
+        sequenced.contact_id,
+        coalesce(
+            next_moments.next_counted_at
+            <= {{ add_interval('sequenced.created_at', 7, 'day') }},
+            false
+        ) as has_later_contact
+    from sequenced
+    inner join next_moments
         on
-            contact.partner_code = later.partner_code
-            and contact.customer_id = later.customer_id
-            and contact.service_line_code = later.service_line_code
-            and contact.created_at < later.created_at
-            and {{ add_interval('contact.created_at', 7, 'day') }} >= later.created_at
-            and not later.is_duplicate_case
-    where
-        contact.customer_id is not null
-        and {{ in_scoped_contacts('contact', 'created_month') }}
-    group by contact.contact_id
+            sequenced.partner_code = next_moments.partner_code
+            and sequenced.customer_id = next_moments.customer_id
+            and sequenced.service_line_code = next_moments.service_line_code
+            and sequenced.created_at = next_moments.created_at
+    where {{ in_scoped_contacts('sequenced', 'created_month') }}
 
 ),
 
