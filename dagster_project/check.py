@@ -38,7 +38,7 @@ from dagster_project.settings import Settings
 # KPIs, and the quality views that name each quarantined or excluded row.
 SELECTION = {
     "telephony": ("+kpi_telephony_monthly", "+quarantine_calls", "+excluded_calls"),
-    "crm": ("+kpi_contact_monthly", "+quarantine_contacts", "+excluded_contacts"),
+    "crm": ("+kpi_scorecard", "+quarantine_contacts", "+excluded_contacts"),
 }
 EXAMPLES = 3
 FIRST_ROWS = 3
@@ -236,13 +236,15 @@ def _source_check(con, source: str, report, code: str) -> SourceCheck:
             f"select month, {', '.join(result.month_columns)} from marts.kpi_telephony_monthly "
             "order by month").fetchall()
     else:
+        # the partner-level figures as the scorecard defines them (one formula per KPI)
         result.month_columns = ("contacts", "fpoc_pct", "avoidable_contact_pct",
                                 "cost_per_contact_gbp")
+        pivot = ", ".join(
+            f"cast(max(value) filter (where kpi_code = '{kpi}') as "
+            f"{'bigint' if kpi == 'contacts' else 'double'})" for kpi in result.month_columns)
         result.months = con.execute(
-            "select month, sum(contacts), 100.0 * sum(fpoc_resolved) / nullif(sum(fpoc_flagged), "
-            "0), case when sum(avoidable_flagged) > 0 then 100.0 * sum(avoidable_contacts) / "
-            "sum(contacts) end, sum(cost_gbp) / nullif(sum(contacts), 0) "
-            "from marts.kpi_contact_monthly group by month order by month").fetchall()
+            f"select month, {pivot} from marts.kpi_scorecard where segment_code = 'all' "
+            "group by month order by month").fetchall()
     return result
 
 
