@@ -155,7 +155,9 @@ def run_check(settings: Settings, code: str, files: list[Path] | None = None) ->
     db = work / "warehouse.duckdb"
     key = secrets.token_hex(32)  # throwaway: nothing of a check is kept or published
     partners = {partner.code: partner}
-    reports = {source: load_source(db, landing, partners, source, pseudonymisation_key=key)
+    # files named on the command line are checked as they are (no settle time, no marker)
+    reports = {source: load_source(db, landing, partners, source, pseudonymisation_key=key,
+                                   quiet_periods=not files)
                for source in partner.sources}
     con = duck.connect(db)
     try:

@@ -68,7 +68,7 @@ def waiting_reason(path: Path, source: str, done_marker: bool, settle: float,
                     f"an earlier delivery?); the file is loaded once a new marker is written")
         return None
     age = (time.time() if now is None else now) - st.st_mtime
-    if age < settle:
+    if settle > 0 and age < settle:
         return (f"waiting: modified {max(age, 0.0):.0f} s ago; a file is loaded once its size "
                 f"and modification time have been stable for {settle:g} s ({SETTLE_VAR}), "
                 f"so that a file still being copied is never loaded half-written")
