@@ -733,7 +733,7 @@ def load_source(db_path: Path, landing_dir: Path, partners: dict[str, PartnerCon
     Quiet periods (settle.py): a file is loaded once stable for `settle` seconds (default
     `HUB_SETTLE_SECONDS`, else 60), or once its `.done` marker exists when the source's YAML
     asks for markers; until then it is `waiting`. `quiet_periods=False` loads files as they are
-    (`hub check` of files named on its command line). A re-delivery with fewer than half the
+    (`hub check`). A re-delivery with fewer than half the
     rows of the delivery it replaces is `held` unless `accept_shrink` (default: whether
     `HUB_ACCEPT_SHRINK` is set, as `hub build --accept-shrink` does).
     """
