@@ -36,8 +36,10 @@ generate: install
 		echo "data/landing already has files: not regenerating (make clean to start over)"; \
 	else $(BIN)/hub generate; fi
 
+# The sample files `hub generate` writes are whole (written, then renamed): no settle interval
+# for them (HUB_SETTLE_SECONDS, docs/architecture.md "Delivery rules"), unless set.
 build: generate
-	$(BIN)/hub build
+	HUB_SETTLE_SECONDS=$${HUB_SETTLE_SECONDS:-0} $(BIN)/hub build
 
 demo: build
 	$(BIN)/hub serve

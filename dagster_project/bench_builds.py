@@ -106,6 +106,9 @@ def hub_env(data_dir: Path, partners_dir: Path,
     env.update(HUB_DATA_DIR=str(data_dir), HUB_PARTNERS_DIR=str(partners_dir),
                DAGSTER_HOME=str(data_dir / "dagster_home"))
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    # the bench's files were generated a moment ago, whole (written, then renamed): no settle
+    # interval (quiet periods, ingest/settle.py)
+    env["HUB_SETTLE_SECONDS"] = "0"
     return env
 
 

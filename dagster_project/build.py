@@ -47,6 +47,8 @@ class BuildOutcome:
     failures: list[str] = field(default_factory=list)
     load_messages: list[str] = field(default_factory=list)
     withdrawals: list[str] = field(default_factory=list)
+    waiting: list[str] = field(default_factory=list)  # files not yet complete (quiet periods)
+    held: list[str] = field(default_factory=list)  # shrinking re-deliveries not applied
     check_failures: list[str] = field(default_factory=list)
     load_summary: str = ""
     plan_summary: str = ""
@@ -83,24 +85,55 @@ def _source_summary(meta) -> str:
             f"{meta['files_replaced'].value} replaced, "
             f"{meta['files_unchanged'].value} unchanged, "
             f"{meta['files_rejected'].value} rejected, "
-            f"{meta['files_withdrawn'].value} withdrawn; "
+            f"{meta['files_withdrawn'].value} withdrawn, "
+            f"{_count(meta, 'files_waiting')} waiting, "
+            f"{_count(meta, 'files_held')} held; "
             f"rows loaded {meta['rows_loaded'].value:,}; "
             f"malformed lines {meta['malformed_lines'].value:,}")
 
 
-def run_build(settings: Settings, strict: bool = False,
-              full_refresh: bool = False) -> BuildOutcome:
-    """Load + dbt build + checks + publish. The serving file changes only if all of it passed."""
-    import dagster as dg
+def _count(meta, key: str) -> int:
+    """A count of the load's metadata (0 in a materialization recorded before it existed)."""
+    return meta[key].value if key in meta else 0
 
-    from dagster_project.build_plan import planned
 
+def run_build(settings: Settings, strict: bool = False, full_refresh: bool = False,
+              accept_shrink: bool = False) -> BuildOutcome:
+    """Load + dbt build + checks + publish. The serving file changes only if all of it passed.
+    `accept_shrink` applies re-deliveries with fewer than half the rows of the delivery they
+    replace (otherwise held), for this build only."""
     start = time.perf_counter()
     settings.ensure_dirs()
     prepare_dagster_home(settings)
     os.environ["HUB_WORK_DB"] = str(settings.work_db)
     if strict:
         os.environ["HUB_STRICT_LOAD"] = "1"
+    with _accepting_shrink(accept_shrink):
+        return _run_job(settings, full_refresh, start)
+
+
+@contextlib.contextmanager
+def _accepting_shrink(accept: bool):
+    """`HUB_ACCEPT_SHRINK` set for the loads of this build only (the loader reads it, as the
+    load asset reads HUB_STRICT_LOAD)."""
+    from dagster_project.ingest.loader import ACCEPT_SHRINK_VAR
+
+    before = os.environ.get(ACCEPT_SHRINK_VAR)
+    if accept:
+        os.environ[ACCEPT_SHRINK_VAR] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(ACCEPT_SHRINK_VAR, None)
+        else:
+            os.environ[ACCEPT_SHRINK_VAR] = before
+
+
+def _run_job(settings: Settings, full_refresh: bool, start: float) -> BuildOutcome:
+    import dagster as dg
+
+    from dagster_project.build_plan import planned
     from dagster_project.definitions import defs
 
     job = defs.resolve_job_def("build_warehouse")
@@ -143,6 +176,8 @@ def run_build(settings: Settings, strict: bool = False,
         f"{source} {summaries[source]}" for source in LOAD_ASSETS.values() if source in summaries)
     outcome.load_messages = _load_messages(settings, list(load_ids))
     outcome.withdrawals = _load_messages(settings, list(load_ids), "withdrawn")
+    outcome.waiting = _load_messages(settings, list(load_ids), "waiting")
+    outcome.held = _load_messages(settings, list(load_ids), "held")
     plan = planned(settings)
     outcome.plan_summary = plan.summary() if plan else ""
     outcome.nothing_to_do = plan is not None and plan.nothing_to_do

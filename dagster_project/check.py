@@ -155,7 +155,9 @@ def run_check(settings: Settings, code: str, files: list[Path] | None = None) ->
     db = work / "warehouse.duckdb"
     key = secrets.token_hex(32)  # throwaway: nothing of a check is kept or published
     partners = {partner.code: partner}
-    reports = {source: load_source(db, landing, partners, source, pseudonymisation_key=key)
+    # a check reads the files as they are, when asked (no settle time, no `.done` marker)
+    reports = {source: load_source(db, landing, partners, source, pseudonymisation_key=key,
+                                   quiet_periods=False)
                for source in partner.sources}
     con = duck.connect(db)
     try:

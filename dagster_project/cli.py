@@ -70,14 +70,19 @@ def cmd_build(args: argparse.Namespace) -> int:
         print(f"hub build: partner configuration error: {exc}", file=sys.stderr)
         return 2
     print(f"hub build: {len(partners)} partners, landing {settings.landing_dir}")
-    outcome = run_build(settings, strict=args.strict, full_refresh=args.full_refresh)
+    outcome = run_build(settings, strict=args.strict, full_refresh=args.full_refresh,
+                        accept_shrink=args.accept_shrink)
     if outcome.load_summary:
         print(f"load: {outcome.load_summary}")
     if outcome.plan_summary:
         print(f"dbt: {outcome.plan_summary}")
     for message in outcome.load_messages:
         print(f"  rejected: {message}", file=sys.stderr)
+    for message in outcome.held:
+        print(f"  {message}", file=sys.stderr)
     for message in outcome.withdrawals:
+        print(f"  {message}")
+    for message in outcome.waiting:
         print(f"  {message}")
     for check in outcome.check_failures:
         print(f"  check failed: {check}", file=sys.stderr)
@@ -234,9 +239,12 @@ def main(argv: list[str] | None = None) -> int:
     build = sub.add_parser("build",
                            help="load + dbt build + checks + publish (non-zero on failure)")
     build.add_argument("--strict", action="store_true",
-                       help="fail (and publish nothing) if any landing file is rejected or a "
-                            "partner-source quarantines more than HUB_MAX_QUARANTINE_PCT "
-                            "(default 2) percent of its rows")
+                       help="fail (and publish nothing) if any landing file is rejected or "
+                            "held, or a partner-source quarantines more than "
+                            "HUB_MAX_QUARANTINE_PCT (default 2) percent of its rows")
+    build.add_argument("--accept-shrink", action="store_true",
+                       help="apply re-deliveries with fewer than half the rows of the delivery "
+                            "they replace (otherwise held, the previous delivery kept)")
     build.add_argument("--full-refresh", action="store_true",
                        help="rebuild every table from scratch instead of only the "
                             "partner-months that changed")

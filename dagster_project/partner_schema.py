@@ -176,7 +176,14 @@ class _Source(Strict):
     period_pattern: str | None = Field(
         None, description="Regex on the file name with groups `year`, `month` (and optionally "
                           "`day`): the file's delivery key; a new file with the same key "
-                          "replaces the old one's rows. Without it the file name is the key.")
+                          "replaces the old one's rows. Without it the key is the file's path "
+                          "relative to `landing/<code>/<source>/` (files in subfolders are not "
+                          "read). Two files with one key are both rejected until one remains.")
+    done_marker: bool = Field(
+        False, description="If true, a file is loaded only once the partner has written "
+                           "`<file name>.done` beside it (a marker not older than the file), "
+                           "instead of once it has been unchanged for the settle interval "
+                           "(`HUB_SETTLE_SECONDS`, default 60 s).")
     format: FileFormat = Field(default_factory=FileFormat, description="How to read the file.")
     timestamp_format: StrptimeFormat = Field(
         description="Required. Any DuckDB `strptime` format, e.g. `%d/%m/%Y %H:%M:%S`, "

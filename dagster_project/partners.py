@@ -89,6 +89,8 @@ class SourceConfig:
     services: dict[str, str] = field(default_factory=dict)
     # timestamp field -> a strptime format other than timestamp_format
     column_timestamp_formats: dict[str, str] = field(default_factory=dict)
+    # load a file only once `<file>.done` exists beside it (ingest/settle.py)
+    done_marker: bool = False
 
     @property
     def source_headers(self) -> list[str]:
@@ -153,6 +155,7 @@ def _source_config(name: str, body: schema.TelephonySource | schema.CrmSource) -
         field_codes=field_codes,
         services=services,
         column_timestamp_formats=dict(body.column_timestamp_formats),
+        done_marker=body.done_marker,
     )
 
 

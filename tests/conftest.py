@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -11,6 +12,11 @@ from dagster_project.partners import load_partners
 from dagster_project.settings import REPO_ROOT, Settings
 
 PARTNERS_DIR = REPO_ROOT / "seeds" / "partners"
+# Tests write their landing files a moment before loading them: no settle interval (quiet
+# periods, dagster_project/ingest/settle.py), here and in every `hub` run of `hub_env`. The
+# tests of quiet periods set their own.
+SETTLE = {"HUB_SETTLE_SECONDS": "0"}
+os.environ.update(SETTLE)
 REALDATA_DIR = REPO_ROOT / "seeds" / "realdata"
 
 
@@ -59,6 +65,7 @@ def hub_env(data_dir: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("HUB_") and k != "DAGSTER_HOME"}
     env["HUB_DATA_DIR"] = str(data_dir)
+    env.update(SETTLE)
     env.update(extra)
     return env
 

@@ -182,8 +182,10 @@ def test_build_output_is_read_per_source_and_paths_are_never_inherited(monkeypat
               "rows loaded 4,126; malformed lines 1\n")
     assert rows_by_source(stdout) == {"telephony": 3021, "crm": 4126}
     monkeypatch.setenv("HUB_WORK_DB", "/elsewhere/wh.duckdb")
+    monkeypatch.setenv("HUB_SETTLE_SECONDS", "60")
     env = hub_env(Path("/tmp/d"), Path("/tmp/p"))
     assert "HUB_WORK_DB" not in env
+    assert env["HUB_SETTLE_SECONDS"] == "0"  # its files were generated a moment before
     assert env["HUB_DATA_DIR"] == "/tmp/d" and env["HUB_PARTNERS_DIR"] == "/tmp/p"
     assert env["DAGSTER_HOME"] == "/tmp/d/dagster_home"
 

@@ -5,7 +5,12 @@ Rules (see docs/architecture.md):
 - the same file loaded twice changes nothing (`unchanged`);
 - a new file for a delivery key replaces the old one's rows in one transaction (`replaced`);
 - a file that cannot be loaded at all is `rejected` with a message naming the file and the
-  problem, and whatever was loaded before for that delivery stays as it was.
+  problem, and whatever was loaded before for that delivery stays as it was;
+- a file not yet complete (settle time, `.done` marker: `settle.py`) is `waiting`, and a
+  re-delivery with fewer than half the rows of the delivery it replaces is `held` unless
+  shrinking is accepted (`hub build --accept-shrink`): in both cases nothing changes;
+- a message names the file, the YAML key and the problem, and never quotes the file's content
+  beyond the header names the configuration expects.
 
 How (docs/architecture.md, "Loading rules"): the files of one partner are loaded in one
 transaction. Each file is hashed and looked up in `raw.load_files` (two queries for all the
@@ -26,7 +31,10 @@ and the text of a quarantined CRM line is not kept.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import re
 import shutil
+import stat
 import tempfile
 import uuid
 from collections.abc import Iterable
@@ -36,7 +44,7 @@ from pathlib import Path
 import duckdb
 
 from dagster_project import duck
-from dagster_project.ingest.discovery import LandingFile, discover_files
+from dagster_project.ingest.discovery import LandingFile, LandingProblem, discover_files
 from dagster_project.ingest.raw_tables import (
     derived_columns,
     ensure_raw_schema,
@@ -50,19 +58,23 @@ from dagster_project.ingest.readers import (
     readable_file,
     sha256_of,
 )
+from dagster_project.ingest.settle import settle_seconds, waiting_reason
 from dagster_project.partners import SOURCE_FIELDS, PartnerConfig, SourceConfig
 
 COMMON_DELIMITERS = (",", ";", "|", "\t")
 # Files read by one statement hold at most this many bytes of landing data (at least one file),
 # so the temp table of one read stays small whatever a partner has delivered.
 MAX_READ_BYTES = 64 * 1024**2
+# `hub build --accept-shrink` sets it: a re-delivery with fewer than half the rows of the
+# delivery it replaces is applied instead of held.
+ACCEPT_SHRINK_VAR = "HUB_ACCEPT_SHRINK"
 
 
 @dataclass
 class FileResult:
     rel_path: str
     partner_code: str | None
-    status: str  # loaded | replaced | unchanged | rejected | withdrawn
+    status: str  # loaded | replaced | unchanged | rejected | withdrawn | waiting | held | ignored
     rows_loaded: int = 0
     rows_rejected: int = 0
     message: str = ""
@@ -90,10 +102,15 @@ class LoadReport:
     def rejected(self) -> list[FileResult]:
         return [f for f in self.files if f.status == "rejected"]
 
+    @property
+    def held(self) -> list[FileResult]:
+        return [f for f in self.files if f.status == "held"]
+
     def summary(self) -> str:
         return (f"{self.source}: {self.count('loaded')} loaded, {self.count('replaced')} replaced, "
                 f"{self.count('unchanged')} unchanged, {self.count('rejected')} rejected, "
-                f"{self.count('withdrawn')} withdrawn files; "
+                f"{self.count('withdrawn')} withdrawn, {self.count('waiting')} waiting, "
+                f"{self.count('held')} held files; "
                 f"{self.rows_loaded:,} rows loaded, {self.rows_rejected:,} malformed lines "
                 f"quarantined")
 
@@ -115,16 +132,31 @@ def _delimiter_hint(header: list[str], cfg: SourceConfig) -> str:
     return ""
 
 
-def _check_header(header: list[str], cfg: SourceConfig, personal: bool = False) -> None:
+def _check_header(header: list[str], cfg: SourceConfig) -> None:
     missing = [h for h in cfg.source_headers if h not in header]
     if missing:
-        # A file without its header row has data in the first line: never echo it for a source
-        # with personal data (the message is stored in raw.load_events).
-        found = ([h for h in header if h in cfg.source_headers] if personal else header)
-        note = (f"found {len(header)} column(s), of which configured: {found} (other names not "
-                f"shown: the first line may be personal data)" if personal else f"found {found}")
-        raise FileRejected(f"header lacks configured column(s) {missing}; {note}"
-                           f"{_delimiter_hint(header, cfg)}")
+        # Never echo the first line beyond the configured names: a file without its header row
+        # (or not a partner file at all) has data there, and the message is printed and stored
+        # in raw.load_events.
+        found = [h for h in header if h in cfg.source_headers]
+        raise FileRejected(f"header lacks configured column(s) {missing}; found {len(header)} "
+                           f"column(s), of which configured: {found} (other names are not "
+                           f"shown: the first line may be data){_delimiter_hint(header, cfg)}")
+
+
+_QUOTED = re.compile(r"\"([^\"]*)\"|'([^']*)'")
+
+
+def _scrubbed(message: str, allowed: Iterable[str]) -> str:
+    """A DuckDB message with every quoted text that is not an expected header name replaced by
+    `"…"`: DuckDB quotes values, lines and names from the file in its errors."""
+    names = set(allowed)
+
+    def keep(match: re.Match) -> str:
+        text = match.group(1) if match.group(1) is not None else match.group(2)
+        return match.group(0) if text in names else '"…"'
+
+    return _QUOTED.sub(keep, message)
 
 
 def _bind_expressions(header: list[str], cfg: SourceConfig) -> None:
@@ -217,8 +249,10 @@ class _Round:
 
 class _Loader:
     def __init__(self, con: duckdb.DuckDBPyConnection, source: str, load_id: str,
-                 landing_dir: Path, workdir: Path, key: str | None = None) -> None:
+                 landing_dir: Path, workdir: Path, key: str | None = None,
+                 accept_shrink: bool = False) -> None:
         self.con = con
+        self.accept_shrink = accept_shrink
         self.source = source
         self.load_id = load_id
         self.landing_dir = landing_dir
@@ -268,7 +302,8 @@ class _Loader:
             return results[new.index]
         except duckdb.Error as exc:
             self.con.execute("rollback")
-            reason = "DuckDB could not read it: " + str(exc).strip().splitlines()[0]
+            first = (str(exc).strip().splitlines() or [""])[0]
+            reason = "DuckDB could not read it: " + _scrubbed(first, new.cfg.source_headers)
         kept = (new.f.partner_code, new.f.delivery_key) in self._known([new]).current
         done = _Round(results)
         self._reject(new, reason, kept, done)
@@ -367,7 +402,7 @@ class _Loader:
                                f"which is already loaded")
         readable = readable_file(new.f.path, new.cfg, workdir)
         header = read_header(readable.path, readable.encoding, readable.delimiter)
-        _check_header(header, new.cfg, personal=bool(self.personal))
+        _check_header(header, new.cfg)
         _bind_expressions(header, new.cfg)
         return _Ready(new, readable, tuple(header), current[1] if current else None,
                       new.f.path.stat().st_size)
@@ -380,7 +415,7 @@ class _Loader:
             "select partner_code, delivery_key, source_file, file_hash, rows_loaded, "
             "period_month from raw.load_files where source = ? order by source_file",
             [self.source]).fetchall()
-            if row[0] in partner_codes and not (landing_dir / row[2]).exists()]
+            if row[0] in partner_codes and not _still_delivered(landing_dir, row[2])]
         results = []
         for partner, delivery_key, rel, file_hash, rows, period_month in gone:
             self.con.execute("begin transaction")
@@ -408,10 +443,23 @@ class _Loader:
         loaded: list[tuple[_Ready, int, int]] = []
         for r in group:
             accepted, rejected = counts.get(r.name, (0, 0))
+            if _changed_since_discovery(r.new.f):
+                self._set_aside(r.new, "waiting", "waiting: the file changed while it was "
+                                "being read (still being copied?); it is loaded once it stays "
+                                "unchanged", done)
+                continue
             try:
                 self._check_counts(r, accepted, rejected)
             except FileRejected as exc:
                 self._reject(r.new, str(exc), r.previous_rows is not None, done)
+                continue
+            if self._shrinks(r, accepted + rejected):
+                self._set_aside(
+                    r.new, "held",
+                    f"held: {accepted + rejected:,} rows would replace a delivery of "
+                    f"{r.previous_rows:,} rows (fewer than half); the previous delivery is kept. "
+                    f"If the partner means it, run `hub build --accept-shrink` to apply it",
+                    done)
                 continue
             loaded.append((r, accepted, rejected))
         if loaded:
@@ -461,6 +509,12 @@ class _Loader:
             "select _hub_file, sum(a), sum(r) from (select _hub_file, count(*) as a, 0 as r "
             "from _acc group by _hub_file union all select _hub_file, 0, count(*) from _rej "
             "group by _hub_file) group by _hub_file").fetchall()}
+
+    def _shrinks(self, r: _Ready, rows_read: int) -> bool:
+        """A re-delivery with fewer than half the rows of the delivery it replaces (held unless
+        shrinking is accepted)."""
+        return (not self.accept_shrink and r.previous_rows is not None
+                and 2 * rows_read < r.previous_rows)
 
     def _check_counts(self, r: _Ready, accepted: int, rejected: int) -> None:
         if accepted + rejected == 0 and r.previous_rows:
@@ -594,6 +648,15 @@ class _Loader:
         done.results[new.index] = FileResult(f.rel_path, f.partner_code, "rejected",
                                              message=message, period_month=f.period_month)
 
+    def _set_aside(self, new: _New, status: str, reason: str, done: _Round) -> None:
+        """A file neither loaded nor rejected (`waiting`, `held`): nothing changes."""
+        f = new.f
+        message = f"{f.rel_path}: {reason}"
+        done.events.append((new.index, self._event_row(
+            f, f.rel_path, f.partner_code, status, new.file_hash, 0, 0, message)))
+        done.results[new.index] = FileResult(f.rel_path, f.partner_code, status,
+                                             message=message, period_month=f.period_month)
+
     def _event_row(self, f: LandingFile | None, rel: str, partner: str | None, status: str,
                    file_hash: str | None, rows: int, rejected: int, message: str) -> list:
         return [self.load_id, self.now, partner, self.source, rel, file_hash,
@@ -609,6 +672,30 @@ class _Loader:
               file_hash: str | None, rows: int, rejected: int, message: str) -> None:
         self._write_events([self._event_row(f, rel, partner, status, file_hash, rows, rejected,
                                             message)])
+
+
+def _changed_since_discovery(f: LandingFile) -> bool:
+    """Whether the file's size or modification time differ from those seen at discovery (or it
+    is no longer a regular file)."""
+    if f.size < 0:
+        return False
+    try:
+        st = f.path.lstat()
+    except FileNotFoundError:
+        return True
+    return (not stat.S_ISREG(st.st_mode) or st.st_size != f.size
+            or st.st_mtime_ns != f.mtime_ns)
+
+
+def _still_delivered(landing_dir: Path, rel: str) -> bool:
+    """Whether a loaded file is still a delivery: a regular file directly in its partner's
+    source folder, reached through no symbolic link (discovery.py)."""
+    parts = rel.split("/")
+    if len(parts) != 3:
+        return False
+    folders = (landing_dir / parts[0], landing_dir / parts[0] / parts[1])
+    path = landing_dir / rel
+    return (not any(p.is_symlink() for p in (*folders, path))) and path.is_file()
 
 
 def _read_groups(ready: list[_Ready]) -> Iterable[list[_Ready]]:
@@ -633,14 +720,26 @@ def _read_groups(ready: list[_Ready]) -> Iterable[list[_Ready]]:
 def load_source(db_path: Path, landing_dir: Path, partners: dict[str, PartnerConfig],
                 source: str = "telephony",
                 scope: Iterable[tuple[str, dt.date]] | None = None,
-                pseudonymisation_key: str | None = None) -> LoadReport:
+                pseudonymisation_key: str | None = None,
+                settle: float | None = None, quiet_periods: bool = True,
+                accept_shrink: bool | None = None) -> LoadReport:
     """Load every landing file of `source` (or only those of the (partner, month) `scope`).
 
     A source with personal data (crm) needs the pseudonymisation key; when not given it is
     `privacy.pseudonymisation_key(Settings.from_env())`, which raises
     `PseudonymisationKeyMissing` (before anything is read or written) in production without
     `HUB_PSEUDONYMISATION_KEY`.
+
+    Quiet periods (settle.py): a file is loaded once stable for `settle` seconds (default
+    `HUB_SETTLE_SECONDS`, else 60), or once its `.done` marker exists when the source's YAML
+    asks for markers; until then it is `waiting`. `quiet_periods=False` loads files as they are
+    (`hub check`). A re-delivery with fewer than half the
+    rows of the delivery it replaces is `held` unless `accept_shrink` (default: whether
+    `HUB_ACCEPT_SHRINK` is set, as `hub build --accept-shrink` does).
     """
+    settle = settle_seconds() if settle is None else settle
+    if accept_shrink is None:
+        accept_shrink = bool(os.environ.get(ACCEPT_SHRINK_VAR))
     if SOURCE_FIELDS[source].get("personal") and not pseudonymisation_key:
         from dagster_project.privacy import pseudonymisation_key as hub_key
         from dagster_project.settings import Settings
@@ -655,21 +754,19 @@ def load_source(db_path: Path, landing_dir: Path, partners: dict[str, PartnerCon
         ensure_raw_schema(con, (source,))
         with tempfile.TemporaryDirectory(prefix="hub-load-") as tmp:
             loader = _Loader(con, source, report.load_id, landing_dir, Path(tmp),
-                             pseudonymisation_key)
-            for problem in problems:
-                if scope_set is not None and problem.partner_code is None:
-                    continue
-                if scope_set is not None and problem.partner_code not in {p for p, _ in scope_set}:
-                    continue
-                loader.event(None, problem.rel_path, problem.partner_code, "rejected", None, 0,
-                             0, problem.message)
-                report.files.append(FileResult(problem.rel_path, problem.partner_code,
-                                               "rejected", message=problem.message))
+                             pseudonymisation_key, accept_shrink)
+            report.files.extend(_problems(loader, problems, scope_set))
             by_partner: dict[str, list[tuple[LandingFile, SourceConfig]]] = {}
             for f in files:
-                if _in_scope(f, scope_set):
-                    by_partner.setdefault(f.partner_code, []).append(
-                        (f, partners[f.partner_code].sources[source]))
+                if not _in_scope(f, scope_set):
+                    continue
+                cfg = partners[f.partner_code].sources[source]
+                waiting = (waiting_reason(f.path, source, cfg.done_marker, settle)
+                           if quiet_periods else None)
+                if waiting is not None:
+                    report.files.append(_waiting(loader, f, waiting))
+                    continue
+                by_partner.setdefault(f.partner_code, []).append((f, cfg))
             for items in by_partner.values():
                 report.files.extend(loader.load_batch(items))
             if scope_set is None:
@@ -678,3 +775,25 @@ def load_source(db_path: Path, landing_dir: Path, partners: dict[str, PartnerCon
     finally:
         con.close()
     return report
+
+
+def _problems(loader: _Loader, problems: list[LandingProblem],
+              scope: set[tuple[str, dt.date]] | None) -> list[FileResult]:
+    """Record discovery's problems (files rejected, subfolders ignored) of the scope."""
+    results = []
+    for problem in problems:
+        if scope is not None and problem.partner_code not in {p for p, _ in scope}:
+            continue
+        loader.event(None, problem.rel_path, problem.partner_code, problem.status, None, 0, 0,
+                     problem.message)
+        results.append(FileResult(problem.rel_path, problem.partner_code, problem.status,
+                                  message=problem.message))
+    return results
+
+
+def _waiting(loader: _Loader, f: LandingFile, reason: str) -> FileResult:
+    """A file not yet complete (settle.py): recorded as `waiting`, nothing else changes."""
+    message = f"{f.rel_path}: {reason}"
+    loader.event(f, f.rel_path, f.partner_code, "waiting", None, 0, 0, message)
+    return FileResult(f.rel_path, f.partner_code, "waiting", message=message,
+                      period_month=f.period_month)

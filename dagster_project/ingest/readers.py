@@ -74,7 +74,8 @@ def _xlsx_to_csv(src: Path, dst: Path, sheet: str | None) -> None:
         book = CalamineWorkbook.from_path(str(src))
         name = sheet or book.sheet_names[0]
         if name not in book.sheet_names:
-            raise FileRejected(f"workbook has no sheet '{name}' (sheets: {book.sheet_names})")
+            raise FileRejected(f"workbook has no sheet '{name}' (format.sheet; it has "
+                               f"{len(book.sheet_names)} sheet(s), names not shown)")
         rows = book.get_sheet_by_name(name).to_python(skip_empty_area=False)
     except FileRejected:
         raise
@@ -171,8 +172,9 @@ def _jsonl_to_csv(src: Path, dst: Path, cfg: SourceConfig) -> Readable:
     required = [spec.header for f, spec in cfg.columns.items()
                 if f in SOURCE_FIELDS[cfg.source]["required"] and spec.header is not None]
     if rows and not in_data & set(required):
+        # the keys found are not shown: only the names the configuration expects may be quoted
         raise FileRejected(f"no JSON object has any of the configured key(s) {required}; found "
-                           f"keys {sorted(in_data)[:12]}")
+                           f"{len(in_data)} other key(s), names not shown")
     header = [h for h in seen if h != ROW_COLUMN]
     with dst.open("w", encoding="utf-8", newline="") as out:
         writer = csv.writer(out, lineterminator="\n")

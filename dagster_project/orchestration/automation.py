@@ -14,6 +14,7 @@ import duckdb
 
 from dagster_project import duck
 from dagster_project.ingest.discovery import discover_files
+from dagster_project.ingest.settle import settle_seconds, waiting_reason
 from dagster_project.orchestration.jobs import build_warehouse_job
 from dagster_project.orchestration.resources import WarehouseResource
 from dagster_project.partners import SOURCE_FIELDS
@@ -45,14 +46,20 @@ def changed_partner_months(settings, partners, cursor: dict[str, list[float]] | 
                            ) -> tuple[set[tuple[str, dt.date | None]], dict[str, list[float]]]:
     """Partner-months whose landing files (of every source) are new or changed since `cursor`
     (path → mtime, size); a file without a period in its name counts as (partner, None).
-    Without a cursor, files already loaded with the same size count as seen."""
+    Without a cursor, files already loaded with the same size count as seen. A file not yet
+    complete (settle time, `.done` marker: ingest/settle.py) is left out of the cursor, so the
+    first tick after it is complete sees it as new and starts the build that loads it."""
     loaded = loaded_file_sizes(settings.work_db) if cursor is None else {}
     cursor = cursor or {}
     current: dict[str, list[float]] = {}
     changed: set[tuple[str, dt.date | None]] = set()
+    settle = settle_seconds()
     files = [f for source in SOURCE_FIELDS
              for f in discover_files(settings.landing_dir, partners, source)[0]]
     for f in files:
+        if waiting_reason(f.path, f.source, partners[f.partner_code].sources[f.source].done_marker,
+                          settle) is not None:
+            continue
         stat = f.path.stat()
         current[f.rel_path] = [stat.st_mtime, stat.st_size]
         if loaded.get(f.rel_path) == stat.st_size:

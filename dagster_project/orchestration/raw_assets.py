@@ -77,21 +77,28 @@ def _load(context: dg.AssetExecutionContext, warehouse: WarehouseResource, sourc
     context.log.info(report.summary())
     # Each log line is an event in Dagster's instance (a few ms each): name the first ones, count
     # the rest (all are in raw.load_events, the materialization's `rejections` and `hub build`).
-    noted = report.rejected + [f for f in report.files if f.status == "withdrawn"]
+    noted = report.rejected + report.held + [f for f in report.files
+                                             if f.status in ("withdrawn", "waiting")]
     for f in noted[:LOGGED_FILES]:
         context.log.warning(f.message)
     if len(noted) > LOGGED_FILES:
         context.log.warning(f"... and {len(noted) - LOGGED_FILES:,} more {source} files rejected "
                             f"or withdrawn: see this asset's `rejections` metadata")
-    if report.rejected and os.environ.get("HUB_STRICT_LOAD"):
-        raise dg.Failure(f"{len(report.rejected)} landing file(s) rejected (strict mode)",
-                         metadata={"rejections": [f.message for f in report.rejected]})
+    # a held re-delivery (fewer than half the rows it replaces) fails strict mode too: the
+    # warehouse would not be what the landing folder says until someone decides
+    refused = report.rejected + report.held
+    if refused and os.environ.get("HUB_STRICT_LOAD"):
+        raise dg.Failure(f"{len(report.rejected)} landing file(s) rejected, "
+                         f"{len(report.held)} held (strict mode)",
+                         metadata={"rejections": [f.message for f in refused]})
     return dg.MaterializeResult(metadata={
         "files_loaded": report.count("loaded"),
         "files_replaced": report.count("replaced"),
         "files_unchanged": report.count("unchanged"),
         "files_rejected": report.count("rejected"),
         "files_withdrawn": report.count("withdrawn"),
+        "files_waiting": report.count("waiting"),
+        "files_held": report.count("held"),
         "rows_loaded": report.rows_loaded,
         "malformed_lines": report.rows_rejected,
         "partner_months_delivered": len({(f.partner_code, f.period_month) for f in report.files
