@@ -89,6 +89,10 @@ class SourceConfig:
     services: dict[str, str] = field(default_factory=dict)
     # timestamp field -> a strptime format other than timestamp_format
     column_timestamp_formats: dict[str, str] = field(default_factory=dict)
+    # the encoding tried when a file is not valid `encoding` text (None: reject the file)
+    fallback_encoding: str | None = None
+    # whether a quoted field may span lines (docs/architecture.md, "Line accounting")
+    multiline_fields: bool = False
 
     @property
     def source_headers(self) -> list[str]:
@@ -153,7 +157,18 @@ def _source_config(name: str, body: schema.TelephonySource | schema.CrmSource) -
         field_codes=field_codes,
         services=services,
         column_timestamp_formats=dict(body.column_timestamp_formats),
+        fallback_encoding=_fallback_encoding(fmt),
+        multiline_fields=fmt.multiline_fields,
     )
+
+
+def _fallback_encoding(fmt: schema.FileFormat) -> str | None:
+    """`format.fallback_encoding`; by default Windows-1252 for UTF-8 sources, else none."""
+    if fmt.fallback_encoding == "none":
+        return None
+    if fmt.fallback_encoding is not None:
+        return fmt.fallback_encoding
+    return "cp1252" if fmt.encoding in ("utf-8", "utf-8-sig") else None
 
 
 def load_partner(path: Path) -> PartnerConfig:
