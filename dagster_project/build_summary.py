@@ -52,7 +52,8 @@ def source_lines(con: duckdb.DuckDBPyConnection) -> list[SourceLine]:
     reasons: dict[tuple[str, str], list[tuple[str, int]]] = {}
     for partner, source, reason, rows in con.execute("""
             select partner_code, source, reason, sum(row_count) as row_count
-            from marts.kpi_data_quality where reason != 'malformed_line'
+            from marts.kpi_data_quality
+            where reason not in ('malformed_line', 'free_text_scrubbed')
             group by 1, 2, 3 order by 1, 2, 4 desc, 3""").fetchall():
         reasons.setdefault((partner, source), []).append((reason, int(rows)))
     return [SourceLine(p, s, int(f), int(r), int(lo), int(rj), int(ex), int(q),

@@ -44,6 +44,9 @@ SOURCE_FIELDS = {
                      "feedback_stage", "responded_at", "customer_name", "phone", "email",
                      "postcode", "uprn"),
         "personal": ("customer_name", "phone", "email", "postcode", "uprn"),
+        # free text that is not a code: e-mails, UK phone numbers and postcodes typed into it
+        # are replaced by markers before it is stored (docs/crm.md, "Free text")
+        "free_text": ("enquiry_type",),
         "durations": (),
     },
 }

@@ -243,6 +243,7 @@ class _Loader:
         self.fields = source_fields(source)
         self.derived = tuple(c for c, _ in derived_columns(source))
         self.personal = SOURCE_FIELDS[source].get("personal", ())
+        self.free_text = SOURCE_FIELDS[source].get("free_text", ())
         if self.personal:
             from dagster_project.privacy import register_udfs
 
@@ -675,11 +676,21 @@ class _Loader:
         return f"nullif(trim({expr}), '')"
 
     def _select_list(self, cfg: SourceConfig) -> str:
-        parts = [f'{self._text(cfg, name)} as "{name}"' for name in self.fields]
+        texts = {name: self._text(cfg, name) for name in self.fields}
+        parts = [f'{self._free_text(text) if name in self.free_text else text} as "{name}"'
+                 for name, text in texts.items()]
         # docs/crm.md: keys and flags computed from the personal fields, read in memory from
         # the temp table (the `_pii` struct of `_rows_from`) and never stored in clear
         parts.extend(f'a._pii."{col}"' for col in self.derived)
         return ", ".join(parts)
+
+    @staticmethod
+    def _free_text(expr: str) -> str:
+        """docs/crm.md, "Free text": e-mails, UK phone numbers and postcodes replaced by
+        markers in the insert itself, so they never reach a table."""
+        from dagster_project.privacy import scrub_free_text_sql
+
+        return scrub_free_text_sql(expr)
 
     def _rows_from(self, cfg: SourceConfig) -> str:
         rows = "_rows"
