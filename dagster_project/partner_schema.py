@@ -121,8 +121,9 @@ class CrmColumns(_Columns):
     channel: Column = Field(description="Required. The channel code (`codes.channel`).")
     resolved_at: Column | None = Field(None, description="When it was resolved.")
     service: Column | None = Field(None, description="The service name (`services`).")
-    enquiry_type: Column | None = Field(None, description="Free text: pseudonymised "
-                                                          "screening applies.")
+    enquiry_type: Column | None = Field(None, description="Free text: e-mails, UK phone "
+                                                          "numbers and postcodes in it are "
+                                                          "replaced by markers at load.")
     first_contact_resolved: Column | None = Field(None, description="Yes/no (`codes.flag`).")
     back_office: Column | None = Field(None, description="Yes/no (`codes.flag`).")
     avoidable_reason: Column | None = Field(None, description="`codes.avoidable_reason`.")

@@ -68,7 +68,10 @@ scrubbed as (
         'free_text_scrubbed' as reason,
         count(*) as row_count
     from contacts
-    where regexp_matches(enquiry_type, '\[(email|phone|postcode)\]')
+    where
+        enquiry_type like '%[email]%'
+        or enquiry_type like '%[phone]%'
+        or enquiry_type like '%[postcode]%'
     group by partner_code, period_month
 
 ),
