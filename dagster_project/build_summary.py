@@ -3,7 +3,9 @@ rejected, excluded and quarantined (count, share of rows read, top reasons), fro
 build just made (`marts.kpi_deliveries`, `marts.kpi_data_quality`). A partner-source whose
 quarantined share is over the threshold (HUB_MAX_QUARANTINE_PCT, default 2 %) gets an ERROR
 line naming it; `hub build --strict` fails on it before anything is published (the Dagster
-checks `*_quarantine_rate` block publication in strict mode). No Dagster imports."""
+checks `*_quarantine_rate` block publication in strict mode). Then a NOTE line per
+partner-source with files decoded by the source's fallback encoding (`raw.load_files`,
+docs/architecture.md "Encodings"). No Dagster imports."""
 
 from __future__ import annotations
 
@@ -50,7 +52,8 @@ def source_lines(con: duckdb.DuckDBPyConnection) -> list[SourceLine]:
     reasons: dict[tuple[str, str], list[tuple[str, int]]] = {}
     for partner, source, reason, rows in con.execute("""
             select partner_code, source, reason, sum(row_count) as row_count
-            from marts.kpi_data_quality where reason != 'malformed_line'
+            from marts.kpi_data_quality
+            where reason not in ('malformed_line', 'free_text_scrubbed')
             group by 1, 2, 3 order by 1, 2, 4 desc, 3""").fetchall():
         reasons.setdefault((partner, source), []).append((reason, int(rows)))
     return [SourceLine(p, s, int(f), int(r), int(lo), int(rj), int(ex), int(q),
@@ -88,3 +91,39 @@ def format_lines(lines: list[SourceLine]) -> list[str]:
                        f"quality.quarantine_{'calls' if x.source == 'telephony' else 'contacts'}"
                        f" or `hub check {x.partner_code}`")
     return out
+
+
+MAX_FILES_NAMED = 3
+
+
+def encoding_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """One NOTE line per partner and source with files decoded by the fallback encoding
+    (`format.fallback_encoding`): which encoding, how many of its files, the first files."""
+    has_column = con.execute(
+        "select count(*) from duckdb_columns() where schema_name = 'raw' "
+        "and table_name = 'load_files' and column_name = 'encoding_fallback'").fetchone()[0]
+    if not has_column:
+        return []
+    out = []
+    for partner, source, encoding, n, total, files in con.execute("""
+            select partner_code, source, encoding, count(*) filter (where encoding_fallback),
+                   any_value(total), list(source_file order by source_file)
+                       filter (where encoding_fallback)
+            from (select *, count(*) over (partition by partner_code, source) as total
+                  from raw.load_files)
+            group by partner_code, source, encoding
+            having count(*) filter (where encoding_fallback) > 0
+            order by 1, 2, 3""").fetchall():
+        named = ", ".join(files[:MAX_FILES_NAMED]) + (
+            f" and {len(files) - MAX_FILES_NAMED:,} more" if len(files) > MAX_FILES_NAMED else "")
+        out.append(f"NOTE {partner} {source}: {n:,} of {total:,} file(s) decoded as {encoding}, "
+                   f"the fallback encoding (format.fallback_encoding): {named}")
+    return out
+
+
+def read_encoding_lines(db: Path) -> list[str]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return encoding_lines(con)
+    finally:
+        con.close()

@@ -35,7 +35,11 @@ def _print_summary(settings: Settings, published: bool) -> None:
     operations file, or from the working file when the build did not publish."""
     import duckdb
 
-    from dagster_project.build_summary import format_lines, read_lines
+    from dagster_project.build_summary import (
+        format_lines,
+        read_encoding_lines,
+        read_lines,
+    )
 
     db = settings.operations_db if published else settings.work_db
     if not db.exists():
@@ -44,6 +48,7 @@ def _print_summary(settings: Settings, published: bool) -> None:
         lines = format_lines(read_lines(db) if published else _work_lines(settings))
     except duckdb.Error:  # no marts yet (a first build that failed early)
         return
+    lines += read_encoding_lines(db)  # raw.load_files is in both files
     for line in lines:
         print(line, file=sys.stderr if line.startswith("ERROR") else sys.stdout)
 

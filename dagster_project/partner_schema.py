@@ -36,6 +36,7 @@ OUTCOMES = ("answered", "abandoned", "ivr_only", "direct_dial", "test", "phantom
 # system): the row is excluded with a reason, never quarantined, never in a KPI.
 EXCLUDED = "excluded"
 ENCODINGS = ("utf-8", "utf-8-sig", "cp1252", "latin-1")
+FALLBACK_ENCODINGS = ("cp1252", "latin-1", "none")
 
 
 class PartnerConfigError(ValueError):
@@ -120,8 +121,9 @@ class CrmColumns(_Columns):
     channel: Column = Field(description="Required. The channel code (`codes.channel`).")
     resolved_at: Column | None = Field(None, description="When it was resolved.")
     service: Column | None = Field(None, description="The service name (`services`).")
-    enquiry_type: Column | None = Field(None, description="Free text: pseudonymised "
-                                                          "screening applies.")
+    enquiry_type: Column | None = Field(None, description="Free text: e-mails, UK phone "
+                                                          "numbers and postcodes in it are "
+                                                          "replaced by markers at load.")
     first_contact_resolved: Column | None = Field(None, description="Yes/no (`codes.flag`).")
     back_office: Column | None = Field(None, description="Yes/no (`codes.flag`).")
     avoidable_reason: Column | None = Field(None, description="`codes.avoidable_reason`.")
@@ -145,11 +147,23 @@ class FileFormat(Strict):
     delimiter: str = Field(",", min_length=1, description="CSV field separator; `\"\\t\"` "
                                                           "for tab-separated files.")
     encoding: Literal[ENCODINGS] = Field(  # type: ignore[valid-type]
-        "utf-8", description="`utf-8`, `utf-8-sig`, `cp1252` or `latin-1`.")
+        "utf-8", description="`utf-8`, `utf-8-sig`, `cp1252` or `latin-1`: the whole file "
+                             "is decoded with it (docs/architecture.md, \"Encodings\").")
+    fallback_encoding: Literal[FALLBACK_ENCODINGS] | None = Field(  # type: ignore[valid-type]
+        None, description="The encoding tried when the whole file is not valid `encoding` "
+                          "text: `cp1252`, `latin-1` or `none` (reject the file, naming the "
+                          "byte offset). Default `cp1252` for `utf-8`/`utf-8-sig` sources, "
+                          "`none` otherwise. The encoding used is recorded per file "
+                          "(`raw.load_files.encoding`) and shown by `hub build`.")
+    multiline_fields: bool = Field(
+        False, description="Whether a quoted field may hold line breaks (e.g. a CRM's notes). "
+                           "When `false`, a quote still open at the end of its line is a stray "
+                           "quote: that line is rejected and the lines after it are read on "
+                           "their own, so it never swallows the rest of the file.")
     header: bool = Field(True, description="Whether the first line names the columns.")
     sheet: str | None = Field(None, description="xlsx only: the sheet to read.")
 
-    @field_validator("encoding", mode="before")
+    @field_validator("encoding", "fallback_encoding", mode="before")
     @classmethod
     def _lower(cls, value: Any) -> Any:
         return value.lower() if isinstance(value, str) else value

@@ -44,6 +44,9 @@ SOURCE_FIELDS = {
                      "feedback_stage", "responded_at", "customer_name", "phone", "email",
                      "postcode", "uprn"),
         "personal": ("customer_name", "phone", "email", "postcode", "uprn"),
+        # free text that is not a code: e-mails, UK phone numbers and postcodes typed into it
+        # are replaced by markers before it is stored (docs/crm.md, "Free text")
+        "free_text": ("enquiry_type",),
         "durations": (),
     },
 }
@@ -91,6 +94,10 @@ class SourceConfig:
     column_timestamp_formats: dict[str, str] = field(default_factory=dict)
     # load a file only once `<file>.done` exists beside it (ingest/settle.py)
     done_marker: bool = False
+    # the encoding tried when a file is not valid `encoding` text (None: reject the file)
+    fallback_encoding: str | None = None
+    # whether a quoted field may span lines (docs/architecture.md, "Line accounting")
+    multiline_fields: bool = False
 
     @property
     def source_headers(self) -> list[str]:
@@ -156,7 +163,18 @@ def _source_config(name: str, body: schema.TelephonySource | schema.CrmSource) -
         services=services,
         column_timestamp_formats=dict(body.column_timestamp_formats),
         done_marker=body.done_marker,
+        fallback_encoding=_fallback_encoding(fmt),
+        multiline_fields=fmt.multiline_fields,
     )
+
+
+def _fallback_encoding(fmt: schema.FileFormat) -> str | None:
+    """`format.fallback_encoding`; by default Windows-1252 for UTF-8 sources, else none."""
+    if fmt.fallback_encoding == "none":
+        return None
+    if fmt.fallback_encoding is not None:
+        return fmt.fallback_encoding
+    return "cp1252" if fmt.encoding in ("utf-8", "utf-8-sig") else None
 
 
 def load_partner(path: Path) -> PartnerConfig:

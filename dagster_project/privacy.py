@@ -468,3 +468,35 @@ def register_udfs(con: Any, key: str) -> None:
     con.execute("set variable hub_pii_opad = ?", [opad])
     for macro in _macros_sql():
         con.execute(f"create or replace temp macro {macro}")
+
+
+# --- free text (docs/crm.md, "Free text") -------------------------------------------------------
+
+# Personal data typed into a free-text field: each match is replaced by its marker before the
+# text is stored. The patterns are the same in Python (`re`, ASCII) and in DuckDB (RE2).
+FREE_TEXT_PATTERNS = (
+    ("email", r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}", "[email]"),
+    # UK numbers: 0 or +44 / 0044, then 9 or 10 digits, spaces, dashes or brackets between
+    ("phone", r"(?:\+44 ?(?:\(0\))?|\b0044|\(?\b0)(?:[ ()-]{0,2}[0-9]){9,10}\b", "[phone]"),
+    ("postcode", r"\b[A-Za-z]{1,2}[0-9][A-Za-z0-9]? ?[0-9][A-Za-z]{2}\b", "[postcode]"),
+)
+FREE_TEXT_MARKERS = tuple(marker for _, _, marker in FREE_TEXT_PATTERNS)
+_FREE_TEXT_RES = tuple((re.compile(p, re.ASCII), m) for _, p, m in FREE_TEXT_PATTERNS)
+
+
+def scrub_free_text(value: str | None) -> str | None:
+    """`value` with every e-mail address, UK phone number and postcode replaced by a marker
+    (`[email]`, `[phone]`, `[postcode]`); the reference `scrub_free_text_sql` equals."""
+    if value is None:
+        return None
+    for pattern, marker in _FREE_TEXT_RES:
+        value = pattern.sub(marker, value)
+    return value
+
+
+def scrub_free_text_sql(expr: str) -> str:
+    """DuckDB SQL of `scrub_free_text` over the text expression `expr`."""
+    for _, pattern, marker in FREE_TEXT_PATTERNS:
+        quoted = pattern.replace("'", "''")
+        expr = f"regexp_replace({expr}, '{quoted}', '{marker}', 'g')"
+    return expr

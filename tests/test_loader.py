@@ -231,17 +231,6 @@ def test_scope_limits_the_load_to_selected_partner_months(settings, partners):
     assert query(settings, "select count(*) from raw.telephony_calls") == [(4,)]
 
 
-def test_invalid_bytes_quarantine_the_line_not_the_file(settings, partners):
-    rows = eastbrook_rows(400, start=20)  # the bad bytes lie far past the header
-    bad = ("\n".join([EASTBROOK_HEADER, *rows[:300]]) + "\n").encode() + b"EB\xff\xfe;x\n"
-    rest = ("\n".join(rows[300:]) + "\n").encode()
-    write(eastbrook_file(settings.landing_dir, "202404"), bad + rest)
-    (result,) = load_source(settings.work_db, settings.landing_dir, partners).files
-    assert (result.status, result.rows_loaded, result.rows_rejected) == ("loaded", 400, 1)
-    ((row_number, reason),) = query(settings, "select _row_number, reason from raw.rejected_rows")
-    assert row_number == 301 and "UNICODE" in reason.upper()
-
-
 def test_a_file_duckdb_cannot_read_costs_no_other_file(settings, partners):
     """A file DuckDB refuses (a repeated column name) aborts the partner's batch transaction;
     the batch is retried file by file, so the good files still load."""

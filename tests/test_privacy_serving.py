@@ -133,6 +133,35 @@ def scan_bytes(path: Path, emails: set[str]) -> list[str]:
     return sorted(found)
 
 
+# Free text (docs/crm.md): personal data typed into a text field is found by its shape, not by
+# the landing files' personal field values. Written apart from privacy.py's own patterns.
+EMAIL_SHAPE = re.compile(r"[\w.%+'-]+@[\w-]+(\.[\w-]+)*\.[a-z]{2,}", re.IGNORECASE)
+UK_PHONE_SHAPE = re.compile(r"(?<!\w)(\+44\s?(\(0\))?|0)\d{2,4}[\s-]?\d{3,4}[\s-]?\d{3,4}(?!\w)")
+
+
+def scan_patterns(path: Path) -> list[str]:
+    """Text cells of every table and view of one DuckDB file holding an e-mail address or a
+    UK phone number."""
+    findings = []
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        columns = con.execute("""
+            select schema_name, table_name, column_name from duckdb_columns()
+            where not internal and data_type = 'VARCHAR'
+              and schema_name not in ('information_schema', 'pg_catalog')
+            order by 1, 2, 3""").fetchall()
+        for schema, table, column in columns:
+            for (cell,) in con.execute(f'select distinct "{column}" from "{schema}"."{table}" '
+                                       f'where "{column}" is not null').fetchall():
+                for kind, shape in (("e-mail", EMAIL_SHAPE), ("phone", UK_PHONE_SHAPE)):
+                    if shape.search(cell):
+                        findings.append(f"{path.name} {schema}.{table}.{column}: {kind}-shaped "
+                                        f"text")
+    finally:
+        con.close()
+    return findings
+
+
 def show(findings: list[str]) -> str:
     return "\n  ".join(findings[:40]) + (f"\n  ... {len(findings) - 40} more"
                                           if len(findings) > 40 else "")
@@ -168,6 +197,9 @@ def test_scanner_finds_planted_values(tmp_path):
     assert "phone value '07700900001'" in text
     assert "uprn value '200000000002'" in text  # a number column, cast to varchar
     assert scan_bytes(leaky, emails) == ["john.smith@example.com"]
+    assert scan_patterns(clean) == []
+    assert sorted(scan_patterns(leaky)) == ["leaky.duckdb quality.notes.code: phone-shaped text",
+                                            "leaky.duckdb quality.notes.txt: e-mail-shaped text"]
 
 
 # ---------------------------------------------------------------- the published files
@@ -201,3 +233,12 @@ def test_no_landing_email_in_published_file_bytes(built_warehouse, personal, whi
     leaked = scan_bytes(path, personal[2])
     assert not leaked, f"{len(leaked)} landing e-mail address(es) in the bytes of {path}: " \
                        f"{leaked[:20]}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("which", ["serving_db", "operations_db"])
+def test_no_email_or_phone_shaped_text_in_published_tables(built_warehouse, which):
+    """Free text included (issue 11, case 8): no text cell of a published file looks like an
+    e-mail address or a UK phone number, whichever field it was typed into."""
+    findings = scan_patterns(getattr(built_warehouse, which))
+    assert not findings, f"{len(findings)} finding(s):\n  {show(findings)}"

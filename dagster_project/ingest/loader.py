@@ -45,6 +45,7 @@ import duckdb
 
 from dagster_project import duck
 from dagster_project.ingest.discovery import LandingFile, LandingProblem, discover_files
+from dagster_project.ingest.lines import LineCount, blank_lines, count_lines, locate_breaks
 from dagster_project.ingest.raw_tables import (
     derived_columns,
     ensure_raw_schema,
@@ -211,6 +212,7 @@ class _Ready:
     header: tuple[str, ...]
     previous_rows: int | None  # rows_read of the delivery it replaces; None when there is none
     file_bytes: int
+    lines: LineCount | None = None  # the readable file's lines, counted apart from the reader
 
     @property
     def name(self) -> str:
@@ -222,6 +224,20 @@ class _Ready:
         """Files with the same key can be read by one `read_csv` statement."""
         r = self.readable
         return r.encoding, r.delimiter, self.header, r.row_column
+
+
+@dataclass(frozen=True)
+class _Lines:
+    """A file's lines reconciled with what the reader made of them (docs/architecture.md,
+    "Line accounting"): rows read + rejected lines + line breaks inside quoted fields =
+    `file_lines`, the data lines of the file (header and empty lines not counted)."""
+
+    file_lines: int
+    quoted_line_breaks: int = 0
+    interior_blank: tuple[int, ...] = ()  # empty lines before the last row (record numbers)
+    broken: int = 0  # lines with an unterminated quote, rejected on their own
+    first_broken: int | None = None  # the first of them, as a data row number
+    problem: str | None = None  # the file cannot be accounted for: rejected with this
 
 
 @dataclass(frozen=True)
@@ -261,6 +277,7 @@ class _Loader:
         self.fields = source_fields(source)
         self.derived = tuple(c for c, _ in derived_columns(source))
         self.personal = SOURCE_FIELDS[source].get("personal", ())
+        self.free_text = SOURCE_FIELDS[source].get("free_text", ())
         if self.personal:
             from dagster_project.privacy import register_udfs
 
@@ -404,8 +421,9 @@ class _Loader:
         header = read_header(readable.path, readable.encoding, readable.delimiter)
         _check_header(header, new.cfg)
         _bind_expressions(header, new.cfg)
+        lines = None if readable.row_column else count_lines(readable.path)
         return _Ready(new, readable, tuple(header), current[1] if current else None,
-                      new.f.path.stat().st_size)
+                      new.f.path.stat().st_size, lines)
 
     def withdraw_missing(self, landing_dir: Path, partner_codes: set[str]) -> list[FileResult]:
         """Deliveries whose file is no longer in the landing folder are withdrawn: their rows
@@ -440,16 +458,16 @@ class _Loader:
 
     def _load_group(self, group: list[_Ready], done: _Round) -> None:
         counts = self._read(group)
-        loaded: list[tuple[_Ready, int, int]] = []
+        loaded: list[tuple[_Ready, int, int, _Lines]] = []
         for r in group:
-            accepted, rejected = counts.get(r.name, (0, 0))
+            accepted, rejected, lines = counts[r.name]
             if _changed_since_discovery(r.new.f):
                 self._set_aside(r.new, "waiting", "waiting: the file changed while it was "
                                 "being read (still being copied?); it is loaded once it stays "
                                 "unchanged", done)
                 continue
             try:
-                self._check_counts(r, accepted, rejected)
+                self._check_counts(r, accepted, rejected, lines)
             except FileRejected as exc:
                 self._reject(r.new, str(exc), r.previous_rows is not None, done)
                 continue
@@ -461,54 +479,71 @@ class _Loader:
                     f"If the partner means it, run `hub build --accept-shrink` to apply it",
                     done)
                 continue
-            loaded.append((r, accepted, rejected))
+            loaded.append((r, accepted, rejected, lines))
         if loaded:
             self._insert(loaded)
-        for r, accepted, rejected in loaded:
-            self._record(r, accepted, rejected, done)
+        for r, accepted, rejected, lines in loaded:
+            self._record(r, accepted, rejected, lines, done)
 
-    def _read(self, group: list[_Ready]) -> dict[str, tuple[int, int]]:
-        """Read the group's files into `_acc` (rows, with the file in `_hub_file`) and their
-        malformed lines into `_rej`; return (accepted, rejected) per file."""
-        con = self.con
-        first = group[0].readable
-        names = [_sql_text(r.name) for r in group]
-        files = names[0] if len(names) == 1 else "[" + ", ".join(names) + "]"
-        columns = "{" + ", ".join(f"{_sql_text(h)}: 'VARCHAR'" for h in group[0].header) + "}"
-        con.execute("drop table if exists _acc; drop table if exists _rej_errors; "
-                    "drop table if exists _rej_scans")
-        con.execute(
-            f"create temp table _acc as select * from read_csv({files}, "
+    def _read_csv(self, files: str, r: _Ready, suffix: str = "") -> None:
+        """`read_csv` of `files` (a SQL list) in `r`'s format into `_acc{suffix}`, malformed
+        lines into `_rej_errors{suffix}` / `_rej_scans{suffix}`."""
+        columns = "{" + ", ".join(f"{_sql_text(h)}: 'VARCHAR'" for h in r.header) + "}"
+        self.con.execute(f"drop table if exists _acc{suffix}; "
+                         f"drop table if exists _rej_errors{suffix}; "
+                         f"drop table if exists _rej_scans{suffix}")
+        self.con.execute(
+            f"create temp table _acc{suffix} as select * from read_csv({files}, "
             f"header = true, auto_detect = false, columns = {columns}, "
-            f"delim = {_sql_text(first.delimiter)}, quote = '\"', escape = '\"', "
-            f"encoding = {_sql_text(first.encoding)}, filename = '_hub_file', "
-            f"store_rejects = true, rejects_table = '_rej_errors', rejects_scan = '_rej_scans')")
+            f"delim = {_sql_text(r.readable.delimiter)}, quote = '\"', escape = '\"', "
+            f"encoding = {_sql_text(r.readable.encoding)}, filename = '_hub_file', "
+            f"store_rejects = true, rejects_table = '_rej_errors{suffix}', "
+            f"rejects_scan = '_rej_scans{suffix}')")
+
+    def _collect_rejects(self, suffix: str = "", as_file: str | None = None) -> None:
+        """Add the malformed lines of the last `_read_csv` to `_rej`, one row per line (under
+        the name `as_file` when given)."""
         # the text of a quarantined line is kept, unless the source carries personal data
         raw_line = "cast(null as varchar)" if self.personal else "any_value(e.csv_line)"
-        con.execute("create or replace temp table _rej (_hub_file varchar, line bigint, "
-                    "reason varchar, raw_line varchar)")
-        errors = ("_rej_errors e join _rej_scans s "
+        errors = (f"_rej_errors{suffix} e join _rej_scans{suffix} s "
                   "on s.scan_id = e.scan_id and s.file_id = e.file_id")
         # One statement per file with malformed lines (few): the reasons of a line come in the
         # order DuckDB aggregates them for that file alone, as when files were read one by one.
-        for (name,) in con.execute(f"select distinct s.file_path from {errors}").fetchall():
-            con.execute(f"""
+        for (name,) in self.con.execute(f"select distinct s.file_path from {errors}").fetchall():
+            self.con.execute(f"""
                 insert into _rej
                 select ?, e.line,
                        string_agg(distinct e.error_type || ': ' || e.error_message, '; '),
                        {raw_line}
                 from {errors} where s.file_path = ? group by e.line
-            """, [name, name])
+            """, [as_file or name, name])
+
+    def _read(self, group: list[_Ready]) -> dict[str, tuple[int, int, _Lines]]:
+        """Read the group's files into `_acc` (rows, with the file in `_hub_file`) and their
+        malformed lines into `_rej`; account for every line of each file (`_account`); return
+        (accepted, rejected, lines) per file."""
+        con = self.con
+        names = [_sql_text(r.name) for r in group]
+        files = names[0] if len(names) == 1 else "[" + ", ".join(names) + "]"
+        self._read_csv(files, group[0])
+        con.execute("create or replace temp table _rej (_hub_file varchar, line bigint, "
+                    "reason varchar, raw_line varchar)")
+        self._collect_rejects()
         # lines the reader quarantined (JSON lines): line = row + 1
         quarantined = [[r.name, row + 1, reason] for r in group
                        for row, reason in r.readable.rejected]
         if quarantined:
             marks, params = _values(quarantined)
             con.execute(f"insert into _rej select *, null from (values {marks})", params)
-        return {name: (int(accepted), int(rejected)) for name, accepted, rejected in con.execute(
-            "select _hub_file, sum(a), sum(r) from (select _hub_file, count(*) as a, 0 as r "
-            "from _acc group by _hub_file union all select _hub_file, 0, count(*) from _rej "
-            "group by _hub_file) group by _hub_file").fetchall()}
+        counts = self._counts()
+        out = {}
+        for r in group:
+            accepted, rejected = counts.get(r.name, (0, 0))
+            lines = self._account(r, accepted, rejected)
+            if lines.broken:  # the file was read again without its broken lines
+                accepted, rejected = self._counts(r.name).get(r.name, (0, 0))
+            out[r.name] = (accepted, rejected, lines)
+        return out
 
     def _shrinks(self, r: _Ready, rows_read: int) -> bool:
         """A re-delivery with fewer than half the rows of the delivery it replaces (held unless
@@ -516,7 +551,88 @@ class _Loader:
         return (not self.accept_shrink and r.previous_rows is not None
                 and 2 * rows_read < r.previous_rows)
 
-    def _check_counts(self, r: _Ready, accepted: int, rejected: int) -> None:
+    def _counts(self, name: str | None = None) -> dict[str, tuple[int, int]]:
+        """(rows in `_acc`, lines in `_rej`) per file (or of file `name`)."""
+        where = "" if name is None else "where _hub_file = $name"
+        return {file: (int(a), int(j)) for file, a, j in self.con.execute(
+            "select _hub_file, sum(a), sum(r) from (select _hub_file, count(*) as a, 0 as r "
+            f"from _acc {where} group by _hub_file union all select _hub_file, 0, count(*) "
+            f"from _rej {where} group by _hub_file) group by _hub_file",
+            {} if name is None else {"name": name}).fetchall()}
+
+    def _account(self, r: _Ready, accepted: int, rejected: int) -> _Lines:
+        """Reconcile the reader's rows and rejected lines with the file's lines counted apart.
+        The fast path (every file): header + rows + rejected + empty lines = physical lines.
+        Otherwise a quoted field runs past its line: find where (`locate_breaks`), read the
+        file again with each stray quote's line emptied and rejected on its own, and count
+        again; a file that still does not reconcile is rejected."""
+        if r.lines is None:  # JSON lines: the reader made a row or a rejected line of each
+            total = r.readable.lines or 0
+            problem = (None if accepted + rejected == total else
+                       f"the reader accounts for {accepted + rejected:,} of its {total:,} lines")
+            return _Lines(total, problem=problem)
+        lc = r.lines
+        if lc.reconciles(1 + accepted + rejected):
+            return _Lines(lc.lines - 1 - lc.trailing_blank)
+        cfg = r.new.cfg
+        multiline = cfg.multiline_fields or cfg.file_type == "xlsx"  # a workbook cell may
+        breaks = locate_breaks(r.readable.path, r.readable.delimiter, lc.newline, multiline)
+        file_lines = breaks.physical - 1 - len(breaks.blank)
+        blank = set(breaks.blank)
+        last = breaks.records
+        while last in blank:
+            last -= 1
+        interior = tuple(n for n in breaks.blank if n < last)
+        first = breaks.broken[0][0] - 1 if breaks.broken else None
+        if breaks.broken and breaks.broken[0][0] == 1:
+            return _Lines(file_lines, problem="its header line (line 1) opens a quote that it "
+                                              "does not close")
+        if breaks.broken:
+            self._reread(r, breaks.broken)
+            accepted, rejected = self._counts(r.name).get(r.name, (0, 0))
+        if 1 + accepted + rejected + len(breaks.blank) != breaks.records:
+            where = f"; the first line with an unterminated quote is row {first:,}" if (
+                first) else ""
+            return _Lines(file_lines, breaks.quoted_line_breaks, interior, len(breaks.broken),
+                          first, f"the reader accounts for {accepted + rejected:,} of its "
+                                 f"{file_lines:,} data lines{where}")
+        return _Lines(file_lines, breaks.quoted_line_breaks, interior, len(breaks.broken), first)
+
+    def _reread(self, r: _Ready, broken: list[tuple[int, int, int]]) -> None:
+        """Read file `r` again from a copy with its broken lines emptied (DuckDB skips an empty
+        line and still counts it, so line numbers stay true); its rows and rejected lines
+        replace those of the first read, and each broken line is a rejected line."""
+        copy = Path(tempfile.mkdtemp(prefix="lines-", dir=self.workdir)) / "unbroken.csv"
+        blank_lines(r.readable.path, copy, broken)
+        self._read_csv(_sql_text(str(copy)), r, suffix="_again")
+        con = self.con
+        con.execute("delete from _acc where _hub_file = ?", [r.name])
+        con.execute("delete from _rej where _hub_file = ?", [r.name])
+        con.execute("insert into _acc select * replace (? as _hub_file) from _acc_again",
+                    [r.name])
+        self._collect_rejects("_again", as_file=r.name)
+        reason = ("UNTERMINATED QUOTE: a quoted field opened on this line does not close on "
+                  "it (format.multiline_fields is false); the line is rejected and the next "
+                  "line read as a new row") if not r.new.cfg.multiline_fields else (
+                  "UNTERMINATED QUOTE: a quoted field opened on this line is never closed; "
+                  "the line is rejected and the next line read as a new row")
+        rows = []
+        with r.readable.path.open("rb") as fh:
+            for record, start, end in broken:
+                text = None
+                if not self.personal:  # as for DuckDB's rejected lines: no personal data
+                    fh.seek(start)
+                    text = fh.read(end - start).rstrip(b"\r").decode(
+                        "latin-1" if r.readable.encoding == "latin-1" else "utf-8", "replace")
+                rows.append([r.name, record, reason, text])
+        marks, params = _values(rows)
+        con.execute(f"insert into _rej values {marks}", params)
+        con.execute("drop table if exists _acc_again; drop table if exists _rej_errors_again; "
+                    "drop table if exists _rej_scans_again")
+
+    def _check_counts(self, r: _Ready, accepted: int, rejected: int, lines: _Lines) -> None:
+        if lines.problem:
+            raise FileRejected(f"not every line could be accounted for: {lines.problem}")
         if accepted + rejected == 0 and r.previous_rows:
             raise FileRejected(f"the file has a header but no data rows; it would replace "
                                f"a delivery of {r.previous_rows:,} rows")
@@ -526,7 +642,7 @@ class _Loader:
             raise FileRejected(f"none of its {rejected} data lines could be read with "
                                f"delimiter '{r.readable.delimiter}'")
 
-    def _insert(self, loaded: list[tuple[_Ready, int, int]]) -> None:
+    def _insert(self, loaded: list[tuple[_Ready, int, int, _Lines]]) -> None:
         """Replace the deliveries these files replace, insert their rows with lineage and their
         malformed lines into raw.rejected_rows."""
         con = self.con
@@ -535,18 +651,26 @@ class _Loader:
         marks, params = _values([
             [r.name, r.new.f.partner_code, r.new.f.rel_path, r.new.file_hash,
              r.new.f.delivery_key, r.previous_rows is not None,
-             accepted + rejected if rejected and not row_column else 0]
-            for r, accepted, rejected in loaded])
+             accepted + rejected + len(lines.interior_blank)
+             if (rejected or lines.interior_blank) and not row_column else 0]
+            for r, accepted, rejected, lines in loaded])
         con.execute(f"create or replace temp table _files as select * from (values {marks}) "
                     f"v(_hub_file, _hub_partner, _hub_rel, _hub_hash, _hub_key, _hub_replacing, "
                     f"_hub_lines)", params)
-        if any(r.previous_rows is not None for r, _, _ in loaded):
+        if any(r.previous_rows is not None for r, *_ in loaded):
             con.execute(f"delete from {self.table} t using _files f where f._hub_replacing "
                         f"and t.partner_code = f._hub_partner and t._delivery_key = f._hub_key")
             con.execute("delete from raw.rejected_rows t using _files f where f._hub_replacing "
                         "and t.partner_code = f._hub_partner and t.source = ? "
                         "and t._delivery_key = f._hub_key", [self.source])
-        numbered = any(rejected for _, _, rejected in loaded) and not row_column
+        numbered = any(rejected or lines.interior_blank
+                       for _, _, rejected, lines in loaded) and not row_column
+        if numbered:  # empty lines before the last row: no row has their numbers
+            blanks = [[r.name, n] for r, _, _, lines in loaded for n in lines.interior_blank]
+            con.execute("create or replace temp table _blank (_hub_file varchar, line bigint)")
+            if blanks:
+                marks, params = _values(blanks)
+                con.execute(f"insert into _blank values {marks}", params)
         self._number_rows(row_column, numbered)
         columns = ", ".join(f'"{c}"' for c in (*self.fields, *self.derived))
         cfg = loaded[0][0].new.cfg
@@ -556,7 +680,7 @@ class _Loader:
             f"select a._hub_partner, {self._select_list(cfg)}, a._hub_rel, a._hub_hash, "
             f"a._hub_row, a._hub_key, ?, ? from {self._rows_from(cfg)} a",
             [self.load_id, self.now])
-        if any(rejected for _, _, rejected in loaded):
+        if any(rejected for _, _, rejected, _ in loaded):
             con.execute(
                 "insert into raw.rejected_rows select f._hub_partner, ?, f._hub_rel, "
                 "f._hub_hash, r.line - 1, f._hub_key, r.reason, r.raw_line, ?, ? "
@@ -595,6 +719,8 @@ class _Loader:
                   from _files where _hub_lines > 0) l
             where not exists (select 1 from _rej r
                               where r._hub_file = l._hub_file and r.line = l._hub_line)
+              and not exists (select 1 from _blank b
+                              where b._hub_file = l._hub_file and b.line = l._hub_line)
         """)
 
     @staticmethod
@@ -604,11 +730,21 @@ class _Loader:
         return f"nullif(trim({expr}), '')"
 
     def _select_list(self, cfg: SourceConfig) -> str:
-        parts = [f'{self._text(cfg, name)} as "{name}"' for name in self.fields]
+        texts = {name: self._text(cfg, name) for name in self.fields}
+        parts = [f'{self._free_text(text) if name in self.free_text else text} as "{name}"'
+                 for name, text in texts.items()]
         # docs/crm.md: keys and flags computed from the personal fields, read in memory from
         # the temp table (the `_pii` struct of `_rows_from`) and never stored in clear
         parts.extend(f'a._pii."{col}"' for col in self.derived)
         return ", ".join(parts)
+
+    @staticmethod
+    def _free_text(expr: str) -> str:
+        """docs/crm.md, "Free text": e-mails, UK phone numbers and postcodes replaced by
+        markers in the insert itself, so they never reach a table."""
+        from dagster_project.privacy import scrub_free_text_sql
+
+        return scrub_free_text_sql(expr)
 
     def _rows_from(self, cfg: SourceConfig) -> str:
         rows = "_rows"
@@ -621,7 +757,8 @@ class _Loader:
 
     # --- results and bookkeeping ---------------------------------------------------------------
 
-    def _record(self, r: _Ready, accepted: int, rejected: int, done: _Round) -> None:
+    def _record(self, r: _Ready, accepted: int, rejected: int, lines: _Lines,
+                done: _Round) -> None:
         f = r.new.f
         status = "replaced" if r.previous_rows is not None else "loaded"
         message = f"{f.rel_path}: {status} {accepted:,} rows"
@@ -630,9 +767,22 @@ class _Loader:
             message += f" (header only: the partner reports no {what} for this period)"
         if rejected:
             message += f"; {rejected:,} malformed line(s) quarantined in raw.rejected_rows"
+        if lines.broken:
+            message += (f"; {lines.broken:,} of them with an unterminated quote (first: row "
+                        f"{lines.first_broken:,}), the lines after each read as rows of "
+                        f"their own")
+        if lines.quoted_line_breaks:
+            message += (f"; {lines.quoted_line_breaks:,} line break(s) inside quoted fields "
+                        f"(format.multiline_fields)")
+        readable = r.readable
+        if readable.fallback:
+            message += (f"; decoded as {readable.decoded_as}: the file is not valid "
+                        f"{r.new.cfg.encoding} text (format.fallback_encoding)")
         done.load_files.append([f.partner_code, self.source, f.delivery_key, f.rel_path,
                                 r.new.file_hash, r.file_bytes, accepted + rejected, accepted,
-                                rejected, f.period_month, self.load_id, self.now])
+                                rejected, f.period_month, self.load_id, self.now,
+                                lines.file_lines, lines.quoted_line_breaks, readable.decoded_as,
+                                readable.fallback])
         done.events.append((r.new.index, self._event_row(
             f, f.rel_path, f.partner_code, status, r.new.file_hash, accepted, rejected, message)))
         done.results[r.new.index] = FileResult(f.rel_path, f.partner_code, status, accepted,

@@ -34,6 +34,10 @@ def derived_columns(source: str) -> tuple[tuple[str, str], ...]:
             + tuple((c, "boolean") for c in CRM_FLAG_COLUMNS))
 
 
+LOAD_FILES_ADDED = (("file_lines", "bigint"), ("quoted_line_breaks", "bigint"),
+                    ("encoding", "varchar"), ("encoding_fallback", "boolean"))
+
+
 def ensure_raw_schema(con: duckdb.DuckDBPyConnection, sources: tuple[str, ...]) -> None:
     """Create the raw tables if they do not exist yet (never drops data)."""
     con.execute("create schema if not exists raw")
@@ -49,6 +53,11 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection, sources: tuple[str, ...]) 
             rows_rejected bigint, period_month date, load_id varchar, loaded_at timestamp,
             primary key (partner_code, source, delivery_key))
     """)
+    # docs/architecture.md, "Line accounting" and "Encodings": the file's lines counted apart
+    # from the reader, line breaks inside quoted fields, the encoding the file was decoded with
+    # and whether that was the source's fallback (added to older warehouses in place)
+    for column, ctype in LOAD_FILES_ADDED:
+        con.execute(f"alter table raw.load_files add column if not exists {column} {ctype}")
     con.execute("""
         create table if not exists raw.load_events (
             load_id varchar, event_at timestamp, partner_code varchar, source varchar,

@@ -1,10 +1,15 @@
 """Make a landing file readable by DuckDB's CSV reader.
 
-DuckDB reads UTF-8 and Latin-1 CSV itself. Windows-1252 (with or without a BOM) is transcoded
-to UTF-8 in chunks, and Excel workbooks are read with calamine and written out as CSV through
-DuckDB, because DuckDB here has neither the encodings nor the excel extension. JSON lines files
-are parsed line by line: good objects are flattened (dotted keys) into a CSV that carries each
-line's number in the original file; bad lines are returned for quarantine, never dropped.
+DuckDB reads UTF-8 and Latin-1 CSV itself. One encoding rule applies to the whole file
+(docs/architecture.md, "Encodings"): a UTF-8 source is checked to be UTF-8 from its first byte
+to its last; a file that is not is decoded whole with the source's fallback encoding
+(`format.fallback_encoding`, Windows-1252 by default) or rejected with the byte offset of its
+first undecodable byte. Windows-1252 (configured or fallback, with or without a BOM) is
+transcoded to UTF-8 in chunks, and Excel workbooks are read with calamine and written out as
+CSV through DuckDB, because DuckDB here has neither the encodings nor the excel extension. JSON
+lines files are parsed line by line: good objects are flattened (dotted keys) into a CSV that
+carries each line's number in the original file; bad lines are returned for quarantine, never
+dropped.
 """
 
 from __future__ import annotations
@@ -36,18 +41,85 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _transcode_cp1252(src: Path, dst: Path) -> None:
+def first_decode_error(path: Path, codec: str) -> tuple[int, str] | None:
+    """(byte offset, reason) of the first byte of the file `codec` cannot decode; None when the
+    whole file decodes."""
+    decoder = codecs.getincrementaldecoder(codec)(errors="strict")
+    offset = 0
+    with path.open("rb") as fh:
+        while True:
+            block = fh.read(CHUNK)
+            pending = len(decoder.getstate()[0])  # bytes of a sequence split between blocks
+            try:
+                decoder.decode(block, final=not block)
+            except UnicodeDecodeError as exc:
+                return offset - pending + exc.start, exc.reason
+            if not block:
+                return None
+            offset += len(block)
+
+
+def _transcode(src: Path, dst: Path, codec: str) -> None:
+    """Write `src`, `codec` text (a UTF-8 BOM skipped), to `dst` as UTF-8."""
     with src.open("rb") as fin, dst.open("wb") as fout:
         head = fin.read(len(UTF8_BOM))
+        offset = len(head)
         if head != UTF8_BOM:
             fin.seek(0)
-        decoder = codecs.getincrementaldecoder("cp1252")(errors="strict")
+            offset = 0
+        decoder = codecs.getincrementaldecoder(codec)(errors="strict")
         while block := fin.read(CHUNK):
             try:
                 fout.write(decoder.decode(block).encode("utf-8"))
             except UnicodeDecodeError as exc:
-                raise FileRejected(f"not valid Windows-1252 text: {exc}") from exc
+                raise FileRejected(f"not valid {codec} text ({exc.reason} at byte "
+                                   f"{offset + exc.start})") from exc
+            offset += len(block)
         fout.write(decoder.decode(b"", final=True).encode("utf-8"))
+
+
+@dataclass(frozen=True)
+class Decoding:
+    """How a text file is read: the file DuckDB reads, its DuckDB encoding, and the encoding
+    the landing file was decoded with (the configured one or the fallback)."""
+
+    path: Path
+    duckdb_encoding: str
+    used: str
+    fallback: bool = False
+
+
+def decode_file(path: Path, cfg: SourceConfig, workdir: Path, suffix: str = ".utf8.csv"
+                ) -> Decoding:
+    """The whole-file encoding rule: decode as configured; when any byte is not valid
+    configured text, decode the whole file with `format.fallback_encoding`; when that fails
+    too (or there is none), reject the file naming the byte offset. Never decides line by
+    line, so the result does not depend on where a bad byte sits."""
+    out = workdir / (path.stem + suffix)
+    configured = cfg.encoding
+    if configured == "latin-1":  # every byte is Latin-1: DuckDB reads it itself
+        return Decoding(path, "latin-1", "latin-1")
+    if configured == "cp1252":
+        try:
+            _transcode(path, out, "cp1252")
+            return Decoding(out, "utf-8", "cp1252")
+        except FileRejected as exc:
+            problem = str(exc)
+    else:
+        error = first_decode_error(path, "utf-8")
+        if error is None:
+            return Decoding(path, "utf-8", configured)
+        problem = f"not valid {configured} text ({error[1]} at byte {error[0]})"
+    fallback = cfg.fallback_encoding
+    if not fallback or fallback == configured:
+        raise FileRejected(f"{problem}; no format.fallback_encoding to try: check "
+                           f"format.encoding")
+    try:
+        _transcode(path, out, fallback)
+    except FileRejected as exc:
+        raise FileRejected(f"{problem}, nor {exc} (format.fallback_encoding); check "
+                           f"format.encoding") from None
+    return Decoding(out, "utf-8", fallback, fallback=True)
 
 
 def _cell_text(value: object) -> str | None:
@@ -110,6 +182,12 @@ class Readable:
     delimiter: str
     row_column: str | None = None  # column holding the original row number (JSON lines)
     rejected: list[tuple[int, str]] = field(default_factory=list)  # (row number, reason)
+    # the encoding the landing file was decoded with (None: a workbook), and whether it was
+    # the source's fallback encoding
+    decoded_as: str | None = None
+    fallback: bool = False
+    # the landing file's lines when the reader counted them itself (JSON lines)
+    lines: int | None = None
 
 
 def _flatten(obj: dict, prefix: str, out: dict[str, str]) -> None:
@@ -130,8 +208,13 @@ def _flatten(obj: dict, prefix: str, out: dict[str, str]) -> None:
 def _jsonl_to_csv(src: Path, dst: Path, cfg: SourceConfig) -> Readable:
     """Each line one JSON object; nested objects become dotted keys, scalars text (null →
     empty). A line that is not a JSON object (blank lines included) is returned as rejected
-    with its line number and the reason; row numbers are the lines of the original file."""
-    py_encoding = "utf-8-sig" if cfg.encoding == "utf-8" else cfg.encoding
+    with its line number and the reason; row numbers are the lines of the original file. The
+    whole file is decoded by one encoding (the configured one or the fallback: `decode_file`'s
+    rule), never line by line."""
+    decoding = decode_file(src, cfg, dst.parent, suffix=".jsonl.utf8")
+    src = decoding.path
+    py_encoding = "utf-8-sig" if decoding.duckdb_encoding == "utf-8" else "latin-1"
+    number = 0
     rows: list[tuple[int, dict[str, str]]] = []
     rejected: list[tuple[int, str]] = []
     seen: dict[str, None] = {h: None for h in cfg.source_headers}
@@ -140,12 +223,7 @@ def _jsonl_to_csv(src: Path, dst: Path, cfg: SourceConfig) -> Readable:
         for number, raw in enumerate(fh, start=1):
             if number == 1 and py_encoding == "utf-8-sig" and raw.startswith(UTF8_BOM):
                 raw = raw[len(UTF8_BOM):]
-            try:
-                text = raw.decode("utf-8" if py_encoding == "utf-8-sig" else py_encoding)
-            except UnicodeDecodeError as exc:
-                rejected.append((number, f"not valid {cfg.encoding} text ({exc.reason} at "
-                                         f"byte {exc.start})"))
-                continue
+            text = raw.decode("utf-8" if py_encoding == "utf-8-sig" else py_encoding)
             text = text.rstrip("\r\n")
             if not text.strip():
                 rejected.append((number, "malformed JSON: blank line"))
@@ -169,6 +247,7 @@ def _jsonl_to_csv(src: Path, dst: Path, cfg: SourceConfig) -> Readable:
                     seen[key] = None
             in_data.update(flat)
             rows.append((number, flat))
+    lines = number  # every line of the file: a row or a rejected line
     required = [spec.header for f, spec in cfg.columns.items()
                 if f in SOURCE_FIELDS[cfg.source]["required"] and spec.header is not None]
     if rows and not in_data & set(required):
@@ -181,7 +260,8 @@ def _jsonl_to_csv(src: Path, dst: Path, cfg: SourceConfig) -> Readable:
         writer.writerow([*header, ROW_COLUMN])
         for number, flat in rows:
             writer.writerow([*(flat.get(h, "") for h in header), number])
-    return Readable(dst, "utf-8", ",", ROW_COLUMN, rejected)
+    return Readable(dst, "utf-8", ",", ROW_COLUMN, rejected, decoding.used, decoding.fallback,
+                    lines)
 
 
 def readable_file(path: Path, cfg: SourceConfig, workdir: Path) -> Readable:
@@ -190,23 +270,19 @@ def readable_file(path: Path, cfg: SourceConfig, workdir: Path) -> Readable:
         raise FileRejected("the file is empty (0 bytes)")
     if cfg.file_type == "jsonl":
         return _jsonl_to_csv(path, workdir / (path.stem + ".jsonl.csv"), cfg)
-    return Readable(*readable_csv(path, cfg, workdir))
+    if cfg.file_type == "xlsx":
+        out = workdir / (path.stem + ".csv")
+        _xlsx_to_csv(path, out, cfg.sheet)
+        return Readable(out, "utf-8", ",")
+    decoding = decode_file(path, cfg, workdir)
+    return Readable(decoding.path, decoding.duckdb_encoding, cfg.delimiter,
+                    decoded_as=decoding.used, fallback=decoding.fallback)
 
 
 def readable_csv(path: Path, cfg: SourceConfig, workdir: Path) -> tuple[Path, str, str]:
     """Return (csv path, DuckDB encoding, delimiter) for a landing file."""
-    if path.stat().st_size == 0:
-        raise FileRejected("the file is empty (0 bytes)")
-    if cfg.file_type == "xlsx":
-        out = workdir / (path.stem + ".csv")
-        _xlsx_to_csv(path, out, cfg.sheet)
-        return out, "utf-8", ","
-    if cfg.encoding == "cp1252":
-        out = workdir / (path.stem + ".utf8.csv")
-        _transcode_cp1252(path, out)
-        return out, "utf-8", cfg.delimiter
-    encoding = "latin-1" if cfg.encoding == "latin-1" else "utf-8"
-    return path, encoding, cfg.delimiter
+    r = readable_file(path, cfg, workdir)
+    return r.path, r.encoding, r.delimiter
 
 
 def read_header(path: Path, encoding: str, delimiter: str) -> list[str]:

@@ -1,6 +1,9 @@
 -- Every telephony and crm file in raw.load_files: rows_loaded = its rows in
 -- raw.telephony_calls or raw.crm_contacts,
--- rows_rejected = its lines in raw.rejected_rows, rows_read = rows_loaded + rows_rejected.
+-- rows_rejected = its lines in raw.rejected_rows, rows_read = rows_loaded + rows_rejected,
+-- and its raw rows + rejected lines + line breaks inside quoted fields = file_lines, the data
+-- lines of the file counted apart from the CSV reader (docs/architecture.md, "Line
+-- accounting"; null for a file loaded before lines were counted).
 -- Returns the files whose counts disagree.
 -- Reported in Dagster as an asset check on stg_loads__files.
 {{ config(meta={'dagster': {'ref': {'name': 'stg_loads__files'}}}) }}
@@ -84,6 +87,8 @@ final as (
         load_files.rows_read,
         load_files.rows_loaded,
         load_files.rows_rejected,
+        load_files.file_lines,
+        load_files.quoted_line_breaks,
         coalesce(loaded_counts.row_count, 0) as raw_rows,
         coalesce(rejected_counts.row_count, 0) as rejected_lines
     from load_files
@@ -101,6 +106,9 @@ final as (
         load_files.rows_loaded != coalesce(loaded_counts.row_count, 0)
         or load_files.rows_rejected != coalesce(rejected_counts.row_count, 0)
         or load_files.rows_read != load_files.rows_loaded + load_files.rows_rejected
+        or coalesce(loaded_counts.row_count, 0) + coalesce(rejected_counts.row_count, 0)
+        + coalesce(load_files.quoted_line_breaks, 0)
+        != coalesce(load_files.file_lines, load_files.rows_read)
 
 )
 

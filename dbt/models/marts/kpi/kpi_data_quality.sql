@@ -57,6 +57,25 @@ malformed as (
 
 ),
 
+scrubbed as (
+
+    -- rows whose free text held personal data, replaced by markers at load (docs/crm.md,
+    -- "Free text"): counted, whatever became of the row; not a quarantine reason
+    select
+        partner_code,
+        'crm' as source,
+        period_month,
+        'free_text_scrubbed' as reason,
+        count(*) as row_count
+    from contacts
+    where
+        enquiry_type like '%[email]%'
+        or enquiry_type like '%[phone]%'
+        or enquiry_type like '%[postcode]%'
+    group by partner_code, period_month
+
+),
+
 source_rows as (
 
     select
@@ -106,6 +125,8 @@ reasons as (
     select * from quarantined
     union all
     select * from malformed
+    union all
+    select * from scrubbed
 
 ),
 

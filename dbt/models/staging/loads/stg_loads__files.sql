@@ -18,6 +18,10 @@ final as (
         rows_read,
         rows_loaded,
         rows_rejected,
+        file_lines,
+        quoted_line_breaks,
+        encoding,
+        encoding_fallback,
         period_month,
         load_id,
         loaded_at
