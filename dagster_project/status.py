@@ -17,6 +17,10 @@ import duckdb
 from dagster_project import duck
 from dagster_project.quality import rejection_messages
 
+# Files the last load neither loaded nor rejected (docs/architecture.md, "Delivery rules").
+SET_ASIDE = {"held": "held back (shrinking re-deliveries)",
+             "waiting": "left waiting (not settled yet)"}
+
 
 def _age(path: Path, now: dt.datetime) -> str:
     published = dt.datetime.fromtimestamp(path.stat().st_mtime)
@@ -85,6 +89,9 @@ def status_report(operations_db: Path, partner_codes: list[str], month: dt.date 
             "select arg_max(load_id, event_at) from raw.load_events group by source "
             "order by source desc").fetchall()
         rejected = [m for (load_id,) in last_loads for m in rejection_messages(con, load_id)]
+        set_aside = {status: [m for (load_id,) in last_loads
+                              for m in rejection_messages(con, load_id, status)]
+                     for status in SET_ASIDE}
     finally:
         con.close()
     published = _age(operations_db, now or dt.datetime.now())
@@ -95,4 +102,8 @@ def status_report(operations_db: Path, partner_codes: list[str], month: dt.date 
         lines.extend(f"  {message}" for message in rejected)
     else:
         lines.append("The last load rejected no file.")
+    for status, messages in set_aside.items():
+        if messages:
+            lines.append(f"The last load {SET_ASIDE[status]} {len(messages)} file(s):")
+            lines.extend(f"  {message}" for message in messages)
     return "\n".join(lines)

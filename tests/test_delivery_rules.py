@@ -368,3 +368,7 @@ def test_hub_build_holds_a_shrinking_redelivery_reports_waiting_files_and_accept
     assert "0 loaded, 1 replaced" in accepted.stdout and "1 waiting" in accepted.stdout
     assert "hub build: published" in accepted.stdout
     assert delivered() == [("phonenow", 100, 100)]
+    # `hub status` reads the published files: the file left waiting is listed with its reason
+    status = hub(env, "status").stdout
+    assert "The last load left waiting (not settled yet) 1 file(s):" in status, status
+    assert "phonenow/telephony/pwc_phonenow_calls_2022.csv: waiting: modified" in status
