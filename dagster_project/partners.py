@@ -89,6 +89,8 @@ class SourceConfig:
     services: dict[str, str] = field(default_factory=dict)
     # timestamp field -> a strptime format other than timestamp_format
     column_timestamp_formats: dict[str, str] = field(default_factory=dict)
+    # telephony only: duration field -> largest plausible value in seconds
+    max_durations: dict[str, int] = field(default_factory=dict)
 
     @property
     def source_headers(self) -> list[str]:
@@ -128,10 +130,12 @@ def _source_config(name: str, body: schema.TelephonySource | schema.CrmSource) -
         durations = {d: getattr(body.duration_formats, d) or body.duration_format
                      for d in SOURCE_FIELDS[name]["durations"]}
         codes, queues = dict(body.outcome_codes), dict(body.queues)
+        max_durations = {d: getattr(body.max_durations, d)
+                         for d in SOURCE_FIELDS[name]["durations"]}
         field_codes: dict[str, dict[str, str]] = {}
         services: dict[str, str] = {}
     else:
-        durations, codes, queues = {}, {}, {}
+        durations, codes, queues, max_durations = {}, {}, {}, {}
         field_codes = {fld: dict(mapping) for fld, mapping in body.codes if mapping is not None}
         field_codes.setdefault("flag", dict(DEFAULT_FLAG_CODES))
         services = dict(body.services)
@@ -153,6 +157,7 @@ def _source_config(name: str, body: schema.TelephonySource | schema.CrmSource) -
         field_codes=field_codes,
         services=services,
         column_timestamp_formats=dict(body.column_timestamp_formats),
+        max_durations=max_durations,
     )
 
 
