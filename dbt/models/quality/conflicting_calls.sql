@@ -16,10 +16,19 @@ conflicts as (
 
 ),
 
+kept_ids as (
+
+    select distinct duplicate_of_call_row_id
+    from conflicts
+
+),
+
 kept as (
 
-    select * from calls
-    where call_row_id in (select duplicate_of_call_row_id from conflicts)
+    select calls.*
+    from calls
+    inner join kept_ids
+        on calls.call_row_id = kept_ids.duplicate_of_call_row_id
 
 ),
 

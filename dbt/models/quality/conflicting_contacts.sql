@@ -17,10 +17,19 @@ conflicts as (
 
 ),
 
+kept_ids as (
+
+    select distinct duplicate_of_contact_row_id
+    from conflicts
+
+),
+
 kept as (
 
-    select * from contacts
-    where contact_row_id in (select duplicate_of_contact_row_id from conflicts)
+    select contacts.*
+    from contacts
+    inner join kept_ids
+        on contacts.contact_row_id = kept_ids.duplicate_of_contact_row_id
 
 ),
 
