@@ -395,7 +395,7 @@ def read_partner(landing_dir: Path, partner: Partner) -> PartnerData:
             code = (values["outcome"] or "").strip()
             key = _delivery_key(path.name, src.get("period_pattern"))
             queue = (values["queue"] or "").strip() or None
-            seen = (local, queue, code, tuple(durations[d] for d in DURATIONS))
+            seen = (local, queue, code, tuple(durations.get(d) for d in DURATIONS))
             resent = False
             if reason is None and call_id in claimed_ids:
                 first_key, first_seen = claimed_ids[call_id]

@@ -3,7 +3,8 @@
 
 1. re-sent rows: January sent again in a second file (another name, so another delivery)
    are excluded as `already_delivered`, not quarantined; the one row of it with other values
-   is a `duplicate_call_id` conflict, both sides shown in `quality.conflicting_calls`;
+   is a `duplicate_call_id` conflict, both sides shown in `quality.conflicting_calls` (the
+   same for CRM enquiries, whose free text has its control characters replaced by spaces);
 2. a wait of 10^9 s and a talk time over the partner's configured bound are quarantined as
    `implausible_duration` (a duration on the bound is valid);
 10. a NUL inside a queue name quarantines the row as `control_character`: no such queue
@@ -45,6 +46,13 @@ sources:
     max_durations: {talk: 7200}
     outcome_codes: {ANS: answered, ABN: abandoned}
     queues: {"Council Tax": council_tax}
+  crm:
+    files: "*.csv"
+    columns: {enquiry_id: Ref, created_at: Created, channel: Channel, enquiry_type: Type,
+              email: Email}
+    timestamp_format: "%Y-%m-%d %H:%M:%S"
+    codes:
+      channel: {Phone: phone, Web: web}
 """
 
 SWITCHER_YML = """code: switcher
@@ -80,11 +88,11 @@ def _calls(prefix: str, month: int, count: int, fmt: str = "%Y-%m-%d %H:%M:%S") 
     return rows
 
 
-def _write(path: Path, rows: list[list]) -> None:
+def _write(path: Path, rows: list[list], header: list[str] = HEADER) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(HEADER)
+        writer.writerow(header)
         writer.writerows(rows)
 
 
@@ -97,6 +105,22 @@ FEBRUARY[12][5] = "7200"  # F013: on the bound: valid
 RESENT = [list(row) for row in JANUARY]
 RESENT[2][5] = "999"  # R003 sent again with another talk time: a conflict
 SWITCHED_FORMAT = "%d/%m/%Y %H:%M"
+CRM_HEADER = ["Ref", "Created", "Channel", "Type", "Email"]
+
+
+def _enquiries(prefix: str, month: int, count: int) -> list[list]:
+    return [[f"{prefix}{i + 1:03d}",
+             (dt.datetime(2024, month, 1, 9) + dt.timedelta(days=i % 20, minutes=11 * i))
+             .strftime("%Y-%m-%d %H:%M:%S"), "Phone" if i % 2 else "Web", "Bins",
+             f"resident{i}@example.org"] for i in range(count)]
+
+
+CRM_JANUARY = _enquiries("E", 1, 20)
+CRM_RESENT = [list(row) for row in CRM_JANUARY]
+CRM_RESENT[2][3] = "Parking"  # E003 sent again with another type: a conflict
+CRM_FEBRUARY = _enquiries("G", 2, 100)
+CRM_FEBRUARY[4][3] = "Bins\x00\nmissed"  # G005: control characters in the free text
+CRM_FEBRUARY[5][2] = "Phone\x00"  # G006: a NUL in a coded field
 
 
 @pytest.fixture(scope="module")
@@ -109,6 +133,9 @@ def built(tmp_path_factory):
     resender, switcher = landing / "resender" / "telephony", landing / "switcher" / "telephony"
     _write(resender / "calls_2024_01.csv", JANUARY)
     _write(resender / "calls_2024_02.csv", FEBRUARY)
+    enquiries = landing / "resender" / "crm"
+    _write(enquiries / "crm_2024_01.csv", CRM_JANUARY, CRM_HEADER)
+    _write(enquiries / "crm_2024_02.csv", CRM_FEBRUARY, CRM_HEADER)
     _write(switcher / "switcher_2024_01.csv", _calls("S1", 1, 30))
     _write(switcher / "switcher_2024_02.csv", _calls("S2", 2, 30))
     env = hub_env(root / "data", HUB_PARTNERS_DIR=str(partners), HUB_LANDING_DIR=str(landing))
@@ -116,6 +143,7 @@ def built(tmp_path_factory):
     assert "ERROR" not in first.stderr, first.stderr
     # January re-sent under another name; March in the partner's new date format
     _write(resender / "calls_2024_01_resent.csv", RESENT)
+    _write(enquiries / "crm_2024_01_resent.csv", CRM_RESENT, CRM_HEADER)
     _write(switcher / "switcher_2024_03.csv", _calls("S3", 3, 30, SWITCHED_FORMAT))
     second = hub(env, "build")
     assert "incremental build" in second.stdout, second.stdout
@@ -130,8 +158,9 @@ def _reasons(con, view: str, column: str, partner: str) -> Counter:
         [partner]).fetchall()))
 
 
-def _summary_line(proc, partner: str) -> str:
-    return next(line for line in proc.stdout.splitlines() if line.startswith(partner + " "))
+def _summary_line(proc, partner: str, source: str = "telephony") -> str:
+    return next(line for line in proc.stdout.splitlines()
+                if line.startswith(partner + " ") and line.split()[1] == source)
 
 
 def test_resent_rows_are_excluded_as_already_delivered_not_quarantined(built):
@@ -162,7 +191,8 @@ def test_resent_rows_are_excluded_as_already_delivered_not_quarantined(built):
     january = con.execute("""
         select files, rows_read, rows_valid, rows_excluded, rows_quarantined, is_vanishing
         from marts.kpi_deliveries
-        where partner_code = 'resender' and month = date '2024-01-01'""").fetchone()
+        where partner_code = 'resender' and source = 'telephony'
+          and month = date '2024-01-01'""").fetchone()
     assert january == (2, 80, 40, 39, 1, False)
     offered = con.execute("""
         select offered from marts.kpi_telephony_monthly
@@ -172,6 +202,33 @@ def test_resent_rows_are_excluded_as_already_delivered_not_quarantined(built):
     line = _summary_line(built["build"], "resender")
     assert line.split()[:8] == ["resender", "telephony", "3", "280", "280", "0", "39", "4"]
     assert "ERROR resender" not in built["build"].stderr
+
+
+def test_resent_enquiries_are_excluded_and_control_characters_handled(built):
+    con = built["con"]
+    assert _reasons(con, "quality.excluded_contacts", "exclusion_reason", "resender") == \
+        Counter(already_delivered=19)
+    assert _reasons(con, "quality.quarantine_contacts", "quarantine_reason", "resender") == \
+        Counter(duplicate_enquiry_id=1, control_character=1)
+    sides = con.execute("""
+        select conflict_role, enquiry_id, source_file, source_row_number
+        from quality.conflicting_contacts where partner_code = 'resender'
+        order by conflict_role""").fetchall()
+    assert sides == [("kept", "E003", "resender/crm/crm_2024_01.csv", 3),
+                     ("quarantined", "E003", "resender/crm/crm_2024_01_resent.csv", 3)]
+    assert con.execute("select count(*) from marts.fct_contacts where partner_code = "
+                       "'resender'").fetchone()[0] == 20 + 99
+    # free text: the control characters became one space; a coded field's NUL quarantines
+    assert con.execute("select enquiry_type from marts.fct_contacts where partner_code = "
+                       "'resender' and enquiry_id = 'G005'").fetchone() == ("Bins missed",)
+    assert con.execute("select enquiry_id_text from quality.quarantine_contacts where "
+                       "quarantine_reason = 'control_character'").fetchall() == [("G006",)]
+    # personal fields never reach the quality views
+    columns = {r[0] for r in con.execute(
+        "select column_name from information_schema.columns "
+        "where table_schema = 'quality' and table_name = 'conflicting_contacts'").fetchall()}
+    assert columns and not columns & {"customer_name_key", "phone_key", "email_key",
+                                      "postcode_key", "uprn_key", "name_postcode_key"}
 
 
 def test_implausible_durations_are_quarantined_with_a_configurable_bound(built):
@@ -241,7 +298,13 @@ def _statuses(con) -> set[tuple]:
         union all
         select call_row_id, 'excluded', exclusion_reason from quality.excluded_calls
         union all
-        select call_id, 'valid', null from marts.fct_calls""").fetchall())
+        select call_id, 'valid', null from marts.fct_calls
+        union all
+        select contact_row_id, 'quarantined', quarantine_reason from quality.quarantine_contacts
+        union all
+        select contact_row_id, 'excluded', exclusion_reason from quality.excluded_contacts
+        union all
+        select contact_id, 'valid', null from marts.fct_contacts""").fetchall())
 
 
 def test_strict_fails_on_a_vanishing_month_alone_and_incremental_equals_full(built, tmp_path):
@@ -261,6 +324,6 @@ def test_strict_fails_on_a_vanishing_month_alone_and_incremental_equals_full(bui
     work = duck.connect_work(built["data"] / "work" / "warehouse.duckdb", read_only=True)
     try:
         assert _statuses(work) == _statuses(built["con"])
-        assert len(_statuses(work)) == 370
+        assert len(_statuses(work)) == 370 + 140
     finally:
         work.close()
