@@ -1,14 +1,18 @@
 """The table every `hub build` ends with: per partner and source, files, rows read, loaded,
 rejected, excluded and quarantined (count, share of rows read, top reasons), from the marts a
-build just made (`marts.kpi_deliveries`, `marts.kpi_data_quality`). A partner-source whose
-quarantined share is over the threshold (HUB_MAX_QUARANTINE_PCT, default 2 %) gets an ERROR
-line naming it; `hub build --strict` fails on it before anything is published (the Dagster
-checks `*_quarantine_rate` block publication in strict mode). Then a NOTE line per
-partner-source with files decoded by the source's fallback encoding (`raw.load_files`,
-docs/architecture.md "Encodings"). No Dagster imports."""
+build just made (`marts.kpi_deliveries`, `marts.kpi_data_quality`). ERROR lines follow for a
+partner-source whose quarantined share is over the threshold (HUB_MAX_QUARANTINE_PCT, default
+2 %) and for every vanishing month (`marts.kpi_deliveries.is_vanishing`: valid rows per file
+below half of the previous month's, or files none of whose rows has a known month);
+`hub build --strict` fails on either before anything is published (the Dagster checks
+`*_quarantine_rate` and `deliveries_vanishing_months` block publication in strict mode). Then a
+NOTE line per partner-source with files decoded by the source's fallback encoding
+(`raw.load_files`, docs/architecture.md "Encodings"). docs/architecture.md, "Delivery rules".
+No Dagster imports."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +27,64 @@ def max_quarantine_pct() -> float:
 
 
 @dataclass(frozen=True)
+class VanishingMonth:
+    """A partner-source-month whose valid rows fell below half of the previous month's (per
+    file), or (month None) the files of a partner-source none of whose rows has a month."""
+
+    partner_code: str
+    source: str
+    month: dt.date | None
+    files: int
+    rows_read: int
+    rows_valid: int
+    rows_valid_per_file: float
+    previous_month: dt.date | None
+    previous_rows_valid_per_file: float | None
+    files_without_month: int
+    top_reasons: tuple[tuple[str, int], ...]
+
+    def message(self) -> str:
+        """The ERROR line: partner, source, month and counts; never a row's values."""
+        view = QUALITY_VIEW.get(self.source, "quality")
+        top = ", ".join(f"{reason} {n:,}" for reason, n in self.top_reasons) or "-"
+        where = f"see {view} or `hub check {self.partner_code}`"
+        if self.month is None:
+            return (f"ERROR {self.partner_code} {self.source}: {self.files_without_month:,} "
+                    f"file(s) with no row of a known month ({self.rows_read:,} rows read, "
+                    f"none valid), a month that vanishes: top reasons {top}; {where}")
+        previous = f"{self.previous_month:%Y-%m}" if self.previous_month else "-"
+        return (f"ERROR {self.partner_code} {self.source} {self.month:%Y-%m}: a vanishing "
+                f"month: {self.rows_valid:,} valid of {self.rows_read:,} rows read "
+                f"({self.rows_valid_per_file:,.0f} a file), under half of {previous}'s "
+                f"{self.previous_rows_valid_per_file or 0:,.0f} a file: top reasons {top}; "
+                f"{where}")
+
+
+QUALITY_VIEW = {"telephony": "quality.quarantine_calls", "crm": "quality.quarantine_contacts"}
+
+
+def vanishing_months(con: duckdb.DuckDBPyConnection) -> list[VanishingMonth]:
+    """The vanishing months of marts.kpi_deliveries, with the month's top reasons (quarantine
+    reasons and malformed lines) from marts.kpi_data_quality."""
+    rows = con.execute("""
+        select partner_code, source, month, files, rows_read, rows_valid, rows_valid_per_file,
+               previous_month, previous_rows_valid_per_file, files_without_month
+        from marts.kpi_deliveries where is_vanishing
+        order by partner_code, source, month nulls last""").fetchall()
+    out = []
+    for row in rows:
+        reasons = con.execute("""
+            select reason, row_count from marts.kpi_data_quality
+            where partner_code = ? and source = ? and period_month is not distinct from ?
+            order by row_count desc, reason limit ?""", [*row[:3], TOP_REASONS]).fetchall()
+        out.append(VanishingMonth(row[0], row[1], row[2], int(row[3]), int(row[4]), int(row[5]),
+                                  float(row[6] or 0), row[7],
+                                  None if row[8] is None else float(row[8]), int(row[9]),
+                                  tuple((r, int(n)) for r, n in reasons)))
+    return out
+
+
+@dataclass(frozen=True)
 class SourceLine:
     partner_code: str
     source: str
@@ -33,6 +95,7 @@ class SourceLine:
     rows_excluded: int
     rows_quarantined: int
     top_reasons: tuple[tuple[str, int], ...]
+    vanishing: tuple[VanishingMonth, ...] = ()
 
     @property
     def quarantine_pct(self) -> float:
@@ -56,8 +119,12 @@ def source_lines(con: duckdb.DuckDBPyConnection) -> list[SourceLine]:
             where reason not in ('malformed_line', 'free_text_scrubbed')
             group by 1, 2, 3 order by 1, 2, 4 desc, 3""").fetchall():
         reasons.setdefault((partner, source), []).append((reason, int(rows)))
+    vanishing: dict[tuple[str, str], list[VanishingMonth]] = {}
+    for month in vanishing_months(con):
+        vanishing.setdefault((month.partner_code, month.source), []).append(month)
     return [SourceLine(p, s, int(f), int(r), int(lo), int(rj), int(ex), int(q),
-                       tuple(reasons.get((p, s), [])[:TOP_REASONS]))
+                       tuple(reasons.get((p, s), [])[:TOP_REASONS]),
+                       tuple(vanishing.get((p, s), [])))
             for p, s, f, r, lo, rj, ex, q in totals]
 
 
@@ -70,7 +137,8 @@ def read_lines(db: Path) -> list[SourceLine]:
 
 
 def format_lines(lines: list[SourceLine]) -> list[str]:
-    """The table, then one ERROR line per partner-source over the threshold."""
+    """The table, then one ERROR line per partner-source over the threshold and one per
+    vanishing month."""
     if not lines:
         return ["no rows delivered yet"]
     header = (f"{'partner':<16} {'source':<10} {'files':>6} {'read':>11} {'loaded':>11} "
@@ -90,6 +158,7 @@ def format_lines(lines: list[SourceLine]) -> list[str]:
                        f"{limit:g} % threshold (HUB_MAX_QUARANTINE_PCT): {top}; see "
                        f"quality.quarantine_{'calls' if x.source == 'telephony' else 'contacts'}"
                        f" or `hub check {x.partner_code}`")
+    out.extend(month.message() for x in lines for month in x.vanishing)
     return out
 
 

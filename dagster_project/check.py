@@ -51,7 +51,7 @@ QUARANTINE_VIEW = {
             ("enquiry_id_text", "created_at_text", "channel_text", "service_name",
              "avoidable_reason_text", "feedback_type_text", "satisfaction_text")),
 }
-EXCLUDED_VIEW = {"telephony": ("quality.excluded_calls", "outcome"),
+EXCLUDED_VIEW = {"telephony": ("quality.excluded_calls", "exclusion_reason"),
                  "crm": ("quality.excluded_contacts", "exclusion_reason")}
 MAPPED = {
     "telephony": ("marts.fct_calls", ("source_call_id", "started_at", "outcome", "queue_id",

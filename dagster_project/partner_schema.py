@@ -248,6 +248,28 @@ class DurationFormats(Strict):
     wrap: Literal["seconds", "hms"] | None = Field(None, description="Format of `wrap`.")
 
 
+# The default upper bound of every duration field, in seconds (24 h): a longer wait, talk,
+# hold or wrap time is a clock or export error, quarantined as `implausible_duration`.
+MAX_DURATION_SECONDS = 86_400
+MAX_DURATION_DOC = (" in seconds (default 86400, 24 h): a longer value is quarantined as "
+                    "`implausible_duration`.")
+PositiveSeconds = Annotated[int, Field(gt=0, strict=True)]
+
+
+class DurationLimits(Strict):
+    """The largest plausible value of each duration field (docs/architecture.md, "Delivery
+    rules")."""
+
+    wait: PositiveSeconds = Field(MAX_DURATION_SECONDS,
+                                  description="Largest plausible `wait`" + MAX_DURATION_DOC)
+    talk: PositiveSeconds = Field(MAX_DURATION_SECONDS,
+                                  description="Largest plausible `talk`" + MAX_DURATION_DOC)
+    hold: PositiveSeconds = Field(MAX_DURATION_SECONDS,
+                                  description="Largest plausible `hold`" + MAX_DURATION_DOC)
+    wrap: PositiveSeconds = Field(MAX_DURATION_SECONDS,
+                                  description="Largest plausible `wrap`" + MAX_DURATION_DOC)
+
+
 class TelephonySource(_Source):
     """One row per call."""
 
@@ -258,6 +280,10 @@ class TelephonySource(_Source):
     duration_formats: DurationFormats = Field(default_factory=DurationFormats,
                                               description="Per duration field, overriding "
                                                           "`duration_format`.")
+    max_durations: DurationLimits = Field(
+        default_factory=DurationLimits,
+        description="Per duration field, the largest plausible value in seconds (default 24 h "
+                    "each); longer durations are quarantined as `implausible_duration`.")
     outcome_codes: dict[str, Literal[OUTCOMES]] = Field(  # type: ignore[valid-type]
         min_length=1, description="Required. Partner outcome code -> `answered`, `abandoned`, "
                                   "`ivr_only`, `direct_dial`, `test` or `phantom` (the last "

@@ -98,6 +98,8 @@ class SourceConfig:
     fallback_encoding: str | None = None
     # whether a quoted field may span lines (docs/architecture.md, "Line accounting")
     multiline_fields: bool = False
+    # telephony only: duration field -> largest plausible value in seconds
+    max_durations: dict[str, int] = field(default_factory=dict)
 
     @property
     def source_headers(self) -> list[str]:
@@ -137,10 +139,12 @@ def _source_config(name: str, body: schema.TelephonySource | schema.CrmSource) -
         durations = {d: getattr(body.duration_formats, d) or body.duration_format
                      for d in SOURCE_FIELDS[name]["durations"]}
         codes, queues = dict(body.outcome_codes), dict(body.queues)
+        max_durations = {d: getattr(body.max_durations, d)
+                         for d in SOURCE_FIELDS[name]["durations"]}
         field_codes: dict[str, dict[str, str]] = {}
         services: dict[str, str] = {}
     else:
-        durations, codes, queues = {}, {}, {}
+        durations, codes, queues, max_durations = {}, {}, {}, {}
         field_codes = {fld: dict(mapping) for fld, mapping in body.codes if mapping is not None}
         field_codes.setdefault("flag", dict(DEFAULT_FLAG_CODES))
         services = dict(body.services)
@@ -165,6 +169,7 @@ def _source_config(name: str, body: schema.TelephonySource | schema.CrmSource) -
         done_marker=body.done_marker,
         fallback_encoding=_fallback_encoding(fmt),
         multiline_fields=fmt.multiline_fields,
+        max_durations=max_durations,
     )
 
 

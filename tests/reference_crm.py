@@ -52,9 +52,15 @@ FIELDS = ("enquiry_id", "created_at", "channel", "resolved_at", "service", "enqu
           "feedback_type", "feedback_stage", "responded_at",
           "customer_name", "phone", "email", "postcode", "uprn")
 PERSONAL = ("customer_name", "phone", "email", "postcode", "uprn")
-QUARANTINE_REASONS = ("missing_key", "bad_timestamp", "timestamp_out_of_range", "unknown_code",
-                      "bad_satisfaction",
+QUARANTINE_REASONS = ("missing_key", "control_character", "bad_timestamp",
+                      "timestamp_out_of_range", "unknown_code", "bad_satisfaction",
                       "resolved_before_created", "duplicate_enquiry_id")
+# Fields whose control characters (C0, DEL) quarantine the row; the free text enquiry_type has
+# them replaced by spaces, and personal fields never reach a table.
+CODED_FIELDS = ("enquiry_id", "created_at", "resolved_at", "responded_at", "channel", "service",
+                "first_contact_resolved", "back_office", "avoidable_reason", "satisfaction",
+                "feedback_type", "feedback_stage")
+CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 CHANNELS = ("face_to_face", "phone", "email", "letter", "social", "web")
 AVOIDABLE = ("progress_chasing", "service_failure", "poor_communication", "poor_signposting")
 CANONICAL = {
@@ -458,6 +464,9 @@ def classify(values: dict, src: dict, maps: dict, zone: ZoneInfo,
     v = {f: (values[f].strip() or None) if values[f] is not None else None for f in FIELDS}
     if v["enquiry_id"] is None or v["created_at"] is None:
         return "missing_key", v
+    if any(values[f] is not None and CONTROL_RE.search(values[f].strip(" "))
+           for f in CODED_FIELDS):
+        return "control_character", v
     formats = src.get("column_timestamp_formats") or {}
     utc = src.get("timestamp_zone", "local") == "utc"
     parsed = {}
@@ -472,7 +481,7 @@ def classify(values: dict, src: dict, maps: dict, zone: ZoneInfo,
         if utc:
             ts = ts.replace(tzinfo=dt.UTC).astimezone(zone).replace(tzinfo=None)
         parsed[f] = ts
-    if not window[0] <= parsed["created_at"] <= window[1]:
+    if any(ts is not None and not window[0] <= ts <= window[1] for ts in parsed.values()):
         return "timestamp_out_of_range", v
     v.update(parsed)
     v["exclusion"] = exclusion_of(v, maps, services or {})
@@ -501,7 +510,8 @@ def read_partner(landing_dir: Path, partner: Partner,
     maps = _code_maps(src)
     services = {str(k): str(v) for k, v in (src.get("services") or {}).items()}
     zone = ZoneInfo(partner.timezone)
-    claimed: set[str] = set()
+    # enquiry id -> (delivery key, values) of the first row that passed the other checks
+    claimed: dict[str, tuple[str, tuple]] = {}
     for name, path in landing_files(landing_dir, partner):  # earlier = by file, then row
         rows = read_rows(path, src)
         data.files[name] = len(rows)
@@ -509,13 +519,26 @@ def read_partner(landing_dir: Path, partner: Partner,
             if values is None:
                 data.rejected.append((name, number))
                 continue
+            texts = tuple(None if values[f] is None else values[f].strip(" ") or None
+                          for f in FIELDS if f not in PERSONAL and not f.endswith("_at"))
             reason, v = classify(values, src, maps, zone, window, services)
+            key = _delivery_key(path.name, src.get("period_pattern"))
+            resent = False
             if reason is None and v["enquiry_id"] in claimed:
-                reason = "duplicate_enquiry_id"
+                seen = (texts, v["created_at"], v["resolved_at"], v["responded_at"],
+                        normalise_personal(v))
+                first_key, first_seen = claimed[v["enquiry_id"]]
+                resent = first_key != key and first_seen == seen
+                if not resent:
+                    reason = "duplicate_enquiry_id"
             if reason is not None:
                 data.quarantined.append((name, number, reason))
                 continue
-            claimed.add(v["enquiry_id"])
+            if resent:
+                data.excluded.append((name, number, "already_delivered"))
+                continue
+            claimed[v["enquiry_id"]] = (key, (texts, v["created_at"], v["resolved_at"],
+                                              v["responded_at"], normalise_personal(v)))
             if v["exclusion"] is not None:
                 data.excluded.append((name, number, v["exclusion"]))
                 continue

@@ -12,8 +12,10 @@ load; no sample row is dated in the future).
 
 Every data row ends up in exactly one place, as the "Data quality" section of the definitions
 says: rejected (cannot be split into the header's columns), quarantined under the first failing
-check (missing_key, bad_timestamp, timestamp_out_of_range, unknown_outcome_code, bad_duration,
-negative_duration, duplicate_call_id), excluded (valid test/phantom records), or a call.
+check (missing_key, control_character, bad_timestamp, timestamp_out_of_range,
+unknown_outcome_code, bad_duration, negative_duration, implausible_duration,
+duplicate_call_id), excluded (valid test/phantom records, and re-sent rows: the same call id
+and values as an earlier row of another delivery), or a call.
 
 Run `python -m tests.reference_kpis <landing dir>` to print the monthly figures.
 """
@@ -52,9 +54,12 @@ SCORECARD_KPIS = ("tsf_pct", "asa_seconds", "abandon_rate_pct", "sl_days_pct", "
 COUNT_KPIS = {"calls_offered": "offered", "answered_unknown_wait": "answered_unknown_wait"}
 
 # Quarantine reasons, in the order the checks apply (the first failing one is the reason).
-QUARANTINE_REASONS = ("missing_key", "bad_timestamp", "timestamp_out_of_range",
-                      "unknown_outcome_code", "bad_duration", "negative_duration",
-                      "duplicate_call_id")
+QUARANTINE_REASONS = ("missing_key", "control_character", "bad_timestamp",
+                      "timestamp_out_of_range", "unknown_outcome_code", "bad_duration",
+                      "negative_duration", "implausible_duration", "duplicate_call_id")
+# C0 control characters and DEL (docs/architecture.md, "Delivery rules").
+CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+MAX_DURATION_SECONDS = 86_400  # the default of max_durations (24 h)
 # `hms`: H:MM:SS with an optional decimal fraction of seconds, optionally negative;
 # `seconds`: a number, optionally negative and decimal.
 HMS_RE = re.compile(r"^(-?)(\d+):([0-5]\d):([0-5]\d(?:\.\d+)?)$")
@@ -309,7 +314,8 @@ def _delivery_key(name: str, pattern: str | None) -> str:
 
 def check_row(values: dict, ts_format: str, utc: bool, zone: ZoneInfo,
               window: tuple[dt.datetime, dt.datetime], codes: dict[str, str],
-              styles: dict[str, str]) -> tuple[str | None, dt.datetime | None, dict]:
+              styles: dict[str, str], max_durations: dict[str, int] | None = None,
+              ) -> tuple[str | None, dt.datetime | None, dict]:
     """(first failing check among 1-5, local start, durations) of one row's text values.
 
     Checks 1-5 of the definitions in order; duplicate_call_id (6) needs the earlier rows and is
@@ -320,6 +326,8 @@ def check_row(values: dict, ts_format: str, utc: bool, zone: ZoneInfo,
     code = (values["outcome"] or "").strip()
     if not call_id or not started or not code:
         return "missing_key", None, {}
+    if any(v is not None and CONTROL_RE.search(v.strip(" ")) for v in values.values()):
+        return "control_character", None, {}
     try:
         local = dt.datetime.strptime(started, ts_format)
     except ValueError:
@@ -338,6 +346,10 @@ def check_row(values: dict, ts_format: str, utc: bool, zone: ZoneInfo,
         return "bad_duration", local, durations
     if any(v is not None and v < 0 for v in durations.values()):
         return "negative_duration", local, durations
+    limits = max_durations or {}
+    if any(v is not None and v > limits.get(d, MAX_DURATION_SECONDS)
+           for d, v in durations.items()):
+        return "implausible_duration", local, durations
     return None, local, durations
 
 
@@ -363,7 +375,9 @@ def read_partner(landing_dir: Path, partner: Partner) -> PartnerData:
     styles = {d: (src.get("duration_formats") or {}).get(d, default_style) for d in DURATIONS}
     codes = {str(k): str(v) for k, v in (src.get("outcome_codes") or {}).items()}
     window = load_sanity_window()
-    claimed_ids: set[str] = set()  # call ids of earlier rows that passed checks 1-5
+    max_durations = {str(k): int(v) for k, v in (src.get("max_durations") or {}).items()}
+    # call id -> (delivery key, values) of the first row that passed the other checks
+    claimed_ids: dict[str, tuple[str, tuple]] = {}
 
     for path in paths:  # earlier = by source file, then row number
         name = path.relative_to(folder).as_posix()
@@ -376,19 +390,26 @@ def read_partner(landing_dir: Path, partner: Partner) -> PartnerData:
                 continue
             values = {f: getters[f](row) if f in getters else None for f in FIELDS}
             reason, local, durations = check_row(values, ts_format, utc, zone, window, codes,
-                                                 styles)
+                                                 styles, max_durations)
             call_id = (values["call_id"] or "").strip()
+            code = (values["outcome"] or "").strip()
+            key = _delivery_key(path.name, src.get("period_pattern"))
+            queue = (values["queue"] or "").strip() or None
+            seen = (local, queue, code, tuple(durations.get(d) for d in DURATIONS))
+            resent = False
             if reason is None and call_id in claimed_ids:
-                reason = "duplicate_call_id"
+                first_key, first_seen = claimed_ids[call_id]
+                resent = first_key != key and first_seen == seen
+                if not resent:
+                    reason = "duplicate_call_id"
             if reason is not None:
                 data.quarantined.append((name, number, reason))
                 continue
-            claimed_ids.add(call_id)
-            code = (values["outcome"] or "").strip()
+            claimed_ids.setdefault(call_id, (key, seen))
             call = Call(partner.code, call_id, local, values["queue"], codes[code],
                         durations["wait"], durations["talk"], durations["hold"],
                         durations["wrap"], name, number)
-            (data.excluded if call.outcome in EXCLUDED else data.calls).append(call)
+            (data.excluded if resent or call.outcome in EXCLUDED else data.calls).append(call)
     return data
 
 

@@ -94,7 +94,9 @@ def write_partner_config(con: duckdb.DuckDBPyConnection,
                             "timestamp_zone varchar, wait_format varchar, talk_format varchar, "
                             "hold_format varchar, wrap_format varchar, "
                             "started_at_format varchar, created_at_format varchar, "
-                            "resolved_at_format varchar, responded_at_format varchar", []),
+                            "resolved_at_format varchar, responded_at_format varchar, "
+                            "wait_max_seconds integer, talk_max_seconds integer, "
+                            "hold_max_seconds integer, wrap_max_seconds integer", []),
         "partner_outcome_codes": ("partner_code varchar, source varchar, outcome_code varchar, "
                                   "outcome varchar", []),
         "partner_queues": ("partner_code varchar, queue_name varchar, "
@@ -113,11 +115,12 @@ def write_partner_config(con: duckdb.DuckDBPyConnection,
             tables["partner_opening_hours"][1].append(
                 (p.code, WEEKDAYS.index(day) + 1, opens, closes))
         for name, s in p.sources.items():
-            d, f = s.duration_formats, s.column_timestamp_formats
+            d, f, m = s.duration_formats, s.column_timestamp_formats, s.max_durations
             tables["partner_sources"][1].append(
                 (p.code, name, s.timestamp_format, s.timestamp_zone, d.get("wait"),
                  d.get("talk"), d.get("hold"), d.get("wrap"), *(f.get(c) for c in (
-                     "started_at", "created_at", "resolved_at", "responded_at"))))
+                     "started_at", "created_at", "resolved_at", "responded_at")),
+                 *(m.get(c) for c in ("wait", "talk", "hold", "wrap"))))
             tables["partner_outcome_codes"][1].extend(
                 (p.code, name, code, outcome) for code, outcome in s.codes.items())
             tables["partner_queues"][1].extend(

@@ -1,5 +1,5 @@
 """Asset checks, per source (telephony calls, CRM contacts): reconciliation, quarantine rate
-and delivery freshness."""
+and delivery freshness; and vanishing months over both (marts.kpi_deliveries)."""
 
 import datetime as dt
 import os
@@ -10,7 +10,7 @@ import duckdb
 from dagster_dbt import get_asset_key_for_model
 
 from dagster_project import duck
-from dagster_project.build_summary import max_quarantine_pct
+from dagster_project.build_summary import max_quarantine_pct, vanishing_months
 from dagster_project.orchestration.dbt_assets import hub_dbt_models
 from dagster_project.orchestration.resources import WarehouseResource
 from dagster_project.quality import (
@@ -55,10 +55,9 @@ def _quarantine_rate_result(rows: list[Reconciliation]) -> dg.AssetCheckResult:
             if r.quarantine_pct > MAX_QUARANTINE_PCT}
     # `hub build --strict`: a partner over the threshold blocks publication (an ERROR fails a
     # blocking check); otherwise a warning, and the build's summary names the partner
-    strict = bool(os.environ.get("HUB_STRICT_LOAD"))
     return dg.AssetCheckResult(
         passed=not over,
-        severity=dg.AssetCheckSeverity.ERROR if strict else dg.AssetCheckSeverity.WARN,
+        severity=_strict_severity(),
         metadata={"quarantine_pct": {r.partner_code: round(r.quarantine_pct, 3) for r in rows},
                   "over_threshold": over})
 
@@ -78,7 +77,15 @@ def _freshness_result(warehouse: WarehouseResource, source: str) -> dg.AssetChec
                   "partners": len(codes)})
 
 
+def _strict_severity() -> dg.AssetCheckSeverity:
+    """`hub build --strict`: a failing blocking check blocks publication (ERROR); otherwise a
+    warning, and the build's summary names the problem."""
+    strict = bool(os.environ.get("HUB_STRICT_LOAD"))
+    return dg.AssetCheckSeverity.ERROR if strict else dg.AssetCheckSeverity.WARN
+
+
 FCT_CALLS = get_asset_key_for_model([hub_dbt_models], "fct_calls")
+KPI_DELIVERIES = get_asset_key_for_model([hub_dbt_models], "kpi_deliveries")
 FCT_CONTACTS = get_asset_key_for_model([hub_dbt_models], "fct_contacts")
 QUARANTINE_RATE = (f"stays at or below {MAX_QUARANTINE_PCT}% per partner "
                    f"(HUB_MAX_QUARANTINE_PCT).")
@@ -126,5 +133,25 @@ def crm_freshness(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     return _freshness_result(warehouse, "crm")
 
 
+@dg.asset_check(asset=KPI_DELIVERIES, blocking=True,
+                description="No vanishing month: a partner-source-month whose valid rows per "
+                            "file fall below half of the previous month's (e.g. a new date "
+                            "format, every row bad_timestamp), or files none of whose rows has "
+                            "a known month. Blocks publication under `hub build --strict`.")
+def deliveries_vanishing_months(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    con = _read_only(warehouse)
+    try:
+        months = vanishing_months(con)
+    finally:
+        con.close()
+    return dg.AssetCheckResult(
+        passed=not months, severity=_strict_severity(),
+        metadata={"vanishing": [f"{m.partner_code} {m.source} "
+                                f"{m.month:%Y-%m}" if m.month else
+                                f"{m.partner_code} {m.source} (no known month)"
+                                for m in months]})
+
+
 ASSET_CHECKS = [calls_reconcile, calls_quarantine_rate, telephony_freshness,
-                contacts_reconcile, contacts_quarantine_rate, crm_freshness]
+                contacts_reconcile, contacts_quarantine_rate, crm_freshness,
+                deliveries_vanishing_months]

@@ -206,6 +206,35 @@
     regexp_like({{ text }}, '^(?:{{ pattern }})$')
 {%- endmacro %}
 
+{#- True when `text` holds a control character: a C0 code (NUL to US, U+0000-U+001F, tab and
+    line breaks included) or DEL (U+007F). docs/architecture.md, "Delivery rules". -#}
+{% macro has_control_character(text) -%}
+    {{ return(adapter.dispatch('has_control_character', 'hub_warehouse')(text)) }}
+{%- endmacro %}
+
+{% macro duckdb__has_control_character(text) -%}
+    regexp_matches({{ text }}, '[\x00-\x1f\x7f]')
+{%- endmacro %}
+
+{#- Trino: regexp_like finds a match anywhere (Spark would need the backslashes doubled). -#}
+{% macro default__has_control_character(text) -%}
+    regexp_like({{ text }}, '[\x00-\x1f\x7f]')
+{%- endmacro %}
+
+{#- `text` with every run of control characters (see has_control_character) replaced by one
+    space. -#}
+{% macro strip_control_characters(text) -%}
+    {{ return(adapter.dispatch('strip_control_characters', 'hub_warehouse')(text)) }}
+{%- endmacro %}
+
+{% macro duckdb__strip_control_characters(text) -%}
+    regexp_replace({{ text }}, '[\x00-\x1f\x7f]+', ' ', 'g')
+{%- endmacro %}
+
+{% macro default__strip_control_characters(text) -%}
+    regexp_replace({{ text }}, '[\x00-\x1f\x7f]+', ' ')
+{%- endmacro %}
+
 {#- True when `text` begins with `prefix` (a Jinja string). -#}
 {% macro has_prefix(text, prefix) -%}
     {{ return(adapter.dispatch('has_prefix', 'hub_warehouse')(text, prefix)) }}

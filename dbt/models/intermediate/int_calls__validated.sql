@@ -66,6 +66,7 @@ checked as {{ inline_cte() }} (
                 or started_at_text is null
                 or outcome_code is null
                 then 'missing_key'
+            when has_control_character then 'control_character'
             when started_at is null then 'bad_timestamp'
             when {{ is_timestamp_out_of_range('started_at', 'loaded_at') }}
                 then 'timestamp_out_of_range'
@@ -82,7 +83,17 @@ checked as {{ inline_cte() }} (
                 or hold_seconds < 0
                 or wrap_seconds < 0
                 then 'negative_duration'
-        end as row_check_failure
+            when
+                wait_seconds > wait_max_seconds
+                or talk_seconds > talk_max_seconds
+                or hold_seconds > hold_max_seconds
+                or wrap_seconds > wrap_max_seconds
+                then 'implausible_duration'
+        end as row_check_failure,
+        {{ row_fingerprint([
+            'started_at', 'queue_name', 'outcome_code',
+            'wait_seconds', 'talk_seconds', 'hold_seconds', 'wrap_seconds',
+        ]) }} as row_fingerprint
     from mapped
 
 ),
@@ -93,6 +104,8 @@ candidates as (
         partner_code,
         source_call_id,
         call_row_id,
+        delivery_key,
+        row_fingerprint,
         source_file,
         source_row_number
     from checked
@@ -103,6 +116,8 @@ candidates as (
         partner_code,
         source_call_id,
         call_row_id,
+        delivery_key,
+        row_fingerprint,
         source_file,
         source_row_number
     from kept_calls
@@ -121,7 +136,9 @@ candidates as (
 
 first_occurrences as (
 
-    {{ first_occurrences_of_duplicates('candidates', 'source_call_id', 'call_row_id') }}
+    {{ first_occurrences_of_duplicates(
+        'candidates', 'source_call_id', 'call_row_id', ['delivery_key', 'row_fingerprint']
+    ) }}
 
 ),
 
@@ -129,12 +146,33 @@ sequenced as (
 
     select
         checked.*,
-        first_occurrences.first_call_row_id
+        first_occurrences.first_call_row_id,
+        first_occurrences.first_delivery_key,
+        first_occurrences.first_row_fingerprint
     from checked
     left join first_occurrences
         on
             checked.partner_code = first_occurrences.partner_code
             and checked.source_call_id = first_occurrences.source_call_id
+
+),
+
+resent as (
+
+    -- a later occurrence of a call id: the same values as the first from another delivery
+    -- (a re-sent row, excluded), else a conflict (quarantined)
+    select
+        *,
+        case when call_row_id != first_call_row_id then first_call_row_id end
+            as duplicate_of_call_row_id,
+        coalesce(
+            row_check_failure is null
+            and call_row_id != first_call_row_id
+            and delivery_key != first_delivery_key
+            and row_fingerprint = first_row_fingerprint,
+            false
+        ) as is_already_delivered
+    from sequenced
 
 ),
 
@@ -145,10 +183,11 @@ reasoned as (
         coalesce(
             row_check_failure,
             case
-                when call_row_id != first_call_row_id then 'duplicate_call_id'
+                when call_row_id != first_call_row_id and not is_already_delivered
+                    then 'duplicate_call_id'
             end
         ) as quarantine_reason
-    from sequenced
+    from resent
 
 ),
 
@@ -158,9 +197,15 @@ statused as (
         *,
         case
             when quarantine_reason is not null then 'quarantined'
-            when outcome in ('test', 'phantom') then 'excluded'
+            when is_already_delivered or outcome in ('test', 'phantom') then 'excluded'
             else 'valid'
         end as record_status,
+        case
+            when quarantine_reason is not null then null
+            when is_already_delivered then 'already_delivered'
+            when outcome = 'test' then 'test_call'
+            when outcome = 'phantom' then 'phantom_call'
+        end as exclusion_reason,
         coalesce(
             file_period_month,
             case
@@ -196,7 +241,10 @@ final as (
         wrap_text,
         row_check_failure,
         quarantine_reason,
+        exclusion_reason,
         record_status,
+        duplicate_of_call_row_id,
+        row_fingerprint,
         period_month,
         source_file,
         source_row_number,

@@ -50,12 +50,16 @@ checked as {{ inline_cte() }} (
         *,
         case
             when enquiry_id is null or created_at_text is null then 'missing_key'
+            when has_control_character then 'control_character'
             when
                 created_at is null
                 or (resolved_at_text is not null and resolved_at is null)
                 or (responded_at_text is not null and responded_at is null)
                 then 'bad_timestamp'
-            when {{ is_timestamp_out_of_range('created_at', 'loaded_at') }}
+            when
+                {{ is_timestamp_out_of_range('created_at', 'loaded_at') }}
+                or {{ is_timestamp_out_of_range('resolved_at', 'loaded_at') }}
+                or {{ is_timestamp_out_of_range('responded_at', 'loaded_at') }}
                 then 'timestamp_out_of_range'
             when
                 exclusion_reason is null
@@ -74,7 +78,14 @@ checked as {{ inline_cte() }} (
             when satisfaction_text is not null and satisfaction_score is null
                 then 'bad_satisfaction'
             when resolved_at < created_at then 'resolved_before_created'
-        end as row_check_failure
+        end as row_check_failure,
+        {{ row_fingerprint([
+            'created_at', 'resolved_at', 'responded_at', 'channel_text', 'service_name',
+            'enquiry_type', 'first_contact_resolved_text', 'back_office_text',
+            'avoidable_reason_text', 'satisfaction_text', 'feedback_type_text',
+            'feedback_stage_text', 'customer_name_key', 'phone_key', 'email_key',
+            'postcode_key', 'uprn_key',
+        ]) }} as row_fingerprint
     from filed
 
 ),
@@ -85,6 +96,8 @@ candidates as (
         partner_code,
         enquiry_id,
         contact_row_id,
+        delivery_key,
+        row_fingerprint,
         source_file,
         source_row_number
     from checked
@@ -95,6 +108,8 @@ candidates as (
         partner_code,
         enquiry_id,
         contact_row_id,
+        delivery_key,
+        row_fingerprint,
         source_file,
         source_row_number
     from kept_contacts
@@ -113,7 +128,9 @@ candidates as (
 
 first_occurrences as (
 
-    {{ first_occurrences_of_duplicates('candidates', 'enquiry_id', 'contact_row_id') }}
+    {{ first_occurrences_of_duplicates(
+        'candidates', 'enquiry_id', 'contact_row_id', ['delivery_key', 'row_fingerprint']
+    ) }}
 
 ),
 
@@ -121,12 +138,33 @@ sequenced as (
 
     select
         checked.*,
-        first_occurrences.first_contact_row_id
+        first_occurrences.first_contact_row_id,
+        first_occurrences.first_delivery_key,
+        first_occurrences.first_row_fingerprint
     from checked
     left join first_occurrences
         on
             checked.partner_code = first_occurrences.partner_code
             and checked.enquiry_id = first_occurrences.enquiry_id
+
+),
+
+resent as (
+
+    -- a later occurrence of an enquiry id: the same values as the first from another
+    -- delivery (a re-sent row, excluded), else a conflict (quarantined)
+    select
+        *,
+        case when contact_row_id != first_contact_row_id then first_contact_row_id end
+            as duplicate_of_contact_row_id,
+        coalesce(
+            row_check_failure is null
+            and contact_row_id != first_contact_row_id
+            and delivery_key != first_delivery_key
+            and row_fingerprint = first_row_fingerprint,
+            false
+        ) as is_already_delivered
+    from sequenced
 
 ),
 
@@ -137,10 +175,14 @@ reasoned as (
         coalesce(
             row_check_failure,
             case
-                when contact_row_id != first_contact_row_id then 'duplicate_enquiry_id'
+                when contact_row_id != first_contact_row_id and not is_already_delivered
+                    then 'duplicate_enquiry_id'
             end
-        ) as quarantine_reason
-    from sequenced
+        ) as quarantine_reason,
+        case
+            when is_already_delivered then 'already_delivered' else exclusion_reason
+        end as row_exclusion_reason
+    from resent
 
 ),
 
@@ -151,7 +193,7 @@ statused as (
         partner_code || ':' || enquiry_id as contact_id,
         case
             when quarantine_reason is not null then 'quarantined'
-            when exclusion_reason is not null then 'excluded'
+            when row_exclusion_reason is not null then 'excluded'
             else 'valid'
         end as record_status,
         coalesce(
@@ -214,8 +256,10 @@ final as (
         feedback_stage_text,
         row_check_failure,
         quarantine_reason,
-        exclusion_reason,
+        row_exclusion_reason as exclusion_reason,
         record_status,
+        duplicate_of_contact_row_id,
+        row_fingerprint,
         period_month,
         source_file,
         source_row_number,

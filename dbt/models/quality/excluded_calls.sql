@@ -12,7 +12,9 @@ final as (
     select
         call_row_id,
         partner_code,
+        exclusion_reason,
         source_call_id,
+        duplicate_of_call_row_id,
         outcome,
         outcome_code,
         started_at,

@@ -13,6 +13,7 @@ final as (
         contact_row_id,
         partner_code,
         exclusion_reason,
+        duplicate_of_contact_row_id,
         period_month,
         created_at,
         channel_text,

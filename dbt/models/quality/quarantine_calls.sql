@@ -13,6 +13,7 @@ final as (
         call_row_id,
         partner_code,
         quarantine_reason,
+        duplicate_of_call_row_id,
         period_month,
         call_id_text,
         started_at_text,

@@ -13,6 +13,7 @@ final as (
         contact_row_id,
         partner_code,
         quarantine_reason,
+        duplicate_of_contact_row_id,
         period_month,
         enquiry_id_text,
         created_at_text,

@@ -72,7 +72,8 @@ texts as (
         nullif(trim(contacts.responded_at), '') as responded_at_text,
         nullif(trim(contacts.channel), '') as channel_text,
         nullif(trim(contacts.service), '') as service_name,
-        nullif(trim(contacts.enquiry_type), '') as enquiry_type,
+        -- free text: control characters become spaces (docs/architecture.md, "Delivery rules")
+        nullif(trim({{ strip_control_characters('contacts.enquiry_type') }}), '') as enquiry_type,
         nullif(trim(contacts.first_contact_resolved), '') as first_contact_resolved_text,
         nullif(trim(contacts.back_office), '') as back_office_text,
         nullif(trim(contacts.avoidable_reason), '') as avoidable_reason_text,
@@ -145,7 +146,16 @@ parsed as (
             as resolved_at_as_delivered,
         {{ parse_timestamp('responded_at_text', 'responded_at_format') }}
             as responded_at_as_delivered,
-        try_cast(satisfaction_text as decimal(18, 6)) as satisfaction_number
+        try_cast(satisfaction_text as decimal(18, 6)) as satisfaction_number,
+        coalesce(
+            {{ has_control_character(
+                "concat_ws('|', enquiry_id_text, created_at_text, resolved_at_text, "
+                ~ "responded_at_text, channel_text, service_name, first_contact_resolved_text, "
+                ~ "back_office_text, avoidable_reason_text, satisfaction_text, "
+                ~ "feedback_type_text, feedback_stage_text)"
+            ) }},
+            false
+        ) as has_control_character
     from mapped
 
 ),
@@ -217,6 +227,7 @@ final as (
         feedback_type,
         feedback_stage,
         exclusion_reason,
+        has_control_character,
         enquiry_id_text,
         created_at_text,
         resolved_at_text,

@@ -20,7 +20,11 @@ final as (
         started_at_format,
         created_at_format,
         resolved_at_format,
-        responded_at_format
+        responded_at_format,
+        wait_max_seconds,
+        talk_max_seconds,
+        hold_max_seconds,
+        wrap_max_seconds
     from partner_sources
 
 )

@@ -34,6 +34,10 @@ texts as (
         partner_sources.talk_format,
         partner_sources.hold_format,
         partner_sources.wrap_format,
+        partner_sources.wait_max_seconds,
+        partner_sources.talk_max_seconds,
+        partner_sources.hold_max_seconds,
+        partner_sources.wrap_max_seconds,
         partners.timezone,
         coalesce(
             partner_sources.started_at_format, partner_sources.timestamp_format
@@ -62,7 +66,14 @@ parsed as (
         {{ parse_duration('wait_text', 'wait_format') }} as wait_seconds,
         {{ parse_duration('talk_text', 'talk_format') }} as talk_seconds,
         {{ parse_duration('hold_text', 'hold_format') }} as hold_seconds,
-        {{ parse_duration('wrap_text', 'wrap_format') }} as wrap_seconds
+        {{ parse_duration('wrap_text', 'wrap_format') }} as wrap_seconds,
+        coalesce(
+            {{ has_control_character(
+                "concat_ws('|', call_id_text, started_at_text, queue_name, outcome_code, "
+                ~ "wait_text, talk_text, hold_text, wrap_text)"
+            ) }},
+            false
+        ) as has_control_character
     from texts
 
 ),
@@ -95,6 +106,11 @@ final as (
         talk_seconds,
         hold_seconds,
         wrap_seconds,
+        wait_max_seconds,
+        talk_max_seconds,
+        hold_max_seconds,
+        wrap_max_seconds,
+        has_control_character,
         call_id_text,
         started_at_text,
         wait_text,

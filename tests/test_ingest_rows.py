@@ -1,0 +1,329 @@
+"""Issue 11's row-level rules, through real `hub build`s of two partners written here
+(docs/architecture.md, "Delivery rules"):
+
+1. re-sent rows: January sent again in a second file (another name, so another delivery)
+   are excluded as `already_delivered`, not quarantined; the one row of it with other values
+   is a `duplicate_call_id` conflict, both sides shown in `quality.conflicting_calls` (the
+   same for CRM enquiries, whose free text has its control characters replaced by spaces);
+2. a wait of 10^9 s and a talk time over the partner's configured bound are quarantined as
+   `implausible_duration` (a duration on the bound is valid);
+10. a NUL inside a queue name quarantines the row as `control_character`: no such queue
+    reaches `marts.dim_queue`;
+11. a partner switching its date format sends a month of 100 % `bad_timestamp`: an ERROR line
+    for the vanishing month, and `hub build --strict` fails (publishing nothing) even with the
+    quarantine threshold out of the way.
+
+The first build loads January and February of both partners; the second adds the re-sent file
+and the switched month (an incremental build); the strict build redoes everything from
+scratch, and its working file must hold the same row statuses as the incremental one served.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from collections import Counter
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.conftest import hub, hub_env
+
+RESENDER_YML = """code: resender
+name: Re-sending council
+timezone: Europe/London
+expects_deliveries: false
+opening_hours: {mon: ["08:00", "18:00"], tue: ["08:00", "18:00"], wed: ["08:00", "18:00"],
+                thu: ["08:00", "18:00"], fri: ["08:00", "18:00"]}
+sources:
+  telephony:
+    files: "*.csv"
+    columns: {call_id: CallID, started_at: Start, outcome: Result, queue: Queue, wait: Wait,
+              talk: Talk}
+    timestamp_format: "%Y-%m-%d %H:%M:%S"
+    duration_format: seconds
+    max_durations: {talk: 7200}
+    outcome_codes: {ANS: answered, ABN: abandoned}
+    queues: {"Council Tax": council_tax}
+  crm:
+    files: "*.csv"
+    columns: {enquiry_id: Ref, created_at: Created, channel: Channel, enquiry_type: Type,
+              email: Email}
+    timestamp_format: "%Y-%m-%d %H:%M:%S"
+    codes:
+      channel: {Phone: phone, Web: web}
+"""
+
+SWITCHER_YML = """code: switcher
+name: Switching council
+timezone: Europe/London
+expects_deliveries: false
+opening_hours: {mon: ["08:00", "18:00"], tue: ["08:00", "18:00"], wed: ["08:00", "18:00"],
+                thu: ["08:00", "18:00"], fri: ["08:00", "18:00"]}
+sources:
+  telephony:
+    files: "*.csv"
+    period_pattern: 'switcher_(?P<year>\\d{4})_(?P<month>\\d{2})\\.csv$'
+    columns: {call_id: CallID, started_at: Start, outcome: Result, queue: Queue, wait: Wait,
+              talk: Talk}
+    timestamp_format: "%Y-%m-%d %H:%M:%S"
+    duration_format: seconds
+    outcome_codes: {ANS: answered, ABN: abandoned}
+    queues: {"Council Tax": council_tax}
+"""
+
+HEADER = ["CallID", "Start", "Result", "Queue", "Wait", "Talk"]
+NUL_QUEUE = "Council\x00Tax"
+
+
+def _calls(prefix: str, month: int, count: int, fmt: str = "%Y-%m-%d %H:%M:%S") -> list[list]:
+    """`count` answered calls in the first 20 days of 2024-`month`."""
+    rows = []
+    day = dt.datetime(2024, month, 1, 9, 0)
+    for i in range(count):
+        started = day + dt.timedelta(days=i % 20, minutes=7 * i)
+        rows.append([f"{prefix}{i + 1:03d}", started.strftime(fmt), "ANS", "Council Tax",
+                     str(10 + i % 30), str(100 + i)])
+    return rows
+
+
+def _write(path: Path, rows: list[list], header: list[str] = HEADER) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+JANUARY = _calls("R", 1, 40)
+FEBRUARY = _calls("F", 2, 200)
+FEBRUARY[9][4] = "1000000000"  # F010: a billion-second wait
+FEBRUARY[10][5] = "7201"  # F011: over the partner's talk bound (max_durations.talk 7200)
+FEBRUARY[11][3] = NUL_QUEUE  # F012: a NUL inside the queue name
+FEBRUARY[12][5] = "7200"  # F013: on the bound: valid
+RESENT = [list(row) for row in JANUARY]
+RESENT[2][5] = "999"  # R003 sent again with another talk time: a conflict
+SWITCHED_FORMAT = "%d/%m/%Y %H:%M"
+CRM_HEADER = ["Ref", "Created", "Channel", "Type", "Email"]
+
+
+def _enquiries(prefix: str, month: int, count: int) -> list[list]:
+    return [[f"{prefix}{i + 1:03d}",
+             (dt.datetime(2024, month, 1, 9) + dt.timedelta(days=i % 20, minutes=11 * i))
+             .strftime("%Y-%m-%d %H:%M:%S"), "Phone" if i % 2 else "Web", "Bins",
+             f"resident{i}@example.org"] for i in range(count)]
+
+
+CRM_JANUARY = _enquiries("E", 1, 20)
+CRM_RESENT = [list(row) for row in CRM_JANUARY]
+CRM_RESENT[2][3] = "Parking"  # E003 sent again with another type: a conflict
+CRM_FEBRUARY = _enquiries("G", 2, 100)
+CRM_FEBRUARY[4][3] = "Bins\x00\nmissed"  # G005: control characters in the free text
+CRM_FEBRUARY[5][2] = "Phone\x00"  # G006: a NUL in a coded field
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ingest_rows")
+    partners, landing = root / "partners", root / "landing"
+    partners.mkdir()
+    (partners / "resender.yml").write_text(RESENDER_YML, encoding="utf-8")
+    (partners / "switcher.yml").write_text(SWITCHER_YML, encoding="utf-8")
+    resender, switcher = landing / "resender" / "telephony", landing / "switcher" / "telephony"
+    _write(resender / "calls_2024_01.csv", JANUARY)
+    _write(resender / "calls_2024_02.csv", FEBRUARY)
+    enquiries = landing / "resender" / "crm"
+    _write(enquiries / "crm_2024_01.csv", CRM_JANUARY, CRM_HEADER)
+    _write(enquiries / "crm_2024_02.csv", CRM_FEBRUARY, CRM_HEADER)
+    _write(switcher / "switcher_2024_01.csv", _calls("S1", 1, 30))
+    _write(switcher / "switcher_2024_02.csv", _calls("S2", 2, 30))
+    env = hub_env(root / "data", HUB_PARTNERS_DIR=str(partners), HUB_LANDING_DIR=str(landing))
+    first = hub(env, "build")
+    assert "ERROR" not in first.stderr, first.stderr
+    # January re-sent under another name; March in the partner's new date format
+    _write(resender / "calls_2024_01_resent.csv", RESENT)
+    _write(enquiries / "crm_2024_01_resent.csv", CRM_RESENT, CRM_HEADER)
+    _write(switcher / "switcher_2024_03.csv", _calls("S3", 3, 30, SWITCHED_FORMAT))
+    second = hub(env, "build")
+    assert "incremental build" in second.stdout, second.stdout
+    con = duckdb.connect(str(root / "data" / "serving" / "operations.duckdb"), read_only=True)
+    yield {"con": con, "build": second, "env": env, "data": root / "data"}
+    con.close()
+
+
+def _reasons(con, view: str, column: str, partner: str) -> Counter:
+    return Counter(dict(con.execute(
+        f"select {column}, count(*) from {view} where partner_code = ? group by 1",
+        [partner]).fetchall()))
+
+
+def _summary_line(proc, partner: str, source: str = "telephony") -> str:
+    return next(line for line in proc.stdout.splitlines()
+                if line.startswith(partner + " ") and line.split()[1] == source)
+
+
+def test_resent_rows_are_excluded_as_already_delivered_not_quarantined(built):
+    con = built["con"]
+    assert _reasons(con, "quality.excluded_calls", "exclusion_reason", "resender") == \
+        Counter(already_delivered=39)
+    quarantined = _reasons(con, "quality.quarantine_calls", "quarantine_reason", "resender")
+    assert quarantined["duplicate_call_id"] == 1
+    # each excluded row names the January row that is kept
+    pairs = con.execute("""
+        select source_file, source_row_number, duplicate_of_call_row_id
+        from quality.excluded_calls where partner_code = 'resender'""").fetchall()
+    january = "resender/telephony/calls_2024_01.csv"
+    assert len(pairs) == 39
+    assert all(f == "resender/telephony/calls_2024_01_resent.csv"
+               and kept == f"resender:{january}:{n}" for f, n, kept in pairs)
+    kept = con.execute("select count(*) from marts.fct_calls where partner_code = 'resender' "
+                       "and source_call_id like 'R%'").fetchone()[0]
+    assert kept == 40
+    # the conflict: both rows shown, the kept one and the quarantined one
+    sides = con.execute("""
+        select conflict_role, source_file, source_row_number, talk_text, record_status
+        from quality.conflicting_calls where partner_code = 'resender'
+        order by conflict_role""").fetchall()
+    assert sides == [
+        ("kept", "resender/telephony/calls_2024_01.csv", 3, "102", "valid"),
+        ("quarantined", "resender/telephony/calls_2024_01_resent.csv", 3, "999", "quarantined")]
+    january = con.execute("""
+        select files, rows_read, rows_valid, rows_excluded, rows_quarantined, is_vanishing
+        from marts.kpi_deliveries
+        where partner_code = 'resender' and source = 'telephony'
+          and month = date '2024-01-01'""").fetchone()
+    assert january == (2, 80, 40, 39, 1, False)
+    offered = con.execute("""
+        select offered from marts.kpi_telephony_monthly
+        where partner_code = 'resender' and month = date '2024-01-01'""").fetchone()[0]
+    assert offered == 40  # counted once
+    # the summary: 39 excluded, 4 quarantined of 280 (1.4 %, under the threshold)
+    line = _summary_line(built["build"], "resender")
+    assert line.split()[:8] == ["resender", "telephony", "3", "280", "280", "0", "39", "4"]
+    assert "ERROR resender" not in built["build"].stderr
+
+
+def test_resent_enquiries_are_excluded_and_control_characters_handled(built):
+    con = built["con"]
+    assert _reasons(con, "quality.excluded_contacts", "exclusion_reason", "resender") == \
+        Counter(already_delivered=19)
+    assert _reasons(con, "quality.quarantine_contacts", "quarantine_reason", "resender") == \
+        Counter(duplicate_enquiry_id=1, control_character=1)
+    sides = con.execute("""
+        select conflict_role, enquiry_id, source_file, source_row_number
+        from quality.conflicting_contacts where partner_code = 'resender'
+        order by conflict_role""").fetchall()
+    assert sides == [("kept", "E003", "resender/crm/crm_2024_01.csv", 3),
+                     ("quarantined", "E003", "resender/crm/crm_2024_01_resent.csv", 3)]
+    assert con.execute("select count(*) from marts.fct_contacts where partner_code = "
+                       "'resender'").fetchone()[0] == 20 + 99
+    # free text: the control characters became one space; a coded field's NUL quarantines
+    assert con.execute("select enquiry_type from marts.fct_contacts where partner_code = "
+                       "'resender' and enquiry_id = 'G005'").fetchone() == ("Bins missed",)
+    assert con.execute("select enquiry_id_text from quality.quarantine_contacts where "
+                       "quarantine_reason = 'control_character'").fetchall() == [("G006",)]
+    # personal fields never reach the quality views
+    columns = {r[0] for r in con.execute(
+        "select column_name from information_schema.columns "
+        "where table_schema = 'quality' and table_name = 'conflicting_contacts'").fetchall()}
+    assert columns and not columns & {"customer_name_key", "phone_key", "email_key",
+                                      "postcode_key", "uprn_key", "name_postcode_key"}
+
+
+def test_implausible_durations_are_quarantined_with_a_configurable_bound(built):
+    con = built["con"]
+    rows = con.execute("""
+        select call_id_text, wait_text, talk_text from quality.quarantine_calls
+        where partner_code = 'resender' and quarantine_reason = 'implausible_duration'
+        order by 1""").fetchall()
+    assert rows == [("F010", "1000000000", "109"), ("F011", "20", "7201")]
+    on_bound = con.execute("select talk_seconds from marts.fct_calls "
+                           "where partner_code = 'resender' and source_call_id = 'F013'"
+                           ).fetchone()
+    assert on_bound == (7200,)
+    asa = con.execute("""
+        select asa_seconds, answered from marts.kpi_telephony_monthly
+        where partner_code = 'resender' and month = date '2024-02-01'""").fetchone()
+    assert asa[1] == 197 and 10 <= asa[0] <= 40  # the billion seconds are not in the ASA
+    assert "implausible_duration 2" in _summary_line(built["build"], "resender")
+
+
+def test_a_nul_in_a_queue_name_is_quarantined_and_never_a_queue(built):
+    con = built["con"]
+    rows = con.execute("""
+        select call_id_text, queue_name from quality.quarantine_calls
+        where partner_code = 'resender' and quarantine_reason = 'control_character'""").fetchall()
+    assert rows == [("F012", NUL_QUEUE)]
+    queues = {r[0] for r in con.execute(
+        "select queue_name from marts.dim_queue where partner_code = 'resender'").fetchall()}
+    assert queues == {"Council Tax"}
+    served = duckdb.connect(str(built["data"] / "serving" / "warehouse.duckdb"), read_only=True)
+    try:
+        assert served.execute("select count(*) from marts.dim_queue where queue_name like ?",
+                              ["%\x00%"]).fetchone()[0] == 0
+        assert served.execute("select count(*) from marts.fct_calls where partner_code = "
+                              "'resender' and source_call_id = 'F012'").fetchone()[0] == 0
+    finally:
+        served.close()
+
+
+VANISHING = ("ERROR switcher telephony 2024-03: a vanishing month: 0 valid of 30 rows read "
+             "(0 a file), under half of 2024-02's 30 a file: top reasons bad_timestamp 30; "
+             "see quality.quarantine_calls or `hub check switcher`")
+
+
+def test_a_month_that_vanishes_is_an_error(built):
+    con = built["con"]
+    march = con.execute("""
+        select rows_read, rows_valid, rows_quarantined, previous_month, is_vanishing
+        from marts.kpi_deliveries
+        where partner_code = 'switcher' and month = date '2024-03-01'""").fetchone()
+    assert march == (30, 0, 30, dt.date(2024, 2, 1), True)
+    assert _reasons(con, "quality.quarantine_calls", "quarantine_reason", "switcher") == \
+        Counter(bad_timestamp=30)
+    vanishing = con.execute("select partner_code, source, month from marts.kpi_deliveries "
+                            "where is_vanishing").fetchall()
+    assert vanishing == [("switcher", "telephony", dt.date(2024, 3, 1))]
+    stderr = built["build"].stderr
+    assert VANISHING in stderr.splitlines()
+    assert "deliveries_vanishing_months" in stderr  # the check warns (not strict)
+    # the message never quotes the file's content
+    assert "/03/2024" not in stderr + built["build"].stdout
+
+
+def _statuses(con) -> set[tuple]:
+    return set(con.execute("""
+        select call_row_id, 'quarantined', quarantine_reason from quality.quarantine_calls
+        union all
+        select call_row_id, 'excluded', exclusion_reason from quality.excluded_calls
+        union all
+        select call_id, 'valid', null from marts.fct_calls
+        union all
+        select contact_row_id, 'quarantined', quarantine_reason from quality.quarantine_contacts
+        union all
+        select contact_row_id, 'excluded', exclusion_reason from quality.excluded_contacts
+        union all
+        select contact_id, 'valid', null from marts.fct_contacts""").fetchall())
+
+
+def test_strict_fails_on_a_vanishing_month_alone_and_incremental_equals_full(built, tmp_path):
+    env = dict(built["env"], HUB_MAX_QUARANTINE_PCT="50")  # 33 %: under, only the month fails
+    served = built["data"] / "serving" / "warehouse.duckdb"
+    before = served.stat().st_mtime_ns
+    proc = hub(env, "build", "--strict", "--full-refresh", check=False)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert VANISHING in proc.stderr.splitlines()
+    assert "deliveries_vanishing_months" in proc.stderr
+    assert "calls_quarantine_rate" not in proc.stderr
+    assert served.stat().st_mtime_ns == before  # the last good warehouse keeps serving
+    # the from-scratch build (left in the working file) agrees row for row with the served
+    # incremental one
+    from dagster_project import duck
+
+    work = duck.connect_work(built["data"] / "work" / "warehouse.duckdb", read_only=True)
+    try:
+        assert _statuses(work) == _statuses(built["con"])
+        assert len(_statuses(work)) == 370 + 140
+    finally:
+        work.close()
