@@ -4,23 +4,22 @@ subfolder never replaces the current delivery and loads never flip between two f
 delivery key; a file still being written waits (settle time, `.done` markers); a re-delivery
 with fewer than half the rows it replaces is held unless shrinking is accepted.
 
-Real DuckDB, real files written by each test; the tests of `hub build` run the real CLI.
+Real DuckDB, real files written by each test; the same rules through the real `hub build`
+are checked in tests/test_ingest_rows.py.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from dagster_project.ingest import load_source
 from dagster_project.partners import load_partners
 from dagster_project.settings import REPO_ROOT
-from tests.conftest import copy_realdata, hub, hub_env, settings_of
+from tests.conftest import copy_realdata
 from tests.test_loader import (
     EASTBROOK_HEADER,
     eastbrook_file,
@@ -320,55 +319,5 @@ def test_a_shrinking_redelivery_is_held_unless_accepted(settings, partners, monk
     assert (result.status, result.rows_loaded) == ("replaced", 24)
 
 
-def test_hub_build_holds_a_shrinking_redelivery_reports_waiting_files_and_accepts_shrink(
-        tmp_path):
-    """Through the real CLI on PhoneNow's export alone: a 100-row re-delivery of the 5,000-row
-    export is held (printed, nothing published changes) beside a new file still waiting;
-    `--strict` fails on the held file; `hub build --accept-shrink` applies it."""
-    partners_dir = tmp_path / "partners"
-    partners_dir.mkdir()
-    shutil.copy(REPO_ROOT / "seeds" / "partners" / "phonenow.yml", partners_dir)
-    data = tmp_path / "data"
-    env = hub_env(data, HUB_PARTNERS_DIR=str(partners_dir))
-    copy_realdata(data / "landing")
-    hub(env, "build")
-    settings = settings_of(data)
-
-    def delivered() -> list[tuple]:
-        con = duckdb.connect(str(settings.operations_db), read_only=True)
-        try:
-            return con.execute("select partner_code, sum(rows_read), sum(rows_loaded) "
-                               "from marts.kpi_deliveries group by 1").fetchall()
-        finally:
-            con.close()
-
-    assert delivered() == [("phonenow", 5000, 5000)]
-    export = data / "landing" / "phonenow" / "telephony" / "pwc_phonenow_calls.csv"
-    lines = export.read_text(encoding="utf-8").splitlines()
-    backdate(write(export, "\n".join(lines[:101]) + "\n"), 600)
-    write(export.with_name("pwc_phonenow_calls_2022.csv"), "\n".join(lines[:1] + lines[
-        4000:]) + "\n")
-    published = settings.serving_db.stat().st_mtime_ns
-
-    held = hub({**env, "HUB_SETTLE_SECONDS": "300"}, "build")
-    assert ("phonenow/telephony/pwc_phonenow_calls.csv: held: 100 rows would replace a delivery "
-            "of 5,000 rows (fewer than half)") in held.stderr
-    assert ("phonenow/telephony/pwc_phonenow_calls_2022.csv: waiting: modified"
-            in held.stdout)
-    assert "0 loaded, 0 replaced, 0 unchanged, 0 rejected, 0 withdrawn, 1 waiting, 1 held" in (
-        held.stdout)
-    assert settings.serving_db.stat().st_mtime_ns == published
-    assert delivered() == [("phonenow", 5000, 5000)]
-
-    strict = hub({**env, "HUB_SETTLE_SECONDS": "300"}, "build", "--strict", check=False)
-    assert strict.returncode == 1 and "held" in strict.stderr
-    assert settings.serving_db.stat().st_mtime_ns == published
-
-    accepted = hub({**env, "HUB_SETTLE_SECONDS": "300"}, "build", "--accept-shrink")
-    assert "0 loaded, 1 replaced" in accepted.stdout and "1 waiting" in accepted.stdout
-    assert "hub build: published" in accepted.stdout
-    assert delivered() == [("phonenow", 100, 100)]
-    # `hub status` reads the published files: the file left waiting is listed with its reason
-    status = hub(env, "status").stdout
-    assert "The last load left waiting (not settled yet) 1 file(s):" in status, status
-    assert "phonenow/telephony/pwc_phonenow_calls_2022.csv: waiting: modified" in status
+# The same rules through `hub build` (held, waiting, `--strict`, `--accept-shrink`, `hub status`)
+# are checked in the build sequence of tests/test_ingest_rows.py, which the suite runs once.

@@ -16,12 +16,22 @@
 The first build loads January and February of both partners; the second adds the re-sent file
 and the switched month (an incremental build); the strict build redoes everything from
 scratch, and its working file must hold the same row statuses as the incremental one served.
+
+The same sequence carries two end-to-end checks of other delivery rules, so that the suite
+builds these small warehouses once: then a shrinking re-delivery (case 9) beside a file still
+settling (case 6): `hub build --strict` fails on the held file, publishing nothing, and
+`hub build --accept-shrink` applies it (`hub status` then lists the file still waiting);
+and an e-mail address, a phone number and a postcode typed into an enquiry's free text
+(case 8) never reach the served files (tests/test_privacy_free_text.py has the unit-level cases).
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
+import os
+import shutil
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -29,6 +39,8 @@ import duckdb
 import pytest
 
 from tests.conftest import hub, hub_env
+from tests.test_privacy_free_text import CLEAR, SCRUBBED, TYPED
+from tests.test_privacy_serving import scan_bytes, scan_patterns
 
 RESENDER_YML = """code: resender
 name: Re-sending council
@@ -116,11 +128,35 @@ def _enquiries(prefix: str, month: int, count: int) -> list[list]:
 
 
 CRM_JANUARY = _enquiries("E", 1, 20)
+CRM_JANUARY[0][3] = TYPED  # E001: an e-mail address, a phone number and a postcode typed in
 CRM_RESENT = [list(row) for row in CRM_JANUARY]
 CRM_RESENT[2][3] = "Parking"  # E003 sent again with another type: a conflict
 CRM_FEBRUARY = _enquiries("G", 2, 100)
-CRM_FEBRUARY[4][3] = "Bins\x00\nmissed"  # G005: control characters in the free text
+CRM_FEBRUARY[4][3] = "Bins\x00\tmissed"  # G005: control characters in the free text
+# (not a line break: a quoted field spanning lines is a stray quote unless
+# format.multiline_fields is set, docs/architecture.md "Line accounting")
 CRM_FEBRUARY[5][2] = "Phone\x00"  # G006: a NUL in a coded field
+
+
+SETTLE = "300"  # every build: a file modified in the last 5 minutes waits (case 6)
+
+
+def _delivered(path: Path, rows: list[list], header: list[str] = HEADER) -> Path:
+    """Write a landing file delivered (last modified) an hour ago: settled."""
+    _write(path, rows, header)
+    when = time.time() - 3600
+    os.utime(path, (when, when))
+    return path
+
+
+def _served_rows(data: Path) -> list[tuple]:
+    con = duckdb.connect(str(data / "serving" / "operations.duckdb"), read_only=True)
+    try:
+        return con.execute("select month, rows_read, rows_valid from marts.kpi_deliveries "
+                           "where partner_code = 'resender' and source = 'telephony' "
+                           "order by month").fetchall()
+    finally:
+        con.close()
 
 
 @pytest.fixture(scope="module")
@@ -131,24 +167,54 @@ def built(tmp_path_factory):
     (partners / "resender.yml").write_text(RESENDER_YML, encoding="utf-8")
     (partners / "switcher.yml").write_text(SWITCHER_YML, encoding="utf-8")
     resender, switcher = landing / "resender" / "telephony", landing / "switcher" / "telephony"
-    _write(resender / "calls_2024_01.csv", JANUARY)
-    _write(resender / "calls_2024_02.csv", FEBRUARY)
+    _delivered(resender / "calls_2024_01.csv", JANUARY)
+    _delivered(resender / "calls_2024_02.csv", FEBRUARY)
     enquiries = landing / "resender" / "crm"
-    _write(enquiries / "crm_2024_01.csv", CRM_JANUARY, CRM_HEADER)
-    _write(enquiries / "crm_2024_02.csv", CRM_FEBRUARY, CRM_HEADER)
-    _write(switcher / "switcher_2024_01.csv", _calls("S1", 1, 30))
-    _write(switcher / "switcher_2024_02.csv", _calls("S2", 2, 30))
-    env = hub_env(root / "data", HUB_PARTNERS_DIR=str(partners), HUB_LANDING_DIR=str(landing))
+    _delivered(enquiries / "crm_2024_01.csv", CRM_JANUARY, CRM_HEADER)
+    _delivered(enquiries / "crm_2024_02.csv", CRM_FEBRUARY, CRM_HEADER)
+    _delivered(switcher / "switcher_2024_01.csv", _calls("S1", 1, 30))
+    _delivered(switcher / "switcher_2024_02.csv", _calls("S2", 2, 30))
+    data = root / "data"
+    env = hub_env(data, HUB_PARTNERS_DIR=str(partners), HUB_LANDING_DIR=str(landing),
+                  HUB_SETTLE_SECONDS=SETTLE)
     first = hub(env, "build")
     assert "ERROR" not in first.stderr, first.stderr
     # January re-sent under another name; March in the partner's new date format
-    _write(resender / "calls_2024_01_resent.csv", RESENT)
-    _write(enquiries / "crm_2024_01_resent.csv", CRM_RESENT, CRM_HEADER)
-    _write(switcher / "switcher_2024_03.csv", _calls("S3", 3, 30, SWITCHED_FORMAT))
+    _delivered(resender / "calls_2024_01_resent.csv", RESENT)
+    _delivered(enquiries / "crm_2024_01_resent.csv", CRM_RESENT, CRM_HEADER)
+    _delivered(switcher / "switcher_2024_03.csv", _calls("S3", 3, 30, SWITCHED_FORMAT))
     second = hub(env, "build")
     assert "incremental build" in second.stdout, second.stdout
-    con = duckdb.connect(str(root / "data" / "serving" / "operations.duckdb"), read_only=True)
-    yield {"con": con, "build": second, "env": env, "data": root / "data"}
+    con = duckdb.connect(str(data / "serving" / "operations.duckdb"), read_only=True)
+    # the from-scratch build under --strict: the vanishing month fails it
+    served = data / "serving" / "warehouse.duckdb"
+    before = served.stat().st_mtime_ns
+    strict = hub(dict(env, HUB_MAX_QUARANTINE_PCT="50"),  # 33 %: under, only the month fails
+                 "build", "--strict", "--full-refresh", check=False)
+    strict_served_untouched = served.stat().st_mtime_ns == before
+    from dagster_project import duck
+
+    work = duck.connect_work(data / "work" / "warehouse.duckdb", read_only=True)
+    try:
+        scratch_statuses = _statuses(work)
+    finally:
+        work.close()
+    # the switcher's February re-delivered with 10 of its 30 calls, and a CRM file still being
+    # copied: `--strict` refuses the held file before anything else runs, publishing nothing
+    _delivered(switcher / "switcher_2024_02.csv", _calls("S2", 2, 10))
+    _write(enquiries / "crm_2024_03.csv", _enquiries("H", 3, 10), CRM_HEADER)
+    held = hub(env, "build", "--strict", check=False)
+    held_served_untouched = served.stat().st_mtime_ns == before
+    # the held re-delivery applied on request; the CRM file is still settling
+    accepted = hub(env, "build", "--accept-shrink")
+    status = hub(env, "status").stdout
+    # a copy: DuckDB would hand this process's open instance of the path (`con`) back
+    after = shutil.copy(data / "serving" / "operations.duckdb", root / "after_accept.duckdb")
+    yield {"con": con, "build": second, "env": env, "data": data, "strict": strict,
+           "strict_served_untouched": strict_served_untouched,
+           "scratch_statuses": scratch_statuses, "held": held,
+           "held_served_untouched": held_served_untouched, "accepted": accepted,
+           "status": status, "after_accept": after}
     con.close()
 
 
@@ -307,23 +373,61 @@ def _statuses(con) -> set[tuple]:
         select contact_id, 'valid', null from marts.fct_contacts""").fetchall())
 
 
-def test_strict_fails_on_a_vanishing_month_alone_and_incremental_equals_full(built, tmp_path):
-    env = dict(built["env"], HUB_MAX_QUARANTINE_PCT="50")  # 33 %: under, only the month fails
-    served = built["data"] / "serving" / "warehouse.duckdb"
-    before = served.stat().st_mtime_ns
-    proc = hub(env, "build", "--strict", "--full-refresh", check=False)
+def test_strict_fails_on_a_vanishing_month_alone_and_incremental_equals_full(built):
+    proc = built["strict"]
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert VANISHING in proc.stderr.splitlines()
     assert "deliveries_vanishing_months" in proc.stderr
     assert "calls_quarantine_rate" not in proc.stderr
-    assert served.stat().st_mtime_ns == before  # the last good warehouse keeps serving
+    assert built["strict_served_untouched"]  # the last good warehouse keeps serving
     # the from-scratch build (left in the working file) agrees row for row with the served
     # incremental one
-    from dagster_project import duck
+    assert built["scratch_statuses"] == _statuses(built["con"])
+    assert len(built["scratch_statuses"]) == 370 + 140
 
-    work = duck.connect_work(built["data"] / "work" / "warehouse.duckdb", read_only=True)
+
+HELD = ("switcher/telephony/switcher_2024_02.csv: held: 10 rows would replace a delivery of "
+        "30 rows (fewer than half); the previous delivery is kept")
+WAITING = "resender/crm/crm_2024_03.csv: waiting: modified"
+
+
+def test_a_shrinking_redelivery_is_held_until_accepted_and_a_settling_file_waits(built):
+    """Cases 6 and 9 through the CLI: `--strict` fails on the held file and publishes
+    nothing; `--accept-shrink` applies it while the settling file keeps waiting."""
+    held = built["held"]
+    assert held.returncode == 1, held.stdout + held.stderr
+    assert HELD in held.stderr, held.stderr
+    assert WAITING in held.stdout, held.stdout
+    assert built["held_served_untouched"]
+    accepted = built["accepted"]
+    assert "1 replaced" in accepted.stdout and "1 waiting" in accepted.stdout, accepted.stdout
+    assert "hub build: published" in accepted.stdout
+    con = duckdb.connect(str(built["after_accept"]), read_only=True)
     try:
-        assert _statuses(work) == _statuses(built["con"])
-        assert len(_statuses(work)) == 370 + 140
+        assert con.execute("""
+            select rows_read from marts.kpi_deliveries
+            where partner_code = 'switcher' and month = date '2024-02-01'""").fetchone() == (10,)
+        assert con.execute("select count(*) from marts.fct_contacts where partner_code = "
+                           "'resender' and enquiry_id like 'H%'").fetchone() == (0,)
     finally:
-        work.close()
+        con.close()
+    # `hub status` reads the published files: the file left waiting, with its reason
+    assert "The last load left waiting (not settled yet) 1 file(s):" in built["status"]
+    assert WAITING in built["status"]
+
+
+def test_free_text_personal_data_never_reaches_the_served_files(built):
+    """Case 8 end to end: the loader's markers are what the marts serve; every published file
+    and the working file hold no e-mail- or phone-shaped text and not the typed address."""
+    con = built["con"]
+    assert con.execute("select enquiry_type from marts.fct_contacts where partner_code = "
+                       "'resender' and enquiry_id = 'E001'").fetchall() == [(SCRUBBED,)]
+    # the January row and its re-sent copy (excluded as already delivered) were both scrubbed
+    assert con.execute("select period_month, row_count from marts.kpi_data_quality "
+                       "where partner_code = 'resender' and reason = 'free_text_scrubbed'"
+                       ).fetchall() == [(dt.date(2024, 1, 1), 2)]
+    data = built["data"]
+    for path in (data / "serving" / "warehouse.duckdb", data / "serving" / "operations.duckdb",
+                 data / "work" / "warehouse.duckdb"):
+        assert scan_patterns(path) == [], path
+        assert scan_bytes(path, set(CLEAR)) == [], path

@@ -5,12 +5,11 @@ An e-mail address, a UK phone number and a postcode typed into the enquiry-type 
 stored, `kpi_data_quality` counts the rows as `free_text_scrubbed`, and the privacy scan of the
 served files looks for e-mail- and phone-shaped text in every text cell
 (`tests/test_privacy_serving.py::scan_patterns`), not only for the landing files' personal
-field values. Real loader, real `hub build` over a small landing set written here.
+field values. Real loader over a small landing set written here; end to end (a real `hub
+build`): tests/test_ingest_rows.py.
 """
 
 from __future__ import annotations
-
-import datetime as dt
 
 import duckdb
 import pytest
@@ -18,9 +17,7 @@ import pytest
 from dagster_project.ingest import load_source
 from dagster_project.partners import load_partners
 from dagster_project.privacy import scrub_free_text, scrub_free_text_sql
-from tests.conftest import hub, hub_env
 from tests.crm_small_landing import ALPHA_HEADER, write_small_landing
-from tests.test_privacy_serving import scan_bytes, scan_patterns
 
 TYPED = "ring Jo on 07700 900123 or jo.bloggs@example.com, lives AB1 2CD"
 SCRUBBED = "ring Jo on [phone] or [email], lives [postcode]"
@@ -68,24 +65,5 @@ def test_the_loader_stores_the_markers_never_the_values(tmp_path):
     assert not [v for v in CLEAR if v.lower().encode() in blob]
 
 
-@pytest.mark.slow
-def test_free_text_personal_data_never_reaches_the_served_warehouse(tmp_path):
-    landing, partners_dir, _ = write_small_landing(tmp_path)
-    write_typed_file(landing)
-    data = tmp_path / "data"
-    env = hub_env(data, HUB_PARTNERS_DIR=str(partners_dir), HUB_LANDING_DIR=str(landing))
-    hub(env, "build")
-    served = data / "serving" / "warehouse.duckdb"
-    operations = data / "serving" / "operations.duckdb"
-    con = duckdb.connect(str(served), read_only=True)
-    try:
-        assert con.execute("select enquiry_type from marts.fct_contacts "
-                           "where contact_id = 'alpha:A20'").fetchall() == [(SCRUBBED,)]
-        assert con.execute("select period_month, row_count from marts.kpi_data_quality "
-                           "where partner_code = 'alpha' and reason = 'free_text_scrubbed'"
-                           ).fetchall() == [(dt.date(2024, 5, 1), 1)]
-    finally:
-        con.close()
-    for path in (served, operations, data / "work" / "warehouse.duckdb"):
-        assert scan_patterns(path) == [], path
-        assert scan_bytes(path, {"jo.bloggs@example.com"}) == [], path
+# End to end (a real `hub build`, every published file scanned): tests/test_ingest_rows.py,
+# test_free_text_personal_data_never_reaches_the_served_files.
