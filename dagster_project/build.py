@@ -108,26 +108,27 @@ def run_build(settings: Settings, strict: bool = False, full_refresh: bool = Fal
     os.environ["HUB_WORK_DB"] = str(settings.work_db)
     if strict:
         os.environ["HUB_STRICT_LOAD"] = "1"
-    with _accepting_shrink(accept_shrink):
+    from dagster_project.ingest.loader import ACCEPT_SHRINK_VAR, REHASH_VAR
+
+    # `--full-refresh` also hashes every landing file, trusting no stored stamp
+    with _env_flag(ACCEPT_SHRINK_VAR, accept_shrink), _env_flag(REHASH_VAR, full_refresh):
         return _run_job(settings, full_refresh, start)
 
 
 @contextlib.contextmanager
-def _accepting_shrink(accept: bool):
-    """`HUB_ACCEPT_SHRINK` set for the loads of this build only (the loader reads it, as the
+def _env_flag(name: str, on: bool):
+    """`name` set for the loads of this build only when `on` (the loader reads it, as the
     load asset reads HUB_STRICT_LOAD)."""
-    from dagster_project.ingest.loader import ACCEPT_SHRINK_VAR
-
-    before = os.environ.get(ACCEPT_SHRINK_VAR)
-    if accept:
-        os.environ[ACCEPT_SHRINK_VAR] = "1"
+    before = os.environ.get(name)
+    if on:
+        os.environ[name] = "1"
     try:
         yield
     finally:
         if before is None:
-            os.environ.pop(ACCEPT_SHRINK_VAR, None)
+            os.environ.pop(name, None)
         else:
-            os.environ[ACCEPT_SHRINK_VAR] = before
+            os.environ[name] = before
 
 
 def _run_job(settings: Settings, full_refresh: bool, start: float) -> BuildOutcome:

@@ -142,6 +142,36 @@ def test_an_older_copy_in_a_subfolder_never_replaces_the_current_delivery(settin
     assert not query(settings, "select * from raw.load_events where status = 'replaced'")
 
 
+def test_an_unchanged_file_is_known_by_its_stamp_and_rehash_reads_it(settings, partners):
+    """A landing file with the path, size and modification time of its stored delivery is not
+    read again (a no-change build over thousands of files hashes nothing); a file whose time
+    moved is hashed; `rehash` (`hub build --full-refresh`) hashes every file, so content
+    changed behind a restored time is still found."""
+    original = eastbrook_csv(50)
+    path = backdate(write(eastbrook_file(settings.landing_dir, "202403"), original))
+
+    def load(**kwargs) -> str:
+        (result,) = load_source(settings.work_db, settings.landing_dir, partners, settle=0,
+                                **kwargs).files
+        return result.status
+
+    assert load() == "loaded"
+    stat = path.stat()
+    assert query(settings, "select file_bytes, file_mtime_ns from raw.load_files") == [
+        (stat.st_size, stat.st_mtime_ns)]
+    # other content of the same size, the modification time put back: trusted, not read
+    same_size = original.replace("0:04:10", "0:04:11", 1)
+    assert len(same_size) == len(original) and same_size != original
+    write(path, same_size)
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert load() == "unchanged"
+    assert load(rehash=True) == "replaced"  # every file hashed: the new content is found
+    # content changed with its time: hashed, replaced
+    backdate(write(path, original.replace("0:04:10", "0:04:12", 1)), 1800)
+    assert load() == "replaced"
+    assert load() == "unchanged"
+
+
 def test_delivery_key_without_a_period_is_the_path_in_the_source_folder(settings, partners):
     """PhoneNow's export has no period in its name: its key is its path relative to the source
     folder, and a truncated copy in a subfolder is not a second delivery."""

@@ -69,6 +69,7 @@ MAX_READ_BYTES = 64 * 1024**2
 # `hub build --accept-shrink` sets it: a re-delivery with fewer than half the rows of the
 # delivery it replaces is applied instead of held.
 ACCEPT_SHRINK_VAR = "HUB_ACCEPT_SHRINK"
+REHASH_VAR = "HUB_REHASH_FILES"  # hash every landing file, trusting no stored stamp
 
 
 @dataclass
@@ -266,7 +267,7 @@ class _Round:
 class _Loader:
     def __init__(self, con: duckdb.DuckDBPyConnection, source: str, load_id: str,
                  landing_dir: Path, workdir: Path, key: str | None = None,
-                 accept_shrink: bool = False) -> None:
+                 accept_shrink: bool = False, rehash: bool = False) -> None:
         self.con = con
         self.accept_shrink = accept_shrink
         self.source = source
@@ -289,6 +290,10 @@ class _Loader:
         # (two lookups per partner were seconds at national scale), dropped at the first write
         self.untouched: _Known | None = None
         self.wrote_load_files = False
+        # (partner, delivery key) -> (file, bytes, mtime ns, hash) of the stored deliveries,
+        # read once; `rehash` ignores them and hashes every file
+        self.stamps: dict[tuple[str, str], tuple[str, int, int, str]] | None = None
+        self.rehash = rehash
 
     # --- batches, rounds and files alone ---------------------------------------------------
 
@@ -296,7 +301,8 @@ class _Loader:
         """Load several files (of one partner) in one transaction, files of one format read
         together. If DuckDB fails on any of them, undo the batch and load them one transaction
         per file, so one bad file never costs the others."""
-        batch = [_New(i, f, cfg, sha256_of(f.path)) for i, (f, cfg) in enumerate(items)]
+        batch = [_New(i, f, cfg, self._stamped_hash(f) or sha256_of(f.path))
+                 for i, (f, cfg) in enumerate(items)]
         self.con.execute("begin transaction")
         try:
             results: dict[int, FileResult] = {}
@@ -308,6 +314,23 @@ class _Loader:
         except duckdb.Error:
             self.con.execute("rollback")
         return [self._load_alone(new) for new in batch]
+
+    def _stamped_hash(self, f: LandingFile) -> str | None:
+        """The stored hash of the delivery `f` replaces when `f` is the same file as when it
+        was read: same path, size and modification time (ns). None otherwise, or when
+        `rehash` (`hub build --full-refresh`): the file is then hashed ("Unchanged files")."""
+        if self.rehash:
+            return None
+        if self.stamps is None:
+            self.stamps = {(p, k): (rel, size, mtime, file_hash)
+                           for p, k, rel, size, mtime, file_hash in self.con.execute(
+                               "select partner_code, delivery_key, source_file, file_bytes, "
+                               "file_mtime_ns, file_hash from raw.load_files where source = ? "
+                               "and file_mtime_ns is not null", [self.source]).fetchall()}
+        stamp = self.stamps.get((f.partner_code, f.delivery_key))
+        if stamp and stamp[:3] == (f.rel_path, f.size, f.mtime_ns) and f.mtime_ns >= 0:
+            return stamp[3]
+        return None
 
     def _load_alone(self, new: _New) -> FileResult:
         """One file in its own transaction; DuckDB failing on it rejects it."""
@@ -782,7 +805,7 @@ class _Loader:
                                 r.new.file_hash, r.file_bytes, accepted + rejected, accepted,
                                 rejected, f.period_month, self.load_id, self.now,
                                 lines.file_lines, lines.quoted_line_breaks, readable.decoded_as,
-                                readable.fallback])
+                                readable.fallback, f.mtime_ns if f.mtime_ns >= 0 else None])
         done.events.append((r.new.index, self._event_row(
             f, f.rel_path, f.partner_code, status, r.new.file_hash, accepted, rejected, message)))
         done.results[r.new.index] = FileResult(f.rel_path, f.partner_code, status, accepted,
@@ -872,7 +895,7 @@ def load_source(db_path: Path, landing_dir: Path, partners: dict[str, PartnerCon
                 scope: Iterable[tuple[str, dt.date]] | None = None,
                 pseudonymisation_key: str | None = None,
                 settle: float | None = None, quiet_periods: bool = True,
-                accept_shrink: bool | None = None) -> LoadReport:
+                accept_shrink: bool | None = None, rehash: bool | None = None) -> LoadReport:
     """Load every landing file of `source` (or only those of the (partner, month) `scope`).
 
     A source with personal data (crm) needs the pseudonymisation key; when not given it is
@@ -886,10 +909,17 @@ def load_source(db_path: Path, landing_dir: Path, partners: dict[str, PartnerCon
     (`hub check`). A re-delivery with fewer than half the
     rows of the delivery it replaces is `held` unless `accept_shrink` (default: whether
     `HUB_ACCEPT_SHRINK` is set, as `hub build --accept-shrink` does).
+
+    A landing file with the path, size and modification time of the delivery it would replace
+    is that delivery, unchanged: its stored hash is used and the file is not read. `rehash`
+    (default: whether `HUB_REHASH_FILES` is set, as `hub build --full-refresh` does) hashes
+    every file.
     """
     settle = settle_seconds() if settle is None else settle
     if accept_shrink is None:
         accept_shrink = bool(os.environ.get(ACCEPT_SHRINK_VAR))
+    if rehash is None:
+        rehash = bool(os.environ.get(REHASH_VAR))
     if SOURCE_FIELDS[source].get("personal") and not pseudonymisation_key:
         from dagster_project.privacy import pseudonymisation_key as hub_key
         from dagster_project.settings import Settings
@@ -904,7 +934,7 @@ def load_source(db_path: Path, landing_dir: Path, partners: dict[str, PartnerCon
         ensure_raw_schema(con, (source,))
         with tempfile.TemporaryDirectory(prefix="hub-load-") as tmp:
             loader = _Loader(con, source, report.load_id, landing_dir, Path(tmp),
-                             pseudonymisation_key, accept_shrink)
+                             pseudonymisation_key, accept_shrink, rehash)
             report.files.extend(_problems(loader, problems, scope_set))
             by_partner: dict[str, list[tuple[LandingFile, SourceConfig]]] = {}
             for f in files:

@@ -35,7 +35,8 @@ def derived_columns(source: str) -> tuple[tuple[str, str], ...]:
 
 
 LOAD_FILES_ADDED = (("file_lines", "bigint"), ("quoted_line_breaks", "bigint"),
-                    ("encoding", "varchar"), ("encoding_fallback", "boolean"))
+                    ("encoding", "varchar"), ("encoding_fallback", "boolean"),
+                    ("file_mtime_ns", "bigint"))
 
 
 def ensure_raw_schema(con: duckdb.DuckDBPyConnection, sources: tuple[str, ...]) -> None:
@@ -55,7 +56,8 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection, sources: tuple[str, ...]) 
     """)
     # docs/architecture.md, "Line accounting" and "Encodings": the file's lines counted apart
     # from the reader, line breaks inside quoted fields, the encoding the file was decoded with
-    # and whether that was the source's fallback (added to older warehouses in place)
+    # and whether that was the source's fallback; the file's modification time when it was
+    # read ("Delivery rules", "Unchanged files") (added to older warehouses in place)
     for column, ctype in LOAD_FILES_ADDED:
         con.execute(f"alter table raw.load_files add column if not exists {column} {ctype}")
     con.execute("""
