@@ -9,46 +9,7 @@ calls as (
 
 ),
 
-conflicts as (
-
-    select * from calls
-    where quarantine_reason = 'duplicate_call_id'
-
-),
-
-kept_ids as (
-
-    select distinct duplicate_of_call_row_id
-    from conflicts
-
-),
-
-kept as (
-
-    select calls.*
-    from calls
-    inner join kept_ids
-        on calls.call_row_id = kept_ids.duplicate_of_call_row_id
-
-),
-
-sides as (
-
-    select
-        *,
-        call_row_id as kept_call_row_id,
-        'kept' as conflict_role
-    from kept
-
-    union all
-
-    select
-        *,
-        duplicate_of_call_row_id as kept_call_row_id,
-        'quarantined' as conflict_role
-    from conflicts
-
-),
+{{ conflict_sides('calls', 'call_row_id', 'duplicate_call_id') }},
 
 final as (
 

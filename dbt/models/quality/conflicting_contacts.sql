@@ -10,46 +10,7 @@ contacts as (
 
 ),
 
-conflicts as (
-
-    select * from contacts
-    where quarantine_reason = 'duplicate_enquiry_id'
-
-),
-
-kept_ids as (
-
-    select distinct duplicate_of_contact_row_id
-    from conflicts
-
-),
-
-kept as (
-
-    select contacts.*
-    from contacts
-    inner join kept_ids
-        on contacts.contact_row_id = kept_ids.duplicate_of_contact_row_id
-
-),
-
-sides as (
-
-    select
-        *,
-        contact_row_id as kept_contact_row_id,
-        'kept' as conflict_role
-    from kept
-
-    union all
-
-    select
-        *,
-        duplicate_of_contact_row_id as kept_contact_row_id,
-        'quarantined' as conflict_role
-    from conflicts
-
-),
+{{ conflict_sides('contacts', 'contact_row_id', 'duplicate_enquiry_id') }},
 
 final as (
 
