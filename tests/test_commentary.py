@@ -156,4 +156,7 @@ def test_caveats_for_a_partner_that_did_not_deliver_and_a_high_quarantine_rate()
         "zero.",
         "Northmoor: Telephone service factor not measured (its inputs were not delivered); it "
         "is not ranked.",
-        "Southfield: Telephone service factor rests on only 12 cases; read it with care."]
+        "Southfield: Telephone service factor rests on only 12 calls; read it with care."]
+    days = KpiValue("riverton", "Riverton", OCT, "sl_days_pct", "Service-level days", "pct",
+                    "higher_is_better", Decimal(90), Decimal(90), "green", 1, Decimal(21))
+    assert caveats(OCT, [], [days]) == []  # 21 days are a month, not a small sample

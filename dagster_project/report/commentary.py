@@ -33,8 +33,11 @@ from dagster_project.report.formats import (
     signed_pct,
 )
 
-# A value whose denominator is under this many is flagged as resting on few calls or contacts.
+# A value whose denominator is under this many calls or contacts is flagged as resting on few;
+# what each KPI's denominator counts (service-level days count days: never flagged).
 SMALL_DENOMINATOR = 30
+DENOMINATOR_NOUNS = {"tsf_pct": "calls", "abandon_rate_pct": "calls",
+                     "asa_seconds": "answered calls", "fpoc_pct": "contacts"}
 
 RAG_WORDS = {"green": "green", "amber": "amber", "red": "red"}
 
@@ -231,8 +234,35 @@ def caveats(month: dt.date, deliveries: list[Delivery], kpis: list[KpiValue],
             out.append(Sentence(f"{row.partner_name}: {row.kpi_name} not measured (its inputs "
                                 f"were not delivered); it is not ranked.",
                                 {"partner": row.partner_code, "kpi": row.kpi_code}))
-        elif row.denominator is not None and 0 < row.denominator < SMALL_DENOMINATOR:
+        elif (row.kpi_code in DENOMINATOR_NOUNS and row.denominator is not None
+              and 0 < row.denominator < SMALL_DENOMINATOR):
             out.append(Sentence(f"{row.partner_name}: {row.kpi_name} rests on only "
-                                f"{int(row.denominator):,} cases; read it with care.",
+                                f"{int(row.denominator):,} {DENOMINATOR_NOUNS[row.kpi_code]}; "
+                                f"read it with care.",
                                 {"partner": row.partner_code, "denominator": row.denominator}))
+    return out
+
+
+def hub_commentary(figures) -> list[Sentence]:
+    """The hub pack's commentary for `figures` (report.figures.MonthFigures), in order: each
+    partner's calls and contacts against last month, each headline KPI's best and worst and
+    biggest movers, then the data caveats."""
+    from dagster_project.report.figures import HEADLINE_KPIS, previous_month
+
+    month, before = figures.month, previous_month(figures.month)
+    out: list[Sentence] = []
+    for kpi_code, noun in (("calls_offered", "calls"), ("contacts", "contacts")):
+        last = {r.partner_code: r for r in figures.of_month(kpi_code, before)}
+        for row in sorted(figures.of_month(kpi_code), key=lambda r: r.partner_name):
+            previous = last.get(row.partner_code)
+            out.append(volume(row.partner_name, month, int(row.value), None if previous is None
+                              else int(previous.value), noun))
+    for kpi_code in HEADLINE_KPIS:
+        this = figures.of_month(kpi_code)
+        for sentence in (best_and_worst(this),
+                         biggest_movers(this, figures.of_month(kpi_code, before))):
+            if sentence is not None:
+                out.append(sentence)
+    headline = [r for code in HEADLINE_KPIS for r in figures.of_month(code)]
+    out.extend(caveats(month, figures.deliveries, headline))
     return out

@@ -1,0 +1,73 @@
+"""The board pack's figures, read from the published serving warehouse only (issue 12): the
+scorecard's partner-level rows, the deliveries and the partners' names, as the commentary
+rules take them. Plain Python: no Dagster imports."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from dagster_project.report.commentary import Delivery, KpiValue
+
+# The headline KPIs of the pack, in the order the board reads them.
+HEADLINE_KPIS = ("tsf_pct", "asa_seconds", "abandon_rate_pct", "sl_days_pct", "fpoc_pct")
+HISTORY_MONTHS = 24  # how far back a streak may run
+
+
+@dataclass(frozen=True)
+class MonthFigures:
+    month: dt.date
+    partners: dict[str, str]  # partner_code -> partner_name
+    kpis: dict[str, list[KpiValue]]  # kpi_code -> rows up to `month`, by partner then month
+    deliveries: list[Delivery]  # every expected partner-source of the month
+
+    def of_month(self, kpi_code: str, month: dt.date | None = None) -> list[KpiValue]:
+        month = month or self.month
+        return [r for r in self.kpis.get(kpi_code, []) if r.month == month]
+
+    def history(self, kpi_code: str, partner_code: str) -> list[KpiValue]:
+        return [r for r in self.kpis.get(kpi_code, []) if r.partner_code == partner_code]
+
+
+def previous_month(month: dt.date) -> dt.date:
+    return (month.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+
+
+def read_month(serving_db: Path, month: dt.date,
+               kpi_codes: tuple[str, ...] = (*HEADLINE_KPIS, "calls_offered", "contacts")
+               ) -> MonthFigures:
+    """The figures of `month` (and the history its streaks and changes need) from the
+    published serving file, opened read-only."""
+    con = duckdb.connect(str(serving_db), read_only=True)
+    try:
+        partners = dict(con.execute(
+            "select partner_code, partner_name from marts.dim_partner order by 1").fetchall())
+        first = month
+        for _ in range(HISTORY_MONTHS - 1):
+            first = previous_month(first)
+        rows = con.execute("""
+            select partner_code, month, kpi_code, kpi_name, unit, direction, value, target,
+                   rag_status, rank_among_partners, denominator
+            from marts.kpi_scorecard
+            where segment_code = 'all' and kpi_code in (select unnest(?))
+              and month between ? and ?
+            order by kpi_code, partner_code, month""", [list(kpi_codes), first, month]).fetchall()
+        kpis: dict[str, list[KpiValue]] = {}
+        for code, m, kpi, name, unit, direction, value, target, rag, rank, den in rows:
+            kpis.setdefault(kpi, []).append(KpiValue(
+                code, partners.get(code, code), m, kpi, name, unit, direction, value, target,
+                rag, rank, den))
+        delivered = {(p, s): (read, quarantined) for p, s, read, quarantined in con.execute("""
+            select partner_code, source, rows_read, rows_quarantined
+            from marts.kpi_deliveries where month = ?""", [month]).fetchall()}
+        expected = con.execute("""
+            select partner_code, source from marts.kpi_freshness
+            where is_expecting_deliveries order by 1, 2""").fetchall()
+    finally:
+        con.close()
+    deliveries = [Delivery(p, partners.get(p, p), s, *delivered.get((p, s), (None, 0)))
+                  for p, s in expected]
+    return MonthFigures(month, partners, kpis, deliveries)
