@@ -55,7 +55,7 @@ from dagster_project.build_plan import plan_for_dbt
 from dagster_project.dbt_runner import BUILD_ARGS, run_dbt
 from dagster_project.ingest import load_source, write_partner_config
 from dagster_project.ingest.discovery import discover_files
-from dagster_project.ingest.readers import FileRejected, Readable, readable_csv, readable_file
+from dagster_project.ingest.readers import FileRejected, Readable, readable_file
 from dagster_project.partners import PartnerConfig, SourceConfig, load_partners
 from dagster_project.privacy import pseudonymisation_key
 from dagster_project.publish import publish
@@ -111,8 +111,9 @@ def floor_statement(settings: Settings, partners: dict[str, PartnerConfig], work
         for f in (f for f in files if f.partner_code == code):
             sub = workdir / code
             sub.mkdir(parents=True, exist_ok=True)
-            path, _encoding, delimiter = readable_csv(f.path, cfg, sub)
-            paths.append(path)
+            readable = readable_file(f.path, cfg, sub)
+            paths.append(readable.path)
+            delimiter = readable.delimiter
         if paths:
             selects.append(_partner_select(p, cfg, paths, delimiter))
     calls = "\nunion all\n".join(selects)

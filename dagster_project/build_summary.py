@@ -156,8 +156,7 @@ def format_lines(lines: list[SourceLine]) -> list[str]:
             out.append(f"ERROR {x.partner_code} {x.source}: {x.quarantine_pct:.1f} % of rows "
                        f"quarantined ({x.rows_quarantined:,} of {x.rows_read:,}), over the "
                        f"{limit:g} % threshold (HUB_MAX_QUARANTINE_PCT): {top}; see "
-                       f"quality.quarantine_{'calls' if x.source == 'telephony' else 'contacts'}"
-                       f" or `hub check {x.partner_code}`")
+                       f"{QUALITY_VIEW.get(x.source, 'quality')} or `hub check {x.partner_code}`")
     out.extend(month.message() for x in lines for month in x.vanishing)
     return out
 

@@ -559,14 +559,7 @@ class _Loader:
             marks, params = _values(quarantined)
             con.execute(f"insert into _rej select *, null from (values {marks})", params)
         counts = self._counts()
-        out = {}
-        for r in group:
-            accepted, rejected = counts.get(r.name, (0, 0))
-            lines = self._account(r, accepted, rejected)
-            if lines.broken:  # the file was read again without its broken lines
-                accepted, rejected = self._counts(r.name).get(r.name, (0, 0))
-            out[r.name] = (accepted, rejected, lines)
-        return out
+        return {r.name: self._account(r, *counts.get(r.name, (0, 0))) for r in group}
 
     def _shrinks(self, r: _Ready, rows_read: int) -> bool:
         """A re-delivery with fewer than half the rows of the delivery it replaces (held unless
@@ -583,20 +576,22 @@ class _Loader:
             f"from _rej {where} group by _hub_file) group by _hub_file",
             {} if name is None else {"name": name}).fetchall()}
 
-    def _account(self, r: _Ready, accepted: int, rejected: int) -> _Lines:
-        """Reconcile the reader's rows and rejected lines with the file's lines counted apart.
-        The fast path (every file): header + rows + rejected + empty lines = physical lines.
-        Otherwise a quoted field runs past its line: find where (`locate_breaks`), read the
-        file again with each stray quote's line emptied and rejected on its own, and count
-        again; a file that still does not reconcile is rejected."""
+    def _account(self, r: _Ready, accepted: int,
+                 rejected: int) -> tuple[int, int, _Lines]:
+        """Reconcile the reader's rows and rejected lines with the file's lines counted apart;
+        return (accepted, rejected, lines), the counts after any second read. The fast path
+        (every file): header + rows + rejected + empty lines = physical lines. Otherwise a
+        quoted field runs past its line: find where (`locate_breaks`), read the file again
+        with each stray quote's line emptied and rejected on its own, and count again; a file
+        that still does not reconcile is rejected."""
         if r.lines is None:  # JSON lines: the reader made a row or a rejected line of each
             total = r.readable.lines or 0
             problem = (None if accepted + rejected == total else
                        f"the reader accounts for {accepted + rejected:,} of its {total:,} lines")
-            return _Lines(total, problem=problem)
+            return accepted, rejected, _Lines(total, problem=problem)
         lc = r.lines
         if lc.reconciles(1 + accepted + rejected):
-            return _Lines(lc.lines - 1 - lc.trailing_blank)
+            return accepted, rejected, _Lines(lc.lines - 1 - lc.trailing_blank)
         cfg = r.new.cfg
         multiline = cfg.multiline_fields or cfg.file_type == "xlsx"  # a workbook cell may
         breaks = locate_breaks(r.readable.path, r.readable.delimiter, lc.newline, multiline)
@@ -608,18 +603,21 @@ class _Loader:
         interior = tuple(n for n in breaks.blank if n < last)
         first = breaks.broken[0][0] - 1 if breaks.broken else None
         if breaks.broken and breaks.broken[0][0] == 1:
-            return _Lines(file_lines, problem="its header line (line 1) opens a quote that it "
-                                              "does not close")
+            return accepted, rejected, _Lines(
+                file_lines, problem="its header line (line 1) opens a quote that it does not "
+                                    "close")
         if breaks.broken:
             self._reread(r, breaks.broken)
             accepted, rejected = self._counts(r.name).get(r.name, (0, 0))
         if 1 + accepted + rejected + len(breaks.blank) != breaks.records:
             where = f"; the first line with an unterminated quote is row {first:,}" if (
                 first) else ""
-            return _Lines(file_lines, breaks.quoted_line_breaks, interior, len(breaks.broken),
-                          first, f"the reader accounts for {accepted + rejected:,} of its "
-                                 f"{file_lines:,} data lines{where}")
-        return _Lines(file_lines, breaks.quoted_line_breaks, interior, len(breaks.broken), first)
+            return accepted, rejected, _Lines(
+                file_lines, breaks.quoted_line_breaks, interior, len(breaks.broken), first,
+                f"the reader accounts for {accepted + rejected:,} of its {file_lines:,} data "
+                f"lines{where}")
+        return accepted, rejected, _Lines(file_lines, breaks.quoted_line_breaks, interior,
+                                          len(breaks.broken), first)
 
     def _reread(self, r: _Ready, broken: list[tuple[int, int, int]]) -> None:
         """Read file `r` again from a copy with its broken lines emptied (DuckDB skips an empty

@@ -279,12 +279,6 @@ def readable_file(path: Path, cfg: SourceConfig, workdir: Path) -> Readable:
                     decoded_as=decoding.used, fallback=decoding.fallback)
 
 
-def readable_csv(path: Path, cfg: SourceConfig, workdir: Path) -> tuple[Path, str, str]:
-    """Return (csv path, DuckDB encoding, delimiter) for a landing file."""
-    r = readable_file(path, cfg, workdir)
-    return r.path, r.encoding, r.delimiter
-
-
 def read_header(path: Path, encoding: str, delimiter: str) -> list[str]:
     """The header row, split with the configured delimiter."""
     py_encoding = "utf-8-sig" if encoding == "utf-8" else encoding

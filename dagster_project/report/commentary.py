@@ -30,6 +30,7 @@ from dagster_project.report.formats import (
     month_name,
     names,
     ordinal,
+    previous_month,
     signed_pct,
 )
 
@@ -39,7 +40,9 @@ SMALL_DENOMINATOR = 30
 DENOMINATOR_NOUNS = {"tsf_pct": "calls", "abandon_rate_pct": "calls",
                      "asa_seconds": "answered calls", "fpoc_pct": "contacts"}
 
-RAG_WORDS = {"green": "green", "amber": "amber", "red": "red"}
+RAG = ("green", "amber", "red")  # a value against a target; `none` has no RAG
+# The headline KPIs of the pack, in the order the board reads them.
+HEADLINE_KPIS = ("tsf_pct", "asa_seconds", "abandon_rate_pct", "sl_days_pct", "fpoc_pct")
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,7 @@ def volume(partner_name: str, month: dt.date, this: int,
     """'Eastbrook took 9,567 calls in October 2024, 1,204 more than September (+14.4 %).'"""
     head = f"{partner_name} took {this:,} {noun} in {month_name(month)}"
     figures: dict[str, object] = {"this": this, "previous": previous}
-    before = (month.replace(day=1) - dt.timedelta(days=1)).strftime("%B")
+    before = f"{previous_month(month):%B}"
     if previous is None:
         return Sentence(f"{head}; there is no previous month to compare with.", figures)
     change = this - previous
@@ -101,16 +104,16 @@ def streak(history: list[KpiValue]) -> int:
     """How many months running, up to the last of `history` (one partner's rows of one KPI,
     in month order, consecutive), the KPI has been on the same side of its target as in the
     last month. 0 when the last month has no RAG."""
-    if not history or history[-1].rag_status not in RAG_WORDS:
+    if not history or history[-1].rag_status not in RAG:
         return 0
     side = _meets(history[-1])
     count = 0
     expected = history[-1].month
     for row in reversed(history):
-        if row.month != expected or row.rag_status not in RAG_WORDS or _meets(row) != side:
+        if row.month != expected or row.rag_status not in RAG or _meets(row) != side:
             break
         count += 1
-        expected = (expected - dt.timedelta(days=1)).replace(day=1)
+        expected = previous_month(expected)
     return count
 
 
@@ -124,7 +127,7 @@ def against_target(history: list[KpiValue]) -> Sentence:
         return Sentence(f"{row.kpi_name} was not measured in {month_name(row.month)}: its "
                         f"inputs were not delivered.", figures)
     head = f"{row.kpi_name} was {figure(row.value, row.unit)}"
-    if row.rag_status not in RAG_WORDS or row.target is None:
+    if row.rag_status not in RAG or row.target is None:
         return Sentence(f"{head} (no target).", figures)
     n = streak(history)
     figures["months_running"] = n
@@ -135,7 +138,7 @@ def against_target(history: list[KpiValue]) -> Sentence:
         text = f"{head}, green, {where} the {target} target"
     else:
         where = "below" if row.direction == "higher_is_better" else "above"
-        text = f"{head}, {RAG_WORDS[row.rag_status]}, {where} the {target} target"
+        text = f"{head}, {row.rag_status}, {where} the {target} target"
     if n > 1:
         text += f" for the {ordinal(n)} month running"
     return Sentence(text + ".", figures)
@@ -247,8 +250,6 @@ def hub_commentary(figures) -> list[Sentence]:
     """The hub pack's commentary for `figures` (report.figures.MonthFigures), in order: each
     partner's calls and contacts against last month, each headline KPI's best and worst and
     biggest movers, then the data caveats."""
-    from dagster_project.report.figures import HEADLINE_KPIS, previous_month
-
     month, before = figures.month, previous_month(figures.month)
     out: list[Sentence] = []
     for kpi_code, noun in (("calls_offered", "calls"), ("contacts", "contacts")):

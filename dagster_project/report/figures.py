@@ -10,10 +10,9 @@ from pathlib import Path
 
 import duckdb
 
-from dagster_project.report.commentary import Delivery, KpiValue
+from dagster_project.report.commentary import HEADLINE_KPIS, Delivery, KpiValue
+from dagster_project.report.formats import previous_month
 
-# The headline KPIs of the pack, in the order the board reads them.
-HEADLINE_KPIS = ("tsf_pct", "asa_seconds", "abandon_rate_pct", "sl_days_pct", "fpoc_pct")
 HISTORY_MONTHS = 24  # how far back a streak may run
 
 
@@ -30,10 +29,6 @@ class MonthFigures:
 
     def history(self, kpi_code: str, partner_code: str) -> list[KpiValue]:
         return [r for r in self.kpis.get(kpi_code, []) if r.partner_code == partner_code]
-
-
-def previous_month(month: dt.date) -> dt.date:
-    return (month.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
 
 
 def read_month(serving_db: Path, month: dt.date,

@@ -38,6 +38,11 @@ def signed_pct(value: float | Decimal) -> str:
     return f"{'+' if value >= 0 else MINUS}{_one_decimal(abs(value))} %"
 
 
+def previous_month(month: dt.date) -> dt.date:
+    """The first day of the month before `month`."""
+    return (month.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+
+
 def month_name(month: dt.date) -> str:
     return f"{month:%B %Y}"
 
