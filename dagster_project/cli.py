@@ -149,6 +149,37 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from dagster_project.report.pack import NoDataForMonth, write_packs
+    from dagster_project.report.pack_data import latest_complete_month
+    from dagster_project.report.render import ReportError
+
+    settings = Settings.from_env()
+    if not settings.serving_db.exists():
+        print(f"hub report: no published warehouse at {settings.serving_db}: run `hub build` "
+              "first", file=sys.stderr)
+        return 1
+    month = args.month or latest_complete_month(settings.serving_db, dt.date.today())
+    if month is None:
+        print("hub report: the published warehouse has no month with figures",
+              file=sys.stderr)
+        return 1
+    try:
+        result = write_packs(settings.serving_db, settings.reference_dir,
+                             args.out or settings.reports_dir, month, settings.hub_name,
+                             partner=args.partner, pdf=not args.html_only)
+    except NoDataForMonth as exc:
+        print(f"hub report: no figures for {exc} in {settings.serving_db}", file=sys.stderr)
+        return 1
+    except ReportError as exc:
+        print(f"hub report: {exc}", file=sys.stderr)
+        return 1
+    print(f"hub report: {month:%B %Y}: {len(result.files)} files in {result.folder}")
+    for path in result.files:
+        print(f"  {path.name}")
+    return 0
+
+
 def _stop_on_sigterm() -> None:
     """SIGTERM (e.g. from a service manager) unwinds like Ctrl-C, so child servers stop too."""
     import signal
@@ -268,6 +299,20 @@ def main(argv: list[str] | None = None) -> int:
                         help="month to report, YYYY-MM (default: each partner's latest "
                              "delivered month)")
     status.set_defaults(func=cmd_status)
+
+    report = sub.add_parser(
+        "report", help="write the month's board packs (hub board and each partner, HTML and "
+                       "PDF) from the published warehouse")
+    report.add_argument("--month", type=_month, default=None,
+                        help="YYYY-MM (default: the latest complete month)")
+    report.add_argument("--partner", default=None, metavar="CODE",
+                        help="only this partner's pack (not the hub board's)")
+    report.add_argument("--out", type=Path, default=None, metavar="DIR",
+                        help="folder for the YYYY-MM/ subfolder (default: HUB_REPORTS_DIR, "
+                             "data/reports)")
+    report.add_argument("--html-only", action="store_true",
+                        help="write the HTML only (no Chromium needed)")
+    report.set_defaults(func=cmd_report)
 
     serve = sub.add_parser("serve", help="start Superset and the Dagster UI on 127.0.0.1")
     serve.set_defaults(func=cmd_serve)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_HUB_NAME = "Customer Service Hub"
 
 
 def _path(var: str, default: Path) -> Path:
@@ -49,6 +50,17 @@ class Settings:
         builds, so dbt re-parses only what changed (its partial parse file is only valid for
         the profile it was made with, and the profile names this data folder's warehouse)."""
         return self.data_dir / "tmp" / "dbt"
+
+    @property
+    def reports_dir(self) -> Path:
+        """Where `hub report` and the `reports/board_pack` asset write the monthly board packs
+        (`<reports_dir>/YYYY-MM/`): HUB_REPORTS_DIR, default data/reports."""
+        return _path("HUB_REPORTS_DIR", self.data_dir / "reports")
+
+    @property
+    def hub_name(self) -> str:
+        """The hub's name on the board packs: HUB_NAME."""
+        return os.environ.get("HUB_NAME", "").strip() or DEFAULT_HUB_NAME
 
     @property
     def realdata_dir(self) -> Path:

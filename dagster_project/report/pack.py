@@ -1,0 +1,95 @@
+"""Write a month's board packs (issue 12): the hub board's pack and one pack per partner, as HTML
+and PDF, into `<reports dir>/YYYY-MM/`, from the published serving warehouse only.
+
+    write_packs(serving_db, reference_dir, reports_dir, month, hub_name) -> PackResult
+
+Each file is written under a temporary name and renamed, so a reader (the Superset route,
+a browser) never sees half a pack. Plain Python: `hub report` and the Dagster asset
+`reports/board_pack` both call it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dagster_project.report import pages
+from dagster_project.report.formats import month_name
+from dagster_project.report.pack_data import NoDataForMonth, PackData, read_pack
+from dagster_project.report.render import print_pdfs, render_html
+
+__all__ = ["NoDataForMonth", "PackResult", "hub_pack_name", "partner_pack_name", "write_packs"]
+
+
+def hub_pack_name(month: dt.date) -> str:
+    return f"hub-board-{month:%Y-%m}"
+
+
+def partner_pack_name(partner_code: str, month: dt.date) -> str:
+    return f"partner-{partner_code}-{month:%Y-%m}"
+
+
+@dataclass
+class PackResult:
+    month: dt.date
+    folder: Path
+    files: list[Path] = field(default_factory=list)
+    partners: list[str] = field(default_factory=list)
+
+
+def _common(data: PackData, produced: dt.datetime) -> dict:
+    return {"hub_name": data.hub_name, "month_label": month_name(data.month),
+            "produced": f"{produced:%d %B %Y %H:%M} UTC",
+            "published": f"{data.published_at:%d %B %Y %H:%M} UTC",
+            "definitions": data.definitions}
+
+
+def _write(path: Path, text: str) -> Path:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def write_packs(serving_db: Path, reference_dir: Path, reports_dir: Path, month: dt.date,
+                hub_name: str, partner: str | None = None, pdf: bool = True,
+                produced: dt.datetime | None = None) -> PackResult:
+    """The hub pack (unless `partner` is given) and every partner's pack (or only `partner`'s)
+    of `month`. Raises NoDataForMonth when the serving warehouse has no figures for it."""
+    produced = produced or dt.datetime.now(dt.UTC)
+    data = read_pack(serving_db, reference_dir, month, hub_name)
+    if partner is not None and partner not in data.partner_codes:
+        raise NoDataForMonth(f"{month:%Y-%m} for partner {partner}")
+    folder = reports_dir / f"{month:%Y-%m}"
+    folder.mkdir(parents=True, exist_ok=True)
+    result = PackResult(month, folder)
+    common = _common(data, produced)
+    stamp = pages.completeness(data)
+    jobs: list[tuple[Path, Path, str]] = []
+    if partner is None:
+        html = _write(folder / f"{hub_pack_name(month)}.html", render_html(
+            "hub_board.html.j2", title=f"{hub_name}: hub board report, {month_name(month)}",
+            completeness=stamp, header=pages.summary_header(data),
+            summary=pages.summary_rows(data), commentary=pages.hub_sentences(data),
+            kpi_pages=pages.kpi_pages(data),
+            partner_pages=[pages.partner_page(data, p) for p in data.partner_codes],
+            **common))
+        jobs.append((html, html.with_suffix(".pdf"),
+                     f"{hub_name} · Hub board report · {month_name(month)}"))
+    for code in data.partner_codes if partner is None else [partner]:
+        page = pages.partner_page(data, code, with_trends=True)
+        html = _write(folder / f"{partner_pack_name(code, month)}.html", render_html(
+            "partner.html.j2", title=f"{page.partner_name}: performance report, "
+                                     f"{month_name(month)}",
+            page=page, completeness=[r for r in stamp if r["partner"] == page.partner_name],
+            **common))
+        jobs.append((html, html.with_suffix(".pdf"),
+                     f"{hub_name} · {page.partner_name} · {month_name(month)}"))
+        result.partners.append(code)
+    if pdf:
+        print_pdfs(jobs)
+    for html, pdf_path, _ in jobs:
+        result.files.append(html)
+        if pdf:
+            result.files.append(pdf_path)
+    return result

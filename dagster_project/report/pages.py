@@ -1,0 +1,229 @@
+"""What each page of a board pack shows, assembled from `PackData`: plain values and already
+formatted strings for the templates, the commentary sentences, and the charts' SVG. Every figure
+is formatted by `formats.figure`, so the pack's text and the tests agree. Plain Python."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from dagster_project.report import charts
+from dagster_project.report.commentary import (
+    HEADLINE_KPIS,
+    KpiValue,
+    Sentence,
+    against_target,
+    best_and_worst,
+    biggest_movers,
+    caveats,
+    hub_commentary,
+    volume,
+)
+from dagster_project.report.formats import MINUS, figure, month_name, ordinal, previous_month
+from dagster_project.report.pack_data import PackData
+
+SOURCE_LABELS = {"telephony": "Telephony", "crm": "CRM"}
+
+
+def same_month_last_year(month: dt.date) -> dt.date:
+    return month.replace(year=month.year - 1)
+
+
+def change(this: KpiValue | None, before: KpiValue | None) -> str:
+    """The change of a KPI between two months in its own unit ('+2.3 pts', '+1,204',
+    with a true minus sign for a fall); a dash when either month was not measured."""
+    if this is None or before is None or not this.measured or not before.measured:
+        return "–"
+    delta = Decimal(str(this.value)) - Decimal(str(before.value))
+    unit = "pts" if this.unit == "pct" else this.unit
+    sign = "+" if delta > 0 else (MINUS if delta < 0 else "±")
+    return sign + figure(abs(delta), unit)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One KPI value of one partner and month, formatted."""
+
+    value: str
+    rag: str  # green | amber | red | none | not-measured
+    rank: str
+    target: str
+
+
+def cell(row: KpiValue | None) -> Cell:
+    if row is None or not row.measured:
+        return Cell("not measured", "not-measured", "not ranked", "")
+    target = "" if row.target is None else figure(row.target, row.unit)
+    return Cell(figure(row.value, row.unit), row.rag_status, "" if row.rank is None
+                else ordinal(row.rank), target)
+
+
+@dataclass
+class KpiPage:
+    kpi_code: str
+    kpi_name: str
+    target: str
+    league: list[dict]
+    hub: str
+    chart: str | None
+    sentences: list[Sentence] = field(default_factory=list)
+
+
+@dataclass
+class PartnerPage:
+    partner_code: str
+    partner_name: str
+    sentences: list[Sentence]
+    headline: list[dict]
+    daily_chart: str | None
+    weekday_chart: str | None
+    service_lines: list[dict]
+    trend_charts: list[tuple[str, str | None]] = field(default_factory=list)
+
+
+def _row(rows: list[KpiValue], partner_code: str) -> KpiValue | None:
+    return next((r for r in rows if r.partner_code == partner_code), None)
+
+
+def _target_of(rows: list[KpiValue]) -> object | None:
+    """The target most partners have this month (a partner may override it)."""
+    targets = Counter(r.target for r in rows if r.target is not None)
+    return targets.most_common(1)[0][0] if targets else None
+
+
+def kpi_pages(data: PackData) -> list[KpiPage]:
+    """A league table and a trend chart per headline KPI."""
+    pages, months = [], data.months()
+    before = previous_month(data.month)
+    for code in HEADLINE_KPIS:
+        rows = data.figures.of_month(code)
+        if not rows:
+            continue
+        last = data.figures.of_month(code, before)
+        ordered = sorted(rows, key=lambda r: (r.rank is None, r.rank or 0, r.partner_name))
+        league = [{"partner": r.partner_name, "cell": cell(r),
+                   "change": change(r, _row(last, r.partner_code))} for r in ordered]
+        target = _target_of(rows)
+        series = {data.name(p): [(m, next((r.value for r in data.figures.history(code, p)
+                                           if r.month == m), None)) for m in months]
+                  for p in data.partner_codes if data.figures.history(code, p)}
+        hub = [(m, data.hub_values.get((code, m))) for m in months]
+        unit, name = rows[0].unit, rows[0].kpi_name
+        chart = charts.trend_chart(series, hub, target, unit,
+                                   f"{name}: {len(months)} months to {month_name(data.month)}")
+        sentences = [s for s in (best_and_worst(rows), biggest_movers(rows, last)) if s]
+        pages.append(KpiPage(code, name, "" if target is None else figure(target, unit),
+                             league, figure(data.hub_values.get((code, data.month)), unit),
+                             chart, sentences))
+    return pages
+
+
+def summary_rows(data: PackData) -> list[dict]:
+    """One row per partner: its headline KPIs this month."""
+    return [{"partner": data.name(p),
+             "cells": [cell(_row(data.figures.of_month(code), p)) for code in HEADLINE_KPIS]}
+            for p in data.partner_codes]
+
+
+def summary_header(data: PackData) -> list[dict]:
+    out = []
+    for code in HEADLINE_KPIS:
+        rows = data.figures.of_month(code) or data.figures.kpis.get(code, [])
+        unit = rows[0].unit if rows else "pct"
+        name = rows[0].kpi_name if rows else code
+        target = _target_of(data.figures.of_month(code))
+        out.append({"kpi_code": code, "kpi_name": name,
+                    "target": "" if target is None else figure(target, unit),
+                    "hub": figure(data.hub_values.get((code, data.month)), unit)})
+    return out
+
+
+def partner_sentences(data: PackData, partner_code: str) -> list[Sentence]:
+    """A partner's own commentary: its volumes against last month, each headline KPI against
+    target (with streaks), and its data caveats."""
+    month, before = data.month, previous_month(data.month)
+    out: list[Sentence] = []
+    name = data.name(partner_code)
+    for code, noun in (("calls_offered", "calls"), ("contacts", "contacts")):
+        this = _row(data.figures.of_month(code), partner_code)
+        if this is not None and this.measured:
+            last = _row(data.figures.of_month(code, before), partner_code)
+            out.append(volume(name, month, int(this.value),
+                              None if last is None or not last.measured else int(last.value),
+                              noun))
+    for code in HEADLINE_KPIS:
+        history = data.figures.history(code, partner_code)
+        if history and history[-1].month == month:
+            out.append(against_target(history))
+    own = [r for code in HEADLINE_KPIS for r in data.figures.of_month(code)
+           if r.partner_code == partner_code]
+    out.extend(caveats(month, [d for d in data.figures.deliveries
+                               if d.partner_code == partner_code], own))
+    return out
+
+
+def partner_page(data: PackData, partner_code: str, with_trends: bool = False) -> PartnerPage:
+    month, before = data.month, previous_month(data.month)
+    year_ago = same_month_last_year(month)
+    headline = []
+    for code in HEADLINE_KPIS:
+        history = data.figures.history(code, partner_code)
+        this = _row(data.figures.of_month(code), partner_code)
+        if this is None:
+            continue
+        by_month = {r.month: r for r in history}
+        headline.append({"kpi_name": this.kpi_name, "cell": cell(this),
+                         "hub": figure(data.hub_values.get((code, month)), this.unit),
+                         "vs_last_month": change(this, by_month.get(before)),
+                         "vs_last_year": change(this, by_month.get(year_ago))})
+    name = data.name(partner_code)
+    tsf_target = next((r.target for r in data.figures.of_month("tsf_pct")
+                       if r.partner_code == partner_code), None)
+    lines = [{"name": s.name, "offered": f"{s.offered:,}", "answered": f"{s.answered:,}",
+              "tsf": figure(s.tsf_pct, "pct"), "asa": figure(s.asa_seconds, "seconds"),
+              "abandon": figure(s.abandon_rate_pct, "pct")}
+             for s in data.service_lines.get(partner_code, [])]
+    page = PartnerPage(
+        partner_code, name, partner_sentences(data, partner_code), headline,
+        charts.daily_chart(data.daily_tsf.get(partner_code, []), tsf_target,
+                           f"{name}: daily telephone service factor, {month_name(month)}"),
+        charts.weekday_hour_chart(data.weekday_hour.get(partner_code, {}),
+                                  f"{name}: calls offered by weekday and hour, "
+                                  f"{month_name(month)}"),
+        lines)
+    if with_trends:
+        months = data.months()
+        for code in HEADLINE_KPIS:
+            history = data.figures.history(code, partner_code)
+            if not history:
+                continue
+            values = {r.month: r.value for r in history}
+            row = history[-1]
+            page.trend_charts.append((row.kpi_name, charts.trend_chart(
+                {name: [(m, values.get(m)) for m in months]},
+                [(m, data.hub_values.get((code, m))) for m in months], row.target, row.unit,
+                f"{row.kpi_name}: {name} against the hub, {len(months)} months")))
+    return page
+
+
+def completeness(data: PackData) -> list[dict]:
+    """The cover's stamp: per partner, each source delivered (rows read, quarantined) or
+    not, and the months still missing in the last year."""
+    by_partner: dict[str, dict] = {}
+    for d in data.figures.deliveries:
+        entry = by_partner.setdefault(d.partner_code, {"partner": d.partner_name,
+                                                       "sources": {}, "missing": []})
+        entry["sources"][d.source] = (
+            "not delivered" if d.rows_read is None
+            else f"{d.rows_read:,} rows, {d.rows_quarantined:,} quarantined")
+    for (partner, source), months in data.missing_months.items():
+        if partner in by_partner:
+            by_partner[partner]["missing"].append(
+                f"{SOURCE_LABELS[source]}: " + ", ".join(f"{m:%b %Y}" for m in months))
+    return [by_partner[p] for p in sorted(by_partner, key=data.name)]
+
+
+def hub_sentences(data: PackData) -> list[Sentence]:
+    return hub_commentary(data.figures)
