@@ -13,15 +13,16 @@ from dagster_project.orchestration.raw_assets import (
     raw_partner_config,
     raw_telephony_calls,
 )
+from dagster_project.orchestration.reports import board_pack, board_pack_job, board_pack_sensor
 from dagster_project.orchestration.resources import WarehouseResource
 from dagster_project.orchestration.serving import serving_warehouse
 
 defs = dg.Definitions(
     assets=[raw_partner_config, raw_telephony_calls, raw_crm_contacts, raw_load_log,
-            hub_dbt_models, serving_warehouse, *dashboard_specs()],
+            hub_dbt_models, serving_warehouse, board_pack, *dashboard_specs()],
     asset_checks=ASSET_CHECKS,
-    jobs=[build_warehouse_job],
-    sensors=[landing_files_sensor],
+    jobs=[build_warehouse_job, board_pack_job],
+    sensors=[landing_files_sensor, board_pack_sensor],
     schedules=[monthly_build_schedule],
     resources={"warehouse": WarehouseResource.from_env(), "dbt": dbt_resource()},
 )

@@ -6,8 +6,7 @@ import dagster as dg
 
 build_warehouse_job = dg.define_asset_job(
     "build_warehouse",
-    selection=dg.AssetSelection.all(),
+    selection=dg.AssetSelection.all() - dg.AssetSelection.groups("reports"),
     description="Load partner configuration and landing files, dbt build, publish the serving "
-                "file. Run over a partition range it loads all selected partner-months in one "
-                "run.",
+                "file (the board packs follow, by their own sensor: orchestration/reports.py).",
 )

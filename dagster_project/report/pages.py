@@ -226,4 +226,12 @@ def completeness(data: PackData) -> list[dict]:
 
 
 def hub_sentences(data: PackData) -> list[Sentence]:
-    return hub_commentary(data.figures)
+    """The hub's own volumes (pooled: the partners' sum), then the hub commentary."""
+    out = []
+    before = previous_month(data.month)
+    for code, noun in (("calls_offered", "calls"), ("contacts", "contacts")):
+        this, last = data.hub_values.get((code, data.month)), data.hub_values.get((code, before))
+        if this is not None:
+            out.append(volume("The hub", data.month, int(this),
+                              None if last is None else int(last), noun))
+    return out + hub_commentary(data.figures)

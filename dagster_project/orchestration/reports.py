@@ -1,0 +1,55 @@
+"""The monthly board pack as a Dagster asset: `reports/board_pack`, one partition per month,
+downstream of the published serving warehouse. After each publication the sensor below asks
+for the latest complete month's pack, so the landing sensor's run is followed by the pack of
+the month it completed. The logic is in dagster_project/report (plain modules)."""
+
+import datetime as dt
+
+import dagster as dg
+
+from dagster_project.orchestration.resources import WarehouseResource
+from dagster_project.report.pack import write_packs
+from dagster_project.report.pack_data import latest_complete_month
+
+MONTHS = dg.MonthlyPartitionsDefinition(start_date="2015-01-01", end_offset=0)
+SERVING_KEY = dg.AssetKey(["serving", "warehouse"])
+
+
+@dg.asset(key=["reports", "board_pack"], deps=[SERVING_KEY], partitions_def=MONTHS,
+          group_name="reports", kinds={"pdf", "html"},
+          description="The month's board packs (hub board and each partner, HTML and PDF) in "
+                      "data/reports/YYYY-MM/, written from the published serving warehouse "
+                      "(`hub report`).")
+def board_pack(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    settings = warehouse.settings()
+    month = dt.date.fromisoformat(context.partition_key)
+    result = write_packs(settings.serving_db, settings.reference_dir, settings.reports_dir,
+                         month, settings.hub_name)
+    hub_pdf = next(p for p in result.files if p.name.startswith("hub-board-")
+                   and p.suffix == ".pdf")
+    context.log.info(f"wrote {len(result.files)} files in {result.folder}")
+    return dg.MaterializeResult(metadata={
+        "path": dg.MetadataValue.path(str(hub_pdf)),
+        "folder": dg.MetadataValue.path(str(result.folder)),
+        "partners": ", ".join(result.partners),
+        "files": len(result.files)})
+
+
+board_pack_job = dg.define_asset_job("board_pack", selection=[board_pack],
+                                     partitions_def=MONTHS,
+                                     description="Write one month's board packs.")
+
+
+@dg.asset_sensor(asset_key=SERVING_KEY, job=board_pack_job, minimum_interval_seconds=60,
+                 default_status=dg.DefaultSensorStatus.RUNNING,
+                 description="After each publication of the serving warehouse, writes the "
+                             "board packs of the latest complete month.")
+def board_pack_sensor(context: dg.SensorEvaluationContext, asset_event: dg.EventLogEntry,
+                      warehouse: WarehouseResource):
+    settings = warehouse.settings()
+    month = latest_complete_month(settings.serving_db, dt.date.today())
+    if month is None:
+        return dg.SkipReason("the published warehouse has no month with figures")
+    return dg.RunRequest(run_key=f"{month:%Y-%m}:{asset_event.timestamp}",
+                         partition_key=f"{month:%Y-%m-%d}",
+                         tags={"hub/trigger": "board_pack_sensor"})

@@ -1,0 +1,207 @@
+"""The monthly board pack (issue 12), written by `hub report` from the session's published
+warehouse: the files, the PDF's text against figures re-derived from the monthly marts (not the
+scorecard the pack reads), a page per partner, every PDF page rendered to PNG and looked at,
+every chart screenshotted in Chromium and checked for data, the Dagster asset and its sensor."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+import subprocess
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+from PIL import Image
+
+from dagster_project.dashboards.browser import CHROMIUM_ARGS, chromium_path
+from dagster_project.report.formats import figure
+from tests.conftest import hub, hub_env
+from tests.test_privacy_serving import EMAIL_SHAPE, UK_PHONE_SHAPE
+
+MONTH = dt.date(2024, 4, 1)  # the session sample's last month (tests/conftest.py SAMPLE_ARGS)
+HUB_NAME = "Shire Test Hub"
+HUB_PAGES_BEFORE_PARTNERS = 2 + 5  # cover, summary, one page per headline KPI
+
+
+def _text(pdf: Path) -> str:
+    out = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True,
+                         text=True, check=True).stdout
+    return out.replace("\u00a0", " ")
+
+
+@pytest.fixture(scope="module")
+def packs(built_warehouse, tmp_path_factory):
+    out = tmp_path_factory.mktemp("reports")
+    env = hub_env(built_warehouse.data_dir) | {"HUB_NAME": HUB_NAME}
+    result = hub(env, "report", "--out", str(out))  # the default month: the latest complete
+    return out / f"{MONTH:%Y-%m}", result.stdout, built_warehouse
+
+
+@pytest.fixture(scope="module")
+def marts(built_warehouse):
+    con = duckdb.connect(str(built_warehouse.serving_db), read_only=True)
+    yield con
+    con.close()
+
+
+def test_the_hub_pack_and_every_partners_pack_are_written(packs, marts):
+    folder, stdout, _ = packs
+    assert "April 2024" in stdout
+    partners = [p for (p,) in marts.execute(
+        "select distinct partner_code from marts.kpi_telephony_monthly where month = ? "
+        "union select partner_code from marts.kpi_freshness where is_expecting_deliveries",
+        [MONTH]).fetchall()]
+    assert len(partners) >= 6
+    expected = {f"hub-board-{MONTH:%Y-%m}"} | {f"partner-{p}-{MONTH:%Y-%m}" for p in partners}
+    written = {p.name for p in folder.iterdir()}
+    assert written == {f"{name}.{ext}" for name in expected for ext in ("html", "pdf")}
+    for path in folder.iterdir():
+        assert path.stat().st_size > 5000, path.name
+        if path.suffix == ".pdf":
+            assert path.read_bytes().startswith(b"%PDF-")
+
+
+def test_the_hub_pdf_states_the_marts_figures(packs, marts):
+    folder, _, _ = packs
+    text = _text(folder / f"hub-board-{MONTH:%Y-%m}.pdf")
+    flat = re.sub(r"\s+", " ", text)
+    rows = marts.execute("""
+        select dim_partner.partner_name, monthly.tsf_numerator, monthly.tsf_denominator,
+               monthly.offered
+        from marts.kpi_telephony_monthly as monthly
+        inner join marts.dim_partner using (partner_code)
+        where monthly.month = ?""", [MONTH]).fetchall()
+    assert len(rows) >= 6
+    for name, numerator, denominator, _ in rows:
+        tsf = 100 * float(numerator) / float(denominator)
+        assert name in flat
+        # the partner's league-table row: its name, then its TSF to one decimal
+        assert re.search(re.escape(name) + r" " + re.escape(figure(tsf, "pct")), flat), name
+    pooled = 100 * sum(float(r[1]) for r in rows) / sum(float(r[2]) for r in rows)
+    assert f"Hub (pooled) {figure(pooled, 'pct')}" in flat
+    offered = sum(int(r[3]) for r in rows)
+    assert offered >= 1000
+    assert f"The hub took {offered:,} calls in April 2024" in flat
+    assert HUB_NAME in text and "April 2024" in text
+
+
+def test_the_hub_pdf_has_a_page_per_partner_beyond_the_hub_pages(packs, marts):
+    folder, _, _ = packs
+    pages = _text(folder / f"hub-board-{MONTH:%Y-%m}.pdf").split("\f")
+    names = [n for (n,) in marts.execute("""
+        select partner_name from marts.dim_partner
+        where partner_code in (select partner_code from marts.kpi_telephony_monthly
+                               where month = ?)""", [MONTH]).fetchall()]
+    heading = {n: [i for i, page in enumerate(pages)
+                   if re.sub(r"\s+", " ", page).strip().startswith(f"{n}, April 2024")]
+               for n in names}
+    assert all(len(found) == 1 for found in heading.values()), heading
+    assert min(i for found in heading.values() for i in found) >= HUB_PAGES_BEFORE_PARTNERS
+    assert len([p for p in pages if p.strip()]) >= HUB_PAGES_BEFORE_PARTNERS + len(names) + 1
+    for page in pages:
+        if page.strip():
+            assert re.search(rf"{HUB_NAME} · Hub board report · April 2024 +Page \d+ of \d+",
+                             page), page[:200]
+
+
+def _ink(png: bytes) -> int:
+    """Pixels of a colour (not white, grey or black): the charts' data marks."""
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    data = image.tobytes()
+    return sum(1 for i in range(0, len(data), 3)
+               if max(data[i:i + 3]) - min(data[i:i + 3]) > 60)
+
+
+def test_every_pdf_page_rendered_to_png_has_content(packs, tmp_path):
+    folder, _, _ = packs
+    for pdf in sorted(folder.glob("*.pdf")):
+        subprocess.run(["pdftoppm", "-r", "40", "-png", str(pdf), str(tmp_path / pdf.stem)],
+                       check=True)
+        pngs = sorted(tmp_path.glob(f"{pdf.stem}-*.png"))
+        assert pngs, pdf.name
+        for png in pngs:
+            image = Image.open(png).convert("L")
+            body = image.crop((0, 0, image.width, int(image.height * 0.92)))  # not the footer
+            dark = sum(1 for v in body.tobytes() if v < 128)
+            assert dark > 100, f"{png.name} has nothing above its footer"
+
+
+def test_every_chart_draws_data_and_an_empty_chart_is_caught(packs):
+    from playwright.sync_api import sync_playwright
+
+    from dagster_project.report import charts
+
+    folder, _, _ = packs
+    empty_axes = charts.Figure(figsize=(7, 2)).subplots().figure  # axes, no data
+    buffer = io.StringIO()
+    empty_axes.savefig(buffer, format="svg")
+    seen = 0
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path(),
+                                             args=list(CHROMIUM_ARGS))
+        page = browser.new_page(viewport={"width": 900, "height": 1200})
+        page.set_content(f'<figure class="chart">{buffer.getvalue()}</figure>')
+        assert _ink(page.locator("figure.chart").screenshot()) == 0  # the check can fail
+        for html in sorted(folder.glob("*.html")):
+            page.goto(html.as_uri())
+            assert page.locator("p.nodata").count() == 0, html.name  # sample: every chart
+            figures = page.locator("figure.chart")
+            assert figures.count() >= 2, html.name
+            for i in range(figures.count()):
+                chart = figures.nth(i)
+                assert _ink(chart.screenshot()) > 400, (
+                    f"{html.name}: {chart.get_attribute('data-chart')} draws no data")
+                seen += 1
+        browser.close()
+    assert seen >= 5 + 2 * 6
+
+
+def test_packs_hold_no_personal_data_shapes(packs):
+    folder, _, _ = packs
+    for path in folder.glob("*.html"):
+        text = re.sub(r"<svg.*?</svg>", "", path.read_text(encoding="utf-8"), flags=re.S)
+        assert not EMAIL_SHAPE.search(text) and not UK_PHONE_SHAPE.search(text), path.name
+    for path in folder.glob("*.pdf"):
+        text = _text(path)
+        assert not EMAIL_SHAPE.search(text) and not UK_PHONE_SHAPE.search(text), path.name
+
+
+def test_a_month_without_figures_exits_non_zero(built_warehouse, tmp_path):
+    env = hub_env(built_warehouse.data_dir)
+    result = hub(env, "report", "--month", "2019-01", "--out", str(tmp_path), check=False)
+    assert result.returncode == 1
+    assert "no figures for 2019-01" in result.stderr
+    assert not any(tmp_path.iterdir())
+
+
+def test_the_dagster_asset_writes_the_month_and_the_sensor_asks_for_it(built_warehouse,
+                                                                     tmp_path, monkeypatch):
+    from dagster_project.orchestration.reports import (
+        SERVING_KEY,
+        board_pack,
+        board_pack_sensor,
+    )
+    from dagster_project.orchestration.resources import WarehouseResource
+
+    monkeypatch.setenv("HUB_DATA_DIR", str(built_warehouse.data_dir))
+    monkeypatch.setenv("HUB_REPORTS_DIR", str(tmp_path / "reports"))
+    resource = WarehouseResource.from_env()
+    instance = dg.DagsterInstance.ephemeral()
+    result = dg.materialize([board_pack], partition_key=f"{MONTH:%Y-%m-%d}",
+                            resources={"warehouse": resource}, instance=instance,
+                            selection=[board_pack])
+    assert result.success
+    (event,) = result.get_asset_materialization_events()
+    path = Path(event.materialization.metadata["path"].value)
+    assert path == tmp_path / "reports" / f"{MONTH:%Y-%m}" / f"hub-board-{MONTH:%Y-%m}.pdf"
+    assert path.exists()
+    instance.report_runless_asset_event(dg.AssetMaterialization(SERVING_KEY))
+    from dagster_project.definitions import defs
+
+    context = dg.build_sensor_context(instance=instance, resources={"warehouse": resource},
+                                      repository_def=defs.get_repository_def())
+    (request,) = board_pack_sensor.evaluate_tick(context).run_requests
+    assert request.partition_key == f"{MONTH:%Y-%m-%d}"
