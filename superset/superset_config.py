@@ -47,3 +47,9 @@ SQL_MAX_ROW = 100000
 # The web UI embeds a telemetry pixel (apachesuperset.gateway.scarf.sh) that SCARF_ANALYTICS does
 # not switch off in the prebuilt frontend: browsers may load images from this server only.
 OVERRIDE_HTTP_HEADERS = {"Content-Security-Policy": "img-src 'self' data: blob:"}
+
+# The month's board packs (`hub report`), read-only on this server's own route /hub-reports/
+# (dagster_project/dashboards/reports_route.py): partner users see their own partner's packs.
+from dagster_project.dashboards.reports_route import blueprint as _reports_blueprint  # noqa: E402
+
+BLUEPRINTS = [_reports_blueprint]

@@ -135,6 +135,7 @@ class RunningSuperset:
         self.url = ss.url
         self.admin_password, self.demo_password = admin_password, demo_password
         self._clients: dict[tuple[str, str], object] = {}
+        self.reports_dir: Path | None = None
 
     def client(self, username: str = "admin", password: str | None = None,
                fresh: bool = False):
@@ -166,9 +167,10 @@ def superset_server(built_warehouse, tmp_path_factory):
     admin_password, demo_password = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
     saved = {k: os.environ.get(k) for k in (
         "HUB_DATA_DIR", "HUB_SUPERSET_HOME", "HUB_SUPERSET_PORT", "HUB_MODE",
-        "HUB_SUPERSET_ADMIN_PASSWORD", "HUB_DEMO_PASSWORD")}
+        "HUB_SUPERSET_ADMIN_PASSWORD", "HUB_DEMO_PASSWORD", "HUB_REPORTS_DIR")}
+    reports_dir = tmp_path_factory.mktemp("reports")  # the board packs its /hub-reports/ serves
     os.environ.update(
-        HUB_DATA_DIR=str(built_warehouse.data_dir),
+        HUB_DATA_DIR=str(built_warehouse.data_dir), HUB_REPORTS_DIR=str(reports_dir),
         HUB_SUPERSET_HOME=str(tmp_path_factory.mktemp("superset")),
         HUB_SUPERSET_PORT=str(free_port()), HUB_MODE="demo",
         HUB_SUPERSET_ADMIN_PASSWORD=admin_password, HUB_DEMO_PASSWORD=demo_password)
@@ -181,7 +183,9 @@ def superset_server(built_warehouse, tmp_path_factory):
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-    yield RunningSuperset(ss, proc, admin_password, demo_password)
+    running = RunningSuperset(ss, proc, admin_password, demo_password)
+    running.reports_dir = reports_dir
+    yield running
     server.stop(proc)
 
 

@@ -74,6 +74,7 @@ class SupersetSettings:
             HUB_SUPERSET_SECRET_KEY_FILE=str(self.secret_key_file),
             HUB_SERVING_DB=str(self.hub.serving_db),
             HUB_PARTNERS_DIR=str(self.hub.partners_dir),
+            HUB_REPORTS_DIR=str(self.hub.reports_dir),
             HUB_HOME=str(self.hub.home),
             FLASK_APP="superset.app:create_app()",
         )
