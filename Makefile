@@ -1,8 +1,9 @@
 # Hub Warehouse. Two commands on a fresh machine (Python 3.11 + make):
 #   make demo   install, generate sample data if absent, build the warehouse, start the UIs
 #   make test   install, lint (ruff, sqlfluff) and run the whole test suite
-# The browser tests and `make screenshots` use Debian's Chromium; `make browser` installs it
-# with apt-get (as root, or through sudo) when /usr/bin/chromium is missing.
+# The browser tests, `make screenshots` and the board packs' PDF use Debian's Chromium; the
+# board-pack tests read the PDF with poppler-utils (pdftotext, pdftoppm). `make browser` installs
+# them with apt-get (as root, or through sudo) when missing.
 SHELL := /bin/bash
 PYTHON ?= python3
 UV_VERSION := 0.13.8
@@ -15,7 +16,7 @@ export UV_PYTHON_DOWNLOADS := never
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 LINT_DB := $(CURDIR)/data/lint/lint.duckdb
 CHROMIUM ?= $(or $(HUB_CHROMIUM),/usr/bin/chromium)
-BROWSER_PACKAGES := chromium fonts-dejavu-core
+BROWSER_PACKAGES := chromium fonts-dejavu-core poppler-utils
 
 .PHONY: install demo build generate serve test lint pytest browser screenshots bench clean
 
@@ -38,8 +39,13 @@ generate: install
 
 # The sample files `hub generate` writes are whole (written, then renamed): no settle interval
 # for them (HUB_SETTLE_SECONDS, docs/architecture.md "Delivery rules"), unless set.
+# Then the latest complete month's board packs (data/reports/YYYY-MM/): PDF with Chromium, the
+# HTML alone without it.
 build: generate
 	HUB_SETTLE_SECONDS=$${HUB_SETTLE_SECONDS:-0} $(BIN)/hub build
+	@if [ -x "$(CHROMIUM)" ]; then $(BIN)/hub report; else \
+		echo "no Chromium at $(CHROMIUM) (make browser): board packs as HTML only"; \
+		$(BIN)/hub report --html-only; fi
 
 demo: build
 	$(BIN)/hub serve
@@ -54,12 +60,12 @@ lint: install
 
 # Chromium for the browser tests and screenshots (never Playwright's own browser downloads).
 browser:
-	@if [ -x "$(CHROMIUM)" ]; then exit 0; fi; \
+	@if [ -x "$(CHROMIUM)" ] && command -v pdftotext >/dev/null; then exit 0; fi; \
 	if ! command -v apt-get >/dev/null; then \
 		echo "make browser: no $(CHROMIUM) and no apt-get: install Chromium and set HUB_CHROMIUM" \
 			"to its path" >&2; exit 1; fi; \
 	if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null; then SUDO=sudo; else \
-		echo "make browser: $(CHROMIUM) is missing and installing it needs root; as root run:" \
+		echo "make browser: Chromium or pdftotext is missing and installing them needs root; as root run:" \
 			"apt-get update && apt-get install -y --no-install-recommends $(BROWSER_PACKAGES)" >&2; \
 		exit 1; fi; \
 	echo "make browser: installing $(BROWSER_PACKAGES) with apt-get"; \
@@ -67,7 +73,8 @@ browser:
 	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 		$(BROWSER_PACKAGES) || { echo "make browser: apt-get could not install" \
 		"$(BROWSER_PACKAGES); install them as root, or set HUB_CHROMIUM" >&2; exit 1; }; \
-	[ -x "$(CHROMIUM)" ] || { echo "make browser: still no $(CHROMIUM) after apt-get" >&2; exit 1; }
+	[ -x "$(CHROMIUM)" ] || { echo "make browser: still no $(CHROMIUM) after apt-get" >&2; exit 1; }; \
+	command -v pdftotext >/dev/null || { echo "make browser: still no pdftotext after apt-get" >&2; exit 1; }
 
 # Two pytest-xdist workers; tests/conftest.py groups the tests (one Superset server, one session
 # warehouse for both). PYTEST_WORKERS=0 runs everything in one process.

@@ -83,7 +83,7 @@ def daily_chart(days: list[tuple[dt.date, object]], target: object | None,
     points = [(d, _num(v)) for d, v in days if v is not None]
     if not points:
         return None
-    fig = Figure(figsize=(WIDTH_IN, 1.6))
+    fig = Figure(figsize=(WIDTH_IN, 1.15))
     ax = fig.subplots()
     ax.bar([d for d, _ in points], [v for _, v in points], color=PALETTE[0], width=0.7,
            label="Daily TSF")
@@ -106,7 +106,7 @@ def weekday_hour_chart(counts: dict[tuple[int, int], int], title: str) -> str | 
     if not any(counts.values()):
         return None
     grid = [[counts.get((day, hour), 0) for hour in range(24)] for day in range(1, 8)]
-    fig = Figure(figsize=(WIDTH_IN, 1.7))
+    fig = Figure(figsize=(WIDTH_IN, 1.25))
     ax = fig.subplots()
     image = ax.imshow(grid, aspect="auto", cmap="Blues", interpolation="nearest")
     ax.set_yticks(range(7), WEEKDAYS)
