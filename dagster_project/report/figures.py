@@ -11,9 +11,6 @@ from pathlib import Path
 import duckdb
 
 from dagster_project.report.commentary import HEADLINE_KPIS, Delivery, KpiValue
-from dagster_project.report.formats import previous_month
-
-HISTORY_MONTHS = 24  # how far back a streak may run
 
 
 @dataclass(frozen=True)
@@ -34,22 +31,20 @@ class MonthFigures:
 def read_month(serving_db: Path, month: dt.date,
                kpi_codes: tuple[str, ...] = (*HEADLINE_KPIS, "calls_offered", "contacts")
                ) -> MonthFigures:
-    """The figures of `month` (and the history its streaks and changes need) from the
+    """The figures of `month` and of every month before it (a streak may run back to the
+    first month with figures; changes need last month and a year ago) from the
     published serving file, opened read-only."""
     con = duckdb.connect(str(serving_db), read_only=True)
     try:
         partners = dict(con.execute(
             "select partner_code, partner_name from marts.dim_partner order by 1").fetchall())
-        first = month
-        for _ in range(HISTORY_MONTHS - 1):
-            first = previous_month(first)
         rows = con.execute("""
             select partner_code, month, kpi_code, kpi_name, unit, direction, value, target,
                    rag_status, rank_among_partners, denominator
             from marts.kpi_scorecard
             where segment_code = 'all' and kpi_code in (select unnest(?))
-              and month between ? and ?
-            order by kpi_code, partner_code, month""", [list(kpi_codes), first, month]).fetchall()
+              and month <= ?
+            order by kpi_code, partner_code, month""", [list(kpi_codes), month]).fetchall()
         kpis: dict[str, list[KpiValue]] = {}
         for code, m, kpi, name, unit, direction, value, target, rag, rank, den in rows:
             kpis.setdefault(kpi, []).append(KpiValue(
