@@ -60,6 +60,7 @@ from dagster_project.partners import PartnerConfig, SourceConfig, load_partners
 from dagster_project.privacy import pseudonymisation_key
 from dagster_project.publish import publish
 from dagster_project.settings import Settings
+from dagster_project.writer_lock import writer_lock
 
 SHORT_ABANDON_S = 5
 TSF_THRESHOLD_S = 15
@@ -395,10 +396,18 @@ def _floor_lines(floors: Floors) -> list[str]:
 
 
 def _run_stages(bench: Bench, base: Settings) -> tuple[list[str], int]:
-    from dagster_project.generate import generate_sample
-
+    """The stages in this process, holding the writer lock of the bench's warehouse (as every
+    writer does: dagster_project/writer_lock.py)."""
     settings = bench.settings(base, bench.tmp / "data")
     settings.ensure_dirs()
+    with writer_lock(settings.work_db, "hub bench",
+                     on_wait=lambda message: _progress(f"hub bench: {message}")):
+        return _run_locked_stages(bench, settings)
+
+
+def _run_locked_stages(bench: Bench, settings: Settings) -> tuple[list[str], int]:
+    from dagster_project.generate import generate_sample
+
     partners = load_partners(settings.partners_dir, settings.reference_dir)
     stages: list[Stage] = []
     _progress(f"generating {bench.months} months at scale {bench.scale:g}")

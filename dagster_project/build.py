@@ -13,12 +13,14 @@ import contextlib
 import datetime as dt
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from dagster_project import duck
 from dagster_project.quality import rejection_messages
 from dagster_project.settings import Settings
+from dagster_project.writer_lock import writer_lock
 
 DAGSTER_YAML = """\
 # Written by hub: local Dagster instance for the Hub Warehouse (delete this line to keep edits).
@@ -98,12 +100,23 @@ def _count(meta, key: str) -> int:
 
 
 def run_build(settings: Settings, strict: bool = False, full_refresh: bool = False,
-              accept_shrink: bool = False) -> BuildOutcome:
+              accept_shrink: bool = False, wait: bool = True,
+              on_wait: Callable[[str], None] | None = None) -> BuildOutcome:
     """Load + dbt build + checks + publish. The serving file changes only if all of it passed.
     `accept_shrink` applies re-deliveries with fewer than half the rows of the delivery they
-    replace (otherwise held), for this build only."""
-    start = time.perf_counter()
+    replace (otherwise held), for this build only.
+
+    Holds the working warehouse's writer lock (dagster_project/writer_lock.py) throughout:
+    when another writer holds it, calls `on_wait` with a message naming it and waits, or with
+    `wait=False` raises WriterBusy."""
     settings.ensure_dirs()
+    with writer_lock(settings.work_db, "hub build", wait=wait, on_wait=on_wait):
+        return _run_build(settings, strict, full_refresh, accept_shrink)
+
+
+def _run_build(settings: Settings, strict: bool, full_refresh: bool,
+               accept_shrink: bool) -> BuildOutcome:
+    start = time.perf_counter()
     prepare_dagster_home(settings)
     os.environ["HUB_WORK_DB"] = str(settings.work_db)
     if strict:

@@ -67,6 +67,7 @@ def _work_lines(settings: Settings):
 def cmd_build(args: argparse.Namespace) -> int:
     from dagster_project.build import run_build
     from dagster_project.partners import PartnerConfigError, load_partners
+    from dagster_project.writer_lock import WriterBusy
 
     settings = Settings.from_env()
     try:
@@ -74,9 +75,15 @@ def cmd_build(args: argparse.Namespace) -> int:
     except PartnerConfigError as exc:
         print(f"hub build: partner configuration error: {exc}", file=sys.stderr)
         return 2
-    print(f"hub build: {len(partners)} partners, landing {settings.landing_dir}")
-    outcome = run_build(settings, strict=args.strict, full_refresh=args.full_refresh,
-                        accept_shrink=args.accept_shrink)
+    print(f"hub build: {len(partners)} partners, landing {settings.landing_dir}", flush=True)
+    try:
+        outcome = run_build(settings, strict=args.strict, full_refresh=args.full_refresh,
+                            accept_shrink=args.accept_shrink, wait=not args.no_wait,
+                            on_wait=lambda message: print(f"hub build: {message}", flush=True))
+    except WriterBusy as exc:
+        print(f"hub build: {exc}; not waiting (--no-wait): nothing was changed",
+              file=sys.stderr)
+        return 3
     if outcome.load_summary:
         print(f"load: {outcome.load_summary}")
     if outcome.plan_summary:
@@ -114,6 +121,32 @@ def cmd_build(args: argparse.Namespace) -> int:
     print(f"hub build: published {settings.serving_db} (marts) and {settings.operations_db} "
           f"in {outcome.seconds:.1f}s "
           f"(dbt log: {outcome.log_path})")
+    return 0
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    from dagster_project import published
+    from dagster_project.writer_lock import WriterBusy, writer_lock
+
+    settings = Settings.from_env()
+    if not settings.serving_db.exists():
+        print(f"hub rollback: no published warehouse at {settings.serving_db}", file=sys.stderr)
+        return 1
+    try:
+        with writer_lock(settings.work_db, "hub rollback", wait=not args.no_wait,
+                         on_wait=lambda m: print(f"hub rollback: {m}", flush=True)):
+            restored, replaced = published.rollback(settings.serving_db,
+                                                    settings.operations_db)
+    except WriterBusy as exc:
+        print(f"hub rollback: {exc}; not waiting (--no-wait)", file=sys.stderr)
+        return 3
+    except published.RollbackError as exc:
+        print(f"hub rollback: {exc}", file=sys.stderr)
+        return 1
+    was = f" instead of {replaced.describe()}" if replaced else ""
+    print(f"hub rollback: now serving {restored.describe()}{was}: {settings.serving_db} and "
+          f"{settings.operations_db}. The working warehouse is unchanged: the next build that "
+          "changes something publishes from it again (`hub build --full-refresh` at once).")
     return 0
 
 
@@ -284,7 +317,17 @@ def main(argv: list[str] | None = None) -> int:
     build.add_argument("--full-refresh", action="store_true",
                        help="rebuild every table from scratch instead of only the "
                             "partner-months that changed")
+    build.add_argument("--no-wait", action="store_true",
+                       help="exit (code 3) instead of waiting when another build (the landing "
+                            "sensor, the schedule, another `hub build`) is writing the warehouse")
     build.set_defaults(func=cmd_build)
+
+    rollback = sub.add_parser(
+        "rollback", help="serve again the previous published warehouse (the last "
+                         "HUB_KEEP_PUBLISHED, default 3, are kept)")
+    rollback.add_argument("--no-wait", action="store_true",
+                          help="exit (code 3) instead of waiting for a build in progress")
+    rollback.set_defaults(func=cmd_rollback)
 
     check = sub.add_parser(
         "check", help="validate a partner's YAML and load, validate and summarise its files in "

@@ -29,7 +29,10 @@ def dbt_env(settings: Settings) -> dict[str, str]:
 
 
 def dbt_executable() -> str:
-    return str(Path(sys.executable).with_name("dbt"))
+    """`hub-dbt` (dagster_project/children.py: dbt that dies with the process that started it,
+    so a killed build never leaves a `dbt build` writing the warehouse), else dbt itself."""
+    launcher = Path(sys.executable).with_name("hub-dbt")
+    return str(launcher if launcher.exists() else Path(sys.executable).with_name("dbt"))
 
 
 def dbt_process(settings: Settings, *args: str) -> subprocess.CompletedProcess:

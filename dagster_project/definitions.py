@@ -14,7 +14,7 @@ from dagster_project.orchestration.raw_assets import (
     raw_telephony_calls,
 )
 from dagster_project.orchestration.reports import board_pack, board_pack_job, board_pack_sensor
-from dagster_project.orchestration.resources import WarehouseResource
+from dagster_project.orchestration.resources import WarehouseResource, WriterLockResource
 from dagster_project.orchestration.serving import serving_warehouse
 
 defs = dg.Definitions(
@@ -24,5 +24,10 @@ defs = dg.Definitions(
     jobs=[build_warehouse_job, board_pack_job],
     sensors=[landing_files_sensor, board_pack_sensor],
     schedules=[monthly_build_schedule],
-    resources={"warehouse": WarehouseResource.from_env(), "dbt": dbt_resource()},
+    resources={"warehouse": WarehouseResource.from_env(), "dbt": dbt_resource(),
+               "writer_lock": WriterLockResource.from_env()},
+    # Every run in one process: the writer lock (orchestration/resources.py) is held for the
+    # whole run, not per step, and a build pays no Python start-up per step. The steps write
+    # the same DuckDB file, one at a time, anyway.
+    executor=dg.in_process_executor,
 )

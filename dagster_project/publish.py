@@ -19,11 +19,14 @@ file starts as another byte copy and receives the other schemas, which are small
 
 Each new file is written beside its target under a temporary name, checked, then swapped in
 with `os.replace`, so a reader sees the old file or the new one, never a half-written file,
-and never a lock held by a writer.
+and never a lock held by a writer. Temporary files a killed publication left are removed by
+the next one. Each published pair is also kept (hard links) as a version for `hub rollback`
+(dagster_project/published.py).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import time
@@ -32,7 +35,7 @@ from pathlib import Path
 
 import duckdb
 
-from dagster_project import duck
+from dagster_project import duck, published
 from dagster_project.ingest.raw_tables import ROW_TABLES
 
 SERVED_SCHEMA = "marts"
@@ -51,6 +54,7 @@ class PublishResult:
     bytes: int
     seconds: float
     operations_db: Path | None = None
+    version: str = ""  # its folder in <serving folder>/published/ (dagster_project/published.py)
 
 
 def _checkpoint(db: Path) -> None:
@@ -108,13 +112,30 @@ def _copy_schemas(source: Path, target: Path, schemas: tuple[str, ...],
         con.close()
 
 
-def _swap(tmp: Path, target: Path) -> None:
+def _remove_stale_tmp(target: Path) -> None:
+    """The temporary files of a publication that was killed (`kill -9`, power loss) before
+    its swap: under the writer lock no other publication is running, so any is stale."""
+    for stale in target.parent.glob(f".{target.name}.*.tmp*"):
+        with contextlib.suppress(FileNotFoundError):
+            stale.unlink()
+
+
+def _sync(tmp: Path) -> None:
     with tmp.open("rb+") as fh:
         os.fsync(fh.fileno())
     stale_wal = tmp.with_name(tmp.name + ".wal")
     if stale_wal.exists():
         stale_wal.unlink()
+
+
+def _swap(tmp: Path, target: Path) -> None:
     os.replace(tmp, target)
+    # the rename itself is durable once the folder is synced
+    fd = os.open(target.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def publish(work_db: Path, serving_db: Path, operations_db: Path) -> PublishResult:
@@ -129,6 +150,8 @@ def publish(work_db: Path, serving_db: Path, operations_db: Path) -> PublishResu
     _checkpoint(marts_db)
     for target in (serving_db, operations_db):
         target.parent.mkdir(parents=True, exist_ok=True)
+    for target in (serving_db, operations_db):
+        _remove_stale_tmp(target)
     ops_tmp, serving_tmp = _tmp(operations_db), _tmp(serving_db)
     try:
         shutil.copyfile(marts_db, serving_tmp)
@@ -136,11 +159,15 @@ def publish(work_db: Path, serving_db: Path, operations_db: Path) -> PublishResu
         _copy_schemas(work_db, ops_tmp, OPERATIONS_EXTRA_SCHEMAS, ROW_TABLES)
         _verify(ops_tmp)
         _verify(serving_tmp, only_schema=SERVED_SCHEMA)
+        _sync(ops_tmp)
+        _sync(serving_tmp)
+        partial = published.start_version(serving_db, operations_db, serving_tmp, ops_tmp)
         _swap(ops_tmp, operations_db)
         _swap(serving_tmp, serving_db)
+        version = published.finish_version(serving_db, partial)
     finally:
         for tmp in (ops_tmp, serving_tmp):
             if tmp.exists():
                 tmp.unlink()
     return PublishResult(serving_db, serving_db.stat().st_size, time.perf_counter() - start,
-                         operations_db)
+                         operations_db, version.name)

@@ -438,7 +438,7 @@ def test_dagster_loads_both_sources_in_one_run(settings, crm, tmp_path, monkeypa
         raw_partner_config,
         raw_telephony_calls,
     )
-    from dagster_project.orchestration.resources import WarehouseResource
+    from dagster_project.orchestration.resources import WarehouseResource, WriterLockResource
 
     write(csv_file(settings), "\n".join([CSV_HEADER, *csv_rows()]) + "\n")
     write(jsonl_file(settings), "\n".join(jsonl_line(i, p) for i, p in enumerate(PEOPLE)) + "\n")
@@ -448,7 +448,8 @@ def test_dagster_loads_both_sources_in_one_run(settings, crm, tmp_path, monkeypa
     defs = dg.Definitions(
         assets=[raw_partner_config, raw_telephony_calls, raw_crm_contacts, raw_load_log],
         jobs=[dg.define_asset_job("raw_only", selection="*")],
-        resources={"warehouse": WarehouseResource.from_settings(local)},
+        resources={"warehouse": WarehouseResource.from_settings(local),
+                   "writer_lock": WriterLockResource.from_settings(local)},
     )
     graph = defs.resolve_asset_graph()
     log_parents = graph.get(dg.AssetKey(["raw", "load_files"])).parent_keys

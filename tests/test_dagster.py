@@ -22,7 +22,7 @@ from dagster_project.orchestration.raw_assets import (
     raw_partner_config,
     raw_telephony_calls,
 )
-from dagster_project.orchestration.resources import WarehouseResource
+from dagster_project.orchestration.resources import WarehouseResource, WriterLockResource
 from tests.conftest import copy_realdata
 from tests.test_loader import EASTBROOK_HEADER, eastbrook_file, eastbrook_rows, write
 
@@ -63,7 +63,8 @@ def _raw_job(settings) -> dg.JobDefinition:
     return dg.Definitions(
         assets=[raw_partner_config, raw_telephony_calls, raw_load_log],
         jobs=[dg.define_asset_job("raw_only", selection="*")],
-        resources={"warehouse": WarehouseResource.from_settings(settings)},
+        resources={"warehouse": WarehouseResource.from_settings(settings),
+                   "writer_lock": WriterLockResource.from_settings(settings)},
     ).resolve_job_def("raw_only")
 
 

@@ -16,7 +16,7 @@ from dagster_dbt import (
 from dagster_project import duck
 from dagster_project.build_plan import plan_for_dbt
 from dagster_project.dbt_runner import BUILD_ARGS, dbt_executable, ensure_manifest
-from dagster_project.orchestration.resources import WarehouseResource
+from dagster_project.orchestration.resources import WarehouseResource, WriterLockResource
 from dagster_project.settings import Settings
 
 _settings = Settings.from_env()
@@ -41,7 +41,8 @@ TRANSLATOR = DagsterDbtTranslator(
 @dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project,
             dagster_dbt_translator=TRANSLATOR)
 def hub_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
-                   warehouse: WarehouseResource, config: BuildConfig):
+                   warehouse: WarehouseResource, config: BuildConfig,
+                   writer_lock: WriterLockResource):
     """`dbt build` of what changed: a full build, an incremental one over the changed
     partner-months, or nothing at all (docs/architecture.md, "Incremental builds")."""
     settings = warehouse.settings()

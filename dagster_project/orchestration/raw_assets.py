@@ -13,7 +13,7 @@ import dagster as dg
 
 from dagster_project import duck
 from dagster_project.ingest import load_source, write_partner_config
-from dagster_project.orchestration.resources import WarehouseResource
+from dagster_project.orchestration.resources import WarehouseResource, WriterLockResource
 from dagster_project.privacy import PseudonymisationKeyMissing, pseudonymisation_key
 
 CONFIG_TABLES = ("partners", "partner_opening_hours", "partner_sources",
@@ -28,7 +28,8 @@ SOURCE_ASSETS = {"telephony": ["raw", "telephony_calls"], "crm": ["raw", "crm_co
                         description=f"raw.{t}: partner configuration from seeds/partners/*.yml")
            for t in CONFIG_TABLES],
 )
-def raw_partner_config(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+def raw_partner_config(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+                       writer_lock: WriterLockResource):
     """Rewrite the raw.partner_* tables from the partner YAML files."""
     settings = warehouse.settings()
     settings.work_db.parent.mkdir(parents=True, exist_ok=True)
@@ -47,7 +48,8 @@ def raw_partner_config(context: dg.AssetExecutionContext, warehouse: WarehouseRe
     description="raw.telephony_calls: one row per delivered call record, text as delivered, "
                 "with lineage columns",
 )
-def raw_telephony_calls(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+def raw_telephony_calls(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+                        writer_lock: WriterLockResource):
     """Load the new or changed telephony landing files."""
     return _load(context, warehouse, "telephony")
 
@@ -57,7 +59,8 @@ def raw_telephony_calls(context: dg.AssetExecutionContext, warehouse: WarehouseR
     description="raw.crm_contacts: one row per delivered CRM enquiry, text as delivered; the "
                 "personal fields pseudonymised at load (keys and flags, never clear values)",
 )
-def raw_crm_contacts(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+def raw_crm_contacts(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+                     writer_lock: WriterLockResource):
     """Load the new or changed CRM landing files (docs/crm.md)."""
     try:
         key = pseudonymisation_key(warehouse.settings())
@@ -116,7 +119,8 @@ def _load(context: dg.AssetExecutionContext, warehouse: WarehouseResource, sourc
                                     f"same transaction as the rows")
            for t in LOAD_TABLES],
 )
-def raw_load_log(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+def raw_load_log(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+                 writer_lock: WriterLockResource):
     """Record the state of the loader's bookkeeping tables (unpartitioned: one event each)."""
     con = duck.connect(warehouse.settings().work_db, read_only=True)
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import dagster as dg
 
 from dagster_project.partners import PartnerConfig, load_partners
 from dagster_project.settings import Settings
+from dagster_project.writer_lock import writer_lock
 
 
 def env_or_default(name: str, default: str) -> str | dg.EnvVar:
@@ -56,3 +58,34 @@ class WarehouseResource(dg.ConfigurableResource):
     def partners(self) -> dict[str, PartnerConfig]:
         s = self.settings()
         return load_partners(s.partners_dir, s.reference_dir)
+
+
+class WriterLockResource(dg.ConfigurableResource):
+    """The working warehouse's writer lock (dagster_project/writer_lock.py), held from the start
+    to the end of a run of the build job (one process: the job runs in-process), so a run of
+    the landing sensor or the monthly schedule waits for `hub build` and the other way round.
+    In `hub build` the process already holds it: taking it again does not wait."""
+
+    work_db: str
+
+    @classmethod
+    def from_env(cls) -> WriterLockResource:
+        return cls(work_db=env_or_default("HUB_WORK_DB", str(Settings.from_env().work_db)))
+
+    @classmethod
+    def from_settings(cls, s: Settings) -> WriterLockResource:
+        return cls(work_db=str(s.work_db))
+
+    @contextlib.contextmanager
+    def yield_for_execution(self, context: dg.InitResourceContext):
+        run = context.dagster_run
+        tags = run.tags if run else {}
+        who = (tags.get("hub/trigger") or tags.get("dagster/sensor_name")
+               or tags.get("dagster/schedule_name") or "a Dagster run")
+
+        def on_wait(message: str) -> None:
+            if context.log:
+                context.log.warning(f"{message}: this run starts when it ends")
+
+        with writer_lock(Path(self.work_db), who, run_id=context.run_id, on_wait=on_wait):
+            yield self

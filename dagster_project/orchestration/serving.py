@@ -4,7 +4,7 @@ import dagster as dg
 
 from dagster_project.build_plan import mark_published, planned
 from dagster_project.orchestration.dbt_assets import hub_dbt_models
-from dagster_project.orchestration.resources import WarehouseResource
+from dagster_project.orchestration.resources import WarehouseResource, WriterLockResource
 from dagster_project.publish import publish
 
 # The facts and KPI tables: the dbt assets every build that changes anything materializes. An
@@ -22,7 +22,8 @@ PUBLISHED_AFTER = [key for key in hub_dbt_models.keys
                       "analyst), each "
                       "replaced atomically after a green dbt build; left untouched when "
                       "nothing changed")
-def serving_warehouse(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+def serving_warehouse(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+                      writer_lock: WriterLockResource):
     settings = warehouse.settings()
     plan = planned(settings)
     if plan is not None and plan.nothing_to_do and settings.serving_db.exists():
@@ -36,4 +37,5 @@ def serving_warehouse(context: dg.AssetExecutionContext, warehouse: WarehouseRes
                                          "operations_path": str(result.operations_db),
                                          "bytes": result.bytes,
                                          "seconds": result.seconds,
+                                         "version": result.version,
                                          "build": plan.summary() if plan else ""})
