@@ -78,7 +78,7 @@ class WriterLockResource(dg.ConfigurableResource):
 
     @contextlib.contextmanager
     def yield_for_execution(self, context: dg.InitResourceContext):
-        run = context.dagster_run
+        run = context.run
         tags = run.tags if run else {}
         who = (tags.get("hub/trigger") or tags.get("dagster/sensor_name")
                or tags.get("dagster/schedule_name") or "a Dagster run")
@@ -87,5 +87,6 @@ class WriterLockResource(dg.ConfigurableResource):
             if context.log:
                 context.log.warning(f"{message}: this run starts when it ends")
 
-        with writer_lock(Path(self.work_db), who, run_id=context.run_id, on_wait=on_wait):
+        with writer_lock(Path(self.work_db), who, run_id=run.run_id if run else None,
+                         on_wait=on_wait):
             yield self

@@ -1,0 +1,137 @@
+"""The writer lock (dagster_project/writer_lock.py): real processes holding it, `kill -9` of the
+holder, and a Dagster run holding it for the whole run. Two real concurrent `hub build`s are in
+tests/test_build_safety.py."""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from dagster_project.orchestration.resources import WriterLockResource
+from dagster_project.writer_lock import (
+    WriterBusy,
+    holder_path,
+    is_locked,
+    read_holder,
+    writer_lock,
+)
+
+RUN_ID = "3f2a1b0c-5d6e-4f70-8192-a3b4c5d6e7f8"
+
+HOLD = """
+import sys, time
+from pathlib import Path
+from dagster_project.writer_lock import writer_lock
+with writer_lock(Path(sys.argv[1]), sys.argv[2], run_id=sys.argv[3] or None):
+    print("held", flush=True)
+    time.sleep(600)
+"""
+
+
+def _holder(work_db: Path, who: str, run_id: str = "") -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(work_db), who, run_id],
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "held"
+    return proc
+
+
+def _until(condition, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+def test_a_second_writer_is_told_who_holds_the_lock_and_kill_9_leaves_no_stale_lock(tmp_path):
+    work_db = tmp_path / "work" / "warehouse.duckdb"
+    holder = _holder(work_db, "landing_files_sensor", RUN_ID)
+    try:
+        assert is_locked(work_db)
+        info = read_holder(work_db)
+        assert (info.who, info.pid, info.run_id) == ("landing_files_sensor", holder.pid, RUN_ID)
+        with pytest.raises(WriterBusy) as busy, writer_lock(work_db, "hub build", wait=False):
+            pass
+        started = time.strftime("%H:%M")  # the holder started a moment ago
+        assert str(busy.value).startswith(
+            f"the build started {started} by the landing sensor (run 3f2a1b0c…) is still "
+            f"writing {work_db}") or time.strftime("%H:%M") != started
+
+        # a waiting writer: told once whom it waits for, then gets the lock when the holder is
+        # killed (-9: no clean-up of its own, the kernel releases the flock)
+        messages: list[str] = []
+        acquired = threading.Event()
+
+        def wait_for_it():
+            with writer_lock(work_db, "hub build", on_wait=messages.append, poll_seconds=0.05):
+                acquired.set()
+
+        waiter = threading.Thread(target=wait_for_it)
+        waiter.start()
+        assert _until(lambda: messages, 5)
+        assert not acquired.is_set()
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.wait()
+        assert acquired.wait(5), "the lock of a killed holder was not released"
+        waiter.join(5)
+        assert messages == ["waiting for the build started "
+                            f"{read_started(messages[0])} by the landing sensor (run 3f2a1b0c…)"]
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()
+    assert not is_locked(work_db)
+    assert not holder_path(work_db).exists()  # the waiter's record, removed at its release
+    # re-entrant in one process (`hub build` holds it, then its in-process job takes it again)
+    with writer_lock(work_db, "hub build") as outer, writer_lock(work_db, "x", wait=False) as inner:
+        assert outer is not None and inner is None
+        assert read_holder(work_db).who == "hub build"
+
+
+def read_started(message: str) -> str:
+    return message.split("started ", 1)[1].split(" by ", 1)[0]
+
+
+def test_a_dagster_run_waits_for_hub_build_then_holds_the_lock_for_the_whole_run(tmp_path):
+    work_db = tmp_path / "work" / "warehouse.duckdb"
+    seen: list[tuple] = []
+
+    @dg.asset
+    def first(context: dg.AssetExecutionContext, writer_lock: WriterLockResource):
+        info = read_holder(work_db)
+        seen.append((info.who, info.pid, info.run_id == context.run.run_id))
+
+    @dg.asset(deps=[first])
+    def second(context: dg.AssetExecutionContext, writer_lock: WriterLockResource):
+        info = read_holder(work_db)
+        seen.append((info.who, info.pid, info.run_id == context.run.run_id))
+
+    defs = dg.Definitions(assets=[first, second],
+                          jobs=[dg.define_asset_job("build", selection="*")],
+                          resources={"writer_lock": WriterLockResource(work_db=str(work_db))},
+                          executor=dg.in_process_executor)
+    holder = _holder(work_db, "hub build")
+    timer = threading.Timer(1.5, lambda: os.kill(holder.pid, signal.SIGTERM))
+    timer.start()
+    try:
+        instance = dg.DagsterInstance.ephemeral()
+        result = defs.resolve_job_def("build").execute_in_process(
+            instance=instance, tags={"hub/trigger": "landing_files_sensor"})
+    finally:
+        timer.cancel()
+        holder.kill()
+        holder.wait()
+    assert result.success
+    # the same holder (this process, this run) from the first step to the last
+    assert seen == [("landing_files_sensor", os.getpid(), True)] * 2
+    logs = [e.user_message for e in instance.all_logs(result.run_id)]
+    assert any(m.startswith("waiting for the build started ") and
+               f"by `hub build` (pid {holder.pid})" in m for m in logs), logs
+    assert not is_locked(work_db)
