@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from dagster_project import supervisor
 from dagster_project.build import prepare_dagster_home
 from dagster_project.dashboards import server
 from dagster_project.dashboards.settings import SupersetSettings
@@ -22,22 +22,14 @@ def dagster_port() -> int:
 
 
 def _start_dagster(settings: Settings, host: str, port: int) -> subprocess.Popen:
+    """`dagster dev` (webserver, daemon, code server) under the supervisor
+    (dagster_project/supervisor.py): it and every process it starts stop with `hub serve`,
+    whatever stops `hub serve` (SIGTERM, SIGKILL, its group killed); Ctrl-C's SIGINT is what
+    `dagster dev` is stopped with, the rest is killed after HUB_STOP_GRACE_SECONDS."""
     env = dict(os.environ, HUB_WORK_DB=str(settings.work_db))
     dagster = str(Path(sys.executable).with_name("dagster"))
     cmd = [dagster, "dev", "-h", host, "-p", str(port), "-m", "dagster_project.definitions"]
-    # Own process group: stopping `hub serve` stops the webserver and daemon it spawns.
-    return subprocess.Popen(cmd, env=env, cwd=settings.home, start_new_session=True)
-
-
-def _stop_group(proc: subprocess.Popen) -> None:
-    """Stop `dagster dev` as Ctrl-C does (SIGINT to its group), then kill what is left."""
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+    return supervisor.start(cmd, stop_signal="INT", env=env, cwd=settings.home)
 
 
 def serve(settings: Settings) -> int:
@@ -71,4 +63,4 @@ def serve(settings: Settings) -> int:
         if superset is not None:
             server.stop(superset)
         if dagster is not None:
-            _stop_group(dagster)
+            supervisor.stop(dagster)

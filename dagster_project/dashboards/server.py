@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from dagster_project import supervisor
 from dagster_project.dashboards import secrets
 from dagster_project.dashboards.settings import SupersetSettings
 from dagster_project.dbt_runner import ensure_manifest
@@ -59,7 +60,9 @@ def start(ss: SupersetSettings) -> subprocess.Popen:
            "--timeout", "120", "--bind", f"{ss.host}:{ss.port}", "--no-control-socket",
            "--access-logfile", "-", "superset.app:create_app()"]
     log = ss.log_file.open("a", encoding="utf-8")
-    return subprocess.Popen(cmd, env=ss.process_env(), cwd=ss.hub.home, stdout=log,
+    # under the supervisor (dagster_project/supervisor.py): gunicorn and its workers stop with
+    # the process that started them, however it ends
+    return supervisor.start(cmd, env=ss.process_env(), cwd=ss.hub.home, stdout=log,
                             stderr=subprocess.STDOUT)
 
 
@@ -83,13 +86,7 @@ def launch(ss: SupersetSettings) -> subprocess.Popen:
 
 
 def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    supervisor.stop(proc)
 
 
 def credentials_message(ss: SupersetSettings) -> str:

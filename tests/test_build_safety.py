@@ -1,0 +1,204 @@
+"""Builds that never collide, and nothing lost to a crash: real `hub build` processes on copies of
+the session's warehouse with one more month landed (2024-05, generated here).
+
+- two concurrent `hub build`s: the second waits, naming the first; `--no-wait` exits 3;
+- `kill -9` of a build during load, during dbt and during publish, each observed from outside
+  (the loader's temporary folder, dbt's log lines, the publication's temporary file), never
+  with a hook in the build: the served files are unchanged and answer a dashboard query, and
+  the next `hub build` succeeds without clean-up, with marts identical to an uninterrupted one;
+- `hub rollback` serves the previous published warehouse again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from dagster_project.writer_lock import read_holder
+from tests.conftest import copy_data_dir, hub, hub_env, settings_of
+from tests.marts_compare import differences, marts_rows
+
+NEW_MONTH = ["--months", "1", "--end-month", "2024-05", "--seed", "8", "--scale", "0.15"]
+HUB = str(Path(sys.executable).with_name("hub"))
+# what a dashboard asks of the served file (the league table of the hub-board dashboard)
+DASHBOARD_SQL = ("select partner_code, month, sum(calls_total), sum(answered) "
+                 "from marts.kpi_telephony_monthly group by all order by all")
+
+
+@pytest.fixture(scope="module")
+def new_month(tmp_path_factory) -> Path:
+    """May 2024's landing files of the generated partners (another seed than the session's)."""
+    data = tmp_path_factory.mktemp("may") / "data"
+    hub(hub_env(data), "generate", *NEW_MONTH)
+    shutil.rmtree(data / "landing" / "phonenow")  # the real export: already in the warehouse
+    return data / "landing"
+
+
+def _landed(built_warehouse, new_month: Path, target: Path) -> Path:
+    """A copy of the session's warehouse with the new month landed: the next build has work."""
+    copy_data_dir(built_warehouse.data_dir, target)
+    shutil.copytree(new_month, target / "landing", dirs_exist_ok=True)
+    return target
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _served(data: Path) -> dict[str, str]:
+    s = settings_of(data)
+    return {p.name: _digest(p) for p in (s.serving_db, s.operations_db)}
+
+
+def _dashboard_query(db: Path) -> list[tuple]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(DASHBOARD_SQL).fetchall()
+    finally:
+        con.close()
+
+
+def _start_build(data: Path, out: Path, *args: str) -> subprocess.Popen:
+    tmp = data.parent / "proc-tmp"
+    tmp.mkdir(exist_ok=True)
+    return subprocess.Popen([HUB, "build", *args], env=hub_env(data, TMPDIR=str(tmp)),
+                            stdout=out.open("w"), stderr=subprocess.STDOUT)
+
+
+def _until(condition, proc: subprocess.Popen, out: Path, timeout: float = 240) -> None:
+    """Poll `condition` every 10 ms until true; fail if the build ends first."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if proc.poll() is not None:
+            pytest.fail(f"the build ended ({proc.returncode}) before the awaited point:\n"
+                        f"{out.read_text()}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"the awaited point never came in {timeout:.0f}s")
+        time.sleep(0.01)
+
+
+@pytest.fixture(scope="module")
+def concurrent(built_warehouse, new_month, tmp_path_factory) -> dict:
+    """Two real `hub build`s started on the same data folder, the second while the first holds
+    the lock, and a `hub build --no-wait` between them. Its published marts are the reference
+    (an uninterrupted build: the second build waited, then found nothing new)."""
+    root = tmp_path_factory.mktemp("concurrent")
+    data = _landed(built_warehouse, new_month, root / "data")
+    before = _served(data)
+    first = _start_build(data, root / "first.out")
+    work_db = settings_of(data).work_db
+    _until(lambda: (h := read_holder(work_db)) is not None and h.pid == first.pid,
+           first, root / "first.out", 60)
+    no_wait = subprocess.run([HUB, "build", "--no-wait"], env=hub_env(data),
+                             capture_output=True, text=True, check=False)
+    second = _start_build(data, root / "second.out")
+    first.wait(timeout=600)
+    second.wait(timeout=600)
+    return {"data": data, "before": before, "first": first, "second": second,
+            "first_out": (root / "first.out").read_text(),
+            "second_out": (root / "second.out").read_text(), "no_wait": no_wait,
+            "marts": marts_rows(settings_of(data).serving_db)}
+
+
+def test_two_concurrent_builds_queue_and_both_succeed(concurrent, built_warehouse):
+    first, second = concurrent["first"], concurrent["second"]
+    assert first.returncode == 0, concurrent["first_out"]
+    assert second.returncode == 0, concurrent["second_out"]
+    assert "hub build: published" in concurrent["first_out"]
+    # the second waited for the first, named, then found nothing left to do
+    waited = [ln for ln in concurrent["second_out"].splitlines() if "waiting for" in ln]
+    assert len(waited) == 1 and waited[0].startswith("hub build: waiting for the build started ")
+    assert waited[0].endswith(f"by `hub build` (pid {first.pid})")
+    assert "hub build: nothing new" in concurrent["second_out"]
+    no_wait = concurrent["no_wait"]
+    assert no_wait.returncode == 3
+    assert f"by `hub build` (pid {first.pid}) is still writing" in no_wait.stderr
+    assert "not waiting (--no-wait)" in no_wait.stderr
+    assert "Traceback" not in concurrent["second_out"] + no_wait.stderr
+    # the marts are right: the new month for every generated partner, history unchanged
+    served = settings_of(concurrent["data"]).serving_db
+    new, old = _dashboard_query(served), _dashboard_query(built_warehouse.serving_db)
+    assert [r for r in new if str(r[1]) < "2024-05"] == old
+    assert {r[0] for r in new if str(r[1]) == "2024-05-01"} == {
+        "eastbrook", "highcross", "northmoor", "riverton", "southfield", "westvale"}
+
+
+def _killed_then_rebuilt(built_warehouse, new_month, tmp_path, concurrent, at, stage: str):
+    """Start a build, kill -9 it when `at(data)` is true, check the served files, rebuild."""
+    data = _landed(built_warehouse, new_month, tmp_path / "data")
+    before = _served(data)
+    answer = _dashboard_query(settings_of(data).serving_db)
+    out = tmp_path / "killed.out"
+    proc = _start_build(data, out)
+    _until(lambda: at(data), proc, out)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    s = settings_of(data)
+    # the served files: the same bytes, readable, answering the dashboard's query
+    assert _served(data) == before, f"killed during {stage}: the served files changed"
+    assert _dashboard_query(s.serving_db) == answer
+    assert _dashboard_query(s.operations_db) == answer
+    # the next build: no clean-up, no wait for a stale lock, identical marts
+    again = hub(hub_env(data), "build")
+    assert "waiting for" not in again.stdout
+    assert "hub build: published" in again.stdout
+    assert differences(marts_rows(s.serving_db), concurrent["marts"]) == []
+    assert not list(s.serving_db.parent.glob(".*.tmp*")), "a temporary file was left"
+    return data, out
+
+
+def test_kill_9_during_load(built_warehouse, new_month, tmp_path, concurrent):
+    def loading(data: Path) -> bool:  # the loader's round folder: files being read and loaded
+        return any((data.parent / "proc-tmp").glob("hub-load-*/round-*"))
+
+    _killed_then_rebuilt(built_warehouse, new_month, tmp_path, concurrent, loading, "load")
+
+
+def _dbt_log(data: Path) -> str:
+    logs = sorted((data / "logs").glob("build-*.log"), key=lambda p: p.stat().st_mtime)
+    return logs[-1].read_text(errors="replace") if logs else ""
+
+
+def test_kill_9_during_dbt(built_warehouse, new_month, tmp_path, concurrent):
+    started = time.time()
+
+    def in_dbt(data: Path) -> bool:  # dbt has written at least one model of this build
+        logs = [p for p in (data / "logs").glob("build-*.log") if p.stat().st_mtime >= started]
+        return any(" OK created sql " in p.read_text(errors="replace") for p in logs)
+
+    data, _ = _killed_then_rebuilt(built_warehouse, new_month, tmp_path, concurrent, in_dbt,
+                                   "dbt")
+    logs = sorted((data / "logs").glob("build-*.log"), key=lambda p: p.stat().st_mtime)
+    killed_log = logs[-2].read_text(errors="replace")  # the last one is the rebuild's
+    assert " OK created sql " in killed_log and "Completed successfully" not in killed_log
+
+
+def test_kill_9_during_publish(built_warehouse, new_month, tmp_path, concurrent):
+    def publishing(data: Path) -> bool:  # the operations file being written beside its target
+        return any((data / "serving").glob(".operations.duckdb.*.tmp"))
+
+    data, _ = _killed_then_rebuilt(built_warehouse, new_month, tmp_path, concurrent,
+                                   publishing, "publish")
+
+
+def test_rollback_serves_the_previous_warehouse_again(concurrent, built_warehouse):
+    data = concurrent["data"]
+    s = settings_of(data)
+    env = hub_env(data)
+    rolled = hub(env, "rollback")
+    assert rolled.stdout.startswith("hub rollback: now serving the warehouse published ")
+    assert _served(data) == concurrent["before"]  # the very files served before the build
+    assert differences(marts_rows(s.serving_db), marts_rows(built_warehouse.serving_db)) == []
+    assert _dashboard_query(s.serving_db) == _dashboard_query(built_warehouse.serving_db)
+    again = hub(env, "rollback", check=False)
+    assert again.returncode == 1 and "no earlier version is kept" in again.stderr
