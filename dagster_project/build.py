@@ -163,6 +163,7 @@ def _run_job(settings: Settings, full_refresh: bool, start: float) -> BuildOutco
             instance=instance, tags={"hub/trigger": "hub build"}, run_config=run_config,
             raise_on_error=False,
         )
+        steps = step_times(instance, result.run_id)
     outcome = BuildOutcome(success=result.success, seconds=time.perf_counter() - start,
                            log_path=log_path)
     load_ids: dict[str, None] = {}
@@ -195,4 +196,31 @@ def _run_job(settings: Settings, full_refresh: bool, start: float) -> BuildOutco
     plan = planned(settings)
     outcome.plan_summary = plan.summary() if plan else ""
     outcome.nothing_to_do = plan is not None and plan.nothing_to_do
+    if not outcome.published:  # a run that publishes writes its summary itself (serving.py)
+        _write_record(settings, result, outcome, steps)
     return outcome
+
+
+def step_times(instance, run_id: str) -> list[tuple[str, str, float]]:
+    """(step key, start | end, timestamp) of a run's steps, from the instance's event log."""
+    import dagster as dg
+
+    kinds = {dg.DagsterEventType.STEP_START: "start", dg.DagsterEventType.STEP_SUCCESS: "end",
+             dg.DagsterEventType.STEP_FAILURE: "end"}
+    out = []
+    for record in instance.all_logs(run_id, of_type=set(kinds)):
+        event = record.dagster_event
+        if event is not None and event.step_key:
+            out.append((event.step_key, kinds[event.event_type], record.timestamp))
+    return out
+
+
+def _write_record(settings: Settings, result, outcome: BuildOutcome,
+                  steps: list[tuple[str, str, float]]) -> None:
+    from dagster_project.build_record import build_record, stage_seconds, write_record
+
+    record = build_record(settings, run_id=result.run_id, trigger="hub build",
+                          success=result.success, seconds=stage_seconds(steps),
+                          plan=outcome.plan_summary,
+                          failures=outcome.failures + outcome.check_failures)
+    write_record(settings, record)

@@ -150,6 +150,23 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from dagster_project.doctor import report, run_checks
+
+    settings = Settings.from_env()
+    mode = "production" if _production() else "demo"
+    print(f"hub doctor: data folder {settings.data_dir} (HUB_MODE={mode})")
+    checks = run_checks(settings)
+    print(report(checks))
+    return 1 if any(c.status == "error" for c in checks) else 0
+
+
+def _production() -> bool:
+    from dagster_project.privacy import is_production
+
+    return is_production()
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from dagster_project.check import CheckError, format_report, run_check
     from dagster_project.partners import PartnerConfigError
@@ -328,6 +345,11 @@ def main(argv: list[str] | None = None) -> int:
     rollback.add_argument("--no-wait", action="store_true",
                           help="exit (code 3) instead of waiting for a build in progress")
     rollback.set_defaults(func=cmd_rollback)
+
+    doctor = sub.add_parser(
+        "doctor", help="check the environment (versions, disk, memory, ports, databases, "
+                       "Chromium, production secrets) and say what to fix (exit 1 if blocked)")
+    doctor.set_defaults(func=cmd_doctor)
 
     check = sub.add_parser(
         "check", help="validate a partner's YAML and load, validate and summarise its files in "

@@ -2,7 +2,9 @@
 
 import dagster as dg
 
+from dagster_project.build import step_times
 from dagster_project.build_plan import mark_published, planned
+from dagster_project.build_record import build_record, stage_seconds, write_record
 from dagster_project.orchestration.dbt_assets import hub_dbt_models
 from dagster_project.orchestration.resources import WarehouseResource, WriterLockResource
 from dagster_project.publish import publish
@@ -33,9 +35,27 @@ def serving_warehouse(context: dg.AssetExecutionContext, warehouse: WarehouseRes
     mark_published(settings)
     context.log.info(f"published {result.serving_db} ({result.bytes:,} bytes) "
                      f"in {result.seconds:.2f}s")
-    yield dg.MaterializeResult(metadata={"path": str(result.serving_db),
-                                         "operations_path": str(result.operations_db),
-                                         "bytes": result.bytes,
-                                         "seconds": result.seconds,
-                                         "version": result.version,
-                                         "build": plan.summary() if plan else ""})
+    steps = step_times(context.instance, context.run.run_id)
+    seconds = {**stage_seconds(steps), "publish": round(result.seconds, 2)}
+    record = build_record(settings, run_id=context.run.run_id,
+                          trigger=context.run.tags.get("hub/trigger", "dagster"), success=True,
+                          seconds=seconds, plan=plan.summary() if plan else "",
+                          published=result.version)
+    record_path = write_record(settings, record)
+    yield dg.MaterializeResult(metadata={
+        "path": str(result.serving_db), "operations_path": str(result.operations_db),
+        "bytes": result.bytes, "seconds": result.seconds, "version": result.version,
+        "build": plan.summary() if plan else "",
+        "stage_seconds": dg.MetadataValue.json(record["seconds"]),
+        "rows": dg.MetadataValue.json(record["totals"] or {}),
+        "quarantine_by_source": dg.MetadataValue.md(_quarantine_table(record["sources"] or [])),
+        "summary_json": dg.MetadataValue.path(str(record_path))})
+
+
+def _quarantine_table(sources: list[dict]) -> str:
+    lines = ["| partner | source | rows read | loaded | quarantined | % |",
+             "|---|---|---:|---:|---:|---:|"]
+    lines += [f"| {r['partner_code']} | {r['source']} | {r['rows_read']:,} | "
+              f"{r['rows_loaded']:,} | {r['rows_quarantined']:,} | {r['quarantine_pct']} |"
+              for r in sources]
+    return "\n".join(lines)

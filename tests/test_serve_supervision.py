@@ -1,0 +1,110 @@
+"""`hub serve` stopped the way a service manager stops it, or killed outright: every process it
+started (Superset's gunicorn and its worker, `dagster dev` and its webserver, daemon and code
+server) is gone and both ports are free within seconds. Real `hub serve` processes on free
+ports, over a copy of the session's warehouse (dagster_project/supervisor.py)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from dagster_project.readiness import free_port
+from dagster_project.supervisor import descendants
+from tests.conftest import copy_data_dir, hub_env
+
+HUB = str(Path(sys.executable).with_name("hub"))
+UP = "Hub Warehouse is up"
+
+
+@pytest.fixture(scope="module")
+def serve_env(built_warehouse, tmp_path_factory) -> dict[str, str]:
+    root = tmp_path_factory.mktemp("serve")
+    data = copy_data_dir(built_warehouse.data_dir, root / "data")
+    # one Superset home for both tests: the second `hub serve` skips the migrations
+    return hub_env(data, HUB_SUPERSET_HOME=str(root / "superset"), HUB_MODE="demo",
+                   HUB_SUPERSET_ADMIN_PASSWORD=secrets.token_urlsafe(12),
+                   HUB_DEMO_PASSWORD=secrets.token_urlsafe(12), HUB_STOP_GRACE_SECONDS="5")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _serve(env: dict[str, str], out: Path) -> tuple[subprocess.Popen, list[int], list[int]]:
+    """A real `hub serve` (its own process group, as under a service manager), once up: the
+    process, its ports, every process below it."""
+    ports = [free_port(), free_port()]
+    env = dict(env, HUB_SUPERSET_PORT=str(ports[0]), HUB_DAGSTER_PORT=str(ports[1]))
+    proc = subprocess.Popen([HUB, "serve"], env=env, stdout=out.open("w"),
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 400
+    while UP not in out.read_text():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"hub serve did not come up ({proc.poll()}):\n{out.read_text()[-3000:]}")
+        time.sleep(0.5)
+    tree = descendants(proc.pid)
+    commands = " ".join(Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
+                        for pid in tree if _alive(pid))
+    assert "gunicorn" in commands and "dagster dev" in commands
+    assert "dagster-webserver" in commands or "dagster_webserver" in commands
+    assert "dagster-daemon" in commands or "dagster_daemon" in commands
+    assert not any(_port_free(port) for port in ports)
+    return proc, ports, tree
+
+
+def _all_gone(tree: list[int], ports: list[int], timeout: float = 30) -> float:
+    """Seconds until every process of `tree` has exited and both ports are free."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if not any(_alive(pid) for pid in tree) and all(_port_free(p) for p in ports):
+            return time.monotonic() - start
+        time.sleep(0.2)
+    left = [Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")[:120]
+            for pid in tree if _alive(pid)]
+    for pid in tree:  # do not leave them to the next test
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+    pytest.fail(f"after {timeout:.0f}s still running: {left}; ports free: "
+                f"{[_port_free(p) for p in ports]}")
+
+
+def test_sigterm_to_the_group_then_sigkill_stops_everything(serve_env, tmp_path):
+    proc, ports, tree = _serve(serve_env, tmp_path / "serve.out")
+    # as a service manager stops a service: SIGTERM to its process group, SIGKILL a few
+    # seconds later to whatever is left in it
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=3)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert _all_gone(tree, ports) < 30
+
+
+def test_sigkill_of_hub_serve_alone_stops_everything(serve_env, tmp_path):
+    proc, ports, tree = _serve(serve_env, tmp_path / "serve.out")
+    os.kill(proc.pid, signal.SIGKILL)  # no clean-up of its own at all
+    proc.wait()
+    assert _all_gone(tree, ports) < 30
