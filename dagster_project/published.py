@@ -88,11 +88,24 @@ def _same(a: Path, b: Path) -> bool:
         return False
 
 
+def _copy_of(a: Path, b: Path) -> bool:
+    """A copy that kept the modification time (a backup restored, `cp -a`, `shutil.copytree`):
+    the hard link between a version and the served file does not survive those."""
+    try:
+        sa, sb = a.stat(), b.stat()
+    except OSError:
+        return False
+    return (sa.st_size, sa.st_mtime_ns) == (sb.st_size, sb.st_mtime_ns)
+
+
 def current(serving_db: Path) -> Version | None:
-    """The kept version the served file is (the same inode), None if it is none of them."""
-    for version in versions(serving_db):
-        if _same(version.serving, serving_db):
-            return version
+    """The kept version the served file is (the same inode, else a copy with the same size and
+    modification time), None if it is none of them."""
+    kept = versions(serving_db)
+    for same in (_same, _copy_of):
+        for version in reversed(kept):
+            if same(version.serving, serving_db):
+                return version
     return None
 
 

@@ -167,7 +167,10 @@ def is_locked(work_db: Path) -> bool:
         return False
     if str(path.resolve()) in _held:
         return True
-    fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+    except OSError:  # not ours to open: cannot tell
+        return False
     try:
         if _try_flock(fd):
             fcntl.flock(fd, fcntl.LOCK_UN)

@@ -187,8 +187,8 @@ def test_kill_9_during_publish(built_warehouse, new_month, tmp_path, concurrent)
     def publishing(data: Path) -> bool:  # the operations file being written beside its target
         return any((data / "serving").glob(".operations.duckdb.*.tmp"))
 
-    data, _ = _killed_then_rebuilt(built_warehouse, new_month, tmp_path, concurrent,
-                                   publishing, "publish")
+    _killed_then_rebuilt(built_warehouse, new_month, tmp_path, concurrent, publishing,
+                         "publish")
 
 
 def test_rollback_serves_the_previous_warehouse_again(concurrent, built_warehouse):

@@ -65,13 +65,32 @@ def _serve(env: dict[str, str], out: Path) -> tuple[subprocess.Popen, list[int],
             pytest.fail(f"hub serve did not come up ({proc.poll()}):\n{out.read_text()[-3000:]}")
         time.sleep(0.5)
     tree = descendants(proc.pid)
-    commands = " ".join(Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
-                        for pid in tree if _alive(pid))
-    assert "gunicorn" in commands and "dagster dev" in commands
-    assert "dagster-webserver" in commands or "dagster_webserver" in commands
-    assert "dagster-daemon" in commands or "dagster_daemon" in commands
-    assert not any(_port_free(port) for port in ports)
+    try:
+        commands = " ".join(_command(pid) for pid in tree)
+        # Superset's gunicorn and `dagster dev` with the webserver, daemon and code server
+        for server in ("gunicorn", "dagster dev", "-m dagster_webserver", "-m dagster._daemon",
+                       "dagster api grpc"):
+            assert server in commands, (server, commands)
+        assert not any(_port_free(port) for port in ports)
+    except BaseException:
+        _kill(proc, tree)
+        raise
     return proc, ports, tree
+
+
+def _command(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
+    except OSError:
+        return ""
+
+
+def _kill(proc: subprocess.Popen, tree: list[int]) -> None:
+    """Leave nothing running after a failed test."""
+    for pid in [proc.pid, *tree]:
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+    proc.wait()
 
 
 def _all_gone(tree: list[int], ports: list[int], timeout: float = 30) -> float:
@@ -81,8 +100,7 @@ def _all_gone(tree: list[int], ports: list[int], timeout: float = 30) -> float:
         if not any(_alive(pid) for pid in tree) and all(_port_free(p) for p in ports):
             return time.monotonic() - start
         time.sleep(0.2)
-    left = [Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")[:120]
-            for pid in tree if _alive(pid)]
+    left = [_command(pid)[:120] for pid in tree if _alive(pid)]
     for pid in tree:  # do not leave them to the next test
         if _alive(pid):
             os.kill(pid, signal.SIGKILL)
@@ -100,11 +118,11 @@ def test_sigterm_to_the_group_then_sigkill_stops_everything(serve_env, tmp_path)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-    assert _all_gone(tree, ports) < 30
+    print(f"SIGTERM: everything gone, ports free in {_all_gone(tree, ports):.1f}s")
 
 
 def test_sigkill_of_hub_serve_alone_stops_everything(serve_env, tmp_path):
     proc, ports, tree = _serve(serve_env, tmp_path / "serve.out")
     os.kill(proc.pid, signal.SIGKILL)  # no clean-up of its own at all
     proc.wait()
-    assert _all_gone(tree, ports) < 30
+    print(f"SIGKILL: everything gone, ports free in {_all_gone(tree, ports):.1f}s")
