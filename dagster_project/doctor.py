@@ -16,7 +16,7 @@ import sys
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
 
 from dagster_project import writer_lock
 from dagster_project.settings import Settings
@@ -29,6 +29,7 @@ DISK_MARGIN = GB // 2
 PACKAGES = ("dagster", "dagster-dbt", "dagster-webserver", "dbt-core", "dbt-duckdb", "duckdb",
             "apache-superset")
 MIN_PYTHON = (3, 11)
+PLACEHOLDER = "change-me"  # the value of every secret in .env.example
 
 
 @dataclass(frozen=True)
@@ -182,12 +183,20 @@ def check_duckdb(settings: Settings) -> list[Check]:
 
 
 def _service_urls() -> list[tuple[str, str]]:
-    """Environment variables holding a PostgreSQL or Redis URL (the production deployment)."""
+    """The PostgreSQL and Redis databases named in the environment (the production stack:
+    Superset's HUB_SUPERSET_METADATA_URI and HUB_REDIS_URL, Dagster's DAGSTER_PG_*), as
+    (what, URL): every variable holding a postgres… or redis… URL, and Dagster's storage."""
     found = []
     for var, value in sorted(os.environ.items()):
         scheme = value.split(":", 1)[0].lower() if "://" in value else ""
         if scheme.startswith(("postgres", "redis", "rediss")):
             found.append((var, value))
+    env = os.environ
+    if env.get("DAGSTER_PG_HOST"):
+        user, password = quote(env.get("DAGSTER_PG_USER", "")), quote(
+            env.get("DAGSTER_PG_PASSWORD", ""))
+        found.append(("DAGSTER_PG_*", f"postgresql://{user}:{password}@{env['DAGSTER_PG_HOST']}:"
+                      f"{env.get('DAGSTER_PG_PORT', '5432')}/{env.get('DAGSTER_PG_DB', '')}"))
     return found
 
 
@@ -256,13 +265,25 @@ def check_secrets(settings: Settings) -> list[Check]:
     else:
         out.append(Check(privacy.KEY_ENV, "ok", "demo mode: generated into "
                          f"{privacy.key_file(settings)} when first needed"))
+    if key == PLACEHOLDER:
+        out[-1] = Check(privacy.KEY_ENV, "error", f"still {PLACEHOLDER!r} (.env.example)",
+                        privacy.HOW_TO_MAKE_A_KEY)
     if production:
-        for var, why in (("HUB_SUPERSET_ADMIN_PASSWORD", "Superset's admin password"),):
-            if os.environ.get(var):
+        # Superset's secrets are in the environment of the `superset` and `init` services only
+        # (docker-compose.yml): elsewhere (the `code` service) their absence is no fault.
+        for var, why in (("HUB_SUPERSET_SECRET_KEY", "Superset's secret key"),
+                         ("HUB_SUPERSET_ADMIN_PASSWORD", "Superset's admin password")):
+            value = os.environ.get(var, "")
+            if value == PLACEHOLDER:
+                out.append(Check(var, "error", f"still {PLACEHOLDER!r} (.env.example)",
+                                 "set it in .env (e.g. `openssl rand -hex 24`)"))
+            elif value:
                 out.append(Check(var, "ok", "set"))
             else:
-                out.append(Check(var, "error", f"HUB_MODE=production and {why} is not set",
-                                 f"set {var} (from the .env file the deployment reads)"))
+                out.append(Check(var, "warn", f"HUB_MODE=production and {why} is not set here "
+                                 "(needed where Superset runs: its files under "
+                                 "HUB_SUPERSET_HOME are used otherwise)",
+                                 f"set {var} from .env where Superset runs"))
     return out
 
 

@@ -44,17 +44,23 @@ def test_doctor_on_a_built_warehouse_then_what_blocks(built_warehouse, monkeypat
         monkeypatch.delenv("HUB_PSEUDONYMISATION_KEY", raising=False)
         monkeypatch.delenv("HUB_SUPERSET_ADMIN_PASSWORD", raising=False)
         monkeypatch.setenv("HUB_TEST_PG_URL", f"postgresql://hub:s3cretpw@127.0.0.1:{closed}/x")
+        monkeypatch.setenv("DAGSTER_PG_HOST", "127.0.0.1")
+        monkeypatch.setenv("DAGSTER_PG_PORT", str(closed))
+        monkeypatch.setenv("DAGSTER_PG_PASSWORD", "pgs3cret")
+        monkeypatch.setenv("HUB_SUPERSET_SECRET_KEY", "change-me")
         checks = doctor.run_checks(settings_of(built_warehouse.data_dir))
     found = _by_name(checks)
     assert found["port Superset"].status == "error"
     assert "HUB_SUPERSET_PORT" in found["port Superset"].fix
     assert found["HUB_PSEUDONYMISATION_KEY"].status == "error"
-    assert found["HUB_SUPERSET_ADMIN_PASSWORD"].status == "error"
+    assert found["HUB_SUPERSET_ADMIN_PASSWORD"].status == "warn"
+    assert found["HUB_SUPERSET_SECRET_KEY"].status == "error"  # the .env.example placeholder
+    assert found["DAGSTER_PG_*"].status == "error"
     assert found["HUB_TEST_PG_URL"].status == "error"
     assert f"127.0.0.1:{closed}" in found["HUB_TEST_PG_URL"].detail
     text = doctor.report(checks)
-    assert "s3cretpw" not in text and "hub:" not in text.replace("hub doctor:", "")
-    assert text.splitlines()[-1].startswith("hub doctor: 4 blocking")
+    assert "s3cret" not in text and "hub:" not in text.replace("hub doctor:", "")
+    assert text.splitlines()[-1].startswith("hub doctor: 5 blocking")
 
 
 def test_each_build_leaves_its_summary_as_json_and_as_dagster_metadata(built_warehouse):
