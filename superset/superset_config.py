@@ -69,6 +69,8 @@ if _REDIS_URL:
     # SQL Lab's stored results are keyed by query: a republished warehouse never reuses them.
     RESULTS_BACKEND = _RedisCache(host=_redis.Redis.from_url(_REDIS_URL),
                                   key_prefix="superset_results_", default_timeout=86400)
+    # Logins limited per client (Superset's AUTH_RATE_LIMIT), counted in Redis for all workers.
+    RATELIMIT_ENABLED = _PRODUCTION
     RATELIMIT_STORAGE_URI = _REDIS_URL
 
 # No telemetry or outside requests from a machine that may not reach the internet.

@@ -6,8 +6,8 @@ variables an `.env` file would hold), its health check, its `depends_on` conditi
 volumes. The only differences are those of running on one machine instead of a container
 network, applied by `Loopback`:
 - addresses: a service's name, `0.0.0.0`, `127.0.0.1` or `localhost` with the service's
-  container port become 127.0.0.1 with a free port; a value that is a container port or `0.0.0.0`
-  alone becomes that free port or 127.0.0.1;
+  container port become 127.0.0.1 with a free port; so do a `*_HOST` variable naming a service,
+  a `*_PORT` variable or `-p`/`--port` argument holding a container port, and `0.0.0.0`;
 - paths: `/app` (the image's copy of the repository) is the repository, and every volume's
   container path (`/srv/hub/...`) is a folder of the test;
 - programs: the image's PATH (`/app/.venv/bin` first) is the repository's virtual environment;
@@ -102,13 +102,31 @@ class Loopback:
         value = re.sub(rf"(?<![\w.])({re.escape(IMAGE_ROOT)})(?=/|$|:)", str(REPO_ROOT), value)
         return re.sub(r"(?<![\w.])/srv/hub(?=/|$)", str(self.volume_root / "srv" / "hub"), value)
 
-    def value(self, value: str) -> str:
-        if value in CONTAINER_PORTS or value == "0.0.0.0":
-            return "127.0.0.1"
+    def _port(self, value: str) -> str:
         by_port = {str(p): s for s, p in CONTAINER_PORTS.items()}
-        if value in by_port:
-            return str(self.ports[by_port[value]])
+        return str(self.ports[by_port[value]]) if value in by_port else value
+
+    def env_value(self, key: str, value: str) -> str:
+        """A variable: `*_HOST` naming a service is 127.0.0.1, `*_PORT` a container port is
+        that service's free port, other values as `text`."""
+        if key.endswith("_HOST") and (value in CONTAINER_PORTS or value == "0.0.0.0"):
+            return "127.0.0.1"
+        if key.endswith("_PORT"):
+            return self._port(value)
         return self.text(value)
+
+    def args(self, argv: list[str]) -> list[str]:
+        """Command arguments: `0.0.0.0` is 127.0.0.1, the value of `-p`/`--port` a container
+        port is that service's free port, others as `text`."""
+        mapped = []
+        for i, arg in enumerate(argv):
+            if arg == "0.0.0.0":
+                mapped.append("127.0.0.1")
+            elif i and argv[i - 1] in ("-p", "--port"):
+                mapped.append(self._port(arg))
+            else:
+                mapped.append(self.text(arg))
+        return mapped
 
     def path(self, container_path: str) -> Path:
         return Path(self.text(container_path))
@@ -141,14 +159,14 @@ class Service:
                 "PATH": "/usr/local/bin:/usr/bin:/bin"}
         env = dict(base)
         for key, value in self.image_env.items():
-            env[key] = self.loopback.value(value.replace("$PATH", base["PATH"]))
-        env.update({k: self.loopback.value(v) for k, v in self.environment.items()})
+            env[key] = self.loopback.env_value(key, value.replace("$PATH", base["PATH"]))
+        env.update({k: self.loopback.env_value(k, v) for k, v in self.environment.items()})
         return env
 
     def resolve(self, argv: list[str], env: dict[str, str]) -> list[str]:
         program = shutil.which(argv[0], path=env["PATH"])
         assert program, f"{self.name}: {argv[0]} is not on the image's PATH ({env['PATH']})"
-        return [program, *(self.loopback.value(a) for a in argv[1:])]
+        return [program, *self.loopback.args(argv)[1:]]
 
     def start(self, logs: Path, extra_args: tuple[str, ...] = (),
               extra_env: dict[str, str] | None = None) -> None:

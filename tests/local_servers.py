@@ -26,7 +26,11 @@ def pg_bindir() -> Path:
 
 
 def _as_postgres(argv: list[str]) -> list[str]:
-    return ["runuser", "-u", "postgres", "--", *argv] if os.geteuid() == 0 else argv
+    if os.geteuid() != 0:
+        return argv
+    runuser = shutil.which("runuser", path="/usr/sbin:/sbin:/usr/bin:/bin")
+    assert runuser, "running as root, and no runuser to start PostgreSQL as `postgres`"
+    return [runuser, "-u", "postgres", "--", *argv]
 
 
 def postgres_workdir() -> Path:
@@ -67,9 +71,10 @@ def start_postgres(service: Service, workdir: Path, logs: Path) -> None:
                if m.split(":")[1].startswith(INITDB_DIR)]
     assert scripts, f"postgres: nothing mounted into {INITDB_DIR}"
     for script in scripts:
-        subprocess.run(["sh", str(REPO_ROOT / script)], env={
-            **env, "PGHOST": str(workdir), "PGPORT": str(port)}, check=True,
-            capture_output=True)
+        ran = subprocess.run(["sh", str(REPO_ROOT / script)], env={
+            **env, "PGHOST": str(workdir), "PGPORT": str(port)}, check=False,
+            capture_output=True, text=True)
+        assert ran.returncode == 0, f"{script} exited {ran.returncode}:\n{ran.stderr}"
 
 
 def start_redis(service: Service, workdir: Path, logs: Path) -> None:

@@ -3,7 +3,7 @@
 # POSTGRES_USER: one database and one owner per consumer, so that Superset's credentials cannot
 # read Dagster's storage and the other way round. Passwords from the environment (.env).
 set -eu
-psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname "${POSTGRES_DB:-$POSTGRES_USER}" \
+psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname postgres \
   -v dagster_db="$DAGSTER_PG_DB" -v dagster_user="$DAGSTER_PG_USER" \
   -v dagster_password="$DAGSTER_PG_PASSWORD" \
   -v superset_db="$SUPERSET_PG_DB" -v superset_user="$SUPERSET_PG_USER" \
