@@ -219,11 +219,15 @@ class Service:
             return ""
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
+    def terminate(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+
     def stop(self) -> None:
         """As `docker compose stop`: SIGTERM, then SIGKILL after a grace period."""
         if self.proc is None or self.proc.poll() is not None:
             return
-        os.killpg(self.proc.pid, signal.SIGTERM)
+        self.terminate()
         try:
             self.proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
