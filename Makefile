@@ -18,7 +18,8 @@ LINT_DB := $(CURDIR)/data/lint/lint.duckdb
 CHROMIUM ?= $(or $(HUB_CHROMIUM),/usr/bin/chromium)
 BROWSER_PACKAGES := chromium fonts-dejavu-core poppler-utils
 
-.PHONY: install demo build generate serve test lint pytest browser screenshots bench clean
+.PHONY: install demo build generate serve test lint pytest browser servers test-production \
+	screenshots bench clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -76,10 +77,39 @@ browser:
 	[ -x "$(CHROMIUM)" ] || { echo "make browser: still no $(CHROMIUM) after apt-get" >&2; exit 1; }; \
 	command -v pdftotext >/dev/null || { echo "make browser: still no pdftotext after apt-get" >&2; exit 1; }
 
+# PostgreSQL and Redis for the production test (tests/test_production.py runs the services of
+# docker-compose.yml from the virtual environment, no Docker): Debian's packages, installed with
+# apt-get (as root, or through sudo) when missing. The test starts its own clusters on free
+# loopback ports in a temporary folder; the packages' own services are not needed.
+SERVER_PACKAGES := postgresql redis-server
+servers:
+	@if ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 && command -v redis-server >/dev/null; \
+		then exit 0; fi; \
+	if ! command -v apt-get >/dev/null; then \
+		echo "make servers: PostgreSQL or Redis is missing and there is no apt-get: install" \
+			"$(SERVER_PACKAGES) (the test looks in /usr/lib/postgresql/*/bin and PATH)" >&2; exit 1; fi; \
+	if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null; then SUDO=sudo; else \
+		echo "make servers: PostgreSQL or Redis is missing and installing them needs root; as root run:" \
+			"apt-get update && apt-get install -y --no-install-recommends $(SERVER_PACKAGES)" >&2; \
+		exit 1; fi; \
+	echo "make servers: installing $(SERVER_PACKAGES) with apt-get"; \
+	$$SUDO apt-get update -qq && \
+	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		$(SERVER_PACKAGES) || { echo "make servers: apt-get could not install" \
+		"$(SERVER_PACKAGES); install them as root" >&2; exit 1; }; \
+	ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || { echo "make servers: still no pg_ctl" \
+		"in /usr/lib/postgresql/*/bin after apt-get" >&2; exit 1; }; \
+	command -v redis-server >/dev/null || { echo "make servers: still no redis-server after" \
+		"apt-get" >&2; exit 1; }
+
+# The production stack (docker-compose.yml) run without Docker; also part of `make pytest`.
+test-production: install servers
+	$(BIN)/pytest -p no:xdist tests/test_production.py
+
 # Two pytest-xdist workers; tests/conftest.py groups the tests (one Superset server, one session
 # warehouse for both). PYTEST_WORKERS=0 runs everything in one process.
 PYTEST_WORKERS ?= 2
-pytest: install browser
+pytest: install browser servers
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder --durations=25
 
 test: lint pytest

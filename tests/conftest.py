@@ -235,8 +235,8 @@ SUPERSET_MODULES = "test_superset_"
 
 # The longest modules (about a minute or more each), longest first: within their rank they are
 # handed out first, so that no long one starts last while the other worker sits idle.
-LONG_MODULES = ("test_build_safety", "test_incremental", "test_ingest_rows", "test_rebuild",
-                "test_serve_supervision", "test_bench", "test_dbt_unit")
+LONG_MODULES = ("test_build_safety", "test_production", "test_incremental", "test_ingest_rows",
+                "test_rebuild", "test_serve_supervision", "test_bench", "test_dbt_unit")
 
 
 def _module_rank(item: pytest.Item) -> tuple[int, int]:

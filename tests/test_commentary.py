@@ -160,3 +160,51 @@ def test_caveats_for_a_partner_that_did_not_deliver_and_a_high_quarantine_rate()
     days = KpiValue("riverton", "Riverton", OCT, "sl_days_pct", "Service-level days", "pct",
                     "higher_is_better", Decimal(90), Decimal(90), "green", 1, Decimal(21))
     assert caveats(OCT, [], [days]) == []  # 21 days are a month, not a small sample
+
+
+# ---------------------------------------------------------------- completeness (pack_data.py)
+
+
+def _deliveries_db(path, delivered):
+    """A hand-made serving file: two partners expecting telephony, deliveries as given."""
+    import duckdb
+
+    con = duckdb.connect(str(path))
+    con.execute("create schema marts")
+    con.execute("create table marts.kpi_freshness as select * from (values "
+                "('a', 'telephony', true), ('b', 'telephony', true), "
+                "('c', 'telephony', false)) t(partner_code, source, is_expecting_deliveries)")
+    con.execute("create table marts.kpi_deliveries (partner_code varchar, source varchar, "
+                "month date)")
+    for partner, month in delivered:
+        con.execute("insert into marts.kpi_deliveries values (?, 'telephony', ?)",
+                    [partner, month])
+    con.execute("create table marts.kpi_scorecard as select distinct month "
+                "from marts.kpi_deliveries")
+    con.close()
+
+
+def test_the_latest_complete_month_and_the_months_still_missing(tmp_path):
+    import duckdb
+
+    from dagster_project.report.pack_data import (
+        data_months,
+        latest_complete_month,
+        missing_deliveries,
+    )
+
+    jan, feb, mar, apr = (dt.date(2024, m, 1) for m in (1, 2, 3, 4))
+    # b starts in February (January is not missing for it), misses March; April is the
+    # current month on 2024-04-10 (not ended); c is not expected and never counts.
+    path = tmp_path / "serving.duckdb"
+    _deliveries_db(path, [("a", jan), ("a", feb), ("a", mar), ("a", apr), ("b", feb),
+                          ("b", apr), ("c", jan)])
+    assert latest_complete_month(path, dt.date(2024, 4, 10)) == feb
+    assert latest_complete_month(path, dt.date(2024, 5, 2)) == apr
+    con = duckdb.connect(str(path), read_only=True)
+    assert missing_deliveries(con, data_months(jan, apr)) == [(mar, "b", "telephony")]
+    assert missing_deliveries(con, []) == []
+    con.close()
+    empty = tmp_path / "empty.duckdb"
+    _deliveries_db(empty, [])
+    assert latest_complete_month(empty, dt.date(2024, 4, 10)) is None

@@ -220,19 +220,27 @@ def provision(demo: bool) -> None:
         started = time.monotonic()
         admin = _ensure_user("admin", ["Admin"], "Hub", "Admin",
                              os.environ["HUB_SUPERSET_ADMIN_PASSWORD"])
-        contents = build_bundle(repo / "superset" / "assets",
-                                repo / "dbt" / "target" / "manifest.json",
-                                Path(os.environ["HUB_SERVING_DB"]))
-        _import_assets(admin, contents)
-        uuids = _bundle_uuids(contents)
-        removed = _remove_stale_assets(home / "provisioned.json", uuids)
+        serving_db = Path(os.environ["HUB_SERVING_DB"])
+        contents: dict[str, str] = {}
+        uuids: dict[str, list[str]] | None = None
+        removed = 0
+        if serving_db.exists():
+            contents = build_bundle(repo / "superset" / "assets",
+                                    repo / "dbt" / "target" / "manifest.json", serving_db)
+            _import_assets(admin, contents)
+            uuids = _bundle_uuids(contents)
+            removed = _remove_stale_assets(home / "provisioned.json", uuids)
+        else:  # production stack before its first build: metadata, roles and admin only
+            _log(f"no serving warehouse at {serving_db} yet: dashboards, datasets and row-level "
+                 "security are provisioned by the next run after the first build")
         partners = load_partners(Path(os.environ["HUB_PARTNERS_DIR"]))
         specs = security.role_specs(list(partners))
         _retire_roles(specs)
         tables = db.session.query(SqlaTable).all()
         _apply_roles(specs, tables)
         filtered = _apply_rls(specs, tables)
-        _apply_dashboard_roles(specs, set(uuids["dashboards"]))
+        if uuids is not None:
+            _apply_dashboard_roles(specs, set(uuids["dashboards"]))
         users = security.demo_users(list(partners))
         if demo:
             password = os.environ["HUB_DEMO_PASSWORD"]
@@ -244,7 +252,8 @@ def provision(demo: bool) -> None:
             demo_note = (f"production mode, {_deactivate_demo_users([u.username for u in users])}"
                          " demo users deactivated")
         db.session.commit()
-        (home / "provisioned.json").write_text(json.dumps(uuids, indent=1))
+        if uuids is not None:
+            (home / "provisioned.json").write_text(json.dumps(uuids, indent=1))
         _log(f"{len(contents)} asset files ({removed} stale removed), {len(specs)} roles, "
              f"row-level security on {filtered} datasets, {demo_note} "
              f"({time.monotonic() - started:.0f}s)")

@@ -29,8 +29,9 @@ def _from_env_or_file(var: str, path: Path) -> str:
 
 
 def secret_key(ss: SupersetSettings) -> str:
-    """Flask's SECRET_KEY (signs sessions, encrypts stored credentials)."""
-    return _read_or_create(ss.secret_key_file, 42)
+    """Flask's SECRET_KEY (signs sessions, encrypts stored credentials):
+    `HUB_SUPERSET_SECRET_KEY` (the production stack), else generated once into a 0600 file."""
+    return os.environ.get("HUB_SUPERSET_SECRET_KEY") or _read_or_create(ss.secret_key_file, 42)
 
 
 def admin_password(ss: SupersetSettings) -> str:

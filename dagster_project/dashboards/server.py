@@ -29,7 +29,8 @@ def provision_env(ss: SupersetSettings) -> dict[str, str]:
 
 def provision(ss: SupersetSettings) -> None:
     """Create or update the metadata database, assets, roles, security and users."""
-    if not ss.hub.serving_db.exists():
+    if ss.demo and not ss.hub.serving_db.exists():
+        # (production: the metadata, roles and admin are provisioned before the first build)
         raise SupersetError(f"no serving warehouse at {ss.hub.serving_db}: run `hub build` first")
     ensure_manifest(ss.hub)
     ss.home.mkdir(parents=True, exist_ok=True)

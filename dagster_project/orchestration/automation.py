@@ -8,6 +8,7 @@ number of partner-months involved.
 
 import datetime as dt
 import json
+import os
 
 import dagster as dg
 import duckdb
@@ -69,7 +70,11 @@ def changed_partner_months(settings, partners, cursor: dict[str, list[float]] | 
     return changed, current
 
 
-@dg.sensor(job=build_warehouse_job, minimum_interval_seconds=60,
+# Seconds between two looks at the landing folder: HUB_LANDING_SENSOR_SECONDS, default 60.
+LANDING_SENSOR_SECONDS = int(os.environ.get("HUB_LANDING_SENSOR_SECONDS", "60"))
+
+
+@dg.sensor(job=build_warehouse_job, minimum_interval_seconds=LANDING_SENSOR_SECONDS,
            default_status=dg.DefaultSensorStatus.RUNNING,
            description="Starts one batched load + dbt build + publish when files appear or "
                        "change in the landing folder.")

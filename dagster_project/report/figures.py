@@ -18,7 +18,7 @@ class MonthFigures:
     month: dt.date
     partners: dict[str, str]  # partner_code -> partner_name
     kpis: dict[str, list[KpiValue]]  # kpi_code -> rows up to `month`, by partner then month
-    deliveries: list[Delivery]  # every expected partner-source of the month
+    deliveries: list[Delivery]  # every partner-source expected or delivered in the month
 
     def of_month(self, kpi_code: str, month: dt.date | None = None) -> list[KpiValue]:
         month = month or self.month
@@ -53,9 +53,19 @@ def read_month(serving_db: Path, month: dt.date,
         delivered = {(p, s): (read, quarantined) for p, s, read, quarantined in con.execute("""
             select partner_code, source, rows_read, rows_quarantined
             from marts.kpi_deliveries where month = ?""", [month]).fetchall()}
+        # expected: configured to deliver and delivering since this month or before; and any
+        # partner-source that delivered this month (a closed data set included)
         expected = con.execute("""
-            select partner_code, source from marts.kpi_freshness
-            where is_expecting_deliveries order by 1, 2""").fetchall()
+            select freshness.partner_code, freshness.source
+            from marts.kpi_freshness as freshness
+            where freshness.is_expecting_deliveries
+              and exists (select 1 from marts.kpi_deliveries as deliveries
+                          where deliveries.partner_code = freshness.partner_code
+                            and deliveries.source = freshness.source
+                            and deliveries.month <= ?)
+            union
+            select partner_code, source from marts.kpi_deliveries where month = ?
+            order by 1, 2""", [month, month]).fetchall()
     finally:
         con.close()
     deliveries = [Delivery(p, partners.get(p, p), s, *delivered.get((p, s), (None, 0)))

@@ -66,10 +66,10 @@ class PackData:
 
     def months(self, span: int = TREND_MONTHS) -> list[dt.date]:
         """The `span` months up to the pack's month, oldest first."""
-        out = [self.month]
-        while len(out) < span:
-            out.insert(0, previous_month(out[0]))
-        return out
+        first = self.month
+        for _ in range(span - 1):
+            first = previous_month(first)
+        return data_months(first, self.month)
 
 
 def months_with_data(serving_db: Path) -> list[dt.date]:
@@ -81,34 +81,50 @@ def months_with_data(serving_db: Path) -> list[dt.date]:
         con.close()
 
 
+# Partner-sources expected to deliver (configured so, and delivered at least once) that have no
+# delivery in one of the months given, from their first delivered month on.
+_MISSING_DELIVERIES = """
+    with expected as (
+        select freshness.partner_code, freshness.source, min(deliveries.month) as first_month
+        from marts.kpi_freshness as freshness
+        inner join marts.kpi_deliveries as deliveries
+            on freshness.partner_code = deliveries.partner_code
+            and freshness.source = deliveries.source
+        where freshness.is_expecting_deliveries
+        group by all
+    ),
+    months as (select cast(unnest(?) as date) as month)
+    select months.month, expected.partner_code, expected.source
+    from expected
+    cross join months
+    left join marts.kpi_deliveries as deliveries
+        on deliveries.partner_code = expected.partner_code
+        and deliveries.source = expected.source
+        and deliveries.month = months.month
+    where months.month >= expected.first_month and deliveries.month is null
+    order by 2, 3, 1"""
+
+
+def missing_deliveries(con: duckdb.DuckDBPyConnection, months: list[dt.date]
+                       ) -> list[tuple[dt.date, str, str]]:
+    """(month, partner, source) of every expected delivery absent in `months`."""
+    return con.execute(_MISSING_DELIVERIES, [months]).fetchall() if months else []
+
+
 def latest_complete_month(serving_db: Path, today: dt.date) -> dt.date | None:
     """The latest calendar month that has ended by `today` in which every partner expecting
     deliveries delivered every source it delivers at all; else the latest ended month with
     figures; None when there is none."""
     con = duckdb.connect(str(serving_db), read_only=True)
     try:
-        rows = con.execute("""
-            with expected as (
-                select partner_code, source from marts.kpi_freshness
-                where is_expecting_deliveries and latest_month is not null
-            ),
-            months as (
-                select distinct month from marts.kpi_scorecard where month < ?
-            )
-            select months.month,
-                   count(expected.partner_code) = count(deliveries.partner_code) as is_complete
-            from months
-            cross join expected
-            left join marts.kpi_deliveries as deliveries
-                on deliveries.month = months.month
-                and deliveries.partner_code = expected.partner_code
-                and deliveries.source = expected.source
-            group by months.month
-            order by months.month desc""", [today.replace(day=1)]).fetchall()
+        months = [m for (m,) in con.execute(
+            "select distinct month from marts.kpi_scorecard where month < ? order by 1 desc",
+            [today.replace(day=1)]).fetchall()]
+        incomplete = {m for m, _, _ in missing_deliveries(con, months)}
     finally:
         con.close()
-    complete = [m for m, ok in rows if ok]
-    return complete[0] if complete else (rows[0][0] if rows else None)
+    complete = [m for m in months if m not in incomplete]
+    return complete[0] if complete else (months[0] if months else None)
 
 
 def _definitions(reference_dir: Path) -> list[Definition]:
@@ -118,6 +134,14 @@ def _definitions(reference_dir: Path) -> list[Definition]:
     return [Definition(code, rows[code]["kpi_name"], rows[code]["unit"],
                        rows[code]["direction"].replace("_", " "), rows[code]["target"],
                        rows[code]["description"]) for code in wanted if code in rows]
+
+
+def data_months(first: dt.date, last: dt.date) -> list[dt.date]:
+    """Every month from `first` to `last`, oldest first."""
+    out = [last]
+    while out[0] > first:
+        out.insert(0, previous_month(out[0]))
+    return out
 
 
 def _pct(numerator, denominator) -> float | None:
@@ -176,30 +200,7 @@ def read_pack(serving_db: Path, reference_dir: Path, month: dt.date,
         for _ in range(COMPLETENESS_MONTHS - 1):
             window = previous_month(window)
         missing: dict[tuple[str, str], list[dt.date]] = {}
-        for partner, source, missed in con.execute("""
-                with expected as (
-                    select freshness.partner_code, freshness.source,
-                           min(deliveries.month) as first_month
-                    from marts.kpi_freshness as freshness
-                    inner join marts.kpi_deliveries as deliveries
-                        on freshness.partner_code = deliveries.partner_code
-                        and freshness.source = deliveries.source
-                    where freshness.is_expecting_deliveries
-                    group by all
-                ),
-                months as (
-                    select cast(unnest(generate_series(cast(? as date), cast(? as date),
-                                                       interval 1 month)) as date) as month
-                )
-                select expected.partner_code, expected.source, months.month
-                from expected
-                cross join months
-                left join marts.kpi_deliveries as deliveries
-                    on deliveries.partner_code = expected.partner_code
-                    and deliveries.source = expected.source
-                    and deliveries.month = months.month
-                where months.month >= expected.first_month and deliveries.month is null
-                order by 1, 2, 3""", [window, month]).fetchall():
+        for missed, partner, source in missing_deliveries(con, data_months(window, month)):
             missing.setdefault((partner, source), []).append(missed)
     finally:
         con.close()

@@ -129,10 +129,9 @@ def summary_rows(data: PackData) -> list[dict]:
 
 def summary_header(data: PackData) -> list[dict]:
     out = []
+    defined = {d.kpi_code: d for d in data.definitions}
     for code in HEADLINE_KPIS:
-        rows = data.figures.of_month(code) or data.figures.kpis.get(code, [])
-        unit = rows[0].unit if rows else "pct"
-        name = rows[0].kpi_name if rows else code
+        unit, name = defined[code].unit, defined[code].kpi_name
         target = _target_of(data.figures.of_month(code))
         out.append({"kpi_code": code, "kpi_name": name,
                     "target": "" if target is None else figure(target, unit),

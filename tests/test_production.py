@@ -1,0 +1,332 @@
+"""The production stack (docker-compose.yml) run without Docker, from the compose file itself.
+
+PostgreSQL and Redis come from Debian's packages (`make servers`); every other service runs the
+compose file's command with its environment from the repository's virtual environment
+(tests/compose_stack.py says exactly what differs). The daemon's landing sensor sees a landed
+delivery, the queued run builds and publishes, and Superset (metadata in PostgreSQL, caches in
+Redis) shows a partner user its own rows only. The last test checks that what ran is what the
+compose file says, so that the two cannot drift.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import psycopg2
+import pytest
+import redis
+import requests
+
+from dagster_project.readiness import free_port
+from dagster_project.settings import REPO_ROOT
+from tests.compose_stack import (
+    COMPOSE_FILE,
+    CONTAINER_PORTS,
+    Loopback,
+    Service,
+    dockerfile_env,
+    load_compose,
+    start_order,
+    wait_for,
+)
+from tests.local_servers import postgres_workdir, start_postgres, start_redis
+from tests.superset_client import SupersetClient
+
+SERVICES = {"postgres", "redis", "init", "code", "dagster-webserver", "dagster-daemon",
+            "superset"}
+VOLUMES = {"postgres", "landing", "data", "reports", "dagster", "superset"}
+# One month of the fictional partners' sample data (telephony and CRM), small.
+LANDING_ARGS = ["--months", "1", "--end-month", "2024-03", "--seed", "7", "--scale", "0.1"]
+PARTNER = "eastbrook"
+COUNT = {"expressionType": "SQL", "sqlExpression": "count(*)", "label": "n_rows"}
+
+
+def env_file() -> dict[str, str]:
+    """What the operator's `.env` holds (.env.example): generated secrets, and short intervals
+    (files are moved in whole: no settle time; the sensor looks every 2 s; one web worker)."""
+    names = [line.split("=", 1)[0] for line in
+             (REPO_ROOT / ".env.example").read_text().splitlines()
+             if line and not line.startswith("#")]
+    values = {name: secrets.token_hex(16) for name in names}
+    values.update(HUB_SETTLE_SECONDS="0", HUB_LANDING_SENSOR_SECONDS="2", SUPERSET_WORKERS="1")
+    return values
+
+
+class Stack:
+    def __init__(self, root: Path):
+        self.root = root
+        self.variables = env_file()
+        self.compose = load_compose(self.variables)
+        self.loopback = Loopback({name: free_port() for name in CONTAINER_PORTS},
+                                 root / "volumes")
+        image_env = dockerfile_env()
+        self.services = {name: Service(name, spec, self.loopback, image_env)
+                         for name, spec in self.compose["services"].items()}
+        self.logs = root / "logs"
+        self.logs.mkdir(parents=True)
+        self.volumes: dict[str, Path] = {}  # named volume -> this test's folder
+        self.started: list[str] = []
+        self.init_runs = 0
+        self.pg_dir: Path | None = None
+        self.landed: list[Path] = []
+        self.timings: dict[str, float] = {}
+
+    def mount_volumes(self) -> None:
+        for name, service in self.services.items():
+            for mount in service.spec.get("volumes", []):
+                source, target = mount.split(":")[:2]
+                if source not in self.compose["volumes"]:
+                    continue  # a bind mount of the repository (the postgres init script)
+                if name == "postgres":  # Debian's server keeps its data in its own folder
+                    continue
+                folder = self.loopback.path(target)
+                assert self.volumes.setdefault(source, folder) == folder, (
+                    f"volume {source} is mounted at different paths")
+                folder.mkdir(parents=True, exist_ok=True)
+
+    def satisfy(self, name: str) -> None:
+        """Wait for the `depends_on` conditions of service `name`."""
+        for dep, rule in (self.services[name].spec.get("depends_on") or {}).items():
+            condition = rule["condition"]
+            if condition == "service_healthy":
+                self.services[dep].wait_healthy()
+            elif condition == "service_completed_successfully":
+                service = self.services[dep]
+                assert service.wait_exit(600) == 0, f"{dep} failed:\n{service.log_tail()}"
+            else:
+                raise AssertionError(f"{name}: unknown depends_on condition {condition}")
+
+    def up(self, after: dict[str, Callable[[], None]] | None = None) -> None:
+        """Start every service once its `depends_on` conditions hold; `after[name]` runs once
+        `name` has started. Then wait until every service with a health check is healthy."""
+        self.mount_volumes()
+        for name in start_order(self.compose["services"]):
+            self.satisfy(name)
+            service = self.services[name]
+            if name == "postgres":
+                self.pg_dir = postgres_workdir()
+                start_postgres(service, self.pg_dir, self.logs)
+            elif name == "redis":
+                redis_dir = self.root / "redis"
+                redis_dir.mkdir()
+                start_redis(service, redis_dir, self.logs)
+            else:
+                service.start(self.logs)
+                self.init_runs += name == "init"
+            self.started.append(name)
+            if after and name in after:
+                after[name]()
+        for name in self.started:
+            if "healthcheck" in self.services[name].spec:
+                self.services[name].wait_healthy()
+
+    def run_init(self) -> None:
+        """`docker compose run --rm init`, as after the first build (README "Production")."""
+        init = self.services["init"]
+        assert init.run_once(self.logs, 600) == 0, init.log_tail()
+        self.init_runs += 1
+
+    def down(self) -> None:
+        """Stop the stack as compose does: dependents before what they depend on, those of a
+        level together (the Dagster and Superset processes, then PostgreSQL and Redis)."""
+        started = time.monotonic()
+        servers = [n for n in reversed(self.started) if n in ("postgres", "redis")]
+        for level in ([n for n in reversed(self.started) if n not in servers], servers):
+            for name in level:
+                self.services[name].terminate()
+            for name in level:
+                self.services[name].stop()
+        self.timings["down"] = time.monotonic() - started
+        if self.pg_dir is not None:
+            shutil.rmtree(self.pg_dir, ignore_errors=True)
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.loopback.ports[service]}"
+
+    def graphql(self, query: str) -> dict:
+        answer = requests.post(f"{self.url('dagster-webserver')}/graphql",
+                               json={"query": query}, timeout=30)
+        answer.raise_for_status()
+        return answer.json()["data"]
+
+    def sql(self, dbname: str, query: str, *params) -> list[tuple]:
+        """A query on the stack's `dagster` or `superset` database, as its owner."""
+        pg = self.services["postgres"].env
+        prefix = "DAGSTER_PG" if dbname == "dagster" else "SUPERSET_PG"
+        con = psycopg2.connect(host="127.0.0.1", port=self.loopback.ports["postgres"],
+                               dbname=pg[f"{prefix}_DB"], user=pg[f"{prefix}_USER"],
+                               password=pg[f"{prefix}_PASSWORD"])
+        try:
+            with con.cursor() as cur:
+                cur.execute(query, params)
+                return cur.fetchall()
+        finally:
+            con.close()
+
+
+def land_delivery(stack: Stack) -> list[Path]:
+    """Generate a month of sample files elsewhere, then move them into the landing volume
+    (each file appears whole, as a partner's upload completed by a rename)."""
+    staging = stack.root / "staging"
+    env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": str(stack.root),
+           "HUB_DATA_DIR": str(staging)}
+    subprocess.run([str(Path(sys.executable).with_name("hub")), "generate", *LANDING_ARGS],
+                   env=env, check=True, capture_output=True)
+    landing = stack.volumes["landing"]
+    moved = []
+    for path in sorted((staging / "landing").rglob("*")):
+        if path.is_file():
+            target = landing / path.relative_to(staging / "landing")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            path.rename(target)
+            moved.append(target)
+    assert moved
+    return moved
+
+
+def dagster_home_files() -> dict[str, float]:
+    home = REPO_ROOT / "deploy" / "dagster"
+    return {str(p.relative_to(home)): p.stat().st_mtime for p in home.rglob("*")}
+
+
+RUNS = """{ runsOrError(filter: {tags: [{key: "hub/trigger", value: "landing_files_sensor"}]})
+  { ... on Runs { results { runId status } } } }"""
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    stack = Stack(tmp_path_factory.mktemp("production"))
+    stack.dagster_home_before = dagster_home_files()
+    started = time.monotonic()
+
+    def land() -> None:  # once the daemon runs: the delivery arrives while the stack is up
+        stack.landed = land_delivery(stack)
+
+    try:
+        stack.up(after={"dagster-daemon": land})
+        stack.timings["up"] = time.monotonic() - started
+
+        def finished():
+            runs = stack.graphql(RUNS)["runsOrError"]["results"]
+            done = [r for r in runs if r["status"] in ("SUCCESS", "FAILURE", "CANCELED")]
+            return done or None
+
+        daemon = stack.services["dagster-daemon"]
+        stack.sensor_runs = wait_for(finished, 600, "the landing sensor's run to finish",
+                                     daemon.proc, lambda: stack.services["code"].log_tail())
+        stack.timings["sensor run"] = time.monotonic() - started
+        stack.run_init()
+        stack.timings["init again"] = time.monotonic() - started
+        yield stack
+    finally:
+        stack.down()
+        print("production stack, seconds since start:", {
+            k: round(v, 1) for k, v in stack.timings.items()})
+
+
+def test_sensor_run_queued_built_and_published(stack):
+    (run,) = stack.sensor_runs
+    assert run["status"] == "SUCCESS", stack.services["code"].log_tail(80)
+    serving = stack.volumes["data"] / "serving" / "warehouse.duckdb"
+    assert serving.exists()
+    # Dagster's storage is PostgreSQL: the run went through the daemon's queue.
+    events = {row[0] for row in stack.sql(
+        "dagster", "select dagster_event_type from event_logs where run_id = %s", run["runId"])}
+    assert {"PIPELINE_ENQUEUED", "PIPELINE_STARTING", "PIPELINE_SUCCESS"} <= events
+    # DAGSTER_HOME is the image's /app/deploy/dagster: nothing may be written there.
+    assert dagster_home_files() == stack.dagster_home_before
+
+
+def _rows(answer) -> list[dict]:
+    assert answer.status_code == 200, answer.text[:500]
+    return [row for result in answer.json()["result"] for row in result["data"]]
+
+
+def test_partner_user_sees_only_its_rows(stack):
+    url = stack.url("superset")
+    admin = SupersetClient(url, "admin", stack.variables["SUPERSET_ADMIN_PASSWORD"])
+    dataset = next(d for d in admin.datasets() if d["table_name"] == "kpi_deliveries")
+    everyone = {r["partner_code"] for r in _rows(admin.query(dataset["id"], ["partner_code"],
+                                                             [COUNT]))}
+    assert PARTNER in everyone and len(everyone) > 1
+    # An operator adds a partner user (production creates no demo users).
+    role = admin.json("/api/v1/security/roles/", q=(
+        f"(filters:!((col:name,opr:eq,value:Partner_{PARTNER})))"))["result"]
+    assert len(role) == 1, role
+    password = secrets.token_hex(12)
+    created = admin.post("/api/v1/security/users/", {
+        "username": f"user_{PARTNER}", "first_name": "Partner", "last_name": "User",
+        "email": f"user_{PARTNER}@hub.invalid", "password": password, "active": True,
+        "roles": [role[0]["id"]]})
+    assert created.status_code in (200, 201), created.text[:500]
+    partner = SupersetClient(url, f"user_{PARTNER}", password)
+    rows = _rows(partner.query(dataset["id"], ["partner_code"], [COUNT]))
+    assert {r["partner_code"] for r in rows} == {PARTNER}
+    assert all(r["n_rows"] > 0 for r in rows)
+
+    # Superset's metadata is in PostgreSQL, without demo users; its caches are in Redis.
+    users = {row[0] for row in stack.sql("superset", "select username from ab_user")}
+    assert {"admin", f"user_{PARTNER}"} <= users and "board" not in users
+    # Session cookies only over HTTPS (the TLS proxy in front).
+    login_page = requests.get(f"{url}/login/", timeout=30)
+    assert re.search(r"session=[^;]*;.*Secure", login_page.headers.get("Set-Cookie", ""), re.I)
+    # The page's bootstrap data is memoized in CACHE_CONFIG: in Redis, not in the worker.
+    cache = redis.Redis(port=stack.loopback.ports["redis"],
+                        password=stack.variables["REDIS_PASSWORD"])
+    assert cache.keys("superset_metadata_*"), cache.keys("*")
+
+
+def test_what_ran_is_what_the_compose_file_says(stack):
+    compose = stack.compose
+    assert set(compose["services"]) == SERVICES
+    assert set(compose["volumes"]) == VOLUMES
+    assert set(stack.started) == SERVICES and stack.init_runs == 2
+    for name, service in stack.services.items():
+        spec = compose["services"][name]
+        if name in ("postgres", "redis"):
+            continue  # Debian's servers (tests/local_servers.py), checked below
+        # the command as written, each program from the image's PATH (the virtual environment)
+        assert [Path(service.argv[0]).name, *service.argv[1:]] == [
+            service.command[0], *stack.loopback.args(service.command)[1:]], name
+        assert Path(service.argv[0]).parent == Path(sys.executable).parent, name
+        # every variable of the service (and of the image), and none other
+        image = set(dockerfile_env())
+        assert set(service.env) == {"HOME", "LANG", "PATH"} | image | set(spec["environment"])
+        for key, value in spec["environment"].items():
+            assert service.env[key] == stack.loopback.env_value(key, str(value)), (name, key)
+        # its volumes are the test's folders of the same names
+        for mount in spec.get("volumes", []):
+            source, target = mount.split(":")[:2]
+            assert stack.volumes[source] == stack.loopback.path(target), (name, mount)
+    assert stack.services["redis"].argv[:len(compose["services"]["redis"]["command"])] == [
+        shutil.which("redis-server"), *compose["services"]["redis"]["command"][1:]]
+    # the services the stack needs are the ones the compose file starts, in its order
+    assert compose["services"]["code"]["command"][:5] == [
+        "dagster", "api", "grpc", "-m", "dagster_project.definitions"]
+    assert compose["services"]["init"]["command"] == ["hub", "superset", "--provision-only"]
+    assert compose["services"]["superset"]["command"][0] == "gunicorn"
+    for name in ("code", "dagster-webserver", "dagster-daemon"):
+        assert compose["services"][name]["environment"]["DAGSTER_HOME"] == "/app/deploy/dagster"
+    assert COMPOSE_FILE.exists()
+
+
+def test_env_example_lists_every_secret_and_env_is_ignored():
+    """Every `${VAR:?...}` of the compose file is in .env.example, and `.env` is not in git."""
+    text = COMPOSE_FILE.read_text()
+    required = set(re.findall(r"\$\{(\w+):\?", text))
+    optional = set(re.findall(r"\$\{(\w+):-", text))
+    example = (REPO_ROOT / ".env.example").read_text()
+    listed = {line.split("=", 1)[0] for line in example.splitlines()
+              if line and not line.startswith("#")}
+    commented = set(re.findall(r"^# (\w+)=", example, flags=re.M))
+    assert listed == required
+    assert optional <= commented
+    ignored = subprocess.run(["git", "check-ignore", "-q", ".env"], cwd=REPO_ROOT, check=False)
+    assert ignored.returncode == 0
