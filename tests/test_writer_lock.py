@@ -18,6 +18,7 @@ from dagster_project.writer_lock import (
     WriterBusy,
     holder_path,
     is_locked,
+    lock_path,
     read_holder,
     writer_lock,
 )
@@ -99,6 +100,25 @@ def read_started(message: str) -> str:
     return message.split("started ", 1)[1].split(" by ", 1)[0]
 
 
+def _release_when_waited_for(holder: subprocess.Popen, work_db: Path) -> None:
+    """Stop the holder once this process has the lock file open (the run's resource is then
+    trying it: it found it taken, said so and waits), plus a moment for its message."""
+    lock = str(lock_path(work_db).resolve())
+
+    def opened() -> bool:
+        for fd in os.listdir("/proc/self/fd"):
+            try:
+                if os.readlink(f"/proc/self/fd/{fd}") == lock:
+                    return True
+            except OSError:
+                continue
+        return False
+
+    if _until(opened, 60):
+        time.sleep(1)
+    holder.terminate()
+
+
 def test_a_dagster_run_waits_for_hub_build_then_holds_the_lock_for_the_whole_run(tmp_path):
     work_db = tmp_path / "work" / "warehouse.duckdb"
     seen: list[tuple] = []
@@ -118,16 +138,17 @@ def test_a_dagster_run_waits_for_hub_build_then_holds_the_lock_for_the_whole_run
                           resources={"writer_lock": WriterLockResource(work_db=str(work_db))},
                           executor=dg.in_process_executor)
     holder = _holder(work_db, "hub build")
-    timer = threading.Timer(1.5, lambda: os.kill(holder.pid, signal.SIGTERM))
-    timer.start()
+    release = threading.Thread(target=_release_when_waited_for, args=(holder, work_db),
+                               daemon=True)
+    release.start()
     try:
         instance = dg.DagsterInstance.ephemeral()
         result = defs.resolve_job_def("build").execute_in_process(
             instance=instance, tags={"hub/trigger": "landing_files_sensor"})
     finally:
-        timer.cancel()
         holder.kill()
         holder.wait()
+        release.join(5)
     assert result.success
     # the same holder (this process, this run) from the first step to the last
     assert seen == [("landing_files_sensor", os.getpid(), True)] * 2
