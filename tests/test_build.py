@@ -59,9 +59,11 @@ def test_every_asset_is_materialized_in_the_dagster_instance(built_warehouse):
 
     instance = dg.DagsterInstance.from_config(str(built_warehouse.dagster_home))
     graph = defs.resolve_asset_graph()
+    # The build job materializes everything but the board pack (its own job and sensor,
+    # tests/test_board_pack.py).
     missing = [k.to_user_string() for k in graph.materializable_asset_keys
                if instance.get_latest_materialization_event(k) is None]
-    assert missing == []
+    assert missing == ["reports/board_pack"]
     runs = instance.get_runs()
     assert len(runs) == 1 and runs[0].status == dg.DagsterRunStatus.SUCCESS
     # One run loaded every partner-month of the sample, with ONE event per load asset.
