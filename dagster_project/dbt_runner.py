@@ -32,7 +32,9 @@ def dbt_env(settings: Settings) -> dict[str, str]:
 def dbt_executable() -> str:
     """dbt's command line through `hub-dbt` (dagster_project/dbt_cli.py: a partial parse that
     survives a new data folder)."""
-    return str(Path(sys.executable).with_name("hub-dbt"))
+    wrapper = Path(sys.executable).with_name("hub-dbt")
+    # an environment installed before `hub-dbt` existed (make install adds it): plain dbt
+    return str(wrapper if wrapper.exists() else wrapper.with_name("dbt"))
 
 
 PARTIAL_PARSE = "partial_parse.msgpack"
