@@ -26,7 +26,7 @@ from pathlib import Path
 
 from dagster_project import duck
 from dagster_project.build_scope import plan_build
-from dagster_project.dbt_runner import dbt_process
+from dagster_project.dbt_runner import dbt_process, seed_partial_parse
 from dagster_project.ingest.loader import load_source
 from dagster_project.ingest.raw_tables import ensure_raw_schema, write_partner_config
 from dagster_project.partner_reference import check_reference_targets
@@ -176,6 +176,7 @@ def run_check(settings: Settings, code: str, files: list[Path] | None = None) ->
                            time.perf_counter() - started)
     check_settings = dataclasses.replace(settings, work_db=db)
     select = [s for source in partner.sources for s in SELECTION[source]]
+    seed_partial_parse(settings, work / "dbt")
     proc = dbt_process(check_settings, "build", "--full-refresh", "--quiet",
                        "--exclude-resource-type", "unit_test", "test",
                        "--select", *select, "--target-path", str(work / "dbt"))

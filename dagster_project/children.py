@@ -15,7 +15,6 @@ import os
 import signal
 import sys
 from collections.abc import Callable
-from pathlib import Path
 
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
@@ -51,13 +50,3 @@ def preexec(sig: int = signal.SIGTERM) -> Callable[[], None]:
         die_with_parent(sig, parent)
 
     return setup
-
-
-def dbt_main() -> None:
-    """`hub-dbt`: dbt, killed if the process that started it dies (then exec'd: same pid)."""
-    parent = os.getppid()
-    die_with_parent(signal.SIGKILL, parent)
-    dbt = str(Path(sys.argv[0]).with_name("dbt"))
-    if not Path(dbt).exists():
-        dbt = str(Path(sys.executable).with_name("dbt"))
-    os.execv(dbt, [dbt, *sys.argv[1:]])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -29,10 +30,30 @@ def dbt_env(settings: Settings) -> dict[str, str]:
 
 
 def dbt_executable() -> str:
-    """`hub-dbt` (dagster_project/children.py: dbt that dies with the process that started it,
-    so a killed build never leaves a `dbt build` writing the warehouse), else dbt itself."""
-    launcher = Path(sys.executable).with_name("hub-dbt")
-    return str(launcher if launcher.exists() else Path(sys.executable).with_name("dbt"))
+    """dbt's command line through `hub-dbt` (dagster_project/dbt_cli.py: dbt that dies with the
+    process that started it, so a killed build never leaves a `dbt build` writing the
+    warehouse, and whose partial parse survives a new data folder)."""
+    wrapper = Path(sys.executable).with_name("hub-dbt")
+    # an environment installed before `hub-dbt` existed (make install adds it): plain dbt
+    return str(wrapper if wrapper.exists() else wrapper.with_name("dbt"))
+
+
+PARTIAL_PARSE = "partial_parse.msgpack"
+
+
+def seed_partial_parse(settings: Settings, target_dir: Path) -> None:
+    """Give a dbt target folder with no partial parse of its own the project's (dbt/target,
+    made by ensure_manifest): dbt then parses only what changed since, instead of the whole
+    project (about 6 CPU-seconds), in every new data folder. Copied under a temporary name and
+    renamed, so dbt never reads half a file (it would re-parse in full if it did)."""
+    source = settings.dbt_project_dir / "target" / PARTIAL_PARSE
+    target = Path(target_dir) / PARTIAL_PARSE
+    if target.exists() or not source.exists():
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{PARTIAL_PARSE}.{os.getpid()}.tmp")
+    shutil.copyfile(source, tmp)
+    os.replace(tmp, target)
 
 
 def dbt_process(settings: Settings, *args: str) -> subprocess.CompletedProcess:

@@ -1,0 +1,55 @@
+"""dbt's partial parse survives a new data folder (dagster_project/dbt_cli.py): the profile's
+paths of the data folder are hashed by name, anything else in it by value."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+from dagster_project.dbt_cli import profile_text
+from dagster_project.dbt_runner import dbt_process, ensure_manifest, seed_partial_parse
+from dagster_project.settings import Settings
+
+
+def _info(folder: str, memory: str = "3072MiB"):
+    return [("path", f"{folder}/work/warehouse.duckdb"), ("database", "warehouse"),
+            ("attach", [{"path": f"{folder}/work/warehouse.marts.duckdb", "alias": "marts_db"}]),
+            ("config_options", {"memory_limit": memory,
+                                "temp_directory": f"{folder}/tmp/duckdb"})]
+
+
+def _env(folder: str) -> dict[str, str]:
+    return {"HUB_WORK_DB": f"{folder}/work/warehouse.duckdb",
+            "HUB_MARTS_DB": f"{folder}/work/warehouse.marts.duckdb",
+            "HUB_DUCKDB_TEMP_DIR": f"{folder}/tmp/duckdb"}
+
+
+def test_the_data_folder_paths_are_hashed_by_name():
+    one, two = profile_text(_info("/a"), _env("/a")), profile_text(_info("/b/c"), _env("/b/c"))
+    assert one == two
+    assert "/a" not in one and "$HUB_MARTS_DB" in one and "$HUB_WORK_DB" in one
+
+
+def test_any_other_profile_change_still_counts():
+    assert (profile_text(_info("/a"), _env("/a"))
+            != profile_text(_info("/a", memory="1024MiB"), _env("/a")))
+    # a path not named by the variables (another file name) stays in the text
+    assert profile_text(_info("/a"), _env("/b")) != profile_text(_info("/b"), _env("/b"))
+
+
+def test_a_new_data_folder_parses_only_what_changed(tmp_path):
+    """A data folder dbt never saw, its target seeded with the project's parse
+    (dbt_runner.seed_partial_parse): dbt parses no file of the project again."""
+    data = tmp_path / "data"
+    settings = dataclasses.replace(Settings.from_env(), data_dir=data,
+                                   work_db=data / "work" / "warehouse.duckdb")
+    ensure_manifest(settings)
+    target = data / "tmp" / "dbt"
+    seed_partial_parse(settings, target)
+    proc = dbt_process(settings, "parse", "--target-path", str(target))
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    perf = json.loads((target / "perf_info.json").read_text())
+    assert perf["is_partial_parse_enabled"] and perf["path_count"] >= 200, perf
+    assert perf["parsed_path_count"] == 0, perf
+    manifest = json.loads((target / "manifest.json").read_text())
+    assert len([n for n in manifest["nodes"] if n.startswith("model.")]) >= 50
