@@ -46,6 +46,11 @@ def new_month(tmp_path_factory) -> Path:
 def _landed(built_warehouse, new_month: Path, target: Path) -> Path:
     """A copy of the session's warehouse with the new month landed: the next build has work."""
     copy_data_dir(built_warehouse.data_dir, target)
+    # The session's kept versions are not copied: test_superset_publish republishes the
+    # session's serving file from another data folder (its own operations file), so they need
+    # not be the pair the copy serves. Without kept versions, the first publication keeps the
+    # served pair (published.start_version): rollback then has exactly those files to restore.
+    shutil.rmtree(target / "serving" / "published", ignore_errors=True)
     shutil.copytree(new_month, target / "landing", dirs_exist_ok=True)
     return target
 
