@@ -24,13 +24,13 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from dagster_project.quality import previous_month
 from dagster_project.report.formats import (
     MINUS,
     figure,
     month_name,
     names,
     ordinal,
-    previous_month,
     signed_pct,
 )
 

@@ -14,33 +14,26 @@ def _one_decimal(value: float | Decimal) -> str:
     return f"{Decimal(str(value)).quantize(Decimal('0.1'), rounding=ROUND_HALF_UP):,}"
 
 
+# One decimal and a unit after the figure.
+_SUFFIXES = {"pct": " %", "seconds": " s", "per_1000": " per 1,000", "pts": " pts"}
+
+
 def figure(value: float | Decimal | int | None, unit: str) -> str:
     """`value` in `unit` (kpi_definitions: pct, seconds, count, gbp, per_1000, pts)."""
     if value is None:
         return "not measured"
-    if unit == "pct":
-        return f"{_one_decimal(value)} %"
-    if unit == "seconds":
-        return f"{_one_decimal(value)} s"
+    if unit in _SUFFIXES:
+        return f"{_one_decimal(value)}{_SUFFIXES[unit]}"
     if unit == "count":
         return f"{int(value):,}"
     if unit == "gbp":
         return f"£{Decimal(str(value)).quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):,}"
-    if unit == "per_1000":
-        return f"{_one_decimal(value)} per 1,000"
-    if unit == "pts":
-        return f"{_one_decimal(value)} pts"
     raise ValueError(f"unknown unit {unit!r}")
 
 
 def signed_pct(value: float | Decimal) -> str:
     """A change in per cent with its sign: +14.4 %, -3.0 % (a true minus sign)."""
     return f"{'+' if value >= 0 else MINUS}{_one_decimal(abs(value))} %"
-
-
-def previous_month(month: dt.date) -> dt.date:
-    """The first day of the month before `month`."""
-    return (month.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
 
 
 def month_name(month: dt.date) -> str:

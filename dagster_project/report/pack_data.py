@@ -14,9 +14,9 @@ from pathlib import Path
 
 import duckdb
 
+from dagster_project.quality import previous_month
 from dagster_project.report.commentary import HEADLINE_KPIS
 from dagster_project.report.figures import MonthFigures, read_month
-from dagster_project.report.formats import previous_month
 
 TREND_MONTHS = 24  # the trend charts' span, as the history allows
 COMPLETENESS_MONTHS = 12  # how far back the cover looks for months still missing
@@ -66,10 +66,7 @@ class PackData:
 
     def months(self, span: int = TREND_MONTHS) -> list[dt.date]:
         """The `span` months up to the pack's month, oldest first."""
-        first = self.month
-        for _ in range(span - 1):
-            first = previous_month(first)
-        return data_months(first, self.month)
+        return last_months(self.month, span)
 
 
 def months_with_data(serving_db: Path) -> list[dt.date]:
@@ -136,10 +133,10 @@ def _definitions(reference_dir: Path) -> list[Definition]:
                        rows[code]["description"]) for code in wanted if code in rows]
 
 
-def data_months(first: dt.date, last: dt.date) -> list[dt.date]:
-    """Every month from `first` to `last`, oldest first."""
-    out = [last]
-    while out[0] > first:
+def last_months(month: dt.date, span: int) -> list[dt.date]:
+    """The `span` months up to and including `month`, oldest first."""
+    out = [month]
+    while len(out) < span:
         out.insert(0, previous_month(out[0]))
     return out
 
@@ -154,9 +151,7 @@ def read_pack(serving_db: Path, reference_dir: Path, month: dt.date,
     figures = read_month(serving_db, month, (*HEADLINE_KPIS, *VOLUME_KPIS))
     if not any(figures.of_month(code) for code in (*HEADLINE_KPIS, *VOLUME_KPIS)):
         raise NoDataForMonth(f"{month:%Y-%m}")
-    first = month
-    for _ in range(TREND_MONTHS - 1):
-        first = previous_month(first)
+    first = last_months(month, TREND_MONTHS)[0]
     con = duckdb.connect(str(serving_db), read_only=True)
     try:
         hub_values = {(k, m): v for k, m, v in con.execute("""
@@ -196,11 +191,9 @@ def read_pack(serving_db: Path, reference_dir: Path, month: dt.date,
             lines.setdefault(partner, []).append(ServiceLine(
                 name, int(offered), int(answered), _pct(tsf_n, tsf_d),
                 None if not asa_d else float(asa_n) / float(asa_d), _pct(ab_n, ab_d)))
-        window = month
-        for _ in range(COMPLETENESS_MONTHS - 1):
-            window = previous_month(window)
         missing: dict[tuple[str, str], list[dt.date]] = {}
-        for missed, partner, source in missing_deliveries(con, data_months(window, month)):
+        cover_months = last_months(month, COMPLETENESS_MONTHS)
+        for missed, partner, source in missing_deliveries(con, cover_months):
             missing.setdefault((partner, source), []).append(missed)
     finally:
         con.close()

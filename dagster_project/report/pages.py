@@ -9,6 +9,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from dagster_project.quality import previous_month
 from dagster_project.report import charts
 from dagster_project.report.commentary import (
     HEADLINE_KPIS,
@@ -21,7 +22,7 @@ from dagster_project.report.commentary import (
     hub_commentary,
     volume,
 )
-from dagster_project.report.formats import MINUS, figure, month_name, ordinal, previous_month
+from dagster_project.report.formats import MINUS, figure, month_name, ordinal
 from dagster_project.report.pack_data import PackData
 
 SOURCE_LABELS = {"telephony": "Telephony", "crm": "CRM"}
