@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import duckdb
 
@@ -128,14 +127,6 @@ def source_lines(con: duckdb.DuckDBPyConnection) -> list[SourceLine]:
             for p, s, f, r, lo, rj, ex, q in totals]
 
 
-def read_lines(db: Path) -> list[SourceLine]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return source_lines(con)
-    finally:
-        con.close()
-
-
 def format_lines(lines: list[SourceLine]) -> list[str]:
     """The table, then one ERROR line per partner-source over the threshold and one per
     vanishing month."""
@@ -187,11 +178,3 @@ def encoding_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
         out.append(f"NOTE {partner} {source}: {n:,} of {total:,} file(s) decoded as {encoding}, "
                    f"the fallback encoding (format.fallback_encoding): {named}")
     return out
-
-
-def read_encoding_lines(db: Path) -> list[str]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return encoding_lines(con)
-    finally:
-        con.close()

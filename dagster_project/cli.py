@@ -32,36 +32,31 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 def _print_summary(settings: Settings, published: bool) -> None:
     """The per partner and source table (dagster_project/build_summary.py): from the published
-    operations file, or from the working file when the build did not publish."""
+    operations file, or from the working file when the build did not publish. One connection
+    serves the table and the encoding notes (raw.load_files is in both files)."""
     import duckdb
 
-    from dagster_project.build_summary import (
-        format_lines,
-        read_encoding_lines,
-        read_lines,
-    )
+    from dagster_project import duck
+    from dagster_project.build_summary import encoding_lines, format_lines, source_lines
 
     db = settings.operations_db if published else settings.work_db
     if not db.exists():
         return
     try:
-        lines = format_lines(read_lines(db) if published else _work_lines(settings))
-    except duckdb.Error:  # no marts yet (a first build that failed early)
+        con = (duckdb.connect(str(db), read_only=True) if published
+               else duck.connect_work(db, read_only=True, data_dir=settings.data_dir))
+    except duckdb.Error:
         return
-    lines += read_encoding_lines(db)  # raw.load_files is in both files
-    for line in lines:
-        print(line, file=sys.stderr if line.startswith("ERROR") else sys.stdout)
-
-
-def _work_lines(settings: Settings):
-    from dagster_project import duck
-    from dagster_project.build_summary import source_lines
-
-    con = duck.connect_work(settings.work_db, read_only=True, data_dir=settings.data_dir)
     try:
-        return source_lines(con)
+        try:
+            lines = format_lines(source_lines(con))
+        except duckdb.Error:  # no marts yet (a first build that failed early)
+            return
+        lines += encoding_lines(con)
     finally:
         con.close()
+    for line in lines:
+        print(line, file=sys.stderr if line.startswith("ERROR") else sys.stdout)
 
 
 def cmd_build(args: argparse.Namespace) -> int:
