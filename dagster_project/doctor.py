@@ -19,6 +19,8 @@ from pathlib import Path
 from urllib.parse import quote, urlparse
 
 from dagster_project import writer_lock
+from dagster_project.dashboards.browser import chromium_path
+from dagster_project.readiness import NotReadyError, check_port_free
 from dagster_project.settings import Settings
 
 GB = 1024**3
@@ -131,12 +133,11 @@ def _answers(url: str) -> bool:
 
 def check_port(name: str, variable: str, port: int, health: str) -> Check:
     host = os.environ.get("HUB_BIND_HOST", "127.0.0.1")
-    with socket.socket() as sock:
-        try:
-            sock.bind((host, port))
-            return Check(f"port {name}", "ok", f"{host}:{port} free ({variable})")
-        except OSError:
-            pass
+    try:
+        check_port_free(host, port, variable)
+        return Check(f"port {name}", "ok", f"{host}:{port} free ({variable})")
+    except NotReadyError:
+        pass
     if _answers(f"http://{host}:{port}{health}"):
         return Check(f"port {name}", "ok",
                      f"{host}:{port} in use by a running {name} (`hub serve`?)")
@@ -241,7 +242,7 @@ def check_service(var: str, url: str) -> Check:
 
 
 def check_chromium() -> Check:
-    path = os.environ.get("HUB_CHROMIUM") or "/usr/bin/chromium"
+    path = chromium_path()
     if Path(path).exists():
         return Check("chromium", "ok", path)
     return Check("chromium", "warn", f"no Chromium at {path}: board packs as HTML only, no "
