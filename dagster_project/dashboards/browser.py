@@ -1,8 +1,9 @@
 """Drive Debian's Chromium with Playwright against a Superset server: log in, open a dashboard,
 wait until every chart has rendered, report each chart's state, take a screenshot.
 
-Shared by `hub screenshots` and tests/test_superset_browser.py. Playwright (a dev dependency) is
-imported only when a browser starts; its own browser downloads are never used: the browser is
+Shared by `hub screenshots`, the board packs' PDF printing (report/render.py, with `new_page`
+on local files) and tests/test_superset_browser.py. Playwright is imported only when a browser
+starts; its own browser downloads are never used: the browser is
 the system's `/usr/bin/chromium` (`make browser` installs it), or `HUB_CHROMIUM`. Every request
 to a host other than the Superset server is blocked (Superset asks for web fonts and a
 telemetry pixel), so a machine without internet access renders the same pages.
@@ -152,8 +153,7 @@ class Browser:
         try:
             from playwright.sync_api import sync_playwright
         except ImportError as exc:
-            raise BrowserError("the playwright package is missing (a dev dependency): run "
-                               "`make install`") from exc
+            raise BrowserError("the playwright package is missing: run `make install`") from exc
         self._playwright = sync_playwright().start()
         try:
             self._browser = self._playwright.chromium.launch(
@@ -168,6 +168,12 @@ class Browser:
             self._browser.close()
         if self._playwright is not None:
             self._playwright.stop()
+
+    def new_page(self) -> Any:
+        """A page of its own (a fresh context), for local files: no server, no login."""
+        if self._browser is None:
+            raise BrowserError("Browser is not started: use it as a context manager")
+        return self._browser.new_page()
 
     def session(self, username: str, password: str) -> Session:
         """A fresh browser context (own cookies) logged in as `username` through /login/."""

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import jinja2
 
-from dagster_project.dashboards.browser import CHROMIUM_ARGS, chromium_path
+from dagster_project.dashboards.browser import Browser, BrowserError
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("dagster_project.report", "templates"),
@@ -42,21 +42,11 @@ def _footer(text: str) -> str:
 
 
 def print_pdfs(jobs: list[tuple[Path, Path, str]], executable: str | None = None) -> None:
-    """Print each (html file, pdf file, footer text) with one headless Chromium. The page may
-    load nothing from outside the HTML file (charts and styles are inline)."""
-    executable = executable or chromium_path()
-    if not Path(executable).exists():
-        raise ReportError(f"no Chromium at {executable}: run `make browser` (installs Debian's "
-                          "chromium package) or set HUB_CHROMIUM")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        try:
-            browser = playwright.chromium.launch(executable_path=executable,
-                                                 args=list(CHROMIUM_ARGS))
-        except Exception as exc:
-            raise ReportError(f"Chromium at {executable} did not start: {exc}") from exc
-        try:
+    """Print each (html file, pdf file, footer text) with one headless Chromium (the
+    dashboards' Browser). The page may load nothing from outside the HTML file (charts and
+    styles are inline)."""
+    try:
+        with Browser("", executable) as browser:
             page = browser.new_page()
             page.route("**/*", lambda route: route.continue_()
                        if route.request.url.startswith("file://") else route.abort())
@@ -69,5 +59,5 @@ def print_pdfs(jobs: list[tuple[Path, Path, str]], executable: str | None = None
                          margin={"top": "16mm", "bottom": "18mm", "left": "15mm",
                                  "right": "15mm"})
                 tmp.replace(pdf_path)
-        finally:
-            browser.close()
+    except BrowserError as exc:  # no Chromium, or it did not start
+        raise ReportError(str(exc)) from exc
