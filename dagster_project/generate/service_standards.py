@@ -1,9 +1,9 @@
 """Sample voicemail, reception and web files (docs/architecture.md, "Service-standard
 sources"), consistent with each partner's simulated calls and CRM contacts:
 
-- voicemail: a share of the partner's abandoned calls leave a message when their wait ends,
-  in the call's queue (the mailbox); most are responded to within hours, some late, a few
-  never;
+- voicemail: a share of the partner's calls (answered, abandoned or ended in the IVR) leave a
+  message when their wait ends, in the call's queue (the mailbox); most are responded to
+  within hours, some late, a few never;
 - reception: one ticket per face-to-face CRM contact, called to the desk when the contact is
   logged after a queue wait (`reception_mean_wait_minutes`), plus walk-outs (tickets never
   called) in proportion (`walkout_share`), in the contact's service;
@@ -13,7 +13,7 @@ sources"), consistent with each partner's simulated calls and CRM contacts:
 Files are monthly, in the partner's declared format for each source (`sources.<source>`: CSV
 with its delimiter and encoding, JSON lines, or an xlsx workbook), named from
 `period_pattern`. Parameters: `generator.service_standards` of the partner YAML. With dirt,
-one row in about 400 (one at least in a file of 60 rows or more) is written to
+one row in about 400 (one at least in a file of 100 rows or more) is written to
 be quarantined (a missing id, a response before the
 message, a visit count that is not a number).
 """
@@ -41,9 +41,9 @@ from .writers import _replace_atomically, format_timestamps, period_file_name, w
 
 TAG = 0x5E57
 DIRT_EVERY = 400
-DIRT_MIN_ROWS = 60  # a smaller file gets no dirt (one dirty row would be over 1.7 %)
+DIRT_MIN_ROWS = 100  # a smaller file gets no dirt (one dirty row would be over 1 %)
 DEFAULTS = {
-    "voicemail_share": 0.3,  # of abandoned calls
+    "voicemail_share": 0.03,  # of calls (answered, abandoned, IVR only)
     "response_mean_hours": 5.0,
     "late_response_share": 0.1,  # responded 1-4 days later
     "unanswered_share": 0.01,
@@ -147,8 +147,9 @@ class _Partner:
 
 
 def _voicemails(p: _Partner, calls: CallTable) -> dict[str, np.ndarray]:
-    abandoned = np.flatnonzero(calls.outcome == OUTCOMES.index("abandoned"))
-    keep = abandoned[p.rng.random(len(abandoned)) < p.params["voicemail_share"]]
+    outcomes = [OUTCOMES.index(o) for o in ("answered", "abandoned", "ivr_only")]
+    callers = np.flatnonzero(np.isin(calls.outcome, outcomes))
+    keep = callers[p.rng.random(len(callers)) < p.params["voicemail_share"]]
     left = calls.local_seconds[keep] + np.maximum(calls.wait[keep], 0)
     hours = p.rng.exponential(p.params["response_mean_hours"], len(keep))
     late = p.rng.random(len(keep)) < p.params["late_response_share"]
