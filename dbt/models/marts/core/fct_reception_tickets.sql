@@ -21,33 +21,47 @@ timed as (
 
     select
         *,
-        {{ dbt.datediff('issued_at', 'called_at', 'second') }} as wait_seconds
+        partner_code || ':' || source_ticket_id as ticket_id,
+        {{ seconds_between('issued_at', 'called_at') }} as wait_seconds,
+        cast(issued_at as date) as issued_date,
+        cast(date_trunc('month', issued_at) as date) as issued_month,
+        called_at is null as is_walkout
     from tickets
+
+),
+
+measured as (
+
+    select
+        *,
+        cast(wait_seconds as decimal(18, 6)) / 60 as wait_minutes,
+        coalesce(wait_seconds <= target_wait_minutes * 60, false) as is_seen_within_target
+    from timed
 
 ),
 
 final as (
 
     select
-        partner_code || ':' || source_ticket_id as ticket_id,
+        ticket_id,
         partner_code,
         source_ticket_id,
         service_line_code,
         issued_at,
-        cast(issued_at as date) as issued_date,
-        cast(date_trunc('month', issued_at) as date) as issued_month,
+        issued_date,
+        issued_month,
         called_at,
         finished_at,
-        called_at is null as is_walkout,
+        is_walkout,
         wait_seconds,
-        cast(wait_seconds as decimal(18, 6)) / 60 as wait_minutes,
+        wait_minutes,
         target_wait_minutes,
-        coalesce(wait_seconds <= target_wait_minutes * 60, false) as is_seen_within_target,
+        is_seen_within_target,
         source_file,
         source_row_number,
         delivery_key,
         load_id
-    from timed
+    from measured
 
 )
 

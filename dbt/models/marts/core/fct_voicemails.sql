@@ -27,37 +27,26 @@ timed as (
 
     select
         messages.*,
+        messages.partner_code || ':' || messages.source_voicemail_id as voicemail_id,
         cast(messages.left_at as date) as left_date,
+        cast(date_trunc('month', messages.left_at) as date) as left_month,
         cast(messages.responded_at as date) as responded_date,
-        {{ dbt.datediff('messages.left_at', 'messages.responded_at', 'second') }}
-            as response_seconds
+        messages.responded_at is not null as is_responded,
+        {{ seconds_between('messages.left_at', 'messages.responded_at') }} as response_seconds
     from messages
 
 ),
 
-final as (
+in_policy as (
 
     select
-        timed.partner_code || ':' || timed.source_voicemail_id as voicemail_id,
-        timed.partner_code,
-        timed.source_voicemail_id,
-        timed.service_line_code,
-        timed.left_at,
-        timed.left_date,
-        cast(date_trunc('month', timed.left_at) as date) as left_month,
-        timed.responded_at,
-        timed.responded_at is not null as is_responded,
-        timed.response_seconds,
+        timed.*,
         cast(timed.response_seconds as decimal(18, 6)) / 3600 as response_hours,
         -- due: the partner's first working day after the day the message was left
         left_day.working_day_number + 1 as due_working_day_number,
         coalesce(
             responded_day.working_day_number <= left_day.working_day_number + 1, false
-        ) as is_responded_in_policy,
-        timed.source_file,
-        timed.source_row_number,
-        timed.delivery_key,
-        timed.load_id
+        ) as is_responded_in_policy
     from timed
     left join working_days as left_day
         on
@@ -67,6 +56,30 @@ final as (
         on
             timed.partner_code = responded_day.partner_code
             and timed.responded_date = responded_day.date_day
+
+),
+
+final as (
+
+    select
+        voicemail_id,
+        partner_code,
+        source_voicemail_id,
+        service_line_code,
+        left_at,
+        left_date,
+        left_month,
+        responded_at,
+        is_responded,
+        response_seconds,
+        response_hours,
+        due_working_day_number,
+        is_responded_in_policy,
+        source_file,
+        source_row_number,
+        delivery_key,
+        load_id
+    from in_policy
 
 )
 

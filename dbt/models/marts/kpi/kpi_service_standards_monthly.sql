@@ -97,11 +97,11 @@ web_months as (
     select
         partner_code,
         visit_month as month,
-        count(*) as web_page_days,
         cast(sum(visits) as bigint) as web_visits,
-        count(*) filter (where has_ratings) as web_rated_page_days,
         cast(sum(ratings) as bigint) as web_ratings,
-        cast(sum(coalesce(ratings_poor, 0)) as bigint) as web_poor_ratings
+        cast(sum(coalesce(ratings_poor, 0)) as bigint) as web_poor_ratings,
+        count(*) as web_page_days,
+        count(*) filter (where has_ratings) as web_rated_page_days
     from page_days
     group by partner_code, visit_month
 
