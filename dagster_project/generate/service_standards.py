@@ -21,8 +21,6 @@ message, a visit count that is not a number).
 from __future__ import annotations
 
 import datetime as dt
-import io
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -37,7 +35,7 @@ from .crm_writers import write_jsonl
 from .local_time import DAY, local_to_utc
 from .simulation import CallTable, stable_code_hash
 from .spec import OUTCOMES
-from .writers import _replace_atomically, format_timestamps, period_file_name, write_csv
+from .writers import format_timestamps, period_file_name, write_csv, write_workbook
 
 TAG = 0x5E57
 DIRT_EVERY = 400
@@ -90,31 +88,19 @@ def _stamps(seconds: np.ndarray, cfg: SourceConfig, zone: ZoneInfo) -> list[str 
     return out
 
 
-def _write_xlsx(path: Path, fmt: _Format, columns: dict[str, list]) -> None:
-    from openpyxl import Workbook
-
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(fmt.sheet or "Sheet1")
-    sheet.append([header for _, header in fmt.columns])
-    for row in zip(*(columns[name] for name, _ in fmt.columns), strict=True):
-        sheet.append(list(row))
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    # fixed entry times: the same inputs write the same bytes
-    source = zipfile.ZipFile(io.BytesIO(buffer.getvalue()))
-    fixed = io.BytesIO()
-    with zipfile.ZipFile(fixed, "w", zipfile.ZIP_DEFLATED) as out:
-        for info in source.infolist():
-            info.date_time = (2020, 1, 1, 0, 0, 0)
-            out.writestr(info, source.read(info.filename))
-    _replace_atomically(path, fixed.getvalue())
+def _write_xlsx(path: Path, fmt: _Format, columns: dict[str, list], creator: str,
+                saved_at: dt.datetime) -> None:
+    write_workbook(path, fmt.sheet, [header for _, header in fmt.columns],
+                   list(zip(*(columns[name] for name, _ in fmt.columns), strict=True)),
+                   creator, saved_at)
 
 
-def _write(path: Path, fmt: _Format, columns: dict[str, list]) -> None:
+def _write(path: Path, fmt: _Format, columns: dict[str, list], creator: str,
+           saved_at: dt.datetime) -> None:
     if fmt.file_type == "jsonl":
         write_jsonl(path, fmt, columns, [False] * len(next(iter(columns.values()), [])))
     elif fmt.file_type == "xlsx":
-        _write_xlsx(path, fmt, columns)
+        _write_xlsx(path, fmt, columns, creator, saved_at)
     else:
         write_csv(path, fmt, [columns[name] for name, _ in fmt.columns])  # type: ignore[arg-type]
 
@@ -249,7 +235,8 @@ def write_service_standard_files(
         for year, month, lo, hi in _month_slices(data["at"], month_starts, run_end):
             columns = _columns(p, source, cfg, data, lo, hi, year, month)
             name = period_file_name(fmt, code, year, month)  # type: ignore[arg-type]
-            _write(landing_dir / code / source / name, fmt, columns)
+            saved_at = dt.datetime(year + month // 12, month % 12 + 1, 1, 6)  # month end
+            _write(landing_dir / code / source / name, fmt, columns, p.config.name, saved_at)
             files, rows = files + 1, rows + hi - lo
         written[source] = (files, rows)
     return ServiceStandardFiles(written)
