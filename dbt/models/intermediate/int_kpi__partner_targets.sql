@@ -30,7 +30,8 @@ final as (
         coalesce(overrides.target, kpi_definitions.target) as target,
         coalesce(overrides.amber_tolerance, kpi_definitions.amber_tolerance)
             as amber_tolerance,
-        overrides.partner_code is not null as has_target_override
+        overrides.partner_code is not null as has_target_override,
+        kpi_definitions.min_denominator
     from partners
     cross join kpi_definitions
     left join overrides
