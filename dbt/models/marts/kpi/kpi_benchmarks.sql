@@ -115,10 +115,13 @@ scaled as (
 
     select
         *,
-        case
-            when median_absolute_deviation > 0 then 1.4826 * median_absolute_deviation
-            else 1.2533 * mean_absolute_deviation
-        end as outlier_spread
+        round(
+            case
+                when median_absolute_deviation > 0 then 1.4826 * median_absolute_deviation
+                else 1.2533 * mean_absolute_deviation
+            end,
+            9
+        ) as outlier_spread
     from spread
 
 ),
