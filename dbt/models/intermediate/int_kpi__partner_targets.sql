@@ -27,11 +27,11 @@ final as (
         kpi_definitions.unit,
         kpi_definitions.direction,
         kpi_definitions.threshold_seconds,
+        kpi_definitions.min_denominator,
         coalesce(overrides.target, kpi_definitions.target) as target,
         coalesce(overrides.amber_tolerance, kpi_definitions.amber_tolerance)
             as amber_tolerance,
-        overrides.partner_code is not null as has_target_override,
-        kpi_definitions.min_denominator
+        overrides.partner_code is not null as has_target_override
     from partners
     cross join kpi_definitions
     left join overrides

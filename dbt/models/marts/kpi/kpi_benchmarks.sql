@@ -40,11 +40,11 @@ kpi_rows as (
         scorecard.kpi_name,
         scorecard.unit,
         scorecard.direction,
-        coalesce(partners.partner_family, partners.partner_kind, 'other') as partner_family,
         scorecard.value,
         scorecard.measurement_status,
         scorecard.numerator,
-        scorecard.denominator
+        scorecard.denominator,
+        coalesce(partners.partner_family, partners.partner_kind, 'other') as partner_family
     from scorecard
     left join partners
         on scorecard.partner_code = partners.partner_code
