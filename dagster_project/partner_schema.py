@@ -524,6 +524,10 @@ class ComplaintPolicy(Strict):
         20, description="Working days to respond to a stage 2 complaint.")
 
 
+# A family group's code (PartnerFile.family): lowercase, like the partner codes.
+FAMILY_PATTERN = r"^[a-z][a-z0-9_]*$"
+
+
 class PartnerFile(Strict):
     """A partner's YAML file."""
 
@@ -532,6 +536,12 @@ class PartnerFile(Strict):
     name: str | None = Field(None, description="Display name (default: the code).")
     kind: Literal["county", "district", "unitary", "other"] = Field(
         "other", description="`county`, `district`, `unitary` or `other`.")
+    family: str | None = Field(
+        None, pattern=FAMILY_PATTERN,
+        description="The partner's family group of similar councils for benchmarking "
+                    "(`marts.kpi_benchmarks`: median and quartiles within the family), e.g. "
+                    "`district`, `county`, `unitary`, or a group of the hub's own such as "
+                    "`rural_district`: lowercase letters, digits and `_`. Default: `kind`.")
     is_fictional: bool = Field(False, description="Invented sample partner.")
     timezone: str = Field("Europe/London", description="IANA time zone of local timestamps "
                                                        "and opening hours.")

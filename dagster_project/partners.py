@@ -152,6 +152,12 @@ class PartnerConfig:
     expects_deliveries: bool = True
     # complaint stage -> response policy in working days (docs/crm.md `complaint_policy`)
     complaint_policy: dict[int, int] = field(default_factory=lambda: {1: 10, 2: 20})
+    # the family group of similar councils it is benchmarked in (YAML `family`, default `kind`)
+    family: str = ""
+
+    @property
+    def benchmark_family(self) -> str:
+        return self.family or self.kind
 
 
 def _fail(path: Path, message: str) -> PartnerConfigError:
@@ -251,6 +257,7 @@ def load_partner(path: Path) -> PartnerConfig:
         path=path,
         expects_deliveries=parsed.expects_deliveries,
         complaint_policy=policy,
+        family=parsed.family or parsed.kind,
     )
 
 

@@ -835,6 +835,23 @@ def _scorecard_rows(m: MonthFigures, last_year: MonthFigures | None
     return rows
 
 
+def load_min_denominators(reference_dir: Path = REFERENCE_DIR) -> dict[str, Fraction]:
+    """kpi_code -> min_denominator of seeds/reference/kpi_definitions.csv (small-number
+    suppression; KPIs without one are never suppressed)."""
+    path = reference_dir / "kpi_definitions.csv"
+    if not path.exists():  # a hand-made reference folder without definitions: no suppression
+        return {}
+    with open(path, encoding="utf-8", newline="") as fh:
+        return {r["kpi_code"]: Fraction(r["min_denominator"]) for r in csv.DictReader(fh)
+                if (r.get("min_denominator") or "").strip()}
+
+
+def suppressed(kpi: str, row: ScoreRow, minimums: dict[str, Fraction]) -> bool:
+    """A value over a denominator below the KPI's min_denominator is served null."""
+    return (row.value is not None and row.denominator is not None and kpi in minimums
+            and row.denominator < minimums[kpi])
+
+
 def compute(landing_dir: Path, partners_dir: Path = PARTNERS_DIR,
             reference_dir: Path = REFERENCE_DIR) -> Reference:
     partners = load_partners(partners_dir)
@@ -884,6 +901,11 @@ def compute(landing_dir: Path, partners_dir: Path = PARTNERS_DIR,
             hub[(month, kpi, segment)] = (SCALE[KPI_UNITS[kpi]]
                                           * sum((r.numerator for r in rows), Fraction(0)) / den
                                           if den else None)
+    # small-number suppression after pooling: a suppressed partner's counts stay in the hub
+    minimums = load_min_denominators(reference_dir)
+    for key, row in scorecard.items():
+        if suppressed(key[2], row, minimums):
+            scorecard[key] = ScoreRow(None, row.numerator, row.denominator)
     return Reference(data, contacts, complaints, monthly, scorecard, hub)
 
 

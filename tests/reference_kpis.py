@@ -50,7 +50,7 @@ UTF8_BOM = b"\xef\xbb\xbf"
 XLSX_TIMESTAMP = "%Y-%m-%d %H:%M:%S"
 SCORECARD_KPIS = ("tsf_pct", "asa_seconds", "abandon_rate_pct", "sl_days_pct", "aht_seconds",
                   "calls_offered", "offered_mom_change_pct", "out_of_hours_pct",
-                  "answered_unknown_wait")
+                  "answered_unknown_wait", "csc_call_share_pct")
 COUNT_KPIS = {"calls_offered": "offered", "answered_unknown_wait": "answered_unknown_wait"}
 
 # Quarantine reasons, in the order the checks apply (the first failing one is the reason).
@@ -79,6 +79,12 @@ class Partner:
     opening_hours: dict[int, tuple[dt.time, dt.time | None]]
     source: dict  # the YAML `sources.telephony` block as written
 
+    @property
+    def measures_direct_dial(self) -> bool:
+        """Whether its telephony can say a call went to a direct line (an outcome code maps to
+        `direct_dial`): csc_call_share_pct is measured only then."""
+        return "direct_dial" in {str(v) for v in (self.source.get("outcome_codes") or {}).values()}
+
 
 def load_partners(partners_dir: Path = PARTNERS_DIR) -> dict[str, Partner]:
     partners = {}
@@ -104,6 +110,8 @@ class KpiDefinition:
     threshold_seconds: int | None
     target: Fraction | None
     amber_tolerance: Fraction | None
+    # small-number suppression: a value whose denominator is below this is served null
+    min_denominator: Fraction | None = None
 
 
 def _number(text: str) -> Fraction | None:
@@ -116,7 +124,8 @@ def load_definitions(reference_dir: Path = REFERENCE_DIR) -> dict[str, KpiDefini
             r["kpi_code"]: KpiDefinition(
                 r["kpi_code"], r["direction"],
                 int(r["threshold_seconds"]) if r["threshold_seconds"].strip() else None,
-                _number(r["target"]), _number(r["amber_tolerance"]))
+                _number(r["target"]), _number(r["amber_tolerance"]),
+                _number(r.get("min_denominator") or ""))
             for r in csv.DictReader(fh)
         }
 
@@ -507,6 +516,7 @@ class MonthKpis:
     sl_days_met: int = 0
     sl_days: int = 0
     previous_offered: int | None = None  # None: no previous calendar month for the partner
+    measures_direct_dial: bool = True  # the partner's telephony has a direct_dial outcome code
 
     @property
     def sl_days_pct(self) -> Fraction | None:
@@ -517,6 +527,14 @@ class MonthKpis:
         if not self.previous_offered:
             return None
         return pct(self.tally.offered - self.previous_offered, self.previous_offered)
+
+    @property
+    def csc_call_share_pct(self) -> Fraction | None:
+        """Calls reaching the centre (every call but direct dials) / all calls; None when the
+        partner's telephony never carries direct-dial calls (not measured)."""
+        if not self.measures_direct_dial:
+            return None
+        return pct(self.tally.calls - self.tally.direct_dial, self.tally.calls)
 
     def numerator_denominator(self, kpi: str) -> tuple[int, int] | None:
         """The KPI as (numerator, denominator) for pooling; None where it is undefined."""
@@ -531,6 +549,8 @@ class MonthKpis:
             "offered_mom_change_pct": (
                 (100 * (t.offered - self.previous_offered), self.previous_offered)
                 if self.previous_offered else (0, 0)),
+            "csc_call_share_pct": ((100 * (t.calls - t.direct_dial), t.calls)
+                                   if self.measures_direct_dial else (0, 0)),
         }[kpi]
         return pair if pair[1] else None
 
@@ -552,6 +572,7 @@ class ScoreRow:
     rag_status: str
     rank_among_partners: int | None
     hub_value: Fraction | None
+    measurement_status: str = "measured"  # measured | not_measured | suppressed
 
 
 def rag(value: Fraction | None, target: Fraction | None, tolerance: Fraction | None,
@@ -611,6 +632,7 @@ def compute(landing_dir: Path, partners_dir: Path = PARTNERS_DIR,
         key = (code, day.replace(day=1))
         month = monthly.setdefault(key, MonthKpis(code, key[1], Tally()))
         month.tally += tally
+        month.measures_direct_dial = partners[code].measures_direct_dial
         if tally.tsf_denominator:
             target, _ = target_for(code, "tsf_pct", definitions, overrides)
             month.sl_days += 1
@@ -634,7 +656,10 @@ def compute(landing_dir: Path, partners_dir: Path = PARTNERS_DIR,
                 pairs = [p for k in rows if (p := k.numerator_denominator(kpi)) is not None]
                 den = sum(p[1] for p in pairs)
                 hub = Fraction(sum(p[0] for p in pairs), den) if den else None
-            values = {k.partner: k.value(kpi) for k in rows}
+            # small-number suppression: pooled above, but served null and never ranked
+            statuses = {k.partner: suppression_status(k, kpi, d) for k in rows}
+            values = {k.partner: k.value(kpi) if statuses[k.partner] == "measured" else None
+                      for k in rows}
             ranked = [v for v in values.values() if v is not None]
             for k in rows:
                 value = values[k.partner]
@@ -646,8 +671,19 @@ def compute(landing_dir: Path, partners_dir: Path = PARTNERS_DIR,
                     rank = 1 + sum(v < value for v in ranked)
                 scorecard[(k.partner, month_start, kpi)] = ScoreRow(
                     k.partner, month_start, kpi, value, target, tolerance,
-                    rag(value, target, tolerance, d.direction), rank, hub)
+                    rag(value, target, tolerance, d.direction), rank, hub, statuses[k.partner])
     return Reference(data, monthly, dict(daily), scorecard, definitions)
+
+
+def suppression_status(month: MonthKpis, kpi: str, d: KpiDefinition) -> str:
+    """`not_measured` (no value), `suppressed` (a value over a denominator below the KPI's
+    min_denominator) or `measured`."""
+    if month.value(kpi) is None:
+        return "not_measured"
+    pair = None if kpi in COUNT_KPIS else month.numerator_denominator(kpi)
+    if pair is not None and d.min_denominator is not None and pair[1] < d.min_denominator:
+        return "suppressed"
+    return "measured"
 
 
 def as_float(value: Fraction | None) -> float | None:

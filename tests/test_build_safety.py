@@ -2,15 +2,17 @@
 the session's warehouse with one more month landed (2024-05, generated here).
 
 - two concurrent `hub build`s: the second waits, naming the first; `--no-wait` exits 3;
-- `kill -9` of a build during load, during dbt and during publish, each observed from outside
-  (the loader's temporary folder, dbt's log lines, the publication's temporary file), never
-  with a hook in the build: the served files are unchanged and answer a dashboard query, and
-  the next `hub build` succeeds without clean-up, with marts identical to an uninterrupted one;
+- `kill -9` of a build during load, of the next one during dbt and of the next during publish,
+  each observed from outside (the loader's temporary folder, dbt's log lines, the
+  publication's temporary file), never with a hook in the build: after each, the served files
+  are unchanged and answer a dashboard query; the build after the three succeeds without
+  clean-up, with marts identical to an uninterrupted one;
 - `hub rollback` serves the previous published warehouse again.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import shutil
@@ -138,62 +140,83 @@ def test_two_concurrent_builds_queue_and_both_succeed(concurrent, built_warehous
         "eastbrook", "highcross", "northmoor", "riverton", "southfield", "westvale"}
 
 
-def _killed_then_rebuilt(built_warehouse, new_month, tmp_path, concurrent, at, stage: str):
-    """Start a build, kill -9 it when `at(data)` is true, check the served files, rebuild."""
-    data = _landed(built_warehouse, new_month, tmp_path / "data")
-    before = _served(data)
-    answer = _dashboard_query(settings_of(data).serving_db)
-    out = tmp_path / "killed.out"
-    proc = _start_build(data, out)
-    _until(lambda: at(data), proc, out)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    s = settings_of(data)
-    # the served files: the same bytes, readable, answering the dashboard's query
-    assert _served(data) == before, f"killed during {stage}: the served files changed"
-    assert _dashboard_query(s.serving_db) == answer
-    assert _dashboard_query(s.operations_db) == answer
-    # the next build: no clean-up, no wait for a stale lock, identical marts
-    again = hub(hub_env(data), "build")
-    assert "waiting for" not in again.stdout
-    assert "hub build: published" in again.stdout
-    assert differences(marts_rows(s.serving_db), concurrent["marts"]) == []
-    assert not list(s.serving_db.parent.glob(".*.tmp*")), "a temporary file was left"
-    return data, out
+def _loading(data: Path) -> bool:
+    """The loader's round folder exists: files are being read and loaded."""
+    return any((data.parent / "proc-tmp").glob("hub-load-*/round-*"))
 
 
-def test_kill_9_during_load(built_warehouse, new_month, tmp_path, concurrent):
-    def loading(data: Path) -> bool:  # the loader's round folder: files being read and loaded
-        return any((data.parent / "proc-tmp").glob("hub-load-*/round-*"))
-
-    _killed_then_rebuilt(built_warehouse, new_month, tmp_path, concurrent, loading, "load")
-
-
-def _dbt_log(data: Path) -> str:
-    logs = sorted((data / "logs").glob("build-*.log"), key=lambda p: p.stat().st_mtime)
-    return logs[-1].read_text(errors="replace") if logs else ""
-
-
-def test_kill_9_during_dbt(built_warehouse, new_month, tmp_path, concurrent):
-    started = time.time()
-
+def _in_dbt(since: float):
     def in_dbt(data: Path) -> bool:  # dbt has written at least one model of this build
-        logs = [p for p in (data / "logs").glob("build-*.log") if p.stat().st_mtime >= started]
+        logs = [p for p in (data / "logs").glob("build-*.log") if p.stat().st_mtime >= since]
         return any(" OK created sql " in p.read_text(errors="replace") for p in logs)
 
-    data, _ = _killed_then_rebuilt(built_warehouse, new_month, tmp_path, concurrent, in_dbt,
-                                   "dbt")
-    logs = sorted((data / "logs").glob("build-*.log"), key=lambda p: p.stat().st_mtime)
-    killed_log = logs[-2].read_text(errors="replace")  # the last one is the rebuild's
-    assert " OK created sql " in killed_log and "Completed successfully" not in killed_log
+    return in_dbt
 
 
-def test_kill_9_during_publish(built_warehouse, new_month, tmp_path, concurrent):
-    def publishing(data: Path) -> bool:  # the operations file being written beside its target
-        return any((data / "serving").glob(".operations.duckdb.*.tmp"))
+def _publishing(data: Path) -> bool:
+    """The operations file is being written beside its target."""
+    return any((data / "serving").glob(".operations.duckdb.*.tmp"))
 
-    _killed_then_rebuilt(built_warehouse, new_month, tmp_path, concurrent, publishing,
-                         "publish")
+
+@pytest.fixture(scope="module")
+def killed(built_warehouse, new_month, tmp_path_factory) -> dict:
+    """One data folder, one build after another, each `kill -9`ed at a later point: during the
+    load, then (the next build) during dbt, then during publication; what each left is recorded,
+    then one more `hub build` runs to the end. Each kill leaves the folder as the crash left it,
+    so every later build also recovers from all the crashes before it."""
+    root = tmp_path_factory.mktemp("killed")
+    data = _landed(built_warehouse, new_month, root / "data")
+    s = settings_of(data)
+    before = _served(data)
+    answer = _dashboard_query(s.serving_db)
+    stages: dict[str, dict] = {}
+    for stage, at in (("load", lambda: _loading), ("dbt", lambda: _in_dbt(time.time())),
+                      ("publish", lambda: _publishing)):
+        out = root / f"killed-{stage}.out"
+        proc = _start_build(data, out)
+        _until(functools.partial(at(), data), proc, out)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        logs = sorted((data / "logs").glob("build-*.log"), key=lambda p: p.stat().st_mtime)
+        stages[stage] = {
+            "served": _served(data), "serving_answer": _dashboard_query(s.serving_db),
+            "operations_answer": _dashboard_query(s.operations_db),
+            "log": logs[-1].read_text(errors="replace") if logs else ""}
+    again = hub(hub_env(data), "build")
+    return {"data": data, "before": before, "answer": answer, "stages": stages, "again": again,
+            "marts": marts_rows(s.serving_db),
+            "tmp_left": list(s.serving_db.parent.glob(".*.tmp*"))}
+
+
+def _served_unchanged(killed: dict, stage: str) -> None:
+    """The served files: the same bytes, readable, answering the dashboard's query."""
+    after = killed["stages"][stage]
+    assert after["served"] == killed["before"], f"killed during {stage}: the served files changed"
+    assert after["serving_answer"] == killed["answer"]
+    assert after["operations_answer"] == killed["answer"]
+
+
+def test_kill_9_during_load(killed):
+    _served_unchanged(killed, "load")
+
+
+def test_kill_9_during_dbt(killed):
+    _served_unchanged(killed, "dbt")
+    log = killed["stages"]["dbt"]["log"]
+    assert " OK created sql " in log and "Completed successfully" not in log
+
+
+def test_kill_9_during_publish(killed):
+    _served_unchanged(killed, "publish")
+
+
+def test_the_build_after_three_kills_needs_no_clean_up_and_equals_an_uninterrupted_one(
+        killed, concurrent):
+    again = killed["again"]
+    assert "waiting for" not in again.stdout
+    assert "hub build: published" in again.stdout
+    assert differences(killed["marts"], concurrent["marts"]) == []
+    assert killed["tmp_left"] == [], "a temporary file was left"
 
 
 def test_rollback_serves_the_previous_warehouse_again(concurrent, built_warehouse):

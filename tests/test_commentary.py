@@ -111,6 +111,29 @@ def test_a_kpi_not_measured_is_said_so_and_has_no_rag():
     assert against_target([no_target]).text == "Average handle time was 301.3 s (no target)."
 
 
+def test_a_suppressed_kpi_is_said_so_not_ranked_and_not_called_not_measured():
+    """Small-number suppression (docs/kpi-definitions.md, "Benchmarking"): the scorecard serves
+    a null value with status `suppressed`; the pack says so, never "not measured"."""
+    from dataclasses import replace
+
+    from dagster_project.report.pages import cell
+
+    row = replace(tsf("westvale", OCT, None, denominator=12), status="suppressed")
+    assert row.suppressed and not row.measured
+    assert against_target([row]).text == ("Telephone service factor is not shown for October "
+                                          "2024: it rests on too few cases to compare "
+                                          "(suppressed).")
+    assert [s.text for s in caveats(OCT, [], [row])] == [
+        "Westvale: Telephone service factor suppressed (only 12 calls): too few cases to "
+        "compare; it is not ranked."]
+    assert (cell(row).value, cell(row).rag, cell(row).rank) == ("suppressed", "suppressed",
+                                                                "not ranked")
+    assert streak([row]) == 0
+    ranked = [tsf("riverton", OCT, 91.2, "green", 1), tsf("eastbrook", OCT, 65.4, "red", 2),
+              row]
+    assert "Westvale" not in best_and_worst(ranked).text
+
+
 def test_best_and_worst_name_ties_together():
     rows = [tsf("riverton", OCT, 91.2, "green", 1), tsf("westvale", OCT, 91.2, "green", 1),
             tsf("eastbrook", OCT, 65.4, "red", 3), tsf("northmoor", OCT, None)]

@@ -14,6 +14,7 @@ customer id.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import re
 import shutil
 from pathlib import Path
@@ -103,6 +104,14 @@ def _april_calls(serving: Path) -> int:
         con.close()
 
 
+def _eastbrook_weeks(data: Path) -> dict[dt.date, bool]:
+    """Monday -> is_complete of eastbrook's weeks in the served kpi_telephony_weekly."""
+    with duckdb.connect(str(data / "serving" / "warehouse.duckdb"), read_only=True) as con:
+        return dict(con.execute("select week_start_date, is_complete "
+                                "from marts.kpi_telephony_weekly "
+                                "where partner_code = 'eastbrook'").fetchall())
+
+
 def _ops(data: Path):
     return marts_rows(data / "serving" / "operations.duckdb")
 
@@ -150,8 +159,12 @@ def test_incremental_builds_equal_builds_from_scratch(built_warehouse, tmp_path)
        two customers split), and westvale's YAML renamed: the re-delivered rows replace the old
        ones (never old + new), the new name is served and the CRM and service-standard marts
        equal independent recomputations;
-    4. `hub build --full-refresh` of the same landing folder: every marts table and every
-       contact's customer id equal what the incremental builds left.
+    4. `hub build --full-refresh` of the same landing folder: every marts table (the weekly
+       figures, the benchmarks and the service standards included) and every contact's
+       customer id equal what the incremental builds left.
+
+    Along the way, the ISO weeks touching April turn partial when it is withdrawn and complete
+    again when it is delivered (a week touching a changed month is redone).
     """
     data = _copy_warehouse(built_warehouse, tmp_path)
     env = hub_env(data)
@@ -173,6 +186,11 @@ def test_incremental_builds_equal_builds_from_scratch(built_warehouse, tmp_path)
     assert "dbt: incremental build: deliveries" in withdrawn.stdout, withdrawn.stdout
     # April's calls are gone, but for a few a March file holds (UTC times: local April 1st)
     assert _april_calls(data / "serving") < _april_calls(built_warehouse.serving_db.parent) / 100
+    # weeks reaching into April (no longer delivered) are partial, March's whole weeks complete
+    weeks = _eastbrook_weeks(data)
+    assert weeks[dt.date(2024, 3, 25)] is True
+    assert not any(complete for monday, complete in weeks.items()
+                   if monday >= dt.date(2024, 4, 1))
 
     # 2. delivered again, with a contact that merges two stored customers
     shutil.copytree(held, landing, dirs_exist_ok=True)
@@ -182,6 +200,9 @@ def test_incremental_builds_equal_builds_from_scratch(built_warehouse, tmp_path)
     _rewrite(april, bridge)
     added = hub(env, "build")
     assert f"deliveries {len(last_month)} new" in added.stdout, added.stdout
+    # the weeks touching April were redone: complete again, but for the one reaching into May
+    weeks = _eastbrook_weeks(data)
+    assert weeks[dt.date(2024, 4, 1)] is True and weeks[dt.date(2024, 4, 29)] is False
     merged = _customers(data)
     assert merged[f"eastbrook:{with_phone}"] == merged[f"eastbrook:{with_email}"]
     assert merged[f"eastbrook:{with_phone}"] in (first, second)

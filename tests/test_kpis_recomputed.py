@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import re
 from collections import Counter, defaultdict
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -22,8 +24,13 @@ from tests.reference_kpis import (
     SCORECARD_KPIS,
     SOURCE,
     Reference,
+    Tally,
+    _delivery_key,
     as_float,
     compute,
+    is_out_of_hours,
+    load_bank_holidays,
+    load_partners,
 )
 
 pytestmark = pytest.mark.slow
@@ -65,6 +72,7 @@ MONTHLY_RATIOS = {
     "aht_seconds": ("aht_seconds",),
     "out_of_hours_pct": ("out_of_hours_pct",),
     "offered_mom_change_pct": ("offered_mom_change_pct",),
+    "csc_call_share_pct": ("csc_call_share_pct",),
 }
 DAILY_COUNTS = {k: MONTHLY_COUNTS[k] for k in
                 ("offered", "answered", "answered_within_threshold", "short_abandoned")}
@@ -76,6 +84,7 @@ SCORECARD = {
     "rag_status": ("rag_status", "rag"),
     "rank_among_partners": ("rank_among_partners", "partner_rank", "rank"),
     "hub_value": ("hub_value", "hub_pooled_value"),
+    "measurement_status": ("measurement_status",),
 }
 
 
@@ -191,6 +200,7 @@ def test_monthly_kpis_match_recomputation(serving, reference):
             "abandon_rate_pct": tally.abandon_rate_pct, "sl_days_pct": ours.sl_days_pct,
             "aht_seconds": tally.aht_seconds, "out_of_hours_pct": tally.out_of_hours_pct,
             "offered_mom_change_pct": ours.offered_mom_change_pct,
+            "csc_call_share_pct": ours.csc_call_share_pct,
         }
         where = f"{key[0]} {key[1]:%Y-%m}"
         for col, value in expected_counts.items():
@@ -247,6 +257,9 @@ def test_scorecard_matches_recomputation(serving, reference):
         if (r["rag_status"] or "none").lower() != o.rag_status:
             mismatches.append(f"{where} rag_status: {r['rag_status']} vs {o.rag_status} "
                               f"(value {as_float(o.value)}, target {as_float(o.target)})")
+        if r["measurement_status"] != o.measurement_status:
+            mismatches.append(f"{where} measurement_status: {r['measurement_status']} vs "
+                              f"{o.measurement_status}")
         rank = r["rank_among_partners"]
         if (None if rank is None else int(rank)) != o.rank_among_partners:
             mismatches.append(f"{where} rank_among_partners: {rank} vs {o.rank_among_partners}")
@@ -331,3 +344,105 @@ def test_every_kind_of_generated_dirt_is_quarantined(serving, reference):
     missing = [kind for kind in GENERATED_DIRT if not mart[kind] or not ours[kind]]
     assert not missing, (f"no {missing} rows in the fixture warehouse "
                          f"(mart {dict(mart)}, recomputed {dict(ours)})")
+
+
+# ---------------------------------------------------------------- issue 14: direct dials, weeks
+
+
+def test_csc_call_share_not_measured_without_direct_dial_codes(serving, reference):
+    """PhoneNow's outcome codes have no `direct_dial`: its csc_call_share_pct is null and
+    `not_measured`, never 100 % and never ranked; the fictional partners, which carry
+    direct-dial codes, are measured (and agree with the recomputation, tests above)."""
+    rows = serving.execute("""
+        select partner_code, measurement_status, value, rank_among_partners
+        from marts.kpi_scorecard where kpi_code = 'csc_call_share_pct'""").fetchall()
+    by_partner = defaultdict(set)
+    for partner, status, value, rank in rows:
+        by_partner[partner].add((status, value is None, rank is None))
+    assert by_partner["phonenow"] == {("not_measured", True, True)}
+    measured = {p for p, seen in by_partner.items() if ("measured", False, False) in seen}
+    assert measured == {p for p, d in reference.partners.items() if p != "phonenow" and d.calls}
+    ours = {(p, m) for (p, m), k in reference.monthly.items() if k.csc_call_share_pct is not None}
+    assert ours and all(p != "phonenow" for p, _ in ours)
+
+
+WEEKLY = {
+    "partner": PARTNER, "week_start": ("week_start_date",), "iso_year": ("iso_year",),
+    "iso_week": ("iso_week",), "week_end": ("week_end_date",), "is_complete": ("is_complete",),
+    "days_with_calls": ("days_with_calls",), "calls_total": ("calls_total",),
+    "offered": ("offered",), "answered": ("answered",), "abandoned": ("abandoned",),
+    "weekend_calls": ("weekend_calls",), "out_of_hours_calls": ("out_of_hours_calls",),
+    "tsf_pct": ("tsf_pct",), "asa_seconds": ("asa_seconds",),
+    "abandon_rate_pct": ("abandon_rate_pct",),
+}
+
+
+def _delivered_months(reference, partners) -> dict[str, set[dt.date]]:
+    """Per partner, the months it delivered telephony for: each file's period (the partner's
+    period_pattern on the file name), else the months of the rows read from it."""
+    out: dict[str, set[dt.date]] = defaultdict(set)
+    for code, data in reference.partners.items():
+        pattern = partners[code].source.get("period_pattern")
+        for name in data.files:
+            key = _delivery_key(Path(name).name, pattern)
+            if pattern and re.fullmatch(r"\d{4}-\d{2}(-\d{2})?", key):
+                out[code].add(dt.date(int(key[:4]), int(key[5:7]), 1))
+            else:
+                out[code].update(c.local_start.date().replace(day=1)
+                                 for c in data.calls + data.excluded if c.source_file == name)
+    return out
+
+
+def weekly_reference(reference) -> dict[tuple[str, dt.date], dict]:
+    """(partner, Monday) -> the week's figures, from the recomputation's calls."""
+    partners = load_partners()
+    holidays = load_bank_holidays()
+    delivered = _delivered_months(reference, partners)
+    tsf = reference.definitions["tsf_pct"].threshold_seconds
+    short = reference.definitions["abandon_rate_pct"].threshold_seconds
+    weeks: dict[tuple[str, dt.date], dict] = {}
+    for code, data in reference.partners.items():
+        for call in data.calls:
+            day = call.local_start.date()
+            monday = day - dt.timedelta(days=day.weekday())
+            week = weeks.setdefault((code, monday), {"tally": Tally(), "days": set(),
+                                                     "weekend": 0})
+            week["tally"].add(call, tsf, short, is_out_of_hours(call.local_start,
+                                                                partners[code], holidays))
+            week["days"].add(day)
+            week["weekend"] += day.isoweekday() >= 6
+    out = {}
+    for (code, monday), week in weeks.items():
+        t, sunday = week["tally"], monday + dt.timedelta(days=6)
+        iso = monday.isocalendar()
+        out[(code, monday)] = {
+            "iso_year": iso.year, "iso_week": iso.week, "week_end": sunday,
+            "is_complete": {monday.replace(day=1), sunday.replace(day=1)} <= delivered[code],
+            "days_with_calls": len(week["days"]), "calls_total": t.calls,
+            "offered": t.offered, "answered": t.answered, "abandoned": t.abandoned,
+            "weekend_calls": week["weekend"], "out_of_hours_calls": t.out_of_hours,
+            "tsf_pct": as_float(t.tsf_pct), "asa_seconds": as_float(t.asa_seconds),
+            "abandon_rate_pct": as_float(t.abandon_rate_pct),
+        }
+    return out
+
+
+def test_weekly_kpis_match_recomputation(serving, reference):
+    """marts.kpi_telephony_weekly against weeks recomputed from the landing files: every ISO
+    week with calls, its volumes, weekend and out-of-hours calls, TSF, ASA, abandon rate and
+    completeness (the sample's first and last weeks reach into months never delivered)."""
+    mart = {(r["partner"], as_date(r["week_start"])): r
+            for r in fetch(serving, "marts.kpi_telephony_weekly", WEEKLY)}
+    ours = weekly_reference(reference)
+    assert sorted(set(mart) ^ set(ours)) == [], "weeks only in one of mart / recomputation"
+    assert {w["is_complete"] for w in ours.values()} == {True, False}
+    mismatches = []
+    for key, expected in sorted(ours.items()):
+        row = mart[key]
+        for col, value in expected.items():
+            got = row[col]
+            same = (same_ratio(got, value) if col.endswith(("_pct", "_seconds"))
+                    else (as_date(got) if col == "week_end" else got) == value)
+            if not same:
+                mismatches.append(f"{key[0]} {key[1]} {col}: {got} vs {value}")
+    report(mismatches, "weekly")

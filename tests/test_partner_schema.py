@@ -183,3 +183,15 @@ def test_every_repository_partner_is_valid():
 
 def test_the_generated_key_reference_is_current():
     assert partner_docs.main(["--check"]) == 0, "run python -m dagster_project.partner_docs"
+
+
+def test_the_benchmarking_family_defaults_to_the_kind_and_is_a_code(tmp_path):
+    """`family` (marts.kpi_benchmarks' family group) is the partner's `kind` unless given; a
+    value that is not a lowercase code names its key."""
+    default = load_partners(_write(tmp_path, "kind: unitary\n" + BASE), REFERENCE)["banktown"]
+    assert (default.kind, default.benchmark_family) == ("unitary", "unitary")
+    given = load_partners(_write(tmp_path, "kind: district\nfamily: rural_district\n" + BASE),
+                          REFERENCE)["banktown"]
+    assert given.benchmark_family == "rural_district"
+    message = _error(tmp_path, "family: Rural Districts\n" + BASE)
+    assert "family:" in message and "pattern" in message

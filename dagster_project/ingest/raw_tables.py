@@ -96,7 +96,8 @@ def write_partner_config(con: duckdb.DuckDBPyConnection,
     con.execute("create schema if not exists raw")
     tables: dict[str, tuple[str, list[tuple]]] = {
         "partners": ("partner_code varchar, partner_name varchar, partner_kind varchar, "
-                     "is_fictional boolean, timezone varchar, expects_deliveries boolean", []),
+                     "is_fictional boolean, timezone varchar, expects_deliveries boolean, "
+                     "partner_family varchar", []),
         "partner_opening_hours": ("partner_code varchar, iso_dow integer, opens_at varchar, "
                                   "closes_at varchar", []),
         "partner_sources": ("partner_code varchar, source varchar, timestamp_format varchar, "
@@ -122,7 +123,7 @@ def write_partner_config(con: duckdb.DuckDBPyConnection,
     }
     for p in partners.values():
         tables["partners"][1].append((p.code, p.name, p.kind, p.is_fictional, p.timezone,
-                                      p.expects_deliveries))
+                                      p.expects_deliveries, p.benchmark_family))
         for day, (opens, closes) in p.opening_hours.items():
             tables["partner_opening_hours"][1].append(
                 (p.code, WEEKDAYS.index(day) + 1, opens, closes))

@@ -15,7 +15,8 @@ Rules:
   ranks; ties share a rank and are named together);
 - `biggest_movers`: the largest improvement and the largest decline of a KPI on last month;
 - `caveats`: a partner that did not deliver a source for the month, a quarantine rate over the
-  threshold, a KPI not measured, a value over a small denominator.
+  threshold, a KPI not measured, a KPI suppressed (its denominator under the KPI's
+  min_denominator) or a value over a small denominator.
 """
 
 from __future__ import annotations
@@ -69,10 +70,17 @@ class KpiValue:
     rag_status: str = "none"  # green | amber | red | none
     rank: int | None = None  # rank_among_partners: 1 = best; ties share a rank
     denominator: Decimal | float | None = None
+    # measurement_status: measured | not_measured | suppressed (a value over a denominator
+    # below the KPI's min_denominator, served null: docs/kpi-definitions.md, "Benchmarking")
+    status: str = "measured"
 
     @property
     def measured(self) -> bool:
         return self.value is not None
+
+    @property
+    def suppressed(self) -> bool:
+        return self.value is None and self.status == "suppressed"
 
 
 def volume(partner_name: str, month: dt.date, this: int,
@@ -123,6 +131,9 @@ def against_target(history: list[KpiValue]) -> Sentence:
     running.'"""
     row = history[-1]
     figures: dict[str, object] = {"value": row.value, "target": row.target}
+    if row.suppressed:
+        return Sentence(f"{row.kpi_name} is not shown for {month_name(row.month)}: it rests "
+                        f"on too few cases to compare (suppressed).", figures)
     if not row.measured:
         return Sentence(f"{row.kpi_name} was not measured in {month_name(row.month)}: its "
                         f"inputs were not delivered.", figures)
@@ -233,7 +244,14 @@ def caveats(month: dt.date, deliveries: list[Delivery], kpis: list[KpiValue],
                 f"{figure(max_quarantine_pct, 'pct')} threshold.",
                 {"quarantined": d.rows_quarantined, "rows_read": d.rows_read, "pct": pct}))
     for row in sorted(kpis, key=lambda r: (r.partner_name, r.kpi_name)):
-        if not row.measured:
+        if row.suppressed:
+            few = ("" if row.denominator is None or row.kpi_code not in DENOMINATOR_NOUNS
+                   else f" (only {int(row.denominator):,} {DENOMINATOR_NOUNS[row.kpi_code]})")
+            out.append(Sentence(f"{row.partner_name}: {row.kpi_name} suppressed{few}: too few "
+                                f"cases to compare; it is not ranked.",
+                                {"partner": row.partner_code, "kpi": row.kpi_code,
+                                 "denominator": row.denominator}))
+        elif not row.measured:
             out.append(Sentence(f"{row.partner_name}: {row.kpi_name} not measured (its inputs "
                                 f"were not delivered); it is not ranked.",
                                 {"partner": row.partner_code, "kpi": row.kpi_code}))

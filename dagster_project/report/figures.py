@@ -40,16 +40,16 @@ def read_month(serving_db: Path, month: dt.date,
             "select partner_code, partner_name from marts.dim_partner order by 1").fetchall())
         rows = con.execute("""
             select partner_code, month, kpi_code, kpi_name, unit, direction, value, target,
-                   rag_status, rank_among_partners, denominator
+                   rag_status, rank_among_partners, denominator, measurement_status
             from marts.kpi_scorecard
             where segment_code = 'all' and kpi_code in (select unnest(?))
               and month <= ?
             order by kpi_code, partner_code, month""", [list(kpi_codes), month]).fetchall()
         kpis: dict[str, list[KpiValue]] = {}
-        for code, m, kpi, name, unit, direction, value, target, rag, rank, den in rows:
+        for code, m, kpi, name, unit, direction, value, target, rag, rank, den, status in rows:
             kpis.setdefault(kpi, []).append(KpiValue(
                 code, partners.get(code, code), m, kpi, name, unit, direction, value, target,
-                rag, rank, den))
+                rag, rank, den, status))
         delivered = {(p, s): (read, quarantined) for p, s, read, quarantined in con.execute("""
             select partner_code, source, rows_read, rows_quarantined
             from marts.kpi_deliveries where month = ?""", [month]).fetchall()}

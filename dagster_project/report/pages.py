@@ -54,6 +54,8 @@ class Cell:
 
 
 def cell(row: KpiValue | None) -> Cell:
+    if row is not None and row.suppressed:
+        return Cell("suppressed", "suppressed", "not ranked", "")
     if row is None or not row.measured:
         return Cell("not measured", "not-measured", "not ranked", "")
     target = "" if row.target is None else figure(row.target, row.unit)

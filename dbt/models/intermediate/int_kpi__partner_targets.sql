@@ -27,6 +27,7 @@ final as (
         kpi_definitions.unit,
         kpi_definitions.direction,
         kpi_definitions.threshold_seconds,
+        kpi_definitions.min_denominator,
         coalesce(overrides.target, kpi_definitions.target) as target,
         coalesce(overrides.amber_tolerance, kpi_definitions.amber_tolerance)
             as amber_tolerance,

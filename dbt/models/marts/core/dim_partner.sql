@@ -12,6 +12,12 @@ opening_hours as (
 
 ),
 
+outcome_codes as (
+
+    select * from {{ ref('stg_partner_config__outcome_codes') }}
+
+),
+
 open_days as (
 
     select
@@ -22,19 +28,32 @@ open_days as (
 
 ),
 
+direct_dial_partners as (
+
+    -- partners whose telephony can say a call went to a direct line (csc_call_share_pct)
+    select distinct partner_code
+    from outcome_codes
+    where source = 'telephony' and outcome = 'direct_dial'
+
+),
+
 final as (
 
     select
         partners.partner_code,
         partners.partner_name,
         partners.partner_kind,
+        partners.partner_family,
         partners.is_fictional,
         partners.timezone,
         partners.is_expecting_deliveries,
-        coalesce(open_days.open_days_per_week, 0) as open_days_per_week
+        coalesce(open_days.open_days_per_week, 0) as open_days_per_week,
+        direct_dial_partners.partner_code is not null as is_measuring_direct_dial
     from partners
     left join open_days
         on partners.partner_code = open_days.partner_code
+    left join direct_dial_partners
+        on partners.partner_code = direct_dial_partners.partner_code
 
 )
 

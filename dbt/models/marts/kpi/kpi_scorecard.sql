@@ -16,6 +16,10 @@
     ),
     ('out_of_hours_pct', 'out_of_hours_pct', 'out_of_hours_numerator', 'out_of_hours_denominator'),
     ('answered_unknown_wait', 'answered_unknown_wait', 'answered_unknown_wait', 'null'),
+    (
+        'csc_call_share_pct', 'csc_call_share_pct',
+        'csc_call_share_numerator', 'csc_call_share_denominator'
+    ),
 ] -%}
 {#- CRM KPIs per partner and month (segment_code 'all'). -#}
 {%- set crm_partner_kpis = [
@@ -316,6 +320,36 @@ kpi_values as (
 
 ),
 
+suppressed as (
+
+    -- Small-number suppression (docs/kpi-definitions.md, "Benchmarking"): a value whose
+    -- denominator is below the KPI's min_denominator is served null, `suppressed`, never
+    -- ranked; its counts stay and still count in the pooled hub figure.
+    select
+        kpi_values.*,
+        coalesce(
+            kpi_values.kpi_value is not null
+            and kpi_values.has_denominator
+            and kpi_values.denominator < targets.min_denominator,
+            false
+        ) as is_suppressed
+    from kpi_values
+    inner join targets
+        on
+            kpi_values.partner_code = targets.partner_code
+            and kpi_values.kpi_code = targets.kpi_code
+
+),
+
+served as (
+
+    select
+        *,
+        case when not is_suppressed then kpi_value end as served_value
+    from suppressed
+
+),
+
 scored as (
 
     select
@@ -328,24 +362,26 @@ scored as (
         targets.direction,
         kpi_values.has_denominator,
         kpi_values.kpi_value,
+        kpi_values.served_value,
+        kpi_values.is_suppressed,
         kpi_values.numerator,
         kpi_values.denominator,
         targets.target,
         targets.amber_tolerance,
         targets.has_target_override,
-        targets.direction != 'info' and kpi_values.kpi_value is not null as is_ranked,
+        targets.direction != 'info' and kpi_values.served_value is not null as is_ranked,
         case
             when
-                kpi_values.kpi_value is null
+                kpi_values.served_value is null
                 or targets.target is null
                 or targets.direction = 'info'
                 then 'none'
             when targets.direction = 'higher_is_better'
                 then
                     case
-                        when kpi_values.kpi_value >= targets.target then 'green'
+                        when kpi_values.served_value >= targets.target then 'green'
                         when
-                            kpi_values.kpi_value
+                            kpi_values.served_value
                             >= targets.target - coalesce(targets.amber_tolerance, 0)
                             then 'amber'
                         else 'red'
@@ -353,16 +389,16 @@ scored as (
             when targets.direction = 'lower_is_better'
                 then
                     case
-                        when kpi_values.kpi_value <= targets.target then 'green'
+                        when kpi_values.served_value <= targets.target then 'green'
                         when
-                            kpi_values.kpi_value
+                            kpi_values.served_value
                             <= targets.target + coalesce(targets.amber_tolerance, 0)
                             then 'amber'
                         else 'red'
                     end
             else 'none'
         end as rag_status
-    from kpi_values
+    from served as kpi_values
     inner join targets
         on
             kpi_values.partner_code = targets.partner_code
@@ -380,7 +416,9 @@ compared as (
             partition by month, kpi_code, segment_code, is_ranked
             order by
                 round(
-                    case when direction = 'lower_is_better' then kpi_value else -kpi_value end,
+                    case
+                        when direction = 'lower_is_better' then served_value else -served_value
+                    end,
                     9
                 )
         ) as rank_in_partition,
@@ -407,7 +445,7 @@ final as (
         kpi_name,
         unit,
         direction,
-        kpi_value as value,
+        served_value as value,
         numerator,
         denominator,
         target,
@@ -415,7 +453,9 @@ final as (
         has_target_override,
         rag_status,
         case
-            when kpi_value is null then 'not_measured' else 'measured'
+            when is_suppressed then 'suppressed'
+            when kpi_value is null then 'not_measured'
+            else 'measured'
         end as measurement_status,
         case when is_ranked then rank_in_partition end as rank_among_partners,
         case when direction != 'info' then ranked_count end as partners_ranked,

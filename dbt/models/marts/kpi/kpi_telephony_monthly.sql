@@ -34,6 +34,12 @@ measures as (
 
 ),
 
+partners as (
+
+    select * from {{ ref('dim_partner') }}
+
+),
+
 service_level_days as (
 
     select
@@ -90,12 +96,31 @@ final as (
         {{ percentage(
             'with_previous.offered - with_previous.offered_previous_month',
             'with_previous.offered_previous_month'
-        ) }} as offered_mom_change_pct
+        ) }} as offered_mom_change_pct,
+        -- csc_call_share_pct (docs/kpi-definitions.md): calls reaching the centre (every call
+        -- but direct-dial ones) / all calls; null for a partner whose telephony never says a
+        -- call went to a direct line (not measured, never 100 %)
+        case
+            when partners.is_measuring_direct_dial
+                then with_previous.calls_total - with_previous.direct_dial
+        end as csc_call_share_numerator,
+        case
+            when partners.is_measuring_direct_dial then with_previous.calls_total
+        end as csc_call_share_denominator,
+        case
+            when partners.is_measuring_direct_dial
+                then {{ percentage(
+                    'with_previous.calls_total - with_previous.direct_dial',
+                    'with_previous.calls_total'
+                ) }}
+        end as csc_call_share_pct
     from with_previous
     left join service_level_days
         on
             with_previous.partner_code = service_level_days.partner_code
             and with_previous.month = service_level_days.month
+    left join partners
+        on with_previous.partner_code = partners.partner_code
     where {{ in_scoped_month('with_previous', 'month', shifts=[0, 1]) }}
 
 )

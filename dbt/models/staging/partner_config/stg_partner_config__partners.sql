@@ -12,6 +12,7 @@ final as (
         partner_code,
         partner_name,
         partner_kind,
+        partner_family,
         is_fictional,
         timezone,
         expects_deliveries as is_expecting_deliveries
