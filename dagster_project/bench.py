@@ -56,7 +56,7 @@ from dagster_project.dbt_runner import BUILD_ARGS, run_dbt, seed_partial_parse
 from dagster_project.ingest import load_source, write_partner_config
 from dagster_project.ingest.discovery import discover_files
 from dagster_project.ingest.readers import FileRejected, Readable, readable_file
-from dagster_project.partners import PartnerConfig, SourceConfig, load_partners
+from dagster_project.partners import SOURCE_FIELDS, PartnerConfig, SourceConfig, load_partners
 from dagster_project.privacy import pseudonymisation_key
 from dagster_project.publish import publish
 from dagster_project.settings import Settings
@@ -430,8 +430,15 @@ def _run_locked_stages(bench: Bench, settings: Settings) -> tuple[list[str], int
                       pseudonymisation_key=pseudonymisation_key(settings), settle=0)
     stages.append(Stage("load crm (raw, pseudonymised)", time.perf_counter() - t,
                         crm.rows_loaded))
+    # the service-standard sources (and any other the partners configure): one stage, so that
+    # dbt finds every raw table the models read
+    others = [source for source in SOURCE_FIELDS if source not in ("telephony", "crm")]
+    t = time.perf_counter()
+    other_rows = sum(load_source(settings.work_db, settings.landing_dir, partners, source,
+                                 settle=0).rows_loaded for source in others)
+    stages.append(Stage(f"load {', '.join(others)} (raw)", time.perf_counter() - t, other_rows))
     bench.stage_done("load")
-    rows = load.rows_loaded + crm.rows_loaded
+    rows = load.rows_loaded + crm.rows_loaded + other_rows
     stages.insert(0, Stage("generate", gen_s, rows))
 
     _progress("dbt build")

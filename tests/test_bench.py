@@ -26,13 +26,15 @@ from dagster_project.bench_partners import (
 )
 from dagster_project.generate.crm_spec import load_crm_partner
 from dagster_project.generate.spec import STAFFING_PROFILES, load_partner_spec
-from dagster_project.partners import load_partners
+from dagster_project.partners import SOURCE_FIELDS, load_partners
 from dagster_project.settings import REPO_ROOT
 from tests.conftest import PARTNERS_DIR, hub
 from tests.conftest import hub_env as cli_env
 
+OTHER_SOURCES = [s for s in SOURCE_FIELDS if s not in ("telephony", "crm")]
 STAGES = ("generate", "load telephony (raw)", "load crm (raw, pseudonymised)",
-          "transform (dbt build)", "publish", "floor: telephony (one DuckDB statement)",
+          f"load {', '.join(OTHER_SOURCES)} (raw)", "transform (dbt build)", "publish",
+          "floor: telephony (one DuckDB statement)",
           "floor: crm (one DuckDB statement)", "floor: both sources")
 
 
@@ -105,13 +107,16 @@ def test_clones_generate_the_same_bytes_whatever_the_workers(tmp_path):
     from dagster_project.generate import generate_sample
 
     write_clones(7, PARTNERS_DIR, tmp_path / "partners", seed=1)  # two population areas
+    clones = load_partners(tmp_path / "partners", REPO_ROOT / "seeds" / "reference")
+    assert set(clones) == {clone_code(i) for i in range(7)}
     files = {}
     for workers in (1, 2):
         landing = tmp_path / f"landing{workers}"
         report = generate_sample(landing, tmp_path / "partners", months=1, seed=1, scale=0.02,
                                  end_month=dt.date(2025, 3, 1), workers=workers)
+        # every source each clone's template configures (the service-standard sources too)
         assert {(p.partner_code, p.source) for p in report.partners if p.rows} == {
-            (clone_code(i), source) for i in range(7) for source in ("telephony", "crm")}
+            (code, source) for code, cfg in clones.items() for source in cfg.sources}
         files[workers] = {p.relative_to(landing): p.read_bytes()
                           for p in landing.rglob("*") if p.is_file()}
     assert files[1] == files[2]

@@ -12,9 +12,25 @@ partners as (
 
 ),
 
+configured as (
+
+    select * from {{ ref('stg_partner_config__sources') }}
+
+),
+
 sources as (
 
-    select distinct source from deliveries
+    -- the sources each partner's YAML configures, and any it once delivered: a source a
+    -- partner does not have is no row (never "never delivered")
+    select
+        partner_code,
+        source
+    from configured
+    union
+    select
+        partner_code,
+        source
+    from deliveries
 
 ),
 
@@ -39,7 +55,8 @@ partner_sources as (
         latest.latest_month,
         latest.last_loaded_at
     from partners
-    cross join sources
+    inner join sources
+        on partners.partner_code = sources.partner_code
     left join latest
         on
             partners.partner_code = latest.partner_code
