@@ -18,22 +18,33 @@ calls as (
 
 ),
 
+keyed as (
+
+    select
+        calls.*,
+        cast(calls.started_at as date) as call_date,
+        cast(date_trunc('month', calls.started_at) as date) as call_month,
+        calls.partner_code || ':' || calls.source_call_id as direct_dial_call_id
+    from calls
+
+),
+
 final as (
 
     select
-        partner_code || ':' || source_call_id as direct_dial_call_id,
+        direct_dial_call_id,
         partner_code,
         source_call_id,
         service_line_code,
         started_at,
-        cast(started_at as date) as call_date,
-        cast(date_trunc('month', started_at) as date) as call_month,
+        call_date,
+        call_month,
         period_month,
         source_file,
         source_row_number,
         delivery_key,
         load_id
-    from calls
+    from keyed
 
 )
 
