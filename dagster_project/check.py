@@ -44,6 +44,10 @@ SERVICE_STANDARD_MONTH_COLUMNS = {
                   "reception_seen_within_target_pct", "reception_walkout_pct"),
     "web": ("web_visits", "web_poor_rating_pct", "self_service_share_pct"),
 }
+# the direct-dial extract's months: its calls, every direct dial counted and the share
+# (kpi_telephony_monthly; docs/kpi-definitions.md, "A separate direct-dial extract")
+DIRECT_DIAL_MONTH_COLUMNS = ("direct_dial_extract_calls", "csc_call_share_numerator",
+                             "csc_call_share_denominator", "csc_call_share_pct")
 
 
 class CheckError(RuntimeError):
@@ -75,6 +79,7 @@ class CheckReport:
     partner: PartnerConfig
     sources: list[SourceCheck]
     seconds: float
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def rejected_files(self) -> int:
@@ -157,7 +162,7 @@ def run_check(settings: Settings, code: str, files: list[Path] | None = None) ->
         # nothing to build: the report is the files' problems
         return CheckReport(partner, [_unloaded(source, reports[source], partner.code)
                                      for source in partner.sources],
-                           time.perf_counter() - started)
+                           time.perf_counter() - started, _configuration_warnings(partner))
     check_settings = dataclasses.replace(settings, work_db=db)
     select = [s for source in partner.sources for s in SOURCE_MODELS[source].check_select]
     seed_partial_parse(settings, work / "dbt")
@@ -174,7 +179,22 @@ def run_check(settings: Settings, code: str, files: list[Path] | None = None) ->
                    for source in partner.sources]
     finally:
         con.close()
-    return CheckReport(partner, sources, time.perf_counter() - started)
+    return CheckReport(partner, sources, time.perf_counter() - started,
+                       _configuration_warnings(partner))
+
+
+def _configuration_warnings(partner: PartnerConfig) -> list[str]:
+    """What the configuration allows but probably does not mean."""
+    telephony, extract = partner.sources.get("telephony"), partner.sources.get("direct_dial")
+    if telephony is None or extract is None:
+        return []
+    codes = sorted(c for c, outcome in telephony.codes.items() if outcome == "direct_dial")
+    if not codes:
+        return []
+    return [f"{partner.path}: sources.telephony.outcome_codes maps {', '.join(codes)} to "
+            "direct_dial and sources.direct_dial is configured: both are counted as direct "
+            "dials (csc_call_share_pct), so a call in both counts twice; use one or the other "
+            "(docs/kpi-definitions.md, \"A separate direct-dial extract\")"]
 
 
 def _file_messages(report, code: str) -> list[str]:
@@ -223,6 +243,11 @@ def _source_check(con, source: str, report, code: str) -> SourceCheck:
         result.months = con.execute(
             f"select month, {', '.join(result.month_columns)} from marts.kpi_telephony_monthly "
             "order by month").fetchall()
+    elif source == "direct_dial":
+        result.month_columns = DIRECT_DIAL_MONTH_COLUMNS
+        result.months = con.execute(
+            f"select month, {', '.join(result.month_columns)} from marts.kpi_telephony_monthly "
+            "where direct_dial_extract_calls is not null order by month").fetchall()
     elif source in SERVICE_STANDARD_MONTH_COLUMNS:
         result.month_columns = SERVICE_STANDARD_MONTH_COLUMNS[source]
         result.months = con.execute(
@@ -269,6 +294,7 @@ def _shown(value) -> str:
 def format_report(report: CheckReport) -> str:
     p = report.partner
     lines = [f"hub check {p.code}: configuration OK ({p.path})"]
+    lines.extend(f"WARNING {w}" for w in report.warnings)
     for s in report.sources:
         lines.append("")
         lines.append(f"{s.source}: {s.files:,} file(s), {s.rows_read:,} rows read: "

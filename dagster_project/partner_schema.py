@@ -161,6 +161,17 @@ class ReceptionColumns(_Columns):
     service: Column | None = Field(None, description="The service name (`services`).")
 
 
+class DirectDialColumns(_Columns):
+    call_id: Column = Field(description=f"Required. The direct-dial call's id: {COLUMN_DOC}.")
+    started_at: Column = Field(description="Required. When the call arrived at the direct "
+                                            "line.")
+    extension: Column | None = Field(None, description="The officer's line or extension: "
+                                                       "loaded into raw for tracing only, "
+                                                       "never carried to a mart.")
+    service: Column | None = Field(None, description="The department or service name "
+                                                     "(`services`).")
+
+
 class WebColumns(_Columns):
     visit_date: Column = Field(description="Required. The day, read with `timestamp_format` "
                                            "(a date format such as `%Y-%m-%d` is enough).")
@@ -460,6 +471,19 @@ class WebSource(_ServiceStandardSource):
         return ("visit_date",)
 
 
+class DirectDialSource(_ServiceStandardSource):
+    """One row per call to an officer's direct line, from a switchboard whose calls are not in
+    the contact centre's telephony export (docs/kpi-definitions.md, "A separate direct-dial
+    extract"). No outcome: every row is a direct-dial call."""
+
+    columns: DirectDialColumns = Field(description="Canonical field -> source header or "
+                                                   "`{expr: ...}`.")
+
+    @classmethod
+    def timestamp_fields(cls) -> tuple[str, ...]:
+        return ("started_at",)
+
+
 class Sources(Strict):
     telephony: TelephonySource | None = Field(None, description="The call log.")
     crm: CrmSource | None = Field(None, description="The CRM extract.")
@@ -468,11 +492,19 @@ class Sources(Strict):
     reception: ReceptionSource | None = Field(
         None, description="Reception desk queue tickets (face-to-face customers).")
     web: WebSource | None = Field(None, description="Website visits and page ratings per day.")
+    direct_dial: DirectDialSource | None = Field(
+        None, description="Calls to officers' direct lines from a separate switchboard extract "
+                          "(`csc_call_share_pct`); needs `telephony`. Use it or a "
+                          "`direct_dial` outcome code, not both.")
 
     @model_validator(mode="after")
     def _some(self) -> Sources:
         if all(body is None for _, body in self):
-            raise ValueError("declares no sources (telephony, crm, voicemail, reception, web)")
+            raise ValueError("declares no sources (telephony, crm, voicemail, reception, web, "
+                             "direct_dial)")
+        if self.direct_dial is not None and self.telephony is None:
+            raise ValueError("declares direct_dial without telephony: the direct-dial extract "
+                             "is counted against the calls of the telephony source")
         return self
 
 
@@ -551,7 +583,7 @@ class PartnerFile(Strict):
         True, description="`false` for a closed historic data set: freshness checks and "
                           "`hub status` do not chase it.")
     sources: Sources = Field(description="Required. `telephony`, `crm`, `voicemail`, "
-                                         "`reception` and/or `web`.")
+                                         "`reception`, `web` and/or `direct_dial`.")
     complaint_policy: ComplaintPolicy = Field(default_factory=ComplaintPolicy,
                                               description="Complaint response policy.")
     generator: dict[str, Any] = Field(default_factory=dict,

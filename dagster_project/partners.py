@@ -72,9 +72,19 @@ SOURCE_FIELDS = {
         "optional": ("service", "ratings_good", "ratings_neutral", "ratings_poor"),
         "durations": (),
     },
+    # docs/kpi-definitions.md, "A separate direct-dial extract": every row a direct-dial call
+    "direct_dial": {
+        "entity": "calls",
+        "required": ("call_id", "started_at"),
+        "optional": ("extension", "service"),
+        "durations": (),
+    },
 }
 # The sources whose rows feed marts.kpi_service_standards_monthly.
 SERVICE_STANDARD_SOURCES = ("voicemail", "reception", "web")
+# Every source but telephony and CRM: no personal field (loaded without the pseudonymisation
+# key), each its own load asset, reconciliation check and `hub status` section.
+OTHER_SOURCES = (*SERVICE_STANDARD_SOURCES, "direct_dial")
 # Every timestamp field of every source: raw.partner_sources has a `<field>_format` column
 # for each (a per-field `column_timestamp_formats` entry, else null).
 TIMESTAMP_FIELDS = ("started_at", "created_at", "resolved_at", "responded_at", "left_at",

@@ -81,4 +81,13 @@ SOURCE_MODELS = {m.source: m for m in (
          "ratings_neutral_text", "ratings_poor_text"),
         ("visit_date", "page_id", "service_line_code", "visits", "ratings_good",
          "ratings_poor")),
+    SourceModels(
+        "direct_dial", "direct-dial", "direct-dial calls",
+        "intermediate.int_direct_dial_calls__validated", _trimmed("call_id"),
+        "source_call_id", "started_at", "quality.quarantine_direct_dial_calls",
+        "quality.excluded_direct_dial_calls", "marts.fct_direct_dial_calls",
+        ("+kpi_telephony_monthly", "+quarantine_direct_dial_calls",
+         "+excluded_direct_dial_calls"),
+        ("call_id_text", "started_at_text", "service_name"),
+        ("source_call_id", "started_at", "call_month", "service_line_code")),
 )}

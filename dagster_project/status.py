@@ -4,7 +4,8 @@
 Which partners delivered (in a given month, by default each partner's latest delivered month,
 so a historic partner shows its data rather than nothing), how many rows each brought and lost
 to quarantine, which files the last load rejected, and when the serving file was published; for
-telephony, then for CRM, voicemail, reception and web (the partners configured with each).
+telephony, then for CRM, voicemail, reception, web and the direct-dial extract (the partners
+configured with each).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 import duckdb
 
 from dagster_project import duck
-from dagster_project.partners import SERVICE_STANDARD_SOURCES
+from dagster_project.partners import OTHER_SOURCES
 from dagster_project.quality import rejection_messages
 from dagster_project.source_models import SOURCE_MODELS
 
@@ -80,7 +81,7 @@ def status_report(operations_db: Path, partner_codes: list[str], month: dt.date 
         sections = _source_section(con, "telephony", "Telephony", partner_codes, month,
                                    not_expected)
         # then each other source, for the partners configured with it
-        for source in ("crm", *SERVICE_STANDARD_SOURCES):
+        for source in ("crm", *OTHER_SOURCES):
             configured = {r[0] for r in con.execute(
                 "select partner_code from raw.partner_sources where source = ?",
                 [source]).fetchall()}

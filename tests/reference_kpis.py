@@ -78,11 +78,12 @@ class Partner:
     # ISO weekday 1..7 -> [open, close); close None: "24:00", open to midnight
     opening_hours: dict[int, tuple[dt.time, dt.time | None]]
     source: dict  # the YAML `sources.telephony` block as written
+    direct_dial: dict | None = None  # the YAML `sources.direct_dial` block (the extract)
 
     @property
     def measures_direct_dial(self) -> bool:
         """Whether its telephony can say a call went to a direct line (an outcome code maps to
-        `direct_dial`): csc_call_share_pct is measured only then."""
+        `direct_dial`): csc_call_share_pct is then measured in every month."""
         return "direct_dial" in {str(v) for v in (self.source.get("outcome_codes") or {}).values()}
 
 
@@ -99,7 +100,7 @@ def load_partners(partners_dir: Path = PARTNERS_DIR) -> dict[str, Partner]:
         if source is None:
             continue
         partners[raw["code"]] = Partner(raw["code"], raw.get("timezone", "Europe/London"),
-                                        hours, source)
+                                        hours, source, raw["sources"].get("direct_dial"))
     return partners
 
 
@@ -517,6 +518,9 @@ class MonthKpis:
     sl_days: int = 0
     previous_offered: int | None = None  # None: no previous calendar month for the partner
     measures_direct_dial: bool = True  # the partner's telephony has a direct_dial outcome code
+    # the valid calls of the partner's direct-dial extract in the month; None: no extract
+    # configured, or not delivered for the month
+    extract_calls: int | None = None
 
     @property
     def sl_days_pct(self) -> Fraction | None:
@@ -529,12 +533,18 @@ class MonthKpis:
         return pct(self.tally.offered - self.previous_offered, self.previous_offered)
 
     @property
+    def csc_measured(self) -> bool:
+        """A direct_dial outcome code, or the extract delivered for the month."""
+        return self.measures_direct_dial or self.extract_calls is not None
+
+    @property
     def csc_call_share_pct(self) -> Fraction | None:
-        """Calls reaching the centre (every call but direct dials) / all calls; None when the
-        partner's telephony never carries direct-dial calls (not measured)."""
-        if not self.measures_direct_dial:
+        """Calls reaching the centre (every call but direct dials) / those + every direct dial
+        (outcome codes and the extract's calls); None when not measured."""
+        if not self.csc_measured:
             return None
-        return pct(self.tally.calls - self.tally.direct_dial, self.tally.calls)
+        return pct(self.tally.calls - self.tally.direct_dial,
+                   self.tally.calls + (self.extract_calls or 0))
 
     def numerator_denominator(self, kpi: str) -> tuple[int, int] | None:
         """The KPI as (numerator, denominator) for pooling; None where it is undefined."""
@@ -549,8 +559,9 @@ class MonthKpis:
             "offered_mom_change_pct": (
                 (100 * (t.offered - self.previous_offered), self.previous_offered)
                 if self.previous_offered else (0, 0)),
-            "csc_call_share_pct": ((100 * (t.calls - t.direct_dial), t.calls)
-                                   if self.measures_direct_dial else (0, 0)),
+            "csc_call_share_pct": ((100 * (t.calls - t.direct_dial),
+                                    t.calls + (self.extract_calls or 0))
+                                   if self.csc_measured else (0, 0)),
         }[kpi]
         return pair if pair[1] else None
 
@@ -597,6 +608,7 @@ class Reference:
     daily: dict[tuple[str, dt.date], Tally]
     scorecard: dict[tuple[str, dt.date, str], ScoreRow]
     definitions: dict[str, KpiDefinition]
+    extracts: dict = field(default_factory=dict)  # code -> reference_direct_dial.Extract
 
 
 def is_out_of_hours(local: dt.datetime, partner: Partner, holidays: set[dt.date]) -> bool:
@@ -639,6 +651,14 @@ def compute(landing_dir: Path, partners_dir: Path = PARTNERS_DIR,
             # daily TSF % >= target, decided exactly: 100 * within >= target * denominator
             month.sl_days_met += (100 * tally.answered_within_threshold
                                   >= target * tally.tsf_denominator)
+    # the separate direct-dial extracts (tests/reference_direct_dial.py)
+    from tests.reference_direct_dial import read_extract
+
+    extracts = {code: read_extract(landing_dir, code, p.timezone, p.direct_dial)
+                for code, p in partners.items() if p.direct_dial is not None}
+    for (code, month_start), kpis in monthly.items():
+        if code in extracts and month_start in extracts[code].delivered:
+            kpis.extract_calls = extracts[code].calls[month_start]
     for (code, month_start), kpis in monthly.items():
         previous = (month_start - dt.timedelta(days=1)).replace(day=1)
         prev = monthly.get((code, previous))
@@ -672,7 +692,7 @@ def compute(landing_dir: Path, partners_dir: Path = PARTNERS_DIR,
                 scorecard[(k.partner, month_start, kpi)] = ScoreRow(
                     k.partner, month_start, kpi, value, target, tolerance,
                     rag(value, target, tolerance, d.direction), rank, hub, statuses[k.partner])
-    return Reference(data, monthly, dict(daily), scorecard, definitions)
+    return Reference(data, monthly, dict(daily), scorecard, definitions, extracts)
 
 
 def suppression_status(month: MonthKpis, kpi: str, d: KpiDefinition) -> str:

@@ -25,8 +25,13 @@ from openpyxl import load_workbook
 from dagster_project.generate import GenerateReport, generate_sample
 from dagster_project.generate.bank_holidays import england_and_wales_bank_holidays
 from dagster_project.generate.closures import load_bank_holidays
+from dagster_project.generate.direct_dial import BAD_TIME
 from dagster_project.generate.dirt import KINDS, RESENDABLE, bad_timestamp_text
-from dagster_project.generate.simulation import fcfs_with_patience, simulate_partner
+from dagster_project.generate.simulation import (
+    DIRECT_DIAL,
+    fcfs_with_patience,
+    simulate_partner,
+)
 from dagster_project.generate.spec import load_partner_spec
 from dagster_project.generate.writers import format_timestamps
 
@@ -489,6 +494,42 @@ def test_monday_is_busier_than_friday(calls: dict[str, list[dict]]) -> None:
     assert northmoor[0] > northmoor[4]
 
 
+def test_direct_dial_extract_holds_the_simulated_direct_dials(landing: Path) -> None:
+    """A partner with `sources.direct_dial` and no direct_dial outcome code: its telephony
+    files carry no direct dial, and its extract holds every simulated direct dial (local
+    times), one row each, but for the dirt rows (no id, or a time that does not parse)."""
+    codes = [c for c in GENERATED if "direct_dial" in CONFIGS[c]["sources"]]
+    assert codes
+    epoch = dt.date(1970, 1, 1)
+    first = dt.date(END_MONTH.year, END_MONTH.month, 1)
+    for _ in range(MONTHS - 1):
+        first = (first - dt.timedelta(days=1)).replace(day=1)
+    last = (dt.date(END_MONTH.year, END_MONTH.month, 28) + dt.timedelta(days=4)).replace(day=1)
+    for code in codes:
+        spec = load_partner_spec(PARTNERS_DIR / f"{code}.yml")
+        assert spec.generator.direct_dial_extract
+        assert "direct_dial" not in telephony(code)["outcome_codes"].values()
+        simulated = simulate_partner(spec, np.arange((first - epoch).days, (last - epoch).days),
+                                     load_bank_holidays(HOLIDAYS_CSV), seed=42, scale=SCALE)
+        expected = Counter(dt.datetime(1970, 1, 1) + dt.timedelta(seconds=int(s))
+                           for s in simulated.local_seconds[simulated.outcome == DIRECT_DIAL])
+        source = CONFIGS[code]["sources"]["direct_dial"]
+        fmt, columns = source["format"], source["columns"]
+        found, dirty, files = Counter(), 0, sorted((landing / code / "direct_dial").iterdir())
+        assert len(files) == MONTHS
+        for path in files:
+            header, rows = read_rows(path, source)
+            for row in rows:
+                values = dict(zip(header, row, strict=True))
+                call_id, started = values[columns["call_id"]], values[columns["started_at"]]
+                if not call_id or started == BAD_TIME:
+                    dirty += 1
+                    continue
+                found[dt.datetime.strptime(started, source["timestamp_format"])] += 1
+        assert fmt["type"] == "csv" and dirty >= 1
+        assert not found - expected and sum(expected.values()) - sum(found.values()) == dirty
+
+
 def test_utc_partner_converts_back_to_local_time_across_the_clock_change(landing: Path) -> None:
     code = next(c for c in GENERATED if telephony(c).get("timestamp_zone") == "utc")
     source = telephony(code)
@@ -498,8 +539,11 @@ def test_utc_partner_converts_back_to_local_time_across_the_clock_change(landing
     simulated = simulate_partner(
         spec, day_numbers, load_bank_holidays(HOLIDAYS_CSV), seed=42, scale=SCALE
     )
+    # a partner with a direct-dial extract: its direct dials are in the extract, not here
+    in_telephony = ~((simulated.outcome == DIRECT_DIAL) & spec.generator.direct_dial_extract)
     expected = [
-        dt.datetime(1970, 1, 1) + dt.timedelta(seconds=int(s)) for s in simulated.local_seconds
+        dt.datetime(1970, 1, 1) + dt.timedelta(seconds=int(s))
+        for s in simulated.local_seconds[in_telephony]
     ]
     # UTC in the file, back to the simulated local wall-clock time: every usable start time is
     # a simulated one; only bad timestamps never re-sent corrected are lost.

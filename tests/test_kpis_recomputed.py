@@ -366,6 +366,40 @@ def test_csc_call_share_not_measured_without_direct_dial_codes(serving, referenc
     assert ours and all(p != "phonenow" for p, _ in ours)
 
 
+def test_direct_dial_extract_recomputed(serving, reference):
+    """The sample's separate direct-dial extract (a partner whose YAML has `sources.direct_dial`
+    and no direct_dial outcome code), read in plain Python (tests/reference_direct_dial.py):
+    each row's fate and each month's calls agree with the warehouse, the months with telephony
+    are measured through the extract alone, and its share sits below the 80 % target (the
+    generator's direct_dial_share), so the dashboards show it amber or red."""
+    assert reference.extracts, "no sample partner delivers a direct-dial extract"
+    for code, extract in reference.extracts.items():
+        assert extract.valid and extract.quarantined, code  # the sample's dirt reaches it
+        assert extract.lines == (extract.valid + sum(extract.quarantined.values())
+                                 + sum(extract.excluded.values()) + extract.rejected)
+        quarantined = Counter(dict(serving.execute(
+            "select quarantine_reason, count(*) from quality.quarantine_direct_dial_calls "
+            "where partner_code = ? group by 1", [code]).fetchall()))
+        excluded = Counter(dict(serving.execute(
+            "select exclusion_reason, count(*) from quality.excluded_direct_dial_calls "
+            "where partner_code = ? group by 1", [code]).fetchall()))
+        calls = Counter({as_date(m): n for m, n in serving.execute(
+            "select call_month, count(*) from marts.fct_direct_dial_calls "
+            "where partner_code = ? group by 1", [code]).fetchall()})
+        assert (quarantined, excluded, calls) == (
+            extract.quarantined, extract.excluded, extract.calls), code
+        months = {as_date(m): (n, measured, pct) for m, n, measured, pct in serving.execute(
+            "select month, direct_dial_extract_calls, is_direct_dial_measured, "
+            "csc_call_share_pct from marts.kpi_telephony_monthly where partner_code = ?",
+            [code]).fetchall()}
+        assert months, code
+        for month, (n, measured, value) in months.items():
+            ours = reference.monthly[(code, month)]
+            assert n == ours.extract_calls and measured == ours.csc_measured, (code, month)
+            assert same_ratio(value, as_float(ours.csc_call_share_pct)), (code, month)
+            assert measured and ours.csc_call_share_pct < 80, (code, month)
+
+
 WEEKLY = {
     "partner": PARTNER, "week_start": ("week_start_date",), "iso_year": ("iso_year",),
     "iso_week": ("iso_week",), "week_end": ("week_end_date",), "is_complete": ("is_complete",),

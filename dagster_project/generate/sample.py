@@ -33,10 +33,11 @@ from .crm_dirt import (
 from .crm_spec import CrmPartner, load_crm_partner
 from .crm_writers import CrmFileJob, file_jobs, format_contacts
 from .customers import Population, build_population
+from .direct_dial import split_direct_dials, write_direct_dial_files
 from .dirt import KINDS, DirtPlan, DirtyRow, plan_dirt
 from .local_time import DAY
 from .service_standards import write_service_standard_files
-from .simulation import CallTable, simulate_partner, stable_code_hash
+from .simulation import DIRECT_DIAL, CallTable, simulate_partner, stable_code_hash
 from .spec import PartnerSpec, load_partner_specs
 from .writers import csv_columns, daily_sequence, period_file_name, write_csv, write_xlsx
 
@@ -319,6 +320,14 @@ def generate_sample(
         for spec in simulated:
             assert spec.generator is not None
             calls = simulate_partner(spec, day_numbers, holidays, seed=seed, scale=scale)
+            if spec.generator.direct_dial_extract:
+                # the direct dials go to the separate extract, not the telephony files
+                calls, direct = split_direct_dials(calls, DIRECT_DIAL)
+                files, rows = write_direct_dial_files(
+                    spec.path, direct, landing_dir, crm.month_starts, crm.run_end, seed,
+                    with_dirt=with_dirt)
+                service_outputs.append(
+                    PartnerOutput(spec.code, "direct_dial", files, rows, "simulated"))
             if spec.generator.file_grain == "day":
                 periods = [EPOCH_DATE + dt.timedelta(days=int(d)) for d in day_numbers]
             else:

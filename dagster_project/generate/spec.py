@@ -54,6 +54,9 @@ class GeneratorSettings:
     direct_dial_share: float
     queue_weights: dict[str, float]  # normalised to sum 1
     file_grain: str  # month | day
+    # the direct-dial calls go to a separate extract (sources.direct_dial), not the telephony
+    # files (generate/direct_dial.py)
+    direct_dial_extract: bool = False
 
 
 @dataclass(frozen=True)
@@ -130,7 +133,8 @@ def _telephony(raw: dict[str, Any], where: str) -> TelephonyFormat:
     )
 
 
-def _generator(raw: dict[str, Any], telephony: TelephonyFormat | None, where: str):
+def _generator(raw: dict[str, Any], telephony: TelephonyFormat | None, where: str,
+               direct_dial_extract: bool = False):
     if telephony is None:
         raise PartnerSpecError(f"{where}: a generator block needs sources.telephony")
     for field, header in telephony.columns:
@@ -139,7 +143,10 @@ def _generator(raw: dict[str, Any], telephony: TelephonyFormat | None, where: st
     missing = {"call_id", "started_at", "outcome"} - {field for field, _ in telephony.columns}
     if missing:
         raise PartnerSpecError(f"{where}: columns must map {sorted(missing)}")
-    for outcome in ("answered", "abandoned", "ivr_only", "direct_dial"):
+    # with a direct-dial extract and no direct_dial code, the direct dials go to the extract
+    needed = ("answered", "abandoned", "ivr_only",
+              *(() if direct_dial_extract else ("direct_dial",)))
+    for outcome in needed:
         if telephony.code_for(outcome) is None:
             raise PartnerSpecError(f"{where}: outcome_codes has no code for {outcome!r}")
     profile = raw.get("staffing_profile", "average")
@@ -168,6 +175,7 @@ def _generator(raw: dict[str, Any], telephony: TelephonyFormat | None, where: st
         direct_dial_share=direct,
         queue_weights={name: value / total for name, value in weights.items()},
         file_grain=grain,
+        direct_dial_extract=direct_dial_extract and telephony.code_for("direct_dial") is None,
     )
 
 
@@ -179,7 +187,8 @@ def load_partner_spec(path: Path) -> PartnerSpec:
         raise PartnerSpecError(f"{where}: code {code!r} must equal the file stem")
     sources = raw.get("sources") or {}
     telephony = _telephony(sources["telephony"], where) if "telephony" in sources else None
-    generator = _generator(raw["generator"], telephony, where) if raw.get("generator") else None
+    generator = (_generator(raw["generator"], telephony, where, "direct_dial" in sources)
+                 if raw.get("generator") else None)
     return PartnerSpec(
         code=code,
         name=str(raw.get("name", code)),

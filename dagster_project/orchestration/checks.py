@@ -1,6 +1,7 @@
 """Asset checks, per source (telephony calls, CRM contacts): reconciliation, quarantine rate
 and delivery freshness; reconciliation and quarantine rate of the service-standard sources
-(voicemail, reception, web); and vanishing months over all (marts.kpi_deliveries)."""
+(voicemail, reception, web) and the direct-dial extract; and vanishing months over all
+(marts.kpi_deliveries)."""
 
 import datetime as dt
 import os
@@ -14,7 +15,7 @@ from dagster_project import duck
 from dagster_project.build_summary import max_quarantine_pct, vanishing_months
 from dagster_project.orchestration.dbt_assets import hub_dbt_models
 from dagster_project.orchestration.resources import WarehouseResource
-from dagster_project.partners import SERVICE_STANDARD_SOURCES
+from dagster_project.partners import OTHER_SOURCES
 from dagster_project.quality import (
     Reconciliation,
     partners_missing_month,
@@ -183,5 +184,5 @@ def _service_standard_checks(source: str) -> list[dg.AssetChecksDefinition]:
 ASSET_CHECKS = [calls_reconcile, calls_quarantine_rate, telephony_freshness,
                 contacts_reconcile, contacts_quarantine_rate, crm_freshness,
                 deliveries_vanishing_months,
-                *(check for source in SERVICE_STANDARD_SOURCES
+                *(check for source in OTHER_SOURCES
                   for check in _service_standard_checks(source))]

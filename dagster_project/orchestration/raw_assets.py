@@ -15,12 +15,12 @@ from dagster_project import duck
 from dagster_project.ingest import load_source, write_partner_config
 from dagster_project.ingest.raw_tables import CONFIG_TABLES, raw_table
 from dagster_project.orchestration.resources import WarehouseResource, WriterLockResource
-from dagster_project.partners import SERVICE_STANDARD_SOURCES
+from dagster_project.partners import OTHER_SOURCES
 from dagster_project.privacy import PseudonymisationKeyMissing, pseudonymisation_key
 
 LOAD_TABLES = ("load_files", "load_events", "rejected_rows")
 SOURCE_ASSETS = {source: raw_table(source).split(".")
-                 for source in ("telephony", "crm", *SERVICE_STANDARD_SOURCES)}
+                 for source in ("telephony", "crm", *OTHER_SOURCES)}
 
 
 @dg.multi_asset(
@@ -70,7 +70,8 @@ def raw_crm_contacts(context: dg.AssetExecutionContext, warehouse: WarehouseReso
 
 
 def _service_standard_asset(source: str) -> dg.AssetsDefinition:
-    """The load asset of a service-standard source (no personal field: no key needed)."""
+    """The load asset of a source without personal fields (the service-standard sources and
+    the direct-dial extract): no key needed."""
     table = raw_table(source)
 
     @dg.asset(key=SOURCE_ASSETS[source], group_name="raw", kinds={"duckdb"},
@@ -85,7 +86,8 @@ def _service_standard_asset(source: str) -> dg.AssetsDefinition:
     return load_service_standard_source
 
 
-SERVICE_STANDARD_ASSETS = [_service_standard_asset(s) for s in SERVICE_STANDARD_SOURCES]
+# the service-standard sources' and the direct-dial extract's load assets
+SERVICE_STANDARD_ASSETS = [_service_standard_asset(s) for s in OTHER_SOURCES]
 
 LOGGED_FILES = 50
 

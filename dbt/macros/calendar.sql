@@ -67,14 +67,16 @@
 {%- endmacro %}
 
 
-{#- (validated model, event time) of the service-standard sources whose stored model exists:
-    their events open the calendar too (a first build has none yet). -#}
+{#- (validated model, event time) of the service-standard sources and the direct-dial extract
+    whose stored model exists: their events open the calendar too (a first build has none
+    yet). -#}
 {% macro service_standard_events() -%}
     {%- set events = [] -%}
     {%- for model, event_at in [
         ('int_voicemails__validated', 'left_at'),
         ('int_reception_tickets__validated', 'issued_at'),
         ('int_web_days__validated', 'cast(visit_date as timestamp)'),
+        ('int_direct_dial_calls__validated', 'started_at'),
     ] -%}
         {%- if execute and load_relation(ref(model)) is not none -%}
             {%- do events.append((model, event_at)) -%}

@@ -181,5 +181,6 @@ statused as (
         ('voicemail', 'int_voicemails__validated', 'duplicate_voicemail_id'),
         ('reception', 'int_reception_tickets__validated', 'duplicate_ticket_id'),
         ('web', 'int_web_days__validated', 'duplicate_page_day'),
+        ('direct_dial', 'int_direct_dial_calls__validated', 'duplicate_call_id'),
     ]) }}
 {%- endmacro %}

@@ -13,8 +13,8 @@
       contact in a redone delivery or a changed label (repeat complainants look back 365 days);
     - the partner's latest contact moved and the month is near it (repeat contact needs 7 days
       after a contact, complaint policy its due date, both measured up to the latest contact).
-    The service-standard sources (voicemail, reception, web) bring the months of their redone
-    rows, now or before, as telephony does.
+    The service-standard sources (voicemail, reception, web) and the direct-dial extract bring
+    the months of their redone rows, now or before, as telephony does.
     Telephony months also bring their next month (month-on-month change) and the scorecard the
     month a year later (channel shift); those models add them. In a full build this model is
     not read.
@@ -23,6 +23,7 @@
     ('voicemail', 'int_voicemails__validated', 'left_at'),
     ('reception', 'int_reception_tickets__validated', 'issued_at'),
     ('web', 'int_web_days__validated', 'visit_date'),
+    ('direct_dial', 'int_direct_dial_calls__validated', 'started_at'),
 ] -%}
 
 with

@@ -9,6 +9,7 @@
 -- depends_on: {{ ref('int_voicemails__validated') }}
 -- depends_on: {{ ref('int_reception_tickets__validated') }}
 -- depends_on: {{ ref('int_web_days__validated') }}
+-- depends_on: {{ ref('int_direct_dial_calls__validated') }}
 
 with
 

@@ -18,6 +18,12 @@ outcome_codes as (
 
 ),
 
+partner_sources as (
+
+    select * from {{ ref('stg_partner_config__sources') }}
+
+),
+
 open_days as (
 
     select
@@ -37,6 +43,15 @@ direct_dial_partners as (
 
 ),
 
+direct_dial_extracts as (
+
+    -- partners delivering a separate direct-dial extract (sources.direct_dial)
+    select distinct partner_code
+    from partner_sources
+    where source = 'direct_dial'
+
+),
+
 final as (
 
     select
@@ -48,12 +63,17 @@ final as (
         partners.timezone,
         partners.is_expecting_deliveries,
         coalesce(open_days.open_days_per_week, 0) as open_days_per_week,
-        direct_dial_partners.partner_code is not null as is_measuring_direct_dial
+        direct_dial_partners.partner_code is not null as has_direct_dial_outcome_code,
+        direct_dial_extracts.partner_code is not null as has_direct_dial_extract,
+        direct_dial_partners.partner_code is not null
+        or direct_dial_extracts.partner_code is not null as is_measuring_direct_dial
     from partners
     left join open_days
         on partners.partner_code = open_days.partner_code
     left join direct_dial_partners
         on partners.partner_code = direct_dial_partners.partner_code
+    left join direct_dial_extracts
+        on partners.partner_code = direct_dial_extracts.partner_code
 
 )
 

@@ -40,6 +40,13 @@ partners as (
 
 ),
 
+direct_dial_extract as (
+
+    -- the months a partner's separate direct-dial extract was delivered for, with its calls
+    select * from {{ ref('int_direct_dial__partner_months') }}
+
+),
+
 service_level_days as (
 
     select
@@ -65,7 +72,7 @@ with_previous as (
 
 ),
 
-final as (
+figures as (
 
     select
         with_previous.partner_code,
@@ -97,23 +104,19 @@ final as (
             'with_previous.offered - with_previous.offered_previous_month',
             'with_previous.offered_previous_month'
         ) }} as offered_mom_change_pct,
-        -- csc_call_share_pct (docs/kpi-definitions.md): calls reaching the centre (every call
-        -- but direct-dial ones) / all calls; null for a partner whose telephony never says a
-        -- call went to a direct line (not measured, never 100 %)
+        -- csc_call_share_pct (docs/kpi-definitions.md, "Calls reaching the contact centre"):
+        -- calls reaching the centre (every call but direct-dial ones) / those + every direct
+        -- dial (telephony outcome codes and the separate extract's calls); null when not
+        -- measured: a partner whose telephony never says a call went to a direct line and
+        -- whose extract was not delivered for the month (never 100 %)
         case
-            when partners.is_measuring_direct_dial
-                then with_previous.calls_total - with_previous.direct_dial
-        end as csc_call_share_numerator,
-        case
-            when partners.is_measuring_direct_dial then with_previous.calls_total
-        end as csc_call_share_denominator,
-        case
-            when partners.is_measuring_direct_dial
-                then {{ percentage(
-                    'with_previous.calls_total - with_previous.direct_dial',
-                    'with_previous.calls_total'
-                ) }}
-        end as csc_call_share_pct
+            when partners.has_direct_dial_extract then direct_dial_extract.direct_dial_calls
+        end as direct_dial_extract_calls,
+        coalesce(partners.has_direct_dial_outcome_code, false)
+        or (
+            coalesce(partners.has_direct_dial_extract, false)
+            and direct_dial_extract.month is not null
+        ) as is_direct_dial_measured
     from with_previous
     left join service_level_days
         on
@@ -121,7 +124,33 @@ final as (
             and with_previous.month = service_level_days.month
     left join partners
         on with_previous.partner_code = partners.partner_code
+    left join direct_dial_extract
+        on
+            with_previous.partner_code = direct_dial_extract.partner_code
+            and with_previous.month = direct_dial_extract.month
     where {{ in_scoped_month('with_previous', 'month', shifts=[0, 1]) }}
+
+),
+
+final as (
+
+    select
+        *,
+        case
+            when is_direct_dial_measured then calls_total - direct_dial
+        end as csc_call_share_numerator,
+        case
+            when is_direct_dial_measured
+                then calls_total + coalesce(direct_dial_extract_calls, 0)
+        end as csc_call_share_denominator,
+        case
+            when is_direct_dial_measured
+                then {{ percentage(
+                    'calls_total - direct_dial',
+                    'calls_total + coalesce(direct_dial_extract_calls, 0)'
+                ) }}
+        end as csc_call_share_pct
+    from figures
 
 )
 

@@ -1,0 +1,33 @@
+with
+
+rows_quarantined as (
+
+    select * from {{ ref('int_direct_dial_calls__validated') }}
+    where record_status = 'quarantined'
+
+),
+
+final as (
+
+    select
+        direct_dial_row_id,
+        partner_code,
+        quarantine_reason,
+        duplicate_of_row_id,
+        period_month,
+        source_call_id,
+        call_id_text,
+        started_at_text,
+        service_name,
+        started_at,
+        source_file,
+        source_row_number,
+        file_hash,
+        delivery_key,
+        load_id,
+        loaded_at
+    from rows_quarantined
+
+)
+
+select * from final
