@@ -13,6 +13,7 @@ from dagster_project.quality import previous_month
 from dagster_project.report import charts
 from dagster_project.report.commentary import (
     HEADLINE_KPIS,
+    SERVICE_STANDARD_KPIS,
     KpiValue,
     Sentence,
     against_target,
@@ -20,12 +21,14 @@ from dagster_project.report.commentary import (
     biggest_movers,
     caveats,
     hub_commentary,
+    outliers,
     volume,
 )
 from dagster_project.report.formats import MINUS, figure, month_name, ordinal
 from dagster_project.report.pack_data import PackData
 
-SOURCE_LABELS = {"telephony": "Telephony", "crm": "CRM"}
+SOURCE_LABELS = {"telephony": "Telephony", "crm": "CRM", "voicemail": "Voicemail",
+                 "reception": "Reception", "web": "Web"}
 
 
 def same_month_last_year(month: dt.date) -> dt.date:
@@ -51,6 +54,15 @@ class Cell:
     rag: str  # green | amber | red | none | not-measured
     rank: str
     target: str
+    position: str = ""  # the quartile among all partners (Q1 = best) and the outlier mark
+
+
+def position(row: KpiValue) -> str:
+    """'Q1', 'Q4, outlier', 'outlier' or '' (kpi_benchmarks partner_quartile, is_outlier)."""
+    marks = [f"Q{row.quartile}"] if row.quartile is not None else []
+    if row.is_outlier:
+        marks.append("outlier")
+    return ", ".join(marks)
 
 
 def cell(row: KpiValue | None) -> Cell:
@@ -60,7 +72,7 @@ def cell(row: KpiValue | None) -> Cell:
         return Cell("not measured", "not-measured", "not ranked", "")
     target = "" if row.target is None else figure(row.target, row.unit)
     return Cell(figure(row.value, row.unit), row.rag_status, "" if row.rank is None
-                else ordinal(row.rank), target)
+                else ordinal(row.rank), target, position(row))
 
 
 @dataclass
@@ -84,6 +96,7 @@ class PartnerPage:
     weekday_chart: str | None
     service_lines: list[dict]
     trend_charts: list[tuple[str, str | None]] = field(default_factory=list)
+    service_standards: list[dict] = field(default_factory=list)
 
 
 def _row(rows: list[KpiValue], partner_code: str) -> KpiValue | None:
@@ -123,6 +136,40 @@ def kpi_pages(data: PackData) -> list[KpiPage]:
     return pages
 
 
+def measured_service_standards(data: PackData) -> list[str]:
+    """The service-standard KPIs at least one partner is measured on (or suppressed for) in
+    the month: the others are not part of the pack."""
+    return [code for code in SERVICE_STANDARD_KPIS
+            if any(r.measured or r.suppressed for r in data.figures.of_month(code))]
+
+
+def service_standards_page(data: PackData) -> dict | None:
+    """The hub pack's "Service standards" page: every partner against each service standard
+    measured this month (value, RAG, rank, quartile and outlier mark), the hub's pooled
+    figure, the targets, and the outliers in words. None when no partner is measured."""
+    codes = measured_service_standards(data)
+    if not codes:
+        return None
+    defined = {d.kpi_code: d for d in data.definitions}
+    header = []
+    for code in codes:
+        rows = data.figures.of_month(code)
+        unit = rows[0].unit
+        target = _target_of(rows)
+        header.append({"kpi_code": code, "kpi_name": defined[code].kpi_name if code in defined
+                       else rows[0].kpi_name,
+                       "target": "" if target is None else figure(target, unit),
+                       "hub": figure(data.hub_values.get((code, data.month)), unit)})
+    partners = [p for p in data.partner_codes
+                if any(_row(data.figures.of_month(code), p) is not None for code in codes)]
+    body = [{"partner": data.name(p),
+             "cells": [cell(_row(data.figures.of_month(code), p)) for code in codes]}
+            for p in partners]
+    sentences = [s for code in codes for s in (best_and_worst(data.figures.of_month(code)),
+                                                outliers(data.figures.of_month(code))) if s]
+    return {"header": header, "rows": body, "sentences": sentences}
+
+
 def summary_rows(data: PackData) -> list[dict]:
     """One row per partner: its headline KPIs this month."""
     return [{"partner": data.name(p),
@@ -159,6 +206,16 @@ def partner_sentences(data: PackData, partner_code: str) -> list[Sentence]:
         history = data.figures.history(code, partner_code)
         if history and history[-1].month == month:
             out.append(against_target(history))
+    for code in SERVICE_STANDARD_KPIS:
+        history = data.figures.history(code, partner_code)
+        if history and history[-1].month == month and (history[-1].measured
+                                                        or history[-1].suppressed):
+            out.append(against_target(history))
+    for code in (*HEADLINE_KPIS, *SERVICE_STANDARD_KPIS):
+        own_row = _row(data.figures.of_month(code), partner_code)
+        sentence = None if own_row is None else outliers([own_row])
+        if sentence is not None:
+            out.append(sentence)
     own = [r for code in HEADLINE_KPIS for r in data.figures.of_month(code)
            if r.partner_code == partner_code]
     out.extend(caveats(month, [d for d in data.figures.deliveries
@@ -195,11 +252,19 @@ def partner_page(data: PackData, partner_code: str, with_trends: bool = False) -
                                   f"{name}: calls offered by weekday and hour, "
                                   f"{month_name(month)}"),
         lines)
+    for code in measured_service_standards(data):
+        this = _row(data.figures.of_month(code), partner_code)
+        if this is not None:
+            page.service_standards.append({
+                "kpi_name": this.kpi_name, "cell": cell(this),
+                "hub": figure(data.hub_values.get((code, month)), this.unit),
+                "vs_last_month": change(this, _row(data.figures.of_month(code, before),
+                                                   partner_code))})
     if with_trends:
         months = data.months()
         for code in HEADLINE_KPIS:
             history = data.figures.history(code, partner_code)
-            if not history:
+            if not any(r.measured for r in history):  # no line to draw against the hub
                 continue
             values = {r.month: r.value for r in history}
             row = history[-1]
