@@ -27,6 +27,7 @@ from dagster_project.report.commentary import (
 from dagster_project.report.formats import MINUS, figure, month_name, ordinal
 from dagster_project.report.pack_data import PackData
 
+SERVICE_COLUMNS = 4  # service standards side by side in one table of the hub pack
 SOURCE_LABELS = {"telephony": "Telephony", "crm": "CRM", "voicemail": "Voicemail",
                  "reception": "Reception", "web": "Web"}
 
@@ -150,24 +151,34 @@ def service_standards_page(data: PackData) -> dict | None:
     codes = measured_service_standards(data)
     if not codes:
         return None
-    defined = {d.kpi_code: d for d in data.definitions}
-    header = []
-    for code in codes:
-        rows = data.figures.of_month(code)
-        unit = rows[0].unit
-        target = _target_of(rows)
-        header.append({"kpi_code": code, "kpi_name": defined[code].kpi_name if code in defined
-                       else rows[0].kpi_name,
-                       "target": "" if target is None else figure(target, unit),
-                       "hub": figure(data.hub_values.get((code, data.month)), unit)})
     partners = [p for p in data.partner_codes
                 if any(_row(data.figures.of_month(code), p) is not None for code in codes)]
-    body = [{"partner": data.name(p),
-             "cells": [cell(_row(data.figures.of_month(code), p)) for code in codes]}
-            for p in partners]
+    tables = []
+    for start in range(0, len(codes), SERVICE_COLUMNS):  # an A4 page's width of columns
+        chunk = codes[start:start + SERVICE_COLUMNS]
+        header = []
+        for code in chunk:
+            rows = data.figures.of_month(code)
+            target = _target_of(rows)
+            header.append({"kpi_code": code, "kpi_name": rows[0].kpi_name,
+                           "target": "" if target is None else figure(target, rows[0].unit),
+                           "hub": hub_figure(data, code, rows[0].unit)})
+        body = [{"partner": data.name(p),
+                 "cells": [cell(_row(data.figures.of_month(code), p)) for code in chunk]}
+                for p in partners]
+        tables.append({"header": header, "rows": body})
     sentences = [s for code in codes for s in (best_and_worst(data.figures.of_month(code)),
                                                 outliers(data.figures.of_month(code))) if s]
-    return {"header": header, "rows": body, "sentences": sentences}
+    return {"tables": tables, "sentences": sentences}
+
+
+def hub_figure(data: PackData, code: str, unit: str) -> str:
+    """The pooled hub figure of a KPI this month; "no pooled figure" for a KPI measured for
+    partners that has none (a median: medians do not pool), else "not measured"."""
+    value = data.hub_values.get((code, data.month))
+    if value is None and any(r.measured for r in data.figures.of_month(code)):
+        return "no pooled figure"
+    return figure(value, unit)
 
 
 def summary_rows(data: PackData) -> list[dict]:
@@ -257,7 +268,7 @@ def partner_page(data: PackData, partner_code: str, with_trends: bool = False) -
         if this is not None:
             page.service_standards.append({
                 "kpi_name": this.kpi_name, "cell": cell(this),
-                "hub": figure(data.hub_values.get((code, month)), this.unit),
+                "hub": hub_figure(data, code, this.unit),
                 "vs_last_month": change(this, _row(data.figures.of_month(code, before),
                                                    partner_code))})
     if with_trends:
