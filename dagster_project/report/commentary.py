@@ -297,7 +297,8 @@ def caveats(month: dt.date, deliveries: list[Delivery], kpis: list[KpiValue],
 def hub_commentary(figures) -> list[Sentence]:
     """The hub pack's commentary for `figures` (report.figures.MonthFigures), in order: each
     partner's calls and contacts against last month, each headline KPI's best and worst,
-    biggest movers and outliers, the service standards' outliers, then the data caveats."""
+    biggest movers and outliers, the service standards' best, worst and outliers, then the data
+    caveats."""
     month, before = figures.month, previous_month(figures.month)
     out: list[Sentence] = []
     for kpi_code, noun in (("calls_offered", "calls"), ("contacts", "contacts")):
@@ -314,9 +315,10 @@ def hub_commentary(figures) -> list[Sentence]:
             if sentence is not None:
                 out.append(sentence)
     for kpi_code in SERVICE_STANDARD_KPIS:
-        sentence = outliers(figures.of_month(kpi_code))
-        if sentence is not None:
-            out.append(sentence)
+        this = figures.of_month(kpi_code)
+        for sentence in (best_and_worst(this), outliers(this)):
+            if sentence is not None:
+                out.append(sentence)
     headline = [r for code in HEADLINE_KPIS for r in figures.of_month(code)]
     out.extend(caveats(month, figures.deliveries, headline))
     return out

@@ -147,7 +147,8 @@ def measured_service_standards(data: PackData) -> list[str]:
 def service_standards_page(data: PackData) -> dict | None:
     """The hub pack's "Service standards" page: every partner against each service standard
     measured this month (value, RAG, rank, quartile and outlier mark), the hub's pooled
-    figure, the targets, and the outliers in words. None when no partner is measured."""
+    figure and the targets (their best, worst and outliers are on the commentary page). None
+    when no partner is measured."""
     codes = measured_service_standards(data)
     if not codes:
         return None
@@ -167,9 +168,7 @@ def service_standards_page(data: PackData) -> dict | None:
                  "cells": [cell(_row(data.figures.of_month(code), p)) for code in chunk]}
                 for p in partners]
         tables.append({"header": header, "rows": body})
-    sentences = [s for code in codes for s in (best_and_worst(data.figures.of_month(code)),
-                                                outliers(data.figures.of_month(code))) if s]
-    return {"tables": tables, "sentences": sentences}
+    return {"tables": tables}
 
 
 def hub_figure(data: PackData, code: str, unit: str) -> str:
