@@ -18,8 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dagster_project import duck
+from dagster_project.ingest.raw_tables import raw_table
 from dagster_project.quality import rejection_messages
 from dagster_project.settings import Settings
+from dagster_project.source_models import SOURCE_MODELS
 from dagster_project.writer_lock import writer_lock
 
 DAGSTER_YAML = """\
@@ -68,7 +70,7 @@ class BuildOutcome:
 
 
 # The raw assets that load landing files, by source (their materializations carry the figures).
-LOAD_ASSETS = {("raw", "telephony_calls"): "telephony", ("raw", "crm_contacts"): "crm"}
+LOAD_ASSETS = {tuple(raw_table(source).split(".")): source for source in SOURCE_MODELS}
 
 
 def _load_messages(settings: Settings, load_ids: list[str],

@@ -32,23 +32,17 @@ from pathlib import Path
 
 import duckdb
 
+from dagster_project.ingest.raw_tables import CONFIG_TABLES, raw_table
+from dagster_project.source_models import SOURCE_MODELS
+
 # The dbt project files whose change invalidates every stored row (a full build).
 PROJECT_GLOBS = ("dbt/models/**/*", "dbt/macros/**/*", "dbt/dbt_project.yml",
                  "seeds/reference/*")
-CONFIG_TABLES = ("partners", "partner_opening_hours", "partner_sources",
-                 "partner_outcome_codes", "partner_queues", "partner_crm_codes",
-                 "partner_crm_services", "partner_complaint_policy")
-# per source: (raw table, raw id column, stored row-level model, its id column)
-ROW_MODELS = {
-    "telephony": ("raw.telephony_calls", "call_id", "intermediate.int_calls__validated",
-                  "source_call_id", "started_at"),
-    "crm": ("raw.crm_contacts", "enquiry_id", "intermediate.int_contacts__validated",
-            "enquiry_id", "created_at"),
-}
 # What must exist for an incremental build (else: full).
-STORED = ("intermediate.int_calls__validated", "intermediate.int_contacts__validated",
-          "intermediate.int_customers__resolved", "marts.fct_calls", "marts.fct_contacts",
-          "marts.fct_complaints", "marts.kpi_scorecard")
+STORED = (*(m.validated for m in SOURCE_MODELS.values()),
+          *(m.fact for m in SOURCE_MODELS.values()),
+          "intermediate.int_customers__resolved", "marts.fct_complaints",
+          "marts.kpi_service_standards_monthly", "marts.kpi_scorecard")
 
 
 DELIVERIES_CHANGED = "changed deliveries"  # the reason of an incremental build, no YAML changed
@@ -222,8 +216,10 @@ def plan_build(con: duckdb.DuckDBPyConnection, home: Path,
               and (partner_code, source, delivery_key) not in
                   (select partner_code, source, delivery_key from build.scope_deliveries)
         """, [reconfigured])
-    for source, (raw_table, raw_id, stored, stored_id, _) in ROW_MODELS.items():
+    for source, models in SOURCE_MODELS.items():
         # deliveries holding an id that a changed delivery holds (before or after the change)
+        raw, stored, stored_id = raw_table(source), models.validated, models.stored_id
+        raw_id = models.raw_id.format(r="r")
         con.execute(f"""
             insert into build.scope_deliveries
             with scoped as (
@@ -231,8 +227,8 @@ def plan_build(con: duckdb.DuckDBPyConnection, home: Path,
                 where source = '{source}'
             ),
             ids as (
-                select r.partner_code, nullif(trim(r.{raw_id}), '') as id
-                from {raw_table} as r
+                select r.partner_code, {raw_id} as id
+                from {raw} as r
                 inner join scoped
                     on r.partner_code = scoped.partner_code
                     and r._delivery_key = scoped.delivery_key
@@ -244,14 +240,15 @@ def plan_build(con: duckdb.DuckDBPyConnection, home: Path,
                     and s.delivery_key = scoped.delivery_key
             )
             select distinct r.partner_code, '{source}', r._delivery_key, 'shares_an_id'
-            from {raw_table} as r
+            from {raw} as r
             inner join ids
                 on r.partner_code = ids.partner_code
-                and nullif(trim(r.{raw_id}), '') = ids.id
+                and {raw_id} = ids.id
             where (r.partner_code, r._delivery_key) not in (select * from scoped)
         """)
-    for source, (_, _, stored, _, event_at) in ROW_MODELS.items():
+    for source, models in SOURCE_MODELS.items():
         # the months the previous version of every redone row fell in
+        stored, event_at = models.validated, models.event_at
         con.execute(f"""
             insert into build.scope_months
             with previous as (

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import duckdb
 
+from dagster_project.source_models import SOURCE_MODELS
+
 TOP_REASONS = 3
 
 
@@ -59,7 +61,7 @@ class VanishingMonth:
                 f"{where}")
 
 
-QUALITY_VIEW = {"telephony": "quality.quarantine_calls", "crm": "quality.quarantine_contacts"}
+QUALITY_VIEW = {source: models.quarantine for source, models in SOURCE_MODELS.items()}
 
 
 def vanishing_months(con: duckdb.DuckDBPyConnection) -> list[VanishingMonth]:

@@ -33,32 +33,16 @@ from dagster_project.partner_reference import check_reference_targets
 from dagster_project.partner_schema import PartnerConfigError
 from dagster_project.partners import SOURCE_FIELDS, PartnerConfig, load_partner
 from dagster_project.settings import Settings
+from dagster_project.source_models import SOURCE_MODELS
 
-# What dbt builds for a check, per source: the partner's rows through validation to the monthly
-# KPIs, and the quality views that name each quarantined or excluded row.
-SELECTION = {
-    "telephony": ("+kpi_telephony_monthly", "+quarantine_calls", "+excluded_calls"),
-    "crm": ("+kpi_scorecard", "+quarantine_contacts", "+excluded_contacts"),
-}
 EXAMPLES = 3
 FIRST_ROWS = 3
-# the columns shown, per source: quarantined examples (as delivered) and the first mapped rows
-QUARANTINE_VIEW = {
-    "telephony": ("quality.quarantine_calls",
-                  ("call_id_text", "started_at_text", "outcome_code", "queue_name",
-                   "wait_text", "talk_text")),
-    "crm": ("quality.quarantine_contacts",
-            ("enquiry_id_text", "created_at_text", "channel_text", "service_name",
-             "avoidable_reason_text", "feedback_type_text", "satisfaction_text")),
-}
-EXCLUDED_VIEW = {"telephony": ("quality.excluded_calls", "exclusion_reason"),
-                 "crm": ("quality.excluded_contacts", "exclusion_reason")}
-MAPPED = {
-    "telephony": ("marts.fct_calls", ("source_call_id", "started_at", "outcome", "queue_id",
-                                      "service_line_code", "wait_seconds", "talk_seconds")),
-    "crm": ("marts.fct_contacts", ("enquiry_id", "created_at", "channel_code",
-                                   "service_line_code", "is_resolved_first_contact",
-                                   "avoidable_category", "feedback_type")),
+# the headline figures of a service-standard source's months (kpi_service_standards_monthly)
+SERVICE_STANDARD_MONTH_COLUMNS = {
+    "voicemail": ("voicemails", "voicemail_in_policy_pct", "voicemail_median_response_hours"),
+    "reception": ("reception_tickets", "reception_wait_avg_minutes",
+                  "reception_seen_within_target_pct", "reception_walkout_pct"),
+    "web": ("web_visits", "web_poor_rating_pct", "self_service_share_pct"),
 }
 
 
@@ -175,7 +159,7 @@ def run_check(settings: Settings, code: str, files: list[Path] | None = None) ->
                                      for source in partner.sources],
                            time.perf_counter() - started)
     check_settings = dataclasses.replace(settings, work_db=db)
-    select = [s for source in partner.sources for s in SELECTION[source]]
+    select = [s for source in partner.sources for s in SOURCE_MODELS[source].check_select]
     seed_partial_parse(settings, work / "dbt")
     proc = dbt_process(check_settings, "build", "--full-refresh", "--quiet",
                        "--exclude-resource-type", "unit_test", "test",
@@ -213,12 +197,13 @@ def _source_check(con, source: str, report, code: str) -> SourceCheck:
                       "coalesce(sum(rows_loaded), 0), coalesce(sum(rows_rejected), 0) "
                       "from raw.load_files where source = ?", [source]).fetchone()
     result.files, result.rows_read, result.rows_loaded, result.rows_rejected = row
-    facts, columns = MAPPED[source]
+    models = SOURCE_MODELS[source]
+    facts, columns = models.fact, models.mapped_columns
     result.valid = con.execute(f"select count(*) from {facts}").fetchone()[0]
-    view, reason = EXCLUDED_VIEW[source]
     result.excluded = dict(con.execute(
-        f"select {reason}, count(*) from {view} group by 1 order by 2 desc, 1").fetchall())
-    view, shown = QUARANTINE_VIEW[source]
+        f"select exclusion_reason, count(*) from {models.excluded} group by 1 "
+        "order by 2 desc, 1").fetchall())
+    view, shown = models.quarantine, models.example_columns
     result.quarantined = dict(con.execute(
         f"select quarantine_reason, count(*) from {view} group by 1 "
         "order by 2 desc, 1").fetchall())
@@ -237,6 +222,12 @@ def _source_check(con, source: str, report, code: str) -> SourceCheck:
                                 "tsf_pct", "asa_seconds", "abandon_rate_pct")
         result.months = con.execute(
             f"select month, {', '.join(result.month_columns)} from marts.kpi_telephony_monthly "
+            "order by month").fetchall()
+    elif source in SERVICE_STANDARD_MONTH_COLUMNS:
+        result.month_columns = SERVICE_STANDARD_MONTH_COLUMNS[source]
+        result.months = con.execute(
+            f"select month, {', '.join(result.month_columns)} "
+            f"from marts.kpi_service_standards_monthly where {result.month_columns[0]} > 0 "
             "order by month").fetchall()
     else:
         # the partner-level figures as the scorecard defines them (one formula per KPI)

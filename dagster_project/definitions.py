@@ -8,6 +8,7 @@ from dagster_project.orchestration.dashboards import dashboard_specs
 from dagster_project.orchestration.dbt_assets import dbt_resource, hub_dbt_models
 from dagster_project.orchestration.jobs import build_warehouse_job
 from dagster_project.orchestration.raw_assets import (
+    SERVICE_STANDARD_ASSETS,
     raw_crm_contacts,
     raw_load_log,
     raw_partner_config,
@@ -19,6 +20,7 @@ from dagster_project.orchestration.serving import serving_warehouse
 
 defs = dg.Definitions(
     assets=[raw_partner_config, raw_telephony_calls, raw_crm_contacts, raw_load_log,
+            *SERVICE_STANDARD_ASSETS,
             hub_dbt_models, serving_warehouse, board_pack, *dashboard_specs()],
     asset_checks=ASSET_CHECKS,
     jobs=[build_warehouse_job, board_pack_job],

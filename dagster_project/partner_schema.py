@@ -139,11 +139,46 @@ class CrmColumns(_Columns):
     uprn: Column | None = Field(None, description="Personal: pseudonymised on load.")
 
 
+class VoicemailColumns(_Columns):
+    voicemail_id: Column = Field(description=f"Required. The message's id: {COLUMN_DOC}.")
+    left_at: Column = Field(description="Required. When the message was left.")
+    responded_at: Column | None = Field(None, description="When the caller was called back "
+                                                          "or otherwise answered; empty while "
+                                                          "not responded.")
+    service: Column | None = Field(None, description="The service or mailbox name "
+                                                     "(`services`).")
+
+
+class ReceptionColumns(_Columns):
+    ticket_id: Column = Field(description=f"Required. The queue ticket's id: {COLUMN_DOC}.")
+    issued_at: Column = Field(description="Required. When the ticket was issued (the customer "
+                                          "joined the queue).")
+    called_at: Column | None = Field(None, description="When the customer was called to a "
+                                                       "desk; empty when never called (a "
+                                                       "walk-out).")
+    finished_at: Column | None = Field(None, description="When the customer was served, or "
+                                                         "left without being called.")
+    service: Column | None = Field(None, description="The service name (`services`).")
+
+
+class WebColumns(_Columns):
+    visit_date: Column = Field(description="Required. The day, read with `timestamp_format` "
+                                           "(a date format such as `%Y-%m-%d` is enough).")
+    page: Column = Field(description="Required. The page or online service; one row per day "
+                                     "and page.")
+    visits: Column = Field(description="Required. Visits that day (a whole number >= 0).")
+    service: Column | None = Field(None, description="The service the page belongs to "
+                                                     "(`services`).")
+    ratings_good: Column | None = Field(None, description="Page ratings \"good\" that day.")
+    ratings_neutral: Column | None = Field(None, description="Page ratings \"neutral\".")
+    ratings_poor: Column | None = Field(None, description="Page ratings \"poor\".")
+
+
 # --- file format, timestamps, durations -------------------------------------------------------
 
 class FileFormat(Strict):
     type: Literal["csv", "xlsx", "jsonl"] = Field(
-        "csv", description="`csv` or `xlsx` (`jsonl` too for `crm`).")
+        "csv", description="`csv` or `xlsx` (`jsonl` too for every source but `telephony`).")
     delimiter: str = Field(",", min_length=1, description="CSV field separator; `\"\\t\"` "
                                                           "for tab-separated files.")
     encoding: Literal[ENCODINGS] = Field(  # type: ignore[valid-type]
@@ -373,14 +408,71 @@ class CrmSource(_Source):
         return ("created_at", "resolved_at", "responded_at")
 
 
+class _ServiceStandardSource(_Source):
+    """A service-standard source (docs/architecture.md, "Service-standard sources"): csv,
+    xlsx or jsonl, services mapped to service lines."""
+
+    services: CodeMap = Field(default_factory=dict,
+                              description="Partner service name -> service line "
+                                          "(`seeds/reference/service_lines.csv`) or "
+                                          "`excluded` (the row is excluded, not a KPI row).")
+
+    @field_validator("services", mode="before")
+    @classmethod
+    def _texts(cls, value: Any) -> Any:
+        return _text_map(value)
+
+
+class VoicemailSource(_ServiceStandardSource):
+    """One row per voicemail message."""
+
+    columns: VoicemailColumns = Field(description="Canonical field -> source header or "
+                                                  "`{expr: ...}`.")
+
+    @classmethod
+    def timestamp_fields(cls) -> tuple[str, ...]:
+        return ("left_at", "responded_at")
+
+
+class ReceptionSource(_ServiceStandardSource):
+    """One row per reception queue ticket."""
+
+    columns: ReceptionColumns = Field(description="Canonical field -> source header or "
+                                                  "`{expr: ...}`.")
+    target_wait_minutes: Annotated[int, Field(gt=0, strict=True)] = Field(
+        15, description="The partner's reception standard: customers called to a desk within "
+                        "this many minutes of their ticket count as seen within target "
+                        "(`reception_seen_within_target_pct`). Default 15.")
+
+    @classmethod
+    def timestamp_fields(cls) -> tuple[str, ...]:
+        return ("issued_at", "called_at", "finished_at")
+
+
+class WebSource(_ServiceStandardSource):
+    """One row per day and page (or online service)."""
+
+    columns: WebColumns = Field(description="Canonical field -> source header or "
+                                            "`{expr: ...}`.")
+
+    @classmethod
+    def timestamp_fields(cls) -> tuple[str, ...]:
+        return ("visit_date",)
+
+
 class Sources(Strict):
     telephony: TelephonySource | None = Field(None, description="The call log.")
     crm: CrmSource | None = Field(None, description="The CRM extract.")
+    voicemail: VoicemailSource | None = Field(
+        None, description="Voicemail messages and when each was responded to.")
+    reception: ReceptionSource | None = Field(
+        None, description="Reception desk queue tickets (face-to-face customers).")
+    web: WebSource | None = Field(None, description="Website visits and page ratings per day.")
 
     @model_validator(mode="after")
     def _some(self) -> Sources:
-        if self.telephony is None and self.crm is None:
-            raise ValueError("declares no sources (telephony, crm)")
+        if all(body is None for _, body in self):
+            raise ValueError("declares no sources (telephony, crm, voicemail, reception, web)")
         return self
 
 
@@ -458,7 +550,8 @@ class PartnerFile(Strict):
     expects_deliveries: bool = Field(
         True, description="`false` for a closed historic data set: freshness checks and "
                           "`hub status` do not chase it.")
-    sources: Sources = Field(description="Required. `telephony` and/or `crm`.")
+    sources: Sources = Field(description="Required. `telephony`, `crm`, `voicemail`, "
+                                         "`reception` and/or `web`.")
     complaint_policy: ComplaintPolicy = Field(default_factory=ComplaintPolicy,
                                               description="Complaint response policy.")
     generator: dict[str, Any] = Field(default_factory=dict,

@@ -30,14 +30,18 @@ __all__ = [
     "load_partners",
 ]
 
+# Per source: its canonical fields and what its raw table (`raw.<source>_<entity>`) holds one
+# row of. The service-standard sources (voicemail, reception, web) carry no personal field.
 SOURCE_FIELDS = {
     "telephony": {
+        "entity": "calls",
         "required": ("call_id", "started_at", "outcome"),
         "optional": ("queue", "wait", "talk", "hold", "wrap"),
         "durations": ("wait", "talk", "hold", "wrap"),
     },
     # docs/crm.md. The personal fields are read, pseudonymised and never stored.
     "crm": {
+        "entity": "contacts",
         "required": ("enquiry_id", "created_at", "channel"),
         "optional": ("resolved_at", "service", "enquiry_type", "first_contact_resolved",
                      "back_office", "avoidable_reason", "satisfaction", "feedback_type",
@@ -49,7 +53,32 @@ SOURCE_FIELDS = {
         "free_text": ("enquiry_type",),
         "durations": (),
     },
+    # docs/architecture.md, "Service-standard sources"
+    "voicemail": {
+        "entity": "messages",
+        "required": ("voicemail_id", "left_at"),
+        "optional": ("responded_at", "service"),
+        "durations": (),
+    },
+    "reception": {
+        "entity": "tickets",
+        "required": ("ticket_id", "issued_at"),
+        "optional": ("called_at", "finished_at", "service"),
+        "durations": (),
+    },
+    "web": {
+        "entity": "days",
+        "required": ("visit_date", "page", "visits"),
+        "optional": ("service", "ratings_good", "ratings_neutral", "ratings_poor"),
+        "durations": (),
+    },
 }
+# The sources whose rows feed marts.kpi_service_standards_monthly.
+SERVICE_STANDARD_SOURCES = ("voicemail", "reception", "web")
+# Every timestamp field of every source: raw.partner_sources has a `<field>_format` column
+# for each (a per-field `column_timestamp_formats` entry, else null).
+TIMESTAMP_FIELDS = ("started_at", "created_at", "resolved_at", "responded_at", "left_at",
+                    "issued_at", "called_at", "finished_at", "visit_date")
 # The yes/no values a CRM flag field maps by default (docs/crm.md `codes.flag`).
 DEFAULT_FLAG_CODES = {"Y": "true", "Yes": "true", "y": "true", "yes": "true", "true": "true",
                       "1": "true", "N": "false", "No": "false", "n": "false", "no": "false",
@@ -100,6 +129,8 @@ class SourceConfig:
     multiline_fields: bool = False
     # telephony only: duration field -> largest plausible value in seconds
     max_durations: dict[str, int] = field(default_factory=dict)
+    # reception only: the partner's wait standard in minutes (reception_seen_within_target_pct)
+    target_wait_minutes: int | None = None
 
     @property
     def source_headers(self) -> list[str]:
@@ -133,27 +164,29 @@ def _fail(path: Path, message: str) -> PartnerConfigError:
     return PartnerConfigError(f"{path}: {message}")
 
 
-def _columns(columns: schema.TelephonyColumns | schema.CrmColumns) -> dict[str, ColumnSpec]:
+def _columns(columns: schema._Columns) -> dict[str, ColumnSpec]:
     return {name: (ColumnSpec(name, expr=value.expr) if isinstance(value, schema.ColumnExpr)
                    else ColumnSpec(name, header=value))
             for name, value in columns.specs().items()}
 
 
-def _source_config(name: str, body: schema.TelephonySource | schema.CrmSource) -> SourceConfig:
+def _source_config(name: str, body: schema._Source) -> SourceConfig:
     fmt = body.format
+    durations: dict[str, str] = {}
+    codes: dict[str, str] = {}
+    queues: dict[str, str] = {}
+    max_durations: dict[str, int] = {}
+    field_codes: dict[str, dict[str, str]] = {}
+    services: dict[str, str] = dict(getattr(body, "services", {}))
     if isinstance(body, schema.TelephonySource):
         durations = {d: getattr(body.duration_formats, d) or body.duration_format
                      for d in SOURCE_FIELDS[name]["durations"]}
         codes, queues = dict(body.outcome_codes), dict(body.queues)
         max_durations = {d: getattr(body.max_durations, d)
                          for d in SOURCE_FIELDS[name]["durations"]}
-        field_codes: dict[str, dict[str, str]] = {}
-        services: dict[str, str] = {}
-    else:
-        durations, codes, queues, max_durations = {}, {}, {}, {}
+    elif isinstance(body, schema.CrmSource):
         field_codes = {fld: dict(mapping) for fld, mapping in body.codes if mapping is not None}
         field_codes.setdefault("flag", dict(DEFAULT_FLAG_CODES))
-        services = dict(body.services)
     return SourceConfig(
         source=name,
         files=body.files,
@@ -176,6 +209,7 @@ def _source_config(name: str, body: schema.TelephonySource | schema.CrmSource) -
         fallback_encoding=_fallback_encoding(fmt),
         multiline_fields=fmt.multiline_fields,
         max_durations=max_durations,
+        target_wait_minutes=getattr(body, "target_wait_minutes", None),
     )
 
 

@@ -46,17 +46,25 @@ def _reconcile(con: duckdb.DuckDBPyConnection, raw: str, facts: str, quarantined
     return [Reconciliation(*r) for r in rows]
 
 
+def reconcile_source(con: duckdb.DuckDBPyConnection, source: str) -> list[Reconciliation]:
+    """Per partner: the source's raw rows against facts + quarantined + excluded (models of
+    source_models.SOURCE_MODELS)."""
+    from dagster_project.ingest.raw_tables import raw_table
+    from dagster_project.source_models import SOURCE_MODELS
+
+    models = SOURCE_MODELS[source]
+    return _reconcile(con, raw_table(source), models.fact, models.quarantine, models.excluded)
+
+
 def reconcile_calls(con: duckdb.DuckDBPyConnection) -> list[Reconciliation]:
     """Per partner: raw call rows against facts + quarantined + excluded."""
-    return _reconcile(con, "raw.telephony_calls", "marts.fct_calls", "quality.quarantine_calls",
-                      "quality.excluded_calls")
+    return reconcile_source(con, "telephony")
 
 
 def reconcile_contacts(con: duckdb.DuckDBPyConnection) -> list[Reconciliation]:
     """Per partner: raw CRM rows against facts + quarantined + excluded (values the partner
     maps to `excluded`)."""
-    return _reconcile(con, "raw.crm_contacts", "marts.fct_contacts",
-                      "quality.quarantine_contacts", "quality.excluded_contacts")
+    return reconcile_source(con, "crm")
 
 
 def previous_month(today: dt.date) -> dt.date:

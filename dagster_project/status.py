@@ -4,7 +4,7 @@
 Which partners delivered (in a given month, by default each partner's latest delivered month,
 so a historic partner shows its data rather than nothing), how many rows each brought and lost
 to quarantine, which files the last load rejected, and when the serving file was published; for
-telephony, then for CRM (the partners configured with a CRM source).
+telephony, then for CRM, voicemail, reception and web (the partners configured with each).
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ from pathlib import Path
 import duckdb
 
 from dagster_project import duck
+from dagster_project.partners import SERVICE_STANDARD_SOURCES
 from dagster_project.quality import rejection_messages
+from dagster_project.source_models import SOURCE_MODELS
 
 # Files the last load neither loaded nor rejected (docs/architecture.md, "Delivery rules").
 SET_ASIDE = {"held": "held back (shrinking re-deliveries)",
@@ -75,15 +77,20 @@ def status_report(operations_db: Path, partner_codes: list[str], month: dt.date 
         raise FileNotFoundError(f"no published warehouse at {operations_db}: run `hub build`")
     con = duck.connect(operations_db, read_only=True)
     try:
-        crm_partners = {r[0] for r in con.execute(
-            "select partner_code from raw.partner_sources where source = 'crm'").fetchall()}
         sections = _source_section(con, "telephony", "Telephony", partner_codes, month,
                                    not_expected)
-        crm_codes = [c for c in partner_codes if c in crm_partners]
-        if crm_codes:
-            sections.append("")
-            sections += _source_section(con, "crm", "CRM", crm_codes, month,
-                                        tuple(c for c in not_expected if c in crm_partners))
+        # then each other source, for the partners configured with it
+        for source in ("crm", *SERVICE_STANDARD_SOURCES):
+            configured = {r[0] for r in con.execute(
+                "select partner_code from raw.partner_sources where source = ?",
+                [source]).fetchall()}
+            codes = [c for c in partner_codes if c in configured]
+            if codes:
+                label = SOURCE_MODELS[source].label
+                sections.append("")
+                sections += _source_section(con, source, label[0].upper() + label[1:], codes,
+                                            month, tuple(c for c in not_expected
+                                                         if c in configured))
         # a build loads each source under its own load id: the last load of every source
         last_loads = con.execute(
             "select arg_max(load_id, event_at) from raw.load_events group by source "

@@ -110,6 +110,11 @@ def test_status_reports_deliveries_and_rejections(built_warehouse):
     crm_section = out.split("CRM for April 2024", 1)[1]
     westvale = next(ln for ln in crm_section.splitlines() if ln.startswith("westvale "))
     assert westvale.split()[2] == "1"  # one JSON-lines file a month
+    # the service-standard sources, for the partners configured with each (northmoor has no
+    # reception, riverton no web)
+    assert "Voicemail for April 2024: 6 of 6 partners delivered" in out
+    assert "Reception for April 2024: 5 of 5 partners delivered" in out
+    assert "Web for April 2024: 5 of 5 partners delivered" in out
     # without --month: each partner's latest delivered month, PhoneNow's historic March 2021
     latest = hub(env, "status").stdout
     assert "Telephony in each partner's latest delivered month: 6 of 6" in latest

@@ -40,7 +40,8 @@ def test_definitions_load_and_lineage_joins_up():
     assert dg.AssetKey(["staging", "stg_crm__contacts"]) in graph.get(raw_contacts).child_keys
     for source_table in ("telephony_calls", "crm_contacts", "partners", "partner_sources",
                          "partner_crm_codes", "partner_crm_services", "partner_complaint_policy",
-                         "load_files"):
+                         "load_files", "voicemail_messages", "reception_tickets", "web_days",
+                         "partner_services"):
         key = dg.AssetKey(["raw", source_table])
         assert graph.get(key).child_keys, f"raw/{source_table} feeds no dbt model"
     # Only the board pack is partitioned (by month): a build run loads whatever is new and dbt
@@ -50,7 +51,9 @@ def test_definitions_load_and_lineage_joins_up():
     assert partitioned == ["reports/board_pack"]
     check_names = {k.name for k in graph.asset_check_keys}
     assert {"calls_reconcile", "calls_quarantine_rate", "telephony_freshness",
-            "contacts_reconcile", "contacts_quarantine_rate", "crm_freshness"} <= check_names
+            "contacts_reconcile", "contacts_quarantine_rate", "crm_freshness",
+            "voicemail_reconcile", "reception_reconcile", "web_reconcile",
+            "web_quarantine_rate"} <= check_names
     job = defs.resolve_job_def("build_warehouse")
     assert job is not None and job.partitions_def is None
     for slug in ("hub-board", "partner-report", "data-quality", "channels-cost",

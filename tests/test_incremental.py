@@ -3,10 +3,11 @@
 delivered again with a contact that merges two stored customers; then one partner-month
 re-delivered with different rows (calls dropped, outcomes changed, a call moved into the next
 month, a duplicated call id; contacts dropped and residents merged through a shared phone
-number), the merging contact withdrawn (the customers split) and another partner's YAML changed
-(its name: a model reading only configuration is rebuilt), checked against an
-independent recomputation of the CRM figures and against `hub build --full-refresh`. Every
-table of the marts schema is compared, lineage columns naming a load aside, and every contact's
+number; voicemails, reception tickets and web rows changed, dropped, moved and repeated), the
+merging contact withdrawn (the customers split) and another partner's YAML changed (its name:
+a model reading only configuration is rebuilt), checked against independent recomputations of
+the CRM and service-standard figures and against `hub build --full-refresh`. Every table of
+the marts schema is compared, lineage columns naming a load aside, and every contact's
 customer id.
 """
 
@@ -21,9 +22,11 @@ from pathlib import Path
 import duckdb
 
 import tests.test_crm_kpis_recomputed as crm_recomputed
+import tests.test_service_standards_recomputed as standards_recomputed
 from dagster_project import duck
 from tests.conftest import hub, hub_env, settings_of
 from tests.marts_compare import differences, marts_rows
+from tests.reference_service_standards import compute as compute_standards
 
 LAST_MONTH = re.compile(r"2024[-_]?04|04-2024")
 
@@ -64,6 +67,32 @@ def _redeliver_contacts(header: list[str], rows: list[list[str]]) -> list[list[s
     for r in with_phone[1:4]:
         r[phone] = with_phone[0][phone]
     return [r for i, r in enumerate(rows) if i % 23 != 7]
+
+
+def _redeliver_voicemails(header: list[str], rows: list[list[str]]) -> list[list[str]]:
+    ref, left, back = (header.index(c) for c in ("Message Ref", "Received", "Call Back"))
+    for r in rows[:5]:
+        r[back] = ""  # never responded after all
+    rows[6][left] = "01/04/2024 08:15:00"  # a message moved into April
+    rows[6][back] = ""
+    rows.append(list(rows[8]))
+    rows[-1][ref] = rows[0][ref]  # a second row with an existing message id
+    return [r for i, r in enumerate(rows) if i % 11 != 3]
+
+
+def _redeliver_tickets(header: list[str], rows: list[list[str]]) -> list[list[str]]:
+    called, finished = header.index("Called"), header.index("Finished")
+    for r in rows[:20]:
+        r[called] = ""  # walk-outs
+        r[finished] = ""
+    return [r for i, r in enumerate(rows) if i % 13 != 2]
+
+
+def _redeliver_web(header: list[str], rows: list[list[str]]) -> list[list[str]]:
+    visits = header.index("Visits")
+    for r in rows[:30]:
+        r[visits] = str(int(r[visits]) * 2) if r[visits].isdigit() else r[visits]
+    return [r for i, r in enumerate(rows) if i % 7 != 1]
 
 
 def _april_calls(serving: Path) -> int:
@@ -110,6 +139,9 @@ def _check_against_recomputation(data: Path, partners_dir: Path) -> None:
         crm_recomputed.test_crm_scorecard_rows_are_the_same(marts, ref)
         crm_recomputed.test_crm_scorecard_matches_recomputation(marts, ref)
         crm_recomputed.test_contact_monthly_matches_recomputation(marts, ref)
+        standards = compute_standards(data / "landing", partners_dir)
+        standards_recomputed.check_row_fates(standards, operations)
+    standards_recomputed.check_kpis(standards, serving / "warehouse.duckdb")
 
 
 def test_incremental_builds_equal_builds_from_scratch(built_warehouse, tmp_path):
@@ -121,13 +153,15 @@ def test_incremental_builds_equal_builds_from_scratch(built_warehouse, tmp_path)
        takes the earlier one's id and records its previous id);
     3. eastbrook's March re-delivered with changes (calls dropped, outcomes changed, a call
        moved into April, a duplicated call id; contacts dropped and residents merged through a
-       shared phone) and April's original CRM file again (the bridging contact withdrawn: the
+       shared phone; voicemails unanswered, dropped, moved into April and a repeated id;
+       reception walk-outs and dropped tickets; web visits changed and rows dropped) and
+       April's original CRM file again (the bridging contact withdrawn: the
        two customers split), and westvale's YAML renamed: the re-delivered rows replace the old
-       ones (never old + new), the new name is served and the CRM marts equal an independent
-       recomputation;
+       ones (never old + new), the new name is served and the CRM and service-standard marts
+       equal independent recomputations;
     4. `hub build --full-refresh` of the same landing folder: every marts table (the weekly
-       figures and the benchmarks included) and every contact's customer id equal what the
-       incremental builds left.
+       figures, the benchmarks and the service standards included) and every contact's
+       customer id equal what the incremental builds left.
 
     Along the way, the ISO weeks touching April turn partial when it is withdrawn and complete
     again when it is delivered (a week touching a changed month is redone).
@@ -180,10 +214,14 @@ def test_incremental_builds_equal_builds_from_scratch(built_warehouse, tmp_path)
     rows_before = _crm_rows(data, "eastbrook")
     _rewrite(landing / "eastbrook" / "telephony" / "EB_Telephony_202403.csv", _redeliver_calls)
     _rewrite(landing / "eastbrook" / "crm" / "eastbrook_crm_2024_03.csv", _redeliver_contacts)
+    for folder, name, change in (("voicemail", "EB_Voicemail_202403.csv", _redeliver_voicemails),
+                                 ("reception", "EB_Reception_202403.csv", _redeliver_tickets),
+                                 ("web", "EB_Web_202403.csv", _redeliver_web)):
+        _rewrite(landing / "eastbrook" / folder / name, change)
     april.write_bytes(original_april)
     env = hub_env(data, HUB_PARTNERS_DIR=str(_renamed(built_warehouse.partners_dir, tmp_path)))
     redelivered = hub(env, "build")
-    assert "deliveries 3 replaced" in redelivered.stdout, redelivered.stdout
+    assert "deliveries 6 replaced" in redelivered.stdout, redelivered.stdout
     assert "configuration changed: westvale" in redelivered.stdout, redelivered.stdout
     assert _partner_names(data)["westvale"] == RENAMED
     rows_after = _crm_rows(data, "eastbrook")

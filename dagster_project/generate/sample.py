@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from .closures import BankHolidays, bank_holidays_path, day_windows, load_bank_holidays
-from .crm import population_areas, simulate_contacts
+from .crm import ContactTable, population_areas, simulate_contacts
 from .crm_dirt import (
     KPI_KINDS,
     QUARANTINE_KINDS,
@@ -35,6 +35,7 @@ from .crm_writers import CrmFileJob, file_jobs, format_contacts
 from .customers import Population, build_population
 from .dirt import KINDS, DirtPlan, DirtyRow, plan_dirt
 from .local_time import DAY
+from .service_standards import write_service_standard_files
 from .simulation import CallTable, simulate_partner, stable_code_hash
 from .spec import PartnerSpec, load_partner_specs
 from .writers import csv_columns, daily_sequence, period_file_name, write_csv, write_xlsx
@@ -309,6 +310,7 @@ def generate_sample(
     report = GenerateReport(landing_dir, first_month, last_month, seed, scale)
     outputs: dict[str, PartnerOutput] = {}
     crm_outputs: dict[str, PartnerOutput] = {}
+    service_outputs: list[PartnerOutput] = []  # voicemail, reception, web (service_standards)
     crm = _Crm(simulated, day_numbers, holidays, first_month, months, seed, scale, landing_dir)
     crm.with_dirt = with_dirt
     # one population group after another (a stable sort: one group keeps the order above)
@@ -341,8 +343,18 @@ def generate_sample(
             crm_output = crm.generate(spec, calls)
             if crm_output is not None:
                 crm_outputs[spec.code] = crm_output
+            contacts, service_names = crm.contacts.pop(spec.code, (None, ()))
+            written = write_service_standard_files(
+                spec.path, calls, contacts, service_names, landing_dir, crm.month_starts,
+                crm.run_end, seed, with_dirt=with_dirt,
+            ).written
+            service_outputs.extend(
+                PartnerOutput(spec.code, source, files, rows, "simulated")
+                for source, (files, rows) in written.items()
+            )
     report.partners.extend(outputs[code] for code in sorted(outputs))
     report.partners.extend(crm_outputs[code] for code in sorted(crm_outputs))
+    report.partners.extend(sorted(service_outputs, key=lambda o: (o.partner_code, o.source)))
     report.partners.extend(copy_real_data(partners_dir, landing_dir, specs))
     report.seconds = time.perf_counter() - clock
     return report
@@ -434,6 +446,9 @@ class _Crm:
         self.seed = seed
         self.landing_dir = landing_dir
         self.with_dirt = True
+        # code -> (contacts, service names) of the partner just generated, for the
+        # service-standard files (service_standards.py), taken once written
+        self.contacts: dict[str, tuple[ContactTable, tuple[str, ...]]] = {}
 
     def group(self, code: str) -> str:
         """The partner's population group ("" without one, or without a CRM)."""
@@ -461,6 +476,7 @@ class _Crm:
             self.holiday_days, seed=self.seed,
         )  # fmt: skip
         table, kept = add_kpi_dirt(table, seed=self.seed, code=spec.code, end=self.run_end)
+        self.contacts[spec.code] = (table, tuple(service_names))
         dirt = (
             plan_quarantine_dirt(
                 len(table), partner.crm, seed=self.seed, code=spec.code,

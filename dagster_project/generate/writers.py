@@ -257,9 +257,6 @@ def write_xlsx(
 ) -> None:
     """openpyxl write-only workbook: datetime start cells, integer durations, text otherwise
     (a dirty row's unusable start time stays a text cell)."""
-    from openpyxl import Workbook
-    from openpyxl.writer.excel import ExcelWriter
-
     telephony = spec.telephony
     assert telephony is not None
     columns: list[list] = []
@@ -275,13 +272,24 @@ def write_xlsx(
             columns.append(format_column(spec, field, calls, sequence).tolist())
     columns = apply_dirt(telephony, columns, calls, dirt, xlsx=True)
 
+    write_workbook(path, telephony.sheet, [header for _, header in telephony.columns],
+                   list(zip(*columns, strict=True)), spec.name, saved_at)
+
+
+def write_workbook(path: Path, sheet_name: str | None, header: list[str], rows: list,
+                   creator: str, saved_at: dt.datetime) -> None:
+    """A one-sheet openpyxl write-only workbook, the same bytes for the same rows (fixed
+    document times and zip entry times), written under a temporary name and renamed."""
+    from openpyxl import Workbook
+    from openpyxl.writer.excel import ExcelWriter
+
     workbook = Workbook(write_only=True)
-    workbook.properties.creator = spec.name
+    workbook.properties.creator = creator
     workbook.properties.created = saved_at
     workbook.properties.modified = saved_at
-    sheet = workbook.create_sheet(telephony.sheet or "Sheet1")
-    sheet.append([header for _, header in telephony.columns])
-    for row in zip(*columns, strict=True):
+    sheet = workbook.create_sheet(sheet_name or "Sheet1")
+    sheet.append(header)
+    for row in rows:
         sheet.append(row)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.tmp")

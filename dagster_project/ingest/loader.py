@@ -61,6 +61,7 @@ from dagster_project.ingest.readers import (
 )
 from dagster_project.ingest.settle import settle_seconds, waiting_reason
 from dagster_project.partners import SOURCE_FIELDS, PartnerConfig, SourceConfig
+from dagster_project.source_models import SOURCE_MODELS
 
 COMMON_DELIMITERS = (",", ";", "|", "\t")
 # Files read by one statement hold at most this many bytes of landing data (at least one file),
@@ -784,7 +785,7 @@ class _Loader:
         status = "replaced" if r.previous_rows is not None else "loaded"
         message = f"{f.rel_path}: {status} {accepted:,} rows"
         if accepted + rejected == 0:
-            what = "contacts" if self.personal else "calls"
+            what = SOURCE_MODELS[self.source].rows
             message += f" (header only: the partner reports no {what} for this period)"
         if rejected:
             message += f"; {rejected:,} malformed line(s) quarantined in raw.rejected_rows"

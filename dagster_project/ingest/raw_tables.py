@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import duckdb
 
-from dagster_project.partners import SOURCE_FIELDS, WEEKDAYS, PartnerConfig
+from dagster_project.partners import SOURCE_FIELDS, TIMESTAMP_FIELDS, WEEKDAYS, PartnerConfig
 
 LINEAGE_COLUMNS = (
     "_source_file varchar, _file_hash varchar, _row_number bigint, _delivery_key varchar, "
@@ -75,12 +75,19 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection, sources: tuple[str, ...]) 
 
 
 def _entity(source: str) -> str:
-    return {"telephony": "calls", "crm": "contacts"}[source]
+    return SOURCE_FIELDS[source]["entity"]
 
 
 def raw_table(source: str) -> str:
     """The raw table that holds one source's rows, e.g. `raw.telephony_calls`."""
     return f"raw.{source}_{_entity(source)}"
+
+
+# The raw.partner_* tables write_partner_config rewrites (a partner's rows in them are its
+# configuration: build_scope.py fingerprints them).
+CONFIG_TABLES = ("partners", "partner_opening_hours", "partner_sources",
+                 "partner_outcome_codes", "partner_queues", "partner_crm_codes",
+                 "partner_crm_services", "partner_complaint_policy", "partner_services")
 
 
 def write_partner_config(con: duckdb.DuckDBPyConnection,
@@ -96,10 +103,10 @@ def write_partner_config(con: duckdb.DuckDBPyConnection,
         "partner_sources": ("partner_code varchar, source varchar, timestamp_format varchar, "
                             "timestamp_zone varchar, wait_format varchar, talk_format varchar, "
                             "hold_format varchar, wrap_format varchar, "
-                            "started_at_format varchar, created_at_format varchar, "
-                            "resolved_at_format varchar, responded_at_format varchar, "
-                            "wait_max_seconds integer, talk_max_seconds integer, "
-                            "hold_max_seconds integer, wrap_max_seconds integer", []),
+                            + "".join(f"{c}_format varchar, " for c in TIMESTAMP_FIELDS)
+                            + "wait_max_seconds integer, talk_max_seconds integer, "
+                            "hold_max_seconds integer, wrap_max_seconds integer, "
+                            "target_wait_minutes integer", []),
         "partner_outcome_codes": ("partner_code varchar, source varchar, outcome_code varchar, "
                                   "outcome varchar", []),
         "partner_queues": ("partner_code varchar, queue_name varchar, "
@@ -110,6 +117,9 @@ def write_partner_config(con: duckdb.DuckDBPyConnection,
                                  "service_line_code varchar", []),
         "partner_complaint_policy": ("partner_code varchar, feedback_stage integer, "
                                      "response_working_days integer", []),
+        # the service maps of the service-standard sources (voicemail, reception, web)
+        "partner_services": ("partner_code varchar, source varchar, service_name varchar, "
+                             "service_line_code varchar", []),
     }
     for p in partners.values():
         tables["partners"][1].append((p.code, p.name, p.kind, p.is_fictional, p.timezone,
@@ -121,9 +131,10 @@ def write_partner_config(con: duckdb.DuckDBPyConnection,
             d, f, m = s.duration_formats, s.column_timestamp_formats, s.max_durations
             tables["partner_sources"][1].append(
                 (p.code, name, s.timestamp_format, s.timestamp_zone, d.get("wait"),
-                 d.get("talk"), d.get("hold"), d.get("wrap"), *(f.get(c) for c in (
-                     "started_at", "created_at", "resolved_at", "responded_at")),
-                 *(m.get(c) for c in ("wait", "talk", "hold", "wrap"))))
+                 d.get("talk"), d.get("hold"), d.get("wrap"),
+                 *(f.get(c) for c in TIMESTAMP_FIELDS),
+                 *(m.get(c) for c in ("wait", "talk", "hold", "wrap")),
+                 s.target_wait_minutes))
             tables["partner_outcome_codes"][1].extend(
                 (p.code, name, code, outcome) for code, outcome in s.codes.items())
             tables["partner_queues"][1].extend(
@@ -131,8 +142,12 @@ def write_partner_config(con: duckdb.DuckDBPyConnection,
             for fld, codes in s.field_codes.items():
                 tables["partner_crm_codes"][1].extend(
                     (p.code, fld, code, canonical) for code, canonical in codes.items())
-            tables["partner_crm_services"][1].extend(
-                (p.code, service, line) for service, line in s.services.items())
+            if name == "crm":
+                tables["partner_crm_services"][1].extend(
+                    (p.code, service, line) for service, line in s.services.items())
+            else:
+                tables["partner_services"][1].extend(
+                    (p.code, name, service, line) for service, line in s.services.items())
         tables["partner_complaint_policy"][1].extend(
             (p.code, stage, days) for stage, days in sorted(p.complaint_policy.items()))
     counts = {}

@@ -1,5 +1,6 @@
 """Asset checks, per source (telephony calls, CRM contacts): reconciliation, quarantine rate
-and delivery freshness; and vanishing months over both (marts.kpi_deliveries)."""
+and delivery freshness; reconciliation and quarantine rate of the service-standard sources
+(voicemail, reception, web); and vanishing months over all (marts.kpi_deliveries)."""
 
 import datetime as dt
 import os
@@ -13,13 +14,16 @@ from dagster_project import duck
 from dagster_project.build_summary import max_quarantine_pct, vanishing_months
 from dagster_project.orchestration.dbt_assets import hub_dbt_models
 from dagster_project.orchestration.resources import WarehouseResource
+from dagster_project.partners import SERVICE_STANDARD_SOURCES
 from dagster_project.quality import (
     Reconciliation,
     partners_missing_month,
     previous_month,
     reconcile_calls,
     reconcile_contacts,
+    reconcile_source,
 )
+from dagster_project.source_models import SOURCE_MODELS
 
 MAX_QUARANTINE_PCT = max_quarantine_pct()
 
@@ -152,6 +156,32 @@ def deliveries_vanishing_months(warehouse: WarehouseResource) -> dg.AssetCheckRe
                                 for m in months]})
 
 
+def _service_standard_checks(source: str) -> list[dg.AssetChecksDefinition]:
+    """Reconciliation and quarantine rate of a service-standard source (docs/architecture.md,
+    "Service-standard sources"), on its fact, as for calls and contacts."""
+    models = SOURCE_MODELS[source]
+    fact = get_asset_key_for_model([hub_dbt_models], models.fact.split(".")[1])
+
+    def reconcile(con: duckdb.DuckDBPyConnection) -> list[Reconciliation]:
+        return reconcile_source(con, source)
+
+    @dg.asset_check(asset=fact, blocking=True, name=f"{source}_reconcile",
+                    description=f"Every raw {source} row is a fact, quarantined or excluded: "
+                                "none vanish and none are double counted.")
+    def reconciled(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        return _reconcile_result(_reconciliation(warehouse, reconcile))
+
+    @dg.asset_check(asset=fact, blocking=True, name=f"{source}_quarantine_rate",
+                    description=f"Share of raw {source} rows quarantined " + QUARANTINE_RATE
+                                + " Blocks publication under `hub build --strict`.")
+    def quarantine_rate(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        return _quarantine_rate_result(_reconciliation(warehouse, reconcile))
+
+    return [reconciled, quarantine_rate]
+
+
 ASSET_CHECKS = [calls_reconcile, calls_quarantine_rate, telephony_freshness,
                 contacts_reconcile, contacts_quarantine_rate, crm_freshness,
-                deliveries_vanishing_months]
+                deliveries_vanishing_months,
+                *(check for source in SERVICE_STANDARD_SOURCES
+                  for check in _service_standard_checks(source))]

@@ -36,6 +36,11 @@
             select started_at as event_at from calls
             union all
             select created_at as event_at from contacts
+            {%- for model, event_at in service_standard_events() %}
+            union all
+            select {{ event_at }} as event_at from {{ ref(model) }}
+            where record_status != 'quarantined'
+            {%- endfor %}
 
         ),
 
@@ -59,4 +64,21 @@
     {%- set first_year = row[0] if row[0] is not none else earliest_year -%}
     {%- set last_year = [first_year | int, (row[1] if row[1] is not none else 0) | int] | max -%}
     {{ return([(first_year | int) ~ '-01-01', last_year ~ '-12-31']) }}
+{%- endmacro %}
+
+
+{#- (validated model, event time) of the service-standard sources whose stored model exists:
+    their events open the calendar too (a first build has none yet). -#}
+{% macro service_standard_events() -%}
+    {%- set events = [] -%}
+    {%- for model, event_at in [
+        ('int_voicemails__validated', 'left_at'),
+        ('int_reception_tickets__validated', 'issued_at'),
+        ('int_web_days__validated', 'cast(visit_date as timestamp)'),
+    ] -%}
+        {%- if execute and load_relation(ref(model)) is not none -%}
+            {%- do events.append((model, event_at)) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(events) }}
 {%- endmacro %}

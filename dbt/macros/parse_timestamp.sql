@@ -33,7 +33,9 @@
         {%- if relation is not none -%}
             {%- set selects = [] -%}
             {%- for column in ['timestamp_format', 'started_at_format', 'created_at_format',
-                               'resolved_at_format', 'responded_at_format'] -%}
+                               'resolved_at_format', 'responded_at_format', 'left_at_format',
+                               'issued_at_format', 'called_at_format', 'finished_at_format',
+                               'visit_date_format'] -%}
                 {%- do selects.append('select ' ~ column ~ ' as timestamp_format from '
                                       ~ relation) -%}
             {%- endfor -%}

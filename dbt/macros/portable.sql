@@ -276,3 +276,17 @@
 
 {% macro default__inline_cte() -%}
 {%- endmacro %}
+
+
+{#- Whole seconds from `start` to `end` (timestamps); null when either is null. -#}
+{% macro seconds_between(start, end) -%}
+    {{ return(adapter.dispatch('seconds_between', 'hub_warehouse')(start, end)) }}
+{%- endmacro %}
+
+{% macro duckdb__seconds_between(start, end) -%}
+    cast(epoch({{ end }}) - epoch({{ start }}) as bigint)
+{%- endmacro %}
+
+{% macro default__seconds_between(start, end) -%}
+    {{ dbt.datediff(start, end, 'second') }}
+{%- endmacro %}

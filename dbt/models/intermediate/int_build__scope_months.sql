@@ -13,10 +13,18 @@
       contact in a redone delivery or a changed label (repeat complainants look back 365 days);
     - the partner's latest contact moved and the month is near it (repeat contact needs 7 days
       after a contact, complaint policy its due date, both measured up to the latest contact).
+    The service-standard sources (voicemail, reception, web) bring the months of their redone
+    rows, now or before, as telephony does.
     Telephony months also bring their next month (month-on-month change) and the scorecard the
     month a year later (channel shift); those models add them. In a full build this model is
     not read.
 -#}
+{%- set service_standard_sources = [
+    ('voicemail', 'int_voicemails__validated', 'left_at'),
+    ('reception', 'int_reception_tickets__validated', 'issued_at'),
+    ('web', 'int_web_days__validated', 'visit_date'),
+] -%}
+
 with
 
 scope_deliveries as (
@@ -113,6 +121,56 @@ redone_contacts as (
             contacts.partner_code = scope_deliveries.partner_code
             and contacts.delivery_key = scope_deliveries.delivery_key
             and scope_deliveries.source = 'crm'
+
+),
+
+{% for source, model, event_at in service_standard_sources -%}
+redone_{{ source }} as (
+
+    select
+        validated.partner_code,
+        validated.period_month,
+        case
+            when
+                validated.quarantine_reason is null
+                or validated.quarantine_reason
+                not in ('bad_timestamp', 'timestamp_out_of_range')
+                then cast(date_trunc('month', validated.{{ event_at }}) as date)
+        end as event_month
+    from {{ ref(model) }} as validated
+    inner join scope_deliveries
+        on
+            validated.partner_code = scope_deliveries.partner_code
+            and validated.delivery_key = scope_deliveries.delivery_key
+            and scope_deliveries.source = '{{ source }}'
+
+),
+
+{% endfor -%}
+
+service_standard_months as (
+
+    {% for source, model, event_at in service_standard_sources -%}
+    select
+        partner_code,
+        period_month as month
+    from redone_{{ source }}
+    union
+    select
+        partner_code,
+        event_month as month
+    from redone_{{ source }}
+    union
+    {% endfor -%}
+    select
+        partner_code,
+        month
+    from previous_months
+    where source in (
+        {%- for source, model, event_at in service_standard_sources -%}
+        '{{ source }}'{% if not loop.last %}, {% endif %}
+        {%- endfor -%}
+    )
 
 ),
 
@@ -283,6 +341,12 @@ changed_months as (
         partner_code,
         month
     from telephony_months
+    where month is not null
+    union
+    select
+        partner_code,
+        month
+    from service_standard_months
     where month is not null
     union
     select

@@ -6,6 +6,9 @@
 {%- set first_day, last_day = calendar_bounds() -%}
 -- depends_on: {{ ref('int_calls__validated') }}
 -- depends_on: {{ ref('int_contacts__validated') }}
+-- depends_on: {{ ref('int_voicemails__validated') }}
+-- depends_on: {{ ref('int_reception_tickets__validated') }}
+-- depends_on: {{ ref('int_web_days__validated') }}
 
 with
 

@@ -1,16 +1,13 @@
 with
 
-calls as (
+{% for source, model, duplicate_reason in validated_sources() -%}
+{{ source }}_rows as (
 
-    select * from {{ ref('int_calls__validated') }}
-
-),
-
-contacts as (
-
-    select * from {{ ref('int_contacts__validated') }}
+    select * from {{ ref(model) }}
 
 ),
+
+{% endfor -%}
 
 rejected_rows as (
 
@@ -20,28 +17,21 @@ rejected_rows as (
 
 quarantined as (
 
+    {% for source, model, duplicate_reason in validated_sources() -%}
     select
         partner_code,
-        'telephony' as source,
+        '{{ source }}' as source,
         period_month,
         quarantine_reason as reason,
         count(*) as row_count
-    from calls
+    from {{ source }}_rows
     where record_status = 'quarantined'
     group by partner_code, period_month, quarantine_reason
-
+    {% if not loop.last %}
     union all
 
-    select
-        partner_code,
-        'crm' as source,
-        period_month,
-        quarantine_reason as reason,
-        count(*) as row_count
-    from contacts
-    where record_status = 'quarantined'
-    group by partner_code, period_month, quarantine_reason
-
+    {% endif -%}
+    {% endfor %}
 ),
 
 malformed as (
@@ -67,7 +57,7 @@ scrubbed as (
         period_month,
         'free_text_scrubbed' as reason,
         count(*) as row_count
-    from contacts
+    from crm_rows
     where
         enquiry_type like '%[email]%'
         or enquiry_type like '%[phone]%'
@@ -78,26 +68,18 @@ scrubbed as (
 
 source_rows as (
 
+    {% for source, model, duplicate_reason in validated_sources() -%}
     select
         partner_code,
-        'telephony' as source,
+        '{{ source }}' as source,
         period_month,
         count(*) as row_count
-    from calls
+    from {{ source }}_rows
     group by partner_code, period_month
 
     union all
 
-    select
-        partner_code,
-        'crm' as source,
-        period_month,
-        count(*) as row_count
-    from contacts
-    group by partner_code, period_month
-
-    union all
-
+    {% endfor -%}
     select
         partner_code,
         source,

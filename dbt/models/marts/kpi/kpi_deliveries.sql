@@ -1,17 +1,13 @@
 with
 
-calls as (
+{% for source, model, duplicate_reason in validated_sources() -%}
+{{ source }}_rows as (
 
-    select * from {{ ref('int_calls__validated') }}
-
-),
-
-contacts as (
-
-    select * from {{ ref('int_contacts__validated') }}
+    select * from {{ ref(model) }}
 
 ),
 
+{% endfor -%}
 rejected_rows as (
 
     select * from {{ ref('int_loads__rejected_rows') }}
@@ -20,37 +16,24 @@ rejected_rows as (
 
 file_lines as (
 
+    {% for source, model, duplicate_reason in validated_sources() -%}
     select
         partner_code,
-        'telephony' as source,
+        '{{ source }}' as source,
         period_month,
         source_file,
         loaded_at,
         record_status as line_status,
         coalesce(
-            quarantine_reason = 'duplicate_call_id' or exclusion_reason = 'already_delivered',
-            false
-        ) as is_repeat
-    from calls
-
-    union all
-
-    select
-        partner_code,
-        'crm' as source,
-        period_month,
-        source_file,
-        loaded_at,
-        record_status as line_status,
-        coalesce(
-            quarantine_reason = 'duplicate_enquiry_id'
+            quarantine_reason = '{{ duplicate_reason }}'
             or exclusion_reason = 'already_delivered',
             false
         ) as is_repeat
-    from contacts
+    from {{ source }}_rows
 
     union all
 
+    {% endfor -%}
     select
         partner_code,
         source,

@@ -58,12 +58,37 @@
 {%- set crm_avoidable_kpis = [
     ('avoidable_contact_pct', 'avoidable_contact_pct', 'avoidable_contacts', 'contacts'),
 ] -%}
+{#- Service-standard KPIs per partner and month (kpi_service_standards_monthly). The median has
+    no denominator and no pooled hub value (unit hours). -#}
+{%- set service_standard_kpis = [
+    (
+        'voicemail_in_policy_pct', 'voicemail_in_policy_pct',
+        'voicemails_in_policy', 'voicemails'
+    ),
+    (
+        'voicemail_median_response_hours', 'voicemail_median_response_hours',
+        'voicemail_median_response_hours', 'null'
+    ),
+    (
+        'reception_wait_avg_minutes', 'reception_wait_avg_minutes',
+        'reception_wait_minutes', 'reception_tickets_called'
+    ),
+    (
+        'reception_seen_within_target_pct', 'reception_seen_within_target_pct',
+        'reception_seen_within_target', 'reception_tickets'
+    ),
+    ('reception_walkout_pct', 'reception_walkout_pct', 'reception_walkouts', 'reception_tickets'),
+    ('web_visits', 'web_visits', 'web_visits', 'null'),
+    ('web_poor_rating_pct', 'web_poor_rating_pct', 'web_poor_ratings', 'web_ratings'),
+    ('self_service_share_pct', 'self_service_share_pct', 'web_visits', 'self_service_denominator'),
+] -%}
 {#- (source CTE, segment_code expression, KPIs) -#}
 {%- set kpi_sources = [
     ('telephony_monthly', "'all'", telephony_kpis),
     ('crm_partner_months', "'all'", crm_partner_kpis),
     ('crm_channel_months', 'channel_code', crm_channel_kpis),
     ('crm_avoidable_months', 'avoidable_category', crm_avoidable_kpis),
+    ('service_standard_months', "'all'", service_standard_kpis),
 ] -%}
 {%- set kpi_rows = [] -%}
 {%- for source_cte, segment_code, kpis in kpi_sources -%}
@@ -99,6 +124,12 @@ contact_monthly as (
 complaints as (
 
     select * from {{ ref('fct_complaints') }}
+
+),
+
+service_standard_months as (
+
+    select * from {{ ref('kpi_service_standards_monthly') }}
 
 ),
 
@@ -429,16 +460,16 @@ final as (
         case when is_ranked then rank_in_partition end as rank_among_partners,
         case when direction != 'info' then ranked_count end as partners_ranked,
         case
-            when unit = 'pts' then null
+            when unit in ('pts', 'hours') then null
             when not has_denominator then hub_numerator_sum
             when unit = 'pct' then {{ percentage('hub_numerator_sum', 'hub_denominator_sum') }}
             when unit = 'per_1000'
                 then {{ per_thousand('hub_numerator_sum', 'hub_denominator_sum') }}
-            when unit in ('seconds', 'gbp')
+            when unit in ('seconds', 'minutes', 'gbp')
                 then {{ safe_divide('hub_numerator_sum', 'hub_denominator_sum') }}
         end as hub_value,
-        case when unit != 'pts' then hub_numerator_sum end as hub_numerator,
-        case when unit != 'pts' then hub_denominator_sum end as hub_denominator
+        case when unit not in ('pts', 'hours') then hub_numerator_sum end as hub_numerator,
+        case when unit not in ('pts', 'hours') then hub_denominator_sum end as hub_denominator
     from compared
 
 )

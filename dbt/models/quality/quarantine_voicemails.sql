@@ -1,0 +1,35 @@
+with
+
+rows_quarantined as (
+
+    select * from {{ ref('int_voicemails__validated') }}
+    where record_status = 'quarantined'
+
+),
+
+final as (
+
+    select
+        voicemail_row_id,
+        partner_code,
+        quarantine_reason,
+        duplicate_of_row_id,
+        period_month,
+        source_voicemail_id,
+        voicemail_id_text,
+        left_at_text,
+        responded_at_text,
+        service_name,
+        left_at,
+        responded_at,
+        source_file,
+        source_row_number,
+        file_hash,
+        delivery_key,
+        load_id,
+        loaded_at
+    from rows_quarantined
+
+)
+
+select * from final

@@ -1,0 +1,38 @@
+with
+
+rows_quarantined as (
+
+    select * from {{ ref('int_web_days__validated') }}
+    where record_status = 'quarantined'
+
+),
+
+final as (
+
+    select
+        page_day_row_id,
+        partner_code,
+        quarantine_reason,
+        duplicate_of_row_id,
+        period_month,
+        page_day_key,
+        visit_date_text,
+        page_name,
+        service_name,
+        visits_text,
+        ratings_good_text,
+        ratings_neutral_text,
+        ratings_poor_text,
+        visit_date,
+        visits,
+        source_file,
+        source_row_number,
+        file_hash,
+        delivery_key,
+        load_id,
+        loaded_at
+    from rows_quarantined
+
+)
+
+select * from final
