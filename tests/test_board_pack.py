@@ -177,6 +177,38 @@ def test_the_commentary_names_every_outlier_of_the_marts(packs, marts):
         assert partner in sentence.group(1), (kpi, partner)
 
 
+def test_the_service_standards_are_stated_as_the_service_mart_counts_give_them(packs, marts):
+    """reception_walkout_pct re-derived from kpi_service_standards_monthly's ticket counts (not
+    the scorecard the pack reads): on the hub pack's "Service standards" page and in each
+    partner's pack; "suppressed" in words below the KPI's minimum denominator (30)."""
+    folder, _, _ = packs
+    assert _service_standards_measured(marts)
+    pages = [_flat(p) for p in _text(folder / f"hub-board-{MONTH:%Y-%m}.pdf").split("\f")]
+    [page] = [p for p in pages if p.startswith("Service standards, April 2024")]
+    for heading in ("Voicemail responded within one working day", "Reception walk-outs",
+                    "Website visits"):
+        assert heading in page
+    rows = marts.execute("""
+        select partner_code, dim_partner.partner_name, service.reception_walkouts,
+               service.reception_tickets
+        from marts.kpi_service_standards_monthly as service
+        inner join marts.dim_partner using (partner_code)
+        where service.month = ? and service.reception_tickets > 0""", [MONTH]).fetchall()
+    assert len(rows) >= 4
+    total_walkouts = total_tickets = 0
+    for code, name, walkouts, tickets in rows:
+        total_walkouts, total_tickets = total_walkouts + walkouts, total_tickets + tickets
+        shown = ("suppressed" if tickets < 30
+                 else figure(100 * float(walkouts) / float(tickets), "pct"))
+        assert shown in page, name
+        partner = _flat(_text(folder / f"partner-{code}-{MONTH:%Y-%m}.pdf"))
+        assert re.search(rf"Reception walk-outs {re.escape(shown)}", partner), (name, shown)
+    hub_rows = [row[:160] for row in page.split("Hub ")[1:]]  # each table's pooled row
+    assert any(figure(100 * total_walkouts / total_tickets, "pct") in row for row in hub_rows)
+    # the median response has no pooled figure: said so, not "not measured"
+    assert any("no pooled figure" in row for row in hub_rows), hub_rows
+
+
 def _ink(png: bytes) -> int:
     """Pixels of a colour (not white, grey or black): the charts' data marks."""
     pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=np.int16)

@@ -22,11 +22,15 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 ASSETS = REPO / "superset" / "assets"
 KPI_SEED = REPO / "seeds" / "reference" / "kpi_definitions.csv"
-DASHBOARD_CHARTS = {"hub-board": "board_", "partner-report": "partner_"}
+DASHBOARD_CHARTS = {"hub-board": "board_", "partner-report": "partner_",
+                    "service-standards": "ss_"}
 # Charts that draw a KPI's target as a formula annotation, and the KPI (= their metric).
 TARGET_LINES = {"board_tsf_trend": "tsf_pct", "board_asa_trend": "asa_seconds",
                 "board_abandon_trend": "abandon_rate_pct", "board_sl_days": "sl_days_pct",
-                "partner_daily_tsf": "tsf_pct", "board_csc_share_trend": "csc_call_share_pct"}
+                "partner_daily_tsf": "tsf_pct", "board_csc_share_trend": "csc_call_share_pct",
+                "ss_csc_share": "csc_call_share_pct", "ss_voicemail_in_policy":
+                "voicemail_in_policy_pct", "ss_reception_seen": "reception_seen_within_target_pct",
+                "ss_reception_walkout": "reception_walkout_pct"}
 # The telephony KPIs of kpi_definitions: the partner report's telephony headline table (the
 # contact KPIs have their own table, tests/test_superset_crm.py).
 TELEPHONY_KPIS = ("tsf_pct", "asa_seconds", "abandon_rate_pct", "sl_days_pct", "aht_seconds",
@@ -328,7 +332,10 @@ def test_native_filters_only_reach_charts_whose_dataset_has_the_column(
     unfiltered = {"hub-board": {"Month": trends | peers,
                                 "Partner": trends | {"board_league_table", "board_sl_days"}},
                   "partner-report": {"Month": {"partner_volume_yoy", "partner_weekly_offered",
-                                               "partner_weekly_kpis"}, "Partner": set()}}
+                                               "partner_weekly_kpis"}, "Partner": set()},
+                  "service-standards": {"Partner": set(), "Month": {
+                      name for name in chart_files() if name.startswith("ss_")
+                      and name != "ss_scorecard"}}}
     for slug, dashboard in dashboards.items():
         on_dashboard = {name: chart for name, chart in charts.items() if chart["slug"] == slug}
         ids = {chart["id"]: name for name, chart in on_dashboard.items()}
@@ -406,3 +413,52 @@ def test_weekly_table_of_a_partner_marks_partial_weeks(client, charts, marts):
         by_week[day(row["week_start_date"])] = {
             k: row[k] for k in ("complete week", "partial week") if row.get(k) is not None}
     assert by_week == {r[2]: {r[1]: r[4]} for r in expected}
+
+
+SERVICE_STANDARDS = ("csc_call_share_pct", "voicemail_in_policy_pct",
+                     "voicemail_median_response_hours", "reception_wait_avg_minutes",
+                     "reception_seen_within_target_pct", "reception_walkout_pct", "web_visits",
+                     "web_poor_rating_pct", "self_service_share_pct")
+
+
+def test_service_standards_table_says_not_measured_and_suppressed_in_words(client, charts,
+                                                                          marts):
+    period = marts("select strftime(max(month), '%Y-%m') from marts.kpi_scorecard")[0][0]
+    shown = rows(filtered_results(client, charts["ss_scorecard"], period=period))
+    expected = marts(
+        "select s.partner_code, s.kpi_name, s.value, replace(s.measurement_status, '_', ' '), "
+        "s.target, s.rag_status, s.rank_among_partners, 'Q' || b.partner_quartile, "
+        "case when b.is_outlier then 'outlier' end, s.hub_value "
+        "from marts.kpi_scorecard as s left join marts.kpi_benchmarks as b "
+        "using (partner_code, month, kpi_code) where strftime(s.month, '%Y-%m') = ? "
+        "and s.segment_code = 'all' and s.kpi_code in (select unnest(?)) "
+        "order by s.partner_code, s.kpi_name", period, list(SERVICE_STANDARDS))
+    assert {row[1] for row in expected} >= {"Voicemail responded within one working day",
+                                            "Reception walk-outs", "Website visits"}
+    assert_same_rows(shown, expected)
+    for row in shown:  # a value, or the reason there is none: never 0 for a missing figure
+        assert (row["value"] is None) == (row["measurement"] != "measured"), row
+
+
+@pytest.mark.parametrize("name,kpi", [
+    ("ss_csc_share", "csc_call_share_pct"), ("ss_voicemail_in_policy", "voicemail_in_policy_pct"),
+    ("ss_voicemail_median", "voicemail_median_response_hours"),
+    ("ss_reception_wait", "reception_wait_avg_minutes"),
+    ("ss_reception_seen", "reception_seen_within_target_pct"),
+    ("ss_reception_walkout", "reception_walkout_pct"), ("ss_web_visits", "web_visits"),
+    ("ss_web_poor_rating", "web_poor_rating_pct"), ("ss_self_service", "self_service_share_pct")])
+def test_service_standard_trends_are_the_scorecard_values_gaps_where_not_shown(
+        client, charts, marts, name, kpi):
+    """Each partner-month point is the scorecard's value (pooled from its numerator and
+    denominator); a suppressed or not measured month has no point."""
+    shown = {}
+    for row in rows(saved_results(client, charts[name])):
+        month = day(row.pop("month"))
+        shown.update({(partner, month): value for partner, value in row.items()
+                      if value is not None})
+    expected = {(partner, month): value for partner, month, value in marts(
+        "select partner_code, month, value from marts.kpi_scorecard "
+        "where kpi_code = ? and segment_code = 'all' and value is not null and "
+        "date_diff('month', month, (select max(month) from marts.kpi_scorecard)) < 24", kpi)}
+    assert expected, kpi
+    assert shown == {key: approx(float(value)) for key, value in expected.items()}
