@@ -249,7 +249,7 @@ class Delivery:
 
     partner_code: str
     partner_name: str
-    source: str  # telephony | crm
+    source: str  # telephony | crm | voicemail | reception | web
     rows_read: int | None
     rows_quarantined: int = 0
 
@@ -259,7 +259,8 @@ def caveats(month: dt.date, deliveries: list[Delivery], kpis: list[KpiValue],
     """Data caveats for the month: sources not delivered, quarantine rates over the threshold,
     KPIs not measured, values resting on few calls or contacts."""
     out: list[Sentence] = []
-    label = {"telephony": "telephony", "crm": "CRM"}
+    label = {"telephony": "telephony", "crm": "CRM", "voicemail": "voicemail",
+             "reception": "reception", "web": "web"}
     for d in sorted(deliveries, key=lambda d: (d.partner_name, d.source)):
         if d.rows_read is None:
             out.append(Sentence(f"{d.partner_name} did not deliver its {label[d.source]} data "

@@ -68,16 +68,19 @@ def read_month(serving_db: Path, month: dt.date,
         delivered = {(p, s): (read, quarantined) for p, s, read, quarantined in con.execute("""
             select partner_code, source, rows_read, rows_quarantined
             from marts.kpi_deliveries where month = ?""", [month]).fetchall()}
-        # expected: configured to deliver and delivering since this month or before; and any
-        # partner-source that delivered this month (a closed data set included)
+        # expected: configured to deliver and delivering since this month or before, or never
+        # delivered at all (a source configured and not delivered yet: its KPIs are not
+        # measured, and the pack says why); and any partner-source that delivered this month
+        # (a closed data set included)
         expected = con.execute("""
             select freshness.partner_code, freshness.source
             from marts.kpi_freshness as freshness
             where freshness.is_expecting_deliveries
-              and exists (select 1 from marts.kpi_deliveries as deliveries
-                          where deliveries.partner_code = freshness.partner_code
-                            and deliveries.source = freshness.source
-                            and deliveries.month <= ?)
+              and (exists (select 1 from marts.kpi_deliveries as deliveries
+                           where deliveries.partner_code = freshness.partner_code
+                             and deliveries.source = freshness.source
+                             and deliveries.month <= ?)
+                   or freshness.latest_month is null)
             union
             select partner_code, source from marts.kpi_deliveries where month = ?
             order by 1, 2""", [month, month]).fetchall()
