@@ -18,13 +18,27 @@ import pytest
 from PIL import Image
 
 from dagster_project.dashboards.browser import CHROMIUM_ARGS, chromium_path
+from dagster_project.report.commentary import HEADLINE_KPIS, SERVICE_STANDARD_KPIS
 from dagster_project.report.formats import figure
 from tests.conftest import hub, hub_env
 from tests.test_privacy_serving import EMAIL_SHAPE, UK_PHONE_SHAPE
 
 MONTH = dt.date(2024, 4, 1)  # the session sample's last month (tests/conftest.py SAMPLE_ARGS)
 HUB_NAME = "Shire Test Hub"
-HUB_PAGES_BEFORE_PARTNERS = 2 + 5  # cover, summary, one page per headline KPI
+# cover, summary, commentary, one page per headline KPI (and the service standards page when
+# measured)
+HUB_PAGES_BEFORE_PARTNERS = 3 + len(HEADLINE_KPIS)
+
+
+def _flat(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _service_standards_measured(marts) -> bool:
+    return marts.execute(
+        "select count(*) from marts.kpi_scorecard where month = ? and segment_code = 'all' "
+        "and kpi_code in (select unnest(?)) and measurement_status != 'not_measured'",
+        [MONTH, list(SERVICE_STANDARD_KPIS)]).fetchone()[0] > 0
 
 
 def _text(pdf: Path) -> str:
@@ -100,12 +114,101 @@ def test_the_hub_pdf_has_a_page_per_partner_beyond_the_hub_pages(packs, marts):
                    if re.sub(r"\s+", " ", page).strip().startswith(f"{n}, April 2024")]
                for n in names}
     assert all(len(found) == 1 for found in heading.values()), heading
-    assert min(i for found in heading.values() for i in found) >= HUB_PAGES_BEFORE_PARTNERS
-    assert len([p for p in pages if p.strip()]) >= HUB_PAGES_BEFORE_PARTNERS + len(names) + 1
+    before = HUB_PAGES_BEFORE_PARTNERS + _service_standards_measured(marts)
+    assert min(i for found in heading.values() for i in found) >= before
+    assert len([p for p in pages if p.strip()]) >= before + len(names) + 1
     for page in pages:
         if page.strip():
             assert re.search(rf"{HUB_NAME} · Hub board report · April 2024 +Page \d+ of \d+",
                              page), page[:200]
+
+
+def test_the_hub_pdf_states_calls_reaching_the_centre_with_quartile_and_outlier_marks(
+        packs, marts):
+    """csc_call_share_pct re-derived from the monthly mart's call counts (not the scorecard
+    the pack reads): each partner's league-table row, its quartile and outlier mark from
+    kpi_benchmarks beside its rank, "not measured" in words for a partner whose telephony
+    never marks direct-dial calls."""
+    folder, _, _ = packs
+    pages = [_flat(p) for p in _text(folder / f"hub-board-{MONTH:%Y-%m}.pdf").split("\f")]
+    [page] = [p for p in pages
+              if p.startswith("Calls reaching the contact centre: league table, April 2024")]
+    rows = marts.execute("""
+        select dim_partner.partner_name, monthly.calls_total, monthly.direct_dial,
+               dim_partner.is_measuring_direct_dial, benchmarks.partner_quartile,
+               benchmarks.is_outlier
+        from marts.kpi_telephony_monthly as monthly
+        inner join marts.dim_partner using (partner_code)
+        left join marts.kpi_benchmarks as benchmarks
+            on benchmarks.partner_code = monthly.partner_code
+            and benchmarks.month = monthly.month
+            and benchmarks.kpi_code = 'csc_call_share_pct'
+        where monthly.month = ?""", [MONTH]).fetchall()
+    measured = [r for r in rows if r[3]]
+    assert len(measured) >= 4
+    for name, calls, direct, is_measured, quartile, outlier in rows:
+        if not is_measured:
+            assert re.search(rf"not ranked {re.escape(name)} not measured", page), name
+            continue
+        share = 100 * (float(calls) - float(direct)) / float(calls)
+        marks = ", ".join([f"Q{quartile}"] * (quartile is not None) + ["outlier"] * bool(outlier))
+        assert re.search(rf"{re.escape(marks)} {re.escape(name)} {re.escape(figure(share, 'pct'))}",
+                         page), (name, marks)
+    pooled = 100 * sum(float(r[1]) - float(r[2]) for r in measured) / sum(
+        float(r[1]) for r in measured)
+    assert f"Hub (pooled) {figure(pooled, 'pct')} 80.0 %" in page
+
+
+def test_the_commentary_names_every_outlier_of_the_marts(packs, marts):
+    folder, _, _ = packs
+    flat = _flat(_text(folder / f"hub-board-{MONTH:%Y-%m}.pdf"))
+    flagged = marts.execute("""
+        select benchmarks.kpi_name, dim_partner.partner_name
+        from marts.kpi_benchmarks as benchmarks
+        inner join marts.dim_partner using (partner_code)
+        where benchmarks.month = ? and benchmarks.is_outlier
+          and benchmarks.kpi_code in (select unnest(?))""",
+        [MONTH, [*HEADLINE_KPIS, *SERVICE_STANDARD_KPIS]]).fetchall()
+    said = set(re.findall(r"([A-Z][A-Za-z -]+): [^:]*? (?:is an outlier|are outliers), far from",
+                          flat))
+    assert said == {kpi for kpi, _ in flagged}
+    for kpi, partner in flagged:
+        sentence = re.search(rf"{re.escape(kpi)}: ([^:]*?) (?:is an outlier|are outliers)", flat)
+        assert partner in sentence.group(1), (kpi, partner)
+
+
+def test_the_service_standards_are_stated_as_the_service_mart_counts_give_them(packs, marts):
+    """reception_walkout_pct re-derived from kpi_service_standards_monthly's ticket counts (not
+    the scorecard the pack reads): on the hub pack's "Service standards" page and in each
+    partner's pack; "suppressed" in words below the KPI's minimum denominator (30)."""
+    folder, _, _ = packs
+    assert _service_standards_measured(marts)
+    pages = [_flat(p) for p in _text(folder / f"hub-board-{MONTH:%Y-%m}.pdf").split("\f")]
+    [page] = [p for p in pages if p.startswith("Service standards, April 2024")]
+    html = (folder / f"hub-board-{MONTH:%Y-%m}.html").read_text(encoding="utf-8")
+    section = html[html.index('<section class="service-standards">'):]
+    for heading in ("Voicemail responded within one working day", "Reception walk-outs",
+                    "Website visits"):
+        assert f"<th>{heading}" in section[:section.index("</section>")]
+    rows = marts.execute("""
+        select partner_code, dim_partner.partner_name, service.reception_walkouts,
+               service.reception_tickets
+        from marts.kpi_service_standards_monthly as service
+        inner join marts.dim_partner using (partner_code)
+        where service.month = ? and service.reception_tickets > 0""", [MONTH]).fetchall()
+    assert len(rows) >= 4
+    total_walkouts = total_tickets = 0
+    for code, name, walkouts, tickets in rows:
+        total_walkouts, total_tickets = total_walkouts + walkouts, total_tickets + tickets
+        shown = ("suppressed" if tickets < 30
+                 else figure(100 * float(walkouts) / float(tickets), "pct"))
+        assert shown in page, name
+        partner = _flat(_text(folder / f"partner-{code}-{MONTH:%Y-%m}.pdf"))
+        assert re.search(rf"Reception walk-outs {re.escape(shown)}", partner), (name, shown)
+    hub_rows = [row[:160] for row in page.split("Hub ")[1:]]  # each table's pooled row
+    assert any(figure(100 * total_walkouts / total_tickets, "pct") in row for row in hub_rows)
+    # the median response has no pooled figure: said so, not "not measured"
+    assert any("no pooled figure" in row for row in hub_rows), hub_rows
 
 
 def _ink(png: bytes) -> int:

@@ -16,6 +16,7 @@ from dagster_project.report.commentary import (
     best_and_worst,
     biggest_movers,
     caveats,
+    outliers,
     streak,
     volume,
 )
@@ -231,3 +232,50 @@ def test_the_latest_complete_month_and_the_months_still_missing(tmp_path):
     empty = tmp_path / "empty.duckdb"
     _deliveries_db(empty, [])
     assert latest_complete_month(empty, dt.date(2024, 4, 10)) is None
+
+
+def _benchmarked(partner: str, value, quartile=None, outlier=None, median=None,
+                 kpi: str = "tsf_pct", unit: str = "pct", status: str = "measured") -> KpiValue:
+    return KpiValue(partner, partner.capitalize(), OCT, kpi, "Telephone service factor"
+                    if kpi == "tsf_pct" else "Voicemail median response time", unit,
+                    "higher_is_better", None if value is None else Decimal(str(value)),
+                    Decimal("80"), "none", None, None, status, quartile, outlier,
+                    None if median is None else Decimal(str(median)))
+
+
+def test_outliers_name_each_flagged_partner_with_the_median():
+    rows = [_benchmarked("eastbrook", "45.04", 4, True, "78.35"),
+            _benchmarked("riverton", "79", 2, False, "78.35"),
+            _benchmarked("highcross", "99.96", 1, True, "78.35"),
+            _benchmarked("northmoor", None, None, None, "78.35", status="suppressed")]
+    s = outliers(rows)
+    assert s.text == ("Telephone service factor: Eastbrook (45.0 %) and Highcross (100.0 %) are "
+                      "outliers, far from the median of all partners (78.4 %): more than three "
+                      "scaled median absolute deviations away.")
+    assert s.figures == {"outliers": {"eastbrook": Decimal("45.04"),
+                                      "highcross": Decimal("99.96")},
+                         "median": Decimal("78.35")}
+    # every number in the sentence is a flagged value or the median, as formatted
+    assert numbers(s.text) == [figure(Decimal("45.04"), "pct")[:-2],
+                               figure(Decimal("99.96"), "pct")[:-2],
+                               figure(Decimal("78.35"), "pct")[:-2]]
+    one = outliers([_benchmarked("eastbrook", "30.26", 4, True, "2.5",
+                                 kpi="voicemail_median_response_hours", unit="hours")])
+    assert one.text.startswith("Voicemail median response time: Eastbrook (30.3 h) is an "
+                               "outlier, far from the median of all partners (2.5 h)")
+    # none flagged, or flagged without a value (suppressed): no sentence
+    assert outliers(rows[1:2]) is None
+    assert outliers([_benchmarked("eastbrook", None, None, True, "1")]) is None
+
+
+def test_quartile_and_outlier_marks_beside_the_rank():
+    from dagster_project.report.pages import cell
+
+    assert cell(_benchmarked("eastbrook", "45", 4, True, "78")).position == "Q4, outlier"
+    assert cell(_benchmarked("eastbrook", "79", 1, False, "78")).position == "Q1"
+    assert cell(_benchmarked("eastbrook", "79", None, True, "78")).position == "outlier"
+    assert cell(_benchmarked("eastbrook", "79")).position == ""
+    suppressed = cell(_benchmarked("eastbrook", None, status="suppressed"))
+    assert (suppressed.value, suppressed.position) == ("suppressed", "")
+    assert figure(Decimal("12.25"), "minutes") == "12.3 min"
+    assert figure(Decimal("2.04"), "hours") == "2.0 h"

@@ -362,12 +362,13 @@ def test_one_partner_role_per_partner_config(partner_codes):
         assert spec.partner_code == code
         assert spec.sql_lab is False, "SQL Lab would bypass row-level security"
         assert set(spec.dashboards) == {"partner-report", "data-quality", "channels-cost",
-                                        "customer-experience"}
+                                        "customer-experience", "service-standards"}
     board, explorer = specs[security.BOARD_ROLE], specs[security.EXPLORER_ROLE]
     assert board.all_datasets and not board.sql_lab and board.partner_code is None
     assert explorer.sql_lab and explorer.schemas == ("marts",) and not explorer.all_datasets
     assert set(board.dashboards) == {"hub-board", "partner-report", "data-quality",
-                                     "channels-cost", "customer-experience"}
+                                     "channels-cost", "customer-experience",
+                                     "service-standards"}
     assert set(explorer.dashboards) == set(board.dashboards)
 
 
@@ -473,7 +474,11 @@ def test_dashboard_catalog_lists_the_marts_each_dashboard_reads():
 
     found = {d.slug: d for d in dashboards(REPO_ROOT / "superset" / "assets")}
     assert set(found) == {"hub-board", "partner-report", "data-quality", "channels-cost",
-                          "customer-experience"}
+                          "customer-experience", "service-standards"}
+    assert found["service-standards"].tables == ("marts.kpi_scorecard",
+                                                 "marts.kpi_service_standards_monthly")
+    assert "marts.kpi_benchmarks" in found["hub-board"].tables
+    assert "marts.kpi_telephony_weekly" in found["partner-report"].tables
     assert found["channels-cost"].tables == ("marts.kpi_contact_monthly", "marts.kpi_scorecard")
     assert found["customer-experience"].tables == ("marts.kpi_contact_monthly",
                                                    "marts.kpi_scorecard")

@@ -73,7 +73,8 @@ def test_every_dashboard_renders_for_admin(superset_server, browser, tmp_path):
 
 def test_partner_dashboards_render_for_partner(superset_server, browser):
     listed = {d["slug"] for d in superset_server.client(PARTNER_USER).dashboards()}
-    wanted = {"partner-report", "data-quality", "channels-cost", "customer-experience"}
+    wanted = {"partner-report", "data-quality", "channels-cost", "customer-experience",
+              "service-standards"}
     assert wanted <= listed, f"{PARTNER_USER} does not see {sorted(wanted - listed)}: {listed}"
     problems = _check_dashboards(superset_server, browser, PARTNER_USER)
     assert not problems, "\n".join(problems)

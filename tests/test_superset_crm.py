@@ -314,10 +314,14 @@ def test_hub_board_league_table_ranks_partner_level_rows(client, board_charts, m
     shown = rows(filtered_results(client, board_charts["board_league_table"], period=period,
                                   kpi_name=kpi))
     expected = marts(
-        "select rank_among_partners, partner_code, value, "
-        "replace(measurement_status, '_', ' '), target, rag_status, hub_value "
-        "from marts.kpi_scorecard where strftime(month, '%Y-%m') = ? and kpi_name = ? "
-        "and segment_code = 'all' order by rank_among_partners, partner_code", period, kpi)
+        "select s.rank_among_partners, 'Q' || b.partner_quartile, "
+        "case when b.is_outlier then 'outlier' end, s.partner_code, s.value, "
+        "replace(s.measurement_status, '_', ' '), s.target, s.rag_status, s.hub_value "
+        "from marts.kpi_scorecard as s left join marts.kpi_benchmarks as b "
+        "using (partner_code, month, kpi_code) "
+        "where strftime(s.month, '%Y-%m') = ? and s.kpi_name = ? "
+        "and s.segment_code = 'all' order by s.rank_among_partners, s.partner_code",
+        period, kpi)
     assert len(expected) > 1
     assert [tuple(r.values()) for r in shown] == [
         tuple(opt(v) if isinstance(v, float | int) else v for v in row) for row in expected]

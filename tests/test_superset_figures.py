@@ -22,16 +22,20 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 ASSETS = REPO / "superset" / "assets"
 KPI_SEED = REPO / "seeds" / "reference" / "kpi_definitions.csv"
-DASHBOARD_CHARTS = {"hub-board": "board_", "partner-report": "partner_"}
+DASHBOARD_CHARTS = {"hub-board": "board_", "partner-report": "partner_",
+                    "service-standards": "ss_"}
 # Charts that draw a KPI's target as a formula annotation, and the KPI (= their metric).
 TARGET_LINES = {"board_tsf_trend": "tsf_pct", "board_asa_trend": "asa_seconds",
                 "board_abandon_trend": "abandon_rate_pct", "board_sl_days": "sl_days_pct",
-                "partner_daily_tsf": "tsf_pct"}
+                "partner_daily_tsf": "tsf_pct", "board_csc_share_trend": "csc_call_share_pct",
+                "ss_csc_share": "csc_call_share_pct", "ss_voicemail_in_policy":
+                "voicemail_in_policy_pct", "ss_reception_seen": "reception_seen_within_target_pct",
+                "ss_reception_walkout": "reception_walkout_pct"}
 # The telephony KPIs of kpi_definitions: the partner report's telephony headline table (the
 # contact KPIs have their own table, tests/test_superset_crm.py).
 TELEPHONY_KPIS = ("tsf_pct", "asa_seconds", "abandon_rate_pct", "sl_days_pct", "aht_seconds",
                   "calls_offered", "offered_mom_change_pct", "out_of_hours_pct",
-                  "answered_unknown_wait")
+                  "answered_unknown_wait", "csc_call_share_pct")
 LATEST_24 = ("date_diff('month', month, (select max(month) from marts.kpi_telephony_monthly))"
              " < 24")
 
@@ -133,7 +137,8 @@ def test_every_chart_returns_rows(client, charts):
 
 @pytest.mark.parametrize("name,column", [
     ("board_tsf_trend", "tsf_pct"), ("board_asa_trend", "asa_seconds"),
-    ("board_abandon_trend", "abandon_rate_pct"), ("board_volume_trend", "offered")])
+    ("board_abandon_trend", "abandon_rate_pct"), ("board_volume_trend", "offered"),
+    ("board_csc_share_trend", "csc_call_share_pct")])
 def test_trends_are_each_partners_monthly_kpi_over_the_latest_24_months(
         client, charts, marts, name, column):
     shown = {}
@@ -159,12 +164,17 @@ def test_league_table_ranks_the_partners_on_the_default_kpi_of_the_latest_month(
     shown = rows(filtered_results(client, charts["board_league_table"],
                                   period=period, kpi_name=kpi))
     expected = marts(
-        "select rank_among_partners, partner_code, value, "
-        "replace(measurement_status, '_', ' ') as measurement, target, rag_status, hub_value "
-        "from marts.kpi_scorecard where strftime(month, '%Y-%m') = ? and kpi_name = ? "
-        "and segment_code = 'all' order by rank_among_partners, partner_code", period, kpi)
+        "select s.rank_among_partners, 'Q' || b.partner_quartile, "
+        "case when b.is_outlier then 'outlier' end, s.partner_code, s.value, "
+        "replace(s.measurement_status, '_', ' ') as measurement, s.target, s.rag_status, "
+        "s.hub_value from marts.kpi_scorecard as s left join marts.kpi_benchmarks as b "
+        "using (partner_code, month, kpi_code) "
+        "where strftime(s.month, '%Y-%m') = ? and s.kpi_name = ? "
+        "and s.segment_code = 'all' order by s.rank_among_partners, s.partner_code", period, kpi)
     assert len(expected) > 1
     assert_same_rows(shown, expected)
+    # the sample has at least 4 partners with a TSF: each is in a quartile
+    assert {row["quartile"] for row in shown} >= {"Q1", "Q4"}
     # Unfiltered, the table is the scorecard's partner-level rows (segment rows per channel or
     # category never double a partner up), one row per partner, month and KPI.
     everything = saved_results(client, charts["board_league_table"])[0]
@@ -316,9 +326,16 @@ def test_native_filters_only_reach_charts_whose_dataset_has_the_column(
         if chart["datasource_id"] not in columns:
             dataset = client.json(f"/api/v1/dataset/{chart['datasource_id']}")["result"]
             columns[chart["datasource_id"]] = {c["column_name"] for c in dataset["columns"]}
-    unfiltered = {"hub-board": {"Month": {"board_tsf_trend", "board_asa_trend",
-                                          "board_abandon_trend", "board_volume_trend"}},
-                  "partner-report": {"Month": {"partner_volume_yoy"}, "Partner": set()}}
+    trends = {"board_tsf_trend", "board_asa_trend", "board_abandon_trend",
+              "board_volume_trend", "board_csc_share_trend"}
+    peers = {"board_peer_family", "board_peer_hub"}
+    unfiltered = {"hub-board": {"Month": trends | peers,
+                                "Partner": trends | {"board_league_table", "board_sl_days"}},
+                  "partner-report": {"Month": {"partner_volume_yoy", "partner_weekly_offered",
+                                               "partner_weekly_kpis"}, "Partner": set()},
+                  "service-standards": {"Partner": set(), "Month": {
+                      name for name in chart_files() if name.startswith("ss_")
+                      and name != "ss_scorecard"}}}
     for slug, dashboard in dashboards.items():
         on_dashboard = {name: chart for name, chart in charts.items() if chart["slug"] == slug}
         ids = {chart["id"]: name for name, chart in on_dashboard.items()}
@@ -335,3 +352,113 @@ def test_native_filters_only_reach_charts_whose_dataset_has_the_column(
             # What it leaves out lacks the column or is excluded on purpose.
             for name in excluded - unfiltered[slug].get(native["name"], set()):
                 assert column not in columns[on_dashboard[name]["datasource_id"]], name
+
+
+@pytest.mark.parametrize("name,scope", [("board_peer_family", "family_"), ("board_peer_hub", "")])
+def test_peer_comparison_is_the_partners_value_against_its_peers_quartiles(
+        client, charts, dashboards, marts, name, scope):
+    board = dashboards["hub-board"]
+    kpi = native_filter(board, "KPI")["defaultDataMask"]["filterState"]["value"][0]
+    partner_filter = native_filter(board, "Partner")
+    assert partner_filter["controlValues"]["defaultToFirstItem"]
+    assert partner_filter["targets"][0]["column"]["name"] == "partner_code"
+    prefix = "family" if scope else "hub"
+    latest_24 = ("date_diff('month', month, (select max(month) from marts.kpi_benchmarks)) "
+                 "< 24")
+    partners = marts(f"select distinct partner_code from marts.kpi_benchmarks where {latest_24}")
+    assert len(partners) >= 4
+    for (partner,) in partners:
+        shown = {day(row.pop("month")): row for row in rows(filtered_results(
+            client, charts[name], partner_code=partner, kpi_name=kpi))}
+        expected = {month: {"partner_value": value, f"{prefix}_median": median,
+                            f"{prefix}_lower_quartile": lower,
+                            f"{prefix}_upper_quartile": upper}
+                    for month, value, median, lower, upper in marts(
+            f"select month, value, {scope}median, {scope}lower_quartile, "
+            f"{scope}upper_quartile from marts.kpi_benchmarks "
+            f"where partner_code = ? and kpi_name = ? and {latest_24}", partner, kpi)}
+        assert expected, partner
+        assert shown == {month: {k: None if v is None else approx(v) for k, v in row.items()}
+                         for month, row in expected.items()}, partner
+        # the band holds the median
+        for row in shown.values():
+            if row[f"{prefix}_median"] is not None:
+                assert (row[f"{prefix}_lower_quartile"] <= row[f"{prefix}_median"]
+                        <= row[f"{prefix}_upper_quartile"])
+    # unfiltered (several partners in a month), no statistic is made up: the partner's value
+    # is null, never an average
+    assert all(row["partner_value"] is None
+               for row in rows(saved_results(client, charts[name])))
+
+
+def test_weekly_table_of_a_partner_marks_partial_weeks(client, charts, marts):
+    partner = marts("select min(partner_code) from marts.kpi_telephony_weekly")[0][0]
+    shown = rows(filtered_results(client, charts["partner_weekly_kpis"], partner_code=partner))
+    expected = marts(
+        "select cast(iso_year as varchar) || '-W' || lpad(cast(iso_week as varchar), 2, '0'), "
+        "case when is_complete then 'complete week' else 'partial week' end, "
+        "week_start_date, calls_total, offered, tsf_pct, asa_seconds, abandon_rate_pct, "
+        "weekend_calls, out_of_hours_calls from marts.kpi_telephony_weekly "
+        "where partner_code = ? and date_diff('week', week_start_date, "
+        "(select max(week_start_date) from marts.kpi_telephony_weekly)) < 26 "
+        "order by week_start_date desc", partner)
+    assert len(expected) >= 10
+    for row in shown:
+        row["week_start_date"] = day(row["week_start_date"])
+    assert_same_rows(shown, expected)
+    assert "partial week" in {row["week_status"] for row in shown}
+    by_week = {}
+    for row in rows(filtered_results(client, charts["partner_weekly_offered"],
+                                     partner_code=partner)):
+        by_week[day(row["week_start_date"])] = {
+            k: row[k] for k in ("complete week", "partial week") if row.get(k) is not None}
+    assert by_week == {r[2]: {r[1]: r[4]} for r in expected}
+
+
+SERVICE_STANDARDS = ("csc_call_share_pct", "voicemail_in_policy_pct",
+                     "voicemail_median_response_hours", "reception_wait_avg_minutes",
+                     "reception_seen_within_target_pct", "reception_walkout_pct", "web_visits",
+                     "web_poor_rating_pct", "self_service_share_pct")
+
+
+def test_service_standards_table_says_not_measured_and_suppressed_in_words(client, charts,
+                                                                          marts):
+    period = marts("select strftime(max(month), '%Y-%m') from marts.kpi_scorecard")[0][0]
+    shown = rows(filtered_results(client, charts["ss_scorecard"], period=period))
+    expected = marts(
+        "select s.partner_code, s.kpi_name, s.value, replace(s.measurement_status, '_', ' '), "
+        "s.target, s.rag_status, s.rank_among_partners, 'Q' || b.partner_quartile, "
+        "case when b.is_outlier then 'outlier' end, s.hub_value "
+        "from marts.kpi_scorecard as s left join marts.kpi_benchmarks as b "
+        "using (partner_code, month, kpi_code) where strftime(s.month, '%Y-%m') = ? "
+        "and s.segment_code = 'all' and s.kpi_code in (select unnest(?)) "
+        "order by s.partner_code, s.kpi_name", period, list(SERVICE_STANDARDS))
+    assert {row[1] for row in expected} >= {"Voicemail responded within one working day",
+                                            "Reception walk-outs", "Website visits"}
+    assert_same_rows(shown, expected)
+    for row in shown:  # a value, or the reason there is none: never 0 for a missing figure
+        assert (row["value"] is None) == (row["measurement"] != "measured"), row
+
+
+@pytest.mark.parametrize("name,kpi", [
+    ("ss_csc_share", "csc_call_share_pct"), ("ss_voicemail_in_policy", "voicemail_in_policy_pct"),
+    ("ss_voicemail_median", "voicemail_median_response_hours"),
+    ("ss_reception_wait", "reception_wait_avg_minutes"),
+    ("ss_reception_seen", "reception_seen_within_target_pct"),
+    ("ss_reception_walkout", "reception_walkout_pct"), ("ss_web_visits", "web_visits"),
+    ("ss_web_poor_rating", "web_poor_rating_pct"), ("ss_self_service", "self_service_share_pct")])
+def test_service_standard_trends_are_the_scorecard_values_gaps_where_not_shown(
+        client, charts, marts, name, kpi):
+    """Each partner-month point is the scorecard's value (pooled from its numerator and
+    denominator); a suppressed or not measured month has no point."""
+    shown = {}
+    for row in rows(saved_results(client, charts[name])):
+        month = day(row.pop("month"))
+        shown.update({(partner, month): value for partner, value in row.items()
+                      if value is not None})
+    expected = {(partner, month): value for partner, month, value in marts(
+        "select partner_code, month, value from marts.kpi_scorecard "
+        "where kpi_code = ? and segment_code = 'all' and value is not null and "
+        "date_diff('month', month, (select max(month) from marts.kpi_scorecard)) < 24", kpi)}
+    assert expected, kpi
+    assert shown == {key: approx(float(value)) for key, value in expected.items()}

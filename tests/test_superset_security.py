@@ -16,7 +16,10 @@ import pytest
 from tests.conftest import PARTNERS_DIR
 
 PARTNER_CODES = sorted(path.stem for path in PARTNERS_DIR.glob("*.yml"))
-PARTNER_DASHBOARDS = ("partner-report", "data-quality", "channels-cost", "customer-experience")
+PARTNER_DASHBOARDS = ("partner-report", "data-quality", "channels-cost", "customer-experience",
+                      "service-standards")
+# The datasets issue 14 added: each must be among the partner datasets the tests below query.
+NEW_DATASETS = {"kpi_benchmarks", "kpi_telephony_weekly", "kpi_service_standards_monthly"}
 COUNT = {"expressionType": "SQL", "sqlExpression": "count(*)", "label": "n_rows"}
 
 
@@ -29,6 +32,7 @@ def partner_datasets(admin) -> list[dict[str, Any]]:
         if any(c["column_name"] == "partner_code" for c in detail["columns"]):
             found.append({k: detail[k] for k in ("id", "schema", "table_name")})
     assert len(found) >= 3, found
+    assert {d["table_name"] for d in found} >= NEW_DATASETS, found
     return found
 
 
@@ -184,3 +188,26 @@ def test_no_sql_lab_for_board_and_partners(superset_server, database_id, usernam
     answer = client.sql(database_id, "select count(*) from marts.kpi_telephony_monthly")
     assert answer.status_code in (401, 403) or refused(answer), answer.text[:500]
     assert "data" not in (answer.json() if answer.status_code == 200 else {})
+
+
+@pytest.mark.parametrize("table", sorted(NEW_DATASETS))
+def test_a_partner_user_reads_only_its_rows_of_each_new_dataset(superset_server, admin,
+                                                                 partner_datasets, table):
+    """The benchmarks, weekly and service-standard datasets: every partner user's query returns
+    its own rows, as many as the warehouse holds for it, and admin's all of them."""
+    [dataset] = [d for d in partner_datasets if d["table_name"] == table]
+    con = duckdb.connect(str(superset_server.ss.hub.serving_db), read_only=True)
+    try:
+        counts = dict(con.execute(f"select partner_code, count(*) from marts.{table} "
+                                  "group by partner_code").fetchall())
+    finally:
+        con.close()
+    assert len(counts) > 1, table
+    shown = {r["partner_code"]: r["n_rows"]
+             for r in rows_of(admin.query(dataset["id"], ["partner_code"], [COUNT]))}
+    assert shown == counts
+    for code in PARTNER_CODES:
+        client = superset_server.client(f"partner_{code}")
+        shown = {r["partner_code"]: r["n_rows"]
+                 for r in rows_of(client.query(dataset["id"], ["partner_code"], [COUNT]))}
+        assert shown == ({code: counts[code]} if code in counts else {}), (table, code)

@@ -3,10 +3,11 @@
 - `Admin`: everything (Superset's own role).
 - `HubBoard`: every dashboard, every partner, no SQL Lab.
 - `Partner_<code>`: its partner's rows only (row-level security on every dataset with a
-  `partner_code` column), the partner report, data-quality, channels-and-cost and
-  customer-experience dashboards, no SQL Lab (row-level security does not apply there). Datasets
-  of tables spanning partners without a `partner_code` column (e.g. `dim_customer`) must not be
-  provisioned at all: partner roles may read every provisioned dataset.
+  `partner_code` column), the partner report, data-quality, channels-and-cost,
+  customer-experience and service-standards dashboards, no SQL Lab (row-level security does not
+  apply there). Datasets of tables spanning partners without a `partner_code` column (e.g.
+  `dim_customer`) must not be provisioned at all: partner roles may read every provisioned
+  dataset.
 - `Explorer`: SQL Lab over the `marts` schema only (never `raw`, `quality` or `staging`), the
   datasets of `marts`, every dashboard.
 """
@@ -23,8 +24,10 @@ PARTNER_ROLE_PREFIX = "Partner_"
 
 # Dashboards (by slug) each kind of role is granted. Admin sees all.
 CONTACT_DASHBOARDS = ("channels-cost", "customer-experience")
-BOARD_DASHBOARDS = ("hub-board", "partner-report", "data-quality", *CONTACT_DASHBOARDS)
-PARTNER_DASHBOARDS = ("partner-report", "data-quality", *CONTACT_DASHBOARDS)
+SERVICE_DASHBOARDS = ("service-standards",)
+BOARD_DASHBOARDS = ("hub-board", "partner-report", "data-quality", *CONTACT_DASHBOARDS,
+                    *SERVICE_DASHBOARDS)
+PARTNER_DASHBOARDS = ("partner-report", "data-quality", *CONTACT_DASHBOARDS, *SERVICE_DASHBOARDS)
 EXPLORER_DASHBOARDS = BOARD_DASHBOARDS
 
 

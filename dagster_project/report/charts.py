@@ -55,7 +55,8 @@ def trend_chart(series: dict[str, list[tuple[dt.date, object]]],
                 hub: list[tuple[dt.date, object]], target: object | None, unit: str,
                 title: str) -> str | None:
     """One line per partner (name -> [(month, value)]), the pooled hub figure and the target
-    line, over the months given. Months without a value are gaps, never zeros."""
+    line, over the months given. Months without a value are gaps, never zeros. The partners'
+    lines are drawn over the hub's (a partner close to the hub stays visible)."""
     if not any(v is not None for points in series.values() for _, v in points):
         return None
     fig = Figure(figsize=(WIDTH_IN, 2.9))
@@ -63,7 +64,7 @@ def trend_chart(series: dict[str, list[tuple[dt.date, object]]],
     for i, (name, points) in enumerate(sorted(series.items())):
         ax.plot([m for m, _ in points], [_num(v) for _, v in points], label=name,
                 color=PALETTE[i % len(PALETTE)], marker=MARKERS[i % len(MARKERS)],
-                markersize=2.5, linewidth=1.1)
+                markersize=2.5, linewidth=1.1, zorder=3)  # over the hub line
     if hub:
         ax.plot([m for m, _ in hub], [_num(v) for _, v in hub], label="Hub (pooled)",
                 color="black", linewidth=2.2)

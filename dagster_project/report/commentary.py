@@ -16,7 +16,9 @@ Rules:
 - `biggest_movers`: the largest improvement and the largest decline of a KPI on last month;
 - `caveats`: a partner that did not deliver a source for the month, a quarantine rate over the
   threshold, a KPI not measured, a KPI suppressed (its denominator under the KPI's
-  min_denominator) or a value over a small denominator.
+  min_denominator) or a value over a small denominator;
+- `outliers`: the partners whose value of a KPI is far from the month's median of all partners
+  (`marts.kpi_benchmarks` is_outlier: |value - median| > 3 x 1.4826 x MAD), with that median.
 """
 
 from __future__ import annotations
@@ -43,7 +45,14 @@ DENOMINATOR_NOUNS = {"tsf_pct": "calls", "abandon_rate_pct": "calls",
 
 RAG = ("green", "amber", "red")  # a value against a target; `none` has no RAG
 # The headline KPIs of the pack, in the order the board reads them.
-HEADLINE_KPIS = ("tsf_pct", "asa_seconds", "abandon_rate_pct", "sl_days_pct", "fpoc_pct")
+HEADLINE_KPIS = ("tsf_pct", "asa_seconds", "abandon_rate_pct", "sl_days_pct",
+                 "csc_call_share_pct", "fpoc_pct")
+# The service standards of the voicemail, reception and web sources (the pack's "Service
+# standards" page; a KPI no partner is measured on in the month is left out of it).
+SERVICE_STANDARD_KPIS = ("voicemail_in_policy_pct", "voicemail_median_response_hours",
+                         "reception_wait_avg_minutes", "reception_seen_within_target_pct",
+                         "reception_walkout_pct", "web_visits", "web_poor_rating_pct",
+                         "self_service_share_pct")
 
 
 @dataclass(frozen=True)
@@ -73,6 +82,11 @@ class KpiValue:
     # measurement_status: measured | not_measured | suppressed (a value over a denominator
     # below the KPI's min_denominator, served null: docs/kpi-definitions.md, "Benchmarking")
     status: str = "measured"
+    # from marts.kpi_benchmarks (None for a KPI without direction, or without a value):
+    # partner_quartile 1 (best) to 4, is_outlier, and the month's median of all partners
+    quartile: int | None = None
+    is_outlier: bool | None = None
+    median: Decimal | float | None = None
 
     @property
     def measured(self) -> bool:
@@ -208,6 +222,22 @@ def biggest_movers(this: list[KpiValue], previous: list[KpiValue]) -> Sentence |
     return Sentence(f"{kpi.kpi_name} on last month: " + "; ".join(parts) + ".", figures)
 
 
+def outliers(rows: list[KpiValue]) -> Sentence | None:
+    """The partners flagged as outliers of one KPI in one month, with their values and the
+    hub median they are far from; None when there is none."""
+    flagged = sorted((r for r in rows if r.is_outlier and r.measured),
+                     key=lambda r: r.partner_name)
+    if not flagged:
+        return None
+    kpi, unit, median = flagged[0].kpi_name, flagged[0].unit, flagged[0].median
+    who = names([f"{r.partner_name} ({figure(r.value, r.unit)})" for r in flagged])
+    verb = "is an outlier" if len(flagged) == 1 else "are outliers"
+    return Sentence(f"{kpi}: {who} {verb}, far from the median of all partners "
+                    f"({figure(median, unit)}): more than three scaled median absolute "
+                    f"deviations away.",
+                    {"outliers": {r.partner_code: r.value for r in flagged}, "median": median})
+
+
 def _signed(delta: Decimal, unit: str) -> str:
     return ("+" if delta >= 0 else MINUS) + figure(abs(delta), unit)
 
@@ -219,7 +249,7 @@ class Delivery:
 
     partner_code: str
     partner_name: str
-    source: str  # telephony | crm
+    source: str  # telephony | crm | voicemail | reception | web
     rows_read: int | None
     rows_quarantined: int = 0
 
@@ -229,7 +259,8 @@ def caveats(month: dt.date, deliveries: list[Delivery], kpis: list[KpiValue],
     """Data caveats for the month: sources not delivered, quarantine rates over the threshold,
     KPIs not measured, values resting on few calls or contacts."""
     out: list[Sentence] = []
-    label = {"telephony": "telephony", "crm": "CRM"}
+    label = {"telephony": "telephony", "crm": "CRM", "voicemail": "voicemail",
+             "reception": "reception", "web": "web"}
     for d in sorted(deliveries, key=lambda d: (d.partner_name, d.source)):
         if d.rows_read is None:
             out.append(Sentence(f"{d.partner_name} did not deliver its {label[d.source]} data "
@@ -266,8 +297,9 @@ def caveats(month: dt.date, deliveries: list[Delivery], kpis: list[KpiValue],
 
 def hub_commentary(figures) -> list[Sentence]:
     """The hub pack's commentary for `figures` (report.figures.MonthFigures), in order: each
-    partner's calls and contacts against last month, each headline KPI's best and worst and
-    biggest movers, then the data caveats."""
+    partner's calls and contacts against last month, each headline KPI's best and worst,
+    biggest movers and outliers, the service standards' best, worst and outliers, then the data
+    caveats."""
     month, before = figures.month, previous_month(figures.month)
     out: list[Sentence] = []
     for kpi_code, noun in (("calls_offered", "calls"), ("contacts", "contacts")):
@@ -279,7 +311,13 @@ def hub_commentary(figures) -> list[Sentence]:
     for kpi_code in HEADLINE_KPIS:
         this = figures.of_month(kpi_code)
         for sentence in (best_and_worst(this),
-                         biggest_movers(this, figures.of_month(kpi_code, before))):
+                         biggest_movers(this, figures.of_month(kpi_code, before)),
+                         outliers(this)):
+            if sentence is not None:
+                out.append(sentence)
+    for kpi_code in SERVICE_STANDARD_KPIS:
+        this = figures.of_month(kpi_code)
+        for sentence in (best_and_worst(this), outliers(this)):
             if sentence is not None:
                 out.append(sentence)
     headline = [r for code in HEADLINE_KPIS for r in figures.of_month(code)]

@@ -15,11 +15,13 @@ def _one_decimal(value: float | Decimal) -> str:
 
 
 # One decimal and a unit after the figure.
-_SUFFIXES = {"pct": " %", "seconds": " s", "per_1000": " per 1,000", "pts": " pts"}
+_SUFFIXES = {"pct": " %", "seconds": " s", "per_1000": " per 1,000", "pts": " pts",
+             "hours": " h", "minutes": " min"}
 
 
 def figure(value: float | Decimal | int | None, unit: str) -> str:
-    """`value` in `unit` (kpi_definitions: pct, seconds, count, gbp, per_1000, pts)."""
+    """`value` in `unit` (kpi_definitions: pct, seconds, hours, minutes, count, gbp, per_1000,
+    pts)."""
     if value is None:
         return "not measured"
     if unit in _SUFFIXES:

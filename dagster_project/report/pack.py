@@ -72,6 +72,7 @@ def write_packs(serving_db: Path, reference_dir: Path, reports_dir: Path, month:
             completeness=stamp, header=pages.summary_header(data),
             summary=pages.summary_rows(data), commentary=pages.hub_sentences(data),
             kpi_pages=pages.kpi_pages(data),
+            service_standards=pages.service_standards_page(data),
             partner_pages=[pages.partner_page(data, p) for p in data.partner_codes],
             **common))
         jobs.append((html, html.with_suffix(".pdf"),

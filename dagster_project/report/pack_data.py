@@ -15,12 +15,13 @@ from pathlib import Path
 import duckdb
 
 from dagster_project.quality import previous_month
-from dagster_project.report.commentary import HEADLINE_KPIS
+from dagster_project.report.commentary import HEADLINE_KPIS, SERVICE_STANDARD_KPIS
 from dagster_project.report.figures import MonthFigures, read_month
 
 TREND_MONTHS = 24  # the trend charts' span, as the history allows
 COMPLETENESS_MONTHS = 12  # how far back the cover looks for months still missing
 VOLUME_KPIS = ("calls_offered", "contacts")
+PACK_KPIS = (*HEADLINE_KPIS, *SERVICE_STANDARD_KPIS, *VOLUME_KPIS)
 
 
 class NoDataForMonth(LookupError):
@@ -125,7 +126,7 @@ def latest_complete_month(serving_db: Path, today: dt.date) -> dt.date | None:
 
 
 def _definitions(reference_dir: Path) -> list[Definition]:
-    wanted = (*HEADLINE_KPIS, *VOLUME_KPIS)
+    wanted = PACK_KPIS
     with (reference_dir / "kpi_definitions.csv").open(encoding="utf-8", newline="") as f:
         rows = {r["kpi_code"]: r for r in csv.DictReader(f)}
     return [Definition(code, rows[code]["kpi_name"], rows[code]["unit"],
@@ -148,8 +149,8 @@ def _pct(numerator, denominator) -> float | None:
 def read_pack(serving_db: Path, reference_dir: Path, month: dt.date,
               hub_name: str) -> PackData:
     """The month's pack figures. Raises NoDataForMonth when the month has no figures."""
-    figures = read_month(serving_db, month, (*HEADLINE_KPIS, *VOLUME_KPIS))
-    if not any(figures.of_month(code) for code in (*HEADLINE_KPIS, *VOLUME_KPIS)):
+    figures = read_month(serving_db, month, PACK_KPIS)
+    if not any(figures.of_month(code) for code in PACK_KPIS):
         raise NoDataForMonth(f"{month:%Y-%m}")
     first = last_months(month, TREND_MONTHS)[0]
     con = duckdb.connect(str(serving_db), read_only=True)
@@ -158,8 +159,8 @@ def read_pack(serving_db: Path, reference_dir: Path, month: dt.date,
             select distinct kpi_code, month, hub_value from marts.kpi_scorecard
             where segment_code = 'all' and kpi_code in (select unnest(?))
               and month between ? and ?""",
-            [[*HEADLINE_KPIS, *VOLUME_KPIS], first, month]).fetchall()}
-        in_pack = sorted({r.partner_code for code in (*HEADLINE_KPIS, *VOLUME_KPIS)
+            [list(PACK_KPIS), first, month]).fetchall()}
+        in_pack = sorted({r.partner_code for code in PACK_KPIS
                           for r in figures.of_month(code)}
                          | {d.partner_code for d in figures.deliveries},
                          key=lambda p: figures.partners.get(p, p))

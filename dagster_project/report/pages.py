@@ -13,6 +13,7 @@ from dagster_project.quality import previous_month
 from dagster_project.report import charts
 from dagster_project.report.commentary import (
     HEADLINE_KPIS,
+    SERVICE_STANDARD_KPIS,
     KpiValue,
     Sentence,
     against_target,
@@ -20,12 +21,15 @@ from dagster_project.report.commentary import (
     biggest_movers,
     caveats,
     hub_commentary,
+    outliers,
     volume,
 )
 from dagster_project.report.formats import MINUS, figure, month_name, ordinal
 from dagster_project.report.pack_data import PackData
 
-SOURCE_LABELS = {"telephony": "Telephony", "crm": "CRM"}
+SERVICE_COLUMNS = 4  # service standards side by side in one table of the hub pack
+SOURCE_LABELS = {"telephony": "Telephony", "crm": "CRM", "voicemail": "Voicemail",
+                 "reception": "Reception", "web": "Web"}
 
 
 def same_month_last_year(month: dt.date) -> dt.date:
@@ -51,6 +55,15 @@ class Cell:
     rag: str  # green | amber | red | none | not-measured
     rank: str
     target: str
+    position: str = ""  # the quartile among all partners (Q1 = best) and the outlier mark
+
+
+def position(row: KpiValue) -> str:
+    """'Q1', 'Q4, outlier', 'outlier' or '' (kpi_benchmarks partner_quartile, is_outlier)."""
+    marks = [f"Q{row.quartile}"] if row.quartile is not None else []
+    if row.is_outlier:
+        marks.append("outlier")
+    return ", ".join(marks)
 
 
 def cell(row: KpiValue | None) -> Cell:
@@ -60,7 +73,7 @@ def cell(row: KpiValue | None) -> Cell:
         return Cell("not measured", "not-measured", "not ranked", "")
     target = "" if row.target is None else figure(row.target, row.unit)
     return Cell(figure(row.value, row.unit), row.rag_status, "" if row.rank is None
-                else ordinal(row.rank), target)
+                else ordinal(row.rank), target, position(row))
 
 
 @dataclass
@@ -84,6 +97,7 @@ class PartnerPage:
     weekday_chart: str | None
     service_lines: list[dict]
     trend_charts: list[tuple[str, str | None]] = field(default_factory=list)
+    service_standards: list[dict] = field(default_factory=list)
 
 
 def _row(rows: list[KpiValue], partner_code: str) -> KpiValue | None:
@@ -123,6 +137,49 @@ def kpi_pages(data: PackData) -> list[KpiPage]:
     return pages
 
 
+def measured_service_standards(data: PackData) -> list[str]:
+    """The service-standard KPIs at least one partner is measured on (or suppressed for) in
+    the month: the others are not part of the pack."""
+    return [code for code in SERVICE_STANDARD_KPIS
+            if any(r.measured or r.suppressed for r in data.figures.of_month(code))]
+
+
+def service_standards_page(data: PackData) -> dict | None:
+    """The hub pack's "Service standards" page: every partner against each service standard
+    measured this month (value, RAG, rank, quartile and outlier mark), the hub's pooled
+    figure and the targets (their best, worst and outliers are on the commentary page). None
+    when no partner is measured."""
+    codes = measured_service_standards(data)
+    if not codes:
+        return None
+    partners = [p for p in data.partner_codes
+                if any(_row(data.figures.of_month(code), p) is not None for code in codes)]
+    tables = []
+    for start in range(0, len(codes), SERVICE_COLUMNS):  # an A4 page's width of columns
+        chunk = codes[start:start + SERVICE_COLUMNS]
+        header = []
+        for code in chunk:
+            rows = data.figures.of_month(code)
+            target = _target_of(rows)
+            header.append({"kpi_code": code, "kpi_name": rows[0].kpi_name,
+                           "target": "" if target is None else figure(target, rows[0].unit),
+                           "hub": hub_figure(data, code, rows[0].unit)})
+        body = [{"partner": data.name(p),
+                 "cells": [cell(_row(data.figures.of_month(code), p)) for code in chunk]}
+                for p in partners]
+        tables.append({"header": header, "rows": body})
+    return {"tables": tables}
+
+
+def hub_figure(data: PackData, code: str, unit: str) -> str:
+    """The pooled hub figure of a KPI this month; "no pooled figure" for a KPI measured for
+    partners that has none (a median: medians do not pool), else "not measured"."""
+    value = data.hub_values.get((code, data.month))
+    if value is None and any(r.measured for r in data.figures.of_month(code)):
+        return "no pooled figure"
+    return figure(value, unit)
+
+
 def summary_rows(data: PackData) -> list[dict]:
     """One row per partner: its headline KPIs this month."""
     return [{"partner": data.name(p),
@@ -159,6 +216,16 @@ def partner_sentences(data: PackData, partner_code: str) -> list[Sentence]:
         history = data.figures.history(code, partner_code)
         if history and history[-1].month == month:
             out.append(against_target(history))
+    for code in SERVICE_STANDARD_KPIS:
+        history = data.figures.history(code, partner_code)
+        if history and history[-1].month == month and (history[-1].measured
+                                                        or history[-1].suppressed):
+            out.append(against_target(history))
+    for code in (*HEADLINE_KPIS, *SERVICE_STANDARD_KPIS):
+        own_row = _row(data.figures.of_month(code), partner_code)
+        sentence = None if own_row is None else outliers([own_row])
+        if sentence is not None:
+            out.append(sentence)
     own = [r for code in HEADLINE_KPIS for r in data.figures.of_month(code)
            if r.partner_code == partner_code]
     out.extend(caveats(month, [d for d in data.figures.deliveries
@@ -195,11 +262,19 @@ def partner_page(data: PackData, partner_code: str, with_trends: bool = False) -
                                   f"{name}: calls offered by weekday and hour, "
                                   f"{month_name(month)}"),
         lines)
+    for code in measured_service_standards(data):
+        this = _row(data.figures.of_month(code), partner_code)
+        if this is not None:
+            page.service_standards.append({
+                "kpi_name": this.kpi_name, "cell": cell(this),
+                "hub": hub_figure(data, code, this.unit),
+                "vs_last_month": change(this, _row(data.figures.of_month(code, before),
+                                                   partner_code))})
     if with_trends:
         months = data.months()
         for code in HEADLINE_KPIS:
             history = data.figures.history(code, partner_code)
-            if not history:
+            if not any(r.measured for r in history):  # no line to draw against the hub
                 continue
             values = {r.month: r.value for r in history}
             row = history[-1]
