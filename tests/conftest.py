@@ -96,6 +96,30 @@ def copy_data_dir(source: Path, target: Path) -> Path:
     return target
 
 
+def checked_partner(root: Path, landing: Path, partners: Path, code: str):
+    """Run `hub check <code>`'s machinery on a throwaway warehouse under `root`; yield
+    (report, read-only connection to that warehouse with its marts file as the default
+    catalog), closed afterwards. For module fixtures of hand-made partners."""
+    import dataclasses
+
+    import duckdb
+
+    from dagster_project.check import run_check
+
+    data = root / "data"
+    settings = dataclasses.replace(
+        Settings.from_env(), data_dir=data, landing_dir=landing, partners_dir=partners,
+        work_db=data / "work" / "warehouse.duckdb", serving_db=data / "serving" / "w.duckdb",
+        operations_db=data / "serving" / "o.duckdb", dagster_home=data / "dagster")
+    report = run_check(settings, code)
+    con = duckdb.connect(str(data / "tmp" / "check" / "warehouse.duckdb"), read_only=True)
+    con.execute(f"attach '{data / 'tmp' / 'check' / 'warehouse.marts.duckdb'}' as marts_db "
+                "(read_only)")
+    con.execute("use marts_db")
+    yield report, con
+    con.close()
+
+
 def _session_root(tmp_path_factory) -> Path:
     """A folder of this test session shared by every xdist worker (each has its own basetemp
     below it); without xdist, the session's basetemp."""

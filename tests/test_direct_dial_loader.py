@@ -11,17 +11,15 @@ reason) + rejected. Every expected figure is worked out by hand from the rows be
 
 from __future__ import annotations
 
-import dataclasses
 from collections import Counter
 
-import duckdb
 import pytest
 
-from dagster_project.check import _configuration_warnings, format_report, run_check
+from dagster_project.check import _configuration_warnings, format_report
 from dagster_project.partner_schema import PartnerConfigError
 from dagster_project.partners import load_partner
-from dagster_project.settings import Settings
 from dagster_project.source_models import SOURCE_MODELS
+from tests.conftest import checked_partner
 
 DDTOWN_YML = r"""# Officers' direct lines on a separate switchboard (test fixture).
 code: ddtown
@@ -113,18 +111,7 @@ def checked(tmp_path_factory):
     """(report, read-only connection to the throwaway warehouse) of `hub check ddtown`."""
     root = tmp_path_factory.mktemp("ddtown")
     landing, partners = write_ddtown_landing(root)
-    data = root / "data"
-    settings = dataclasses.replace(
-        Settings.from_env(), data_dir=data, landing_dir=landing, partners_dir=partners,
-        work_db=data / "work" / "warehouse.duckdb", serving_db=data / "serving" / "w.duckdb",
-        operations_db=data / "serving" / "o.duckdb", dagster_home=data / "dagster")
-    report = run_check(settings, "ddtown")
-    con = duckdb.connect(str(data / "tmp" / "check" / "warehouse.duckdb"), read_only=True)
-    con.execute(f"attach '{data / 'tmp' / 'check' / 'warehouse.marts.duckdb'}' as marts_db "
-                "(read_only)")
-    con.execute("use marts_db")
-    yield report, con
-    con.close()
+    yield from checked_partner(root, landing, partners, "ddtown")
 
 
 MODELS = SOURCE_MODELS["direct_dial"]

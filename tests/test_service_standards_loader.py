@@ -10,17 +10,16 @@ quarantined (with reason) + excluded (with reason) + rejected.
 
 from __future__ import annotations
 
-import dataclasses
 from collections import Counter
 
-import duckdb
 import pytest
 
-from dagster_project.check import format_report, run_check
+from dagster_project.check import format_report
 from dagster_project.ingest import load_source
 from dagster_project.partners import load_partners
-from dagster_project.settings import REPO_ROOT, Settings
+from dagster_project.settings import REPO_ROOT
 from dagster_project.source_models import SOURCE_MODELS
+from tests.conftest import checked_partner
 from tests.service_standards_landing import (
     MARCH,
     TICKET_QUARANTINE,
@@ -37,18 +36,7 @@ def checked(tmp_path_factory):
     """(report, read-only connection to the throwaway warehouse) of `hub check stdtown`."""
     root = tmp_path_factory.mktemp("stdtown")
     landing, partners = write_stdtown_landing(root)
-    data = root / "data"
-    settings = dataclasses.replace(
-        Settings.from_env(), data_dir=data, landing_dir=landing, partners_dir=partners,
-        work_db=data / "work" / "warehouse.duckdb", serving_db=data / "serving" / "w.duckdb",
-        operations_db=data / "serving" / "o.duckdb", dagster_home=data / "dagster")
-    report = run_check(settings, "stdtown")
-    con = duckdb.connect(str(data / "tmp" / "check" / "warehouse.duckdb"), read_only=True)
-    con.execute(f"attach '{data / 'tmp' / 'check' / 'warehouse.marts.duckdb'}' as marts_db "
-                "(read_only)")
-    con.execute("use marts_db")
-    yield report, con
-    con.close()
+    yield from checked_partner(root, landing, partners, "stdtown")
 
 
 def _reasons(con, source: str) -> Counter:
