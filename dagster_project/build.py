@@ -28,6 +28,11 @@ DAGSTER_YAML = """\
 # Written by hub: local Dagster instance for the Hub Warehouse (delete this line to keep edits).
 telemetry:
   enabled: false
+# Dagster's SQLite event log under history/runs, its engines kept for the life of a process
+# (dagster_project/orchestration/event_log.py).
+event_log_storage:
+  module: dagster_project.orchestration.event_log
+  class: HubSqliteEventLogStorage
 # One run at a time: every run writes the same DuckDB working file.
 concurrency:
   runs:

@@ -190,6 +190,39 @@ def test_project_instance_runs_one_build_at_a_time(settings, monkeypatch):
     assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 1
 
 
+def test_project_instance_keeps_its_event_log_where_dagster_does(settings, monkeypatch):
+    """The instance `hub` configures records runs in Dagster's own files (history/runs), read
+    back by a second instance as the Dagster UI would; its event log keeps one engine per file
+    (a bounded number), without an fsync at every commit."""
+    from dagster_project.build import prepare_dagster_home
+    from dagster_project.orchestration.event_log import HubSqliteEventLogStorage
+
+    monkeypatch.setenv("DAGSTER_HOME", str(settings.dagster_home))  # restored after the test
+    home = prepare_dagster_home(settings)
+
+    @dg.asset
+    def recorded():
+        return 1
+
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        storage = instance.event_log_storage
+        assert isinstance(storage, HubSqliteEventLogStorage)
+        run = dg.materialize([recorded], instance=instance)
+        assert run.success
+        assert storage.engine_for_shard(run.run_id) is storage.engine_for_shard(run.run_id)
+        with storage.index_connection() as conn:
+            assert conn.exec_driver_sql("pragma synchronous").scalar() == 1  # normal
+        for n in range(storage.KEPT_ENGINES + 3):
+            with storage.run_connection(f"other-{n}"):
+                pass
+        assert len(storage._engines) == storage.KEPT_ENGINES
+    assert (home / "history" / "runs" / f"{run.run_id}.db").exists()
+    with dg.DagsterInstance.from_config(str(home)) as reader:
+        assert reader.get_run_by_id(run.run_id).is_success
+        materialized = reader.get_latest_materialization_event(dg.AssetKey("recorded"))
+        assert materialized is not None and materialized.run_id == run.run_id
+
+
 def test_sensor_sees_a_crm_delivery_on_its_own(settings, partners):
     """A month's CRM file alone (no telephony change) starts a run over that partner-month."""
     write(settings.landing_dir / "eastbrook" / "crm" / "eastbrook_crm_2024_06.csv",

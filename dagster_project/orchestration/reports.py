@@ -8,7 +8,6 @@ import datetime as dt
 import dagster as dg
 
 from dagster_project.orchestration.resources import WarehouseResource
-from dagster_project.report.pack import write_packs
 from dagster_project.report.pack_data import latest_complete_month
 
 MONTHS = dg.MonthlyPartitionsDefinition(start_date="2015-01-01", end_offset=0)
@@ -21,6 +20,10 @@ SERVING_KEY = dg.AssetKey(["serving", "warehouse"])
                       "data/reports/YYYY-MM/, written from the published serving warehouse "
                       "(`hub report`).")
 def board_pack(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    # imported here: the pack's charts bring matplotlib (about 0.5 s), which no other asset of
+    # a build needs
+    from dagster_project.report.pack import write_packs
+
     settings = warehouse.settings()
     month = dt.date.fromisoformat(context.partition_key)
     result = write_packs(settings.serving_db, settings.reference_dir, settings.reports_dir,

@@ -1,0 +1,96 @@
+"""The Dagster instance's event log: Dagster's own SQLite event log (one file per run plus the
+cross-run index, under DAGSTER_HOME/history/runs, exactly where the default puts them), with one
+SQLAlchemy engine per file kept for the life of the process.
+
+Dagster's SqliteEventLogStorage creates, and disposes of, a new engine for every connection, and
+a build stores about 700 events (each a connection to the run's file, asset events a second one
+to the index): every statement is compiled again and every engine set up again, about 1.5-2
+CPU-seconds of a build whatever it changes (docs/architecture.md, "What a build costs"). Here
+the engines stay (still without a pool: each connection is opened and closed as before, under
+the storage's own lock), so SQLAlchemy's compiled-statement cache is reused. A long-lived
+process (the Dagster UI, its daemon) keeps the engines of the last few files it used only.
+
+Configured by the dagster.yaml `hub` writes (dagster_project/build.py, DAGSTER_YAML); it reads
+DAGSTER_HOME, so the file names no data folder and a copied data folder keeps working.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
+    SQLITE_BUSY_TIMEOUT_SECONDS,
+    SqliteEventLogStorage,
+)
+from dagster._core.storage.sql import create_engine
+from sqlalchemy import event
+from sqlalchemy.pool import StaticPool
+
+
+class HubSqliteEventLogStorage(SqliteEventLogStorage):
+    """SqliteEventLogStorage whose engines (one per shard file) are created once."""
+
+    KEPT_ENGINES = 8  # the index and the runs most recently read or written
+
+    def __init__(self, base_dir: str, inst_data=None):
+        self._engines: OrderedDict[str, Any] = OrderedDict()
+        super().__init__(base_dir, inst_data=inst_data)
+
+    @classmethod
+    def config_type(cls):
+        return {}
+
+    @classmethod
+    def from_config_value(cls, inst_data, config_value: Mapping[str, Any]):
+        home = os.environ.get("DAGSTER_HOME")
+        if not home:
+            raise RuntimeError("HubSqliteEventLogStorage needs DAGSTER_HOME (hub sets it)")
+        return cls(str(Path(home) / "history" / "runs"), inst_data=inst_data)
+
+    def engine_for_shard(self, shard: str):
+        """The engine of a shard's file, created at its first use (the caller holds _db_lock)."""
+        engine = self._engines.get(shard)
+        if engine is None:
+            engine = create_engine(
+                self.conn_string_for_shard(shard), poolclass=StaticPool,
+                connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS,
+                              "check_same_thread": False})  # used under _db_lock only
+            event.listen(engine, "connect", _normal_sync)
+            self._engines[shard] = engine
+            while len(self._engines) > self.KEPT_ENGINES:
+                self._engines.popitem(last=False)[1].dispose()
+        else:
+            self._engines.move_to_end(shard)
+        return engine
+
+    @contextmanager
+    def _connect(self, shard: str) -> Iterator[Any]:
+        # Dagster's own _connect (dagster 1.13), but for the engine kept per shard
+        with self._db_lock:
+            engine = self.engine_for_shard(shard)
+            if shard not in self._initialized_dbs:
+                self._initdb(engine)
+                self._initialized_dbs.add(shard)
+            with engine.connect() as conn, conn.begin():
+                yield conn
+
+    def dispose(self) -> None:
+        with self._db_lock:
+            engines, self._engines = list(self._engines.values()), {}
+        for engine in engines:
+            engine.dispose()
+        super().dispose()
+
+
+def _normal_sync(dbapi_connection, _record) -> None:
+    """WAL without an fsync at every commit (SQLite's `synchronous=NORMAL`): a power cut may
+    lose the last events recorded, never the file's integrity, and an application crash loses
+    nothing."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("pragma synchronous=normal")
+    cursor.close()
