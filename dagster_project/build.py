@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import os
 import time
 from collections.abc import Callable
@@ -33,6 +34,8 @@ telemetry:
 event_log_storage:
   module: dagster_project.orchestration.event_log
   class: HubSqliteEventLogStorage
+  config:
+    base_dir: {runs_dir}
 # One run at a time: every run writes the same DuckDB working file.
 concurrency:
   runs:
@@ -44,7 +47,10 @@ def prepare_dagster_home(settings: Settings) -> Path:
     settings.dagster_home.mkdir(parents=True, exist_ok=True)
     config = settings.dagster_home / "dagster.yaml"
     if not config.exists() or config.read_text(encoding="utf-8").startswith("# Written by hub"):
-        config.write_text(DAGSTER_YAML, encoding="utf-8")
+        # the event log's folder by its absolute path (rewritten by every build and `hub serve`,
+        # so a copied data folder points at its own files from its first build on)
+        runs_dir = json.dumps(str(settings.dagster_home.resolve() / "history" / "runs"))
+        config.write_text(DAGSTER_YAML.format(runs_dir=runs_dir), encoding="utf-8")
     os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
     return settings.dagster_home
 

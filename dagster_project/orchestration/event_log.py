@@ -10,17 +10,15 @@ the engines stay (still without a pool: each connection is opened and closed as 
 the storage's own lock), so SQLAlchemy's compiled-statement cache is reused. A long-lived
 process (the Dagster UI, its daemon) keeps the engines of the last few files it used only.
 
-Configured by the dagster.yaml `hub` writes (dagster_project/build.py, DAGSTER_YAML); it reads
-DAGSTER_HOME, so the file names no data folder and a copied data folder keeps working.
+Configured by the dagster.yaml `hub` writes (dagster_project/build.py, DAGSTER_YAML), with
+the folder Dagster's default would use (`base_dir`, DAGSTER_HOME/history/runs).
 """
 
 from __future__ import annotations
 
-import os
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
@@ -42,15 +40,9 @@ class HubSqliteEventLogStorage(SqliteEventLogStorage):
         super().__init__(base_dir, inst_data=inst_data)
 
     @classmethod
-    def config_type(cls):
-        return {}
-
-    @classmethod
-    def from_config_value(cls, inst_data, config_value: Mapping[str, Any]):
-        home = os.environ.get("DAGSTER_HOME")
-        if not home:
-            raise RuntimeError("HubSqliteEventLogStorage needs DAGSTER_HOME (hub sets it)")
-        return cls(str(Path(home) / "history" / "runs"), inst_data=inst_data)
+    def from_config_value(cls, inst_data, config_value):
+        # Dagster's names its own class
+        return cls(inst_data=inst_data, **config_value)
 
     def engine_for_shard(self, shard: str):
         """The engine of a shard's file, created at its first use (the caller holds _db_lock)."""
