@@ -37,6 +37,7 @@ class HubSqliteEventLogStorage(SqliteEventLogStorage):
 
     def __init__(self, base_dir: str, inst_data=None):
         self._engines: OrderedDict[str, Any] = OrderedDict()
+        self._tables: set[str] = set()  # tables of the index seen to exist
         super().__init__(base_dir, inst_data=inst_data)
 
     @classmethod
@@ -70,6 +71,15 @@ class HubSqliteEventLogStorage(SqliteEventLogStorage):
                 self._initialized_dbs.add(shard)
             with engine.connect() as conn, conn.begin():
                 yield conn
+
+    def has_table(self, table_name: str) -> bool:
+        """Dagster's check (a new engine and connection each time, for every asset event),
+        asked once per table that exists: a table is never dropped under a running process."""
+        if table_name not in self._tables:
+            if not super().has_table(table_name):
+                return False
+            self._tables.add(table_name)
+        return True
 
     def dispose(self) -> None:
         with self._db_lock:
