@@ -20,8 +20,16 @@ class DbtError(RuntimeError):
     """dbt exited non-zero; the message carries the tail of its output."""
 
 
+# dbt's own log file (<target>/dbt.log) records warnings and errors only unless
+# DBT_LOG_LEVEL_FILE says otherwise (debug, for a diagnosis): at dbt's default, debug, it is
+# about 10 MB of JSON and 1-2 CPU-seconds of every build, and the build's log (data/logs) keeps
+# dbt's output at info level anyway.
+FILE_LOG_LEVEL = ("DBT_LOG_LEVEL_FILE", "warn")
+
+
 def dbt_env(settings: Settings) -> dict[str, str]:
     env = dict(os.environ)
+    env.setdefault(*FILE_LOG_LEVEL)
     env["HUB_WORK_DB"] = str(settings.work_db)
     env["HUB_MARTS_DB"] = str(settings.marts_db)
     env.update(duck.dbt_env_vars(settings.data_dir))

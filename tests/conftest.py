@@ -17,10 +17,6 @@ PARTNERS_DIR = REPO_ROOT / "seeds" / "partners"
 # tests of quiet periods set their own.
 SETTLE = {"HUB_SETTLE_SECONDS": "0"}
 os.environ.update(SETTLE)
-# dbt's own log file (<target>/dbt.log) at info level, not debug: about 10 MB of JSON and
-# 2-3 CPU-seconds a build otherwise (docs/benchmarks.md, "The test suite"); the build's log
-# (data/logs) still has dbt's output. Set it to debug to diagnose a failing test.
-os.environ.setdefault("DBT_LOG_LEVEL_FILE", "info")
 REALDATA_DIR = REPO_ROOT / "seeds" / "realdata"
 
 

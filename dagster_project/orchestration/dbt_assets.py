@@ -17,6 +17,7 @@ from dagster_project import duck
 from dagster_project.build_plan import plan_for_dbt
 from dagster_project.dbt_runner import (
     BUILD_ARGS,
+    FILE_LOG_LEVEL,
     dbt_executable,
     ensure_manifest,
     seed_partial_parse,
@@ -54,6 +55,7 @@ def hub_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
     os.environ["HUB_WORK_DB"] = str(settings.work_db)
     os.environ["HUB_MARTS_DB"] = str(settings.marts_db)
     os.environ.update(duck.dbt_env_vars(settings.data_dir))
+    os.environ.setdefault(*FILE_LOG_LEVEL)
     plan = plan_for_dbt(settings, full_refresh=config.full_refresh)
     context.log.info(plan.summary())
     if plan.nothing_to_do:
