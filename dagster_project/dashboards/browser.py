@@ -27,6 +27,8 @@ INVALID_LOGIN = "Invalid username or password"
 MAX_HEIGHT = 12000
 # Where Superset's frontend logs usage events (never forwarded: see Browser.session).
 EVENT_LOG_PATH = "/superset/log/"
+# Where a dashboard's charts fetch their data: a chart's state is final once its request ended.
+CHART_DATA_PATHS = ("/api/v1/chart/data", "/superset/explore_json")
 
 # One entry per visible chart holder (markdown blocks share the holder's data-test, but only
 # charts carry the dashboard-chart-id-<id> class): its chart and what it shows. Errors are
@@ -213,6 +215,18 @@ class Session:
         self.browser, self.context, self.username = browser, context, username
         self.page = context.new_page()
         self.url = browser.base_url
+        # chart-data requests sent and not yet answered (or failed): _settle waits for none
+        self._chart_requests: set[Any] = set()
+        self.page.on("request", self._request_sent)
+        self.page.on("requestfinished", self._request_ended)
+        self.page.on("requestfailed", self._request_ended)
+
+    def _request_sent(self, request: Any) -> None:
+        if urlsplit(request.url).path.startswith(CHART_DATA_PATHS):
+            self._chart_requests.add(request)
+
+    def _request_ended(self, request: Any) -> None:
+        self._chart_requests.discard(request)
 
     def close(self) -> None:
         self.context.close()
@@ -265,15 +279,17 @@ class Session:
             self.page.set_viewport_size({"width": self.browser.width, "height": height})
 
     def _settle(self, timeout: float, settle: float) -> list[dict[str, Any]]:
-        """Poll until every visible chart holder is no longer loading, `settle` seconds in a
-        row (charts animate in); at the deadline return what is there."""
+        """Poll until every visible chart holder is no longer loading and no chart's data
+        request is still on its way, `settle` seconds in a row (charts animate in); at the
+        deadline return what is there."""
         deadline = time.monotonic() + timeout
         steady_since: float | None = None
         states: list[dict[str, Any]] = []
         while time.monotonic() < deadline:
             self._fit_viewport()
             states = self._states()
-            done = bool(states) and all(s["state"] != "loading" for s in states)
+            done = (bool(states) and not self._chart_requests
+                    and all(s["state"] != "loading" for s in states))
             if done:
                 steady_since = steady_since or time.monotonic()
                 if time.monotonic() - steady_since >= settle:
@@ -284,13 +300,16 @@ class Session:
         return states
 
     def open_dashboard(self, slug: str | int, timeout: float = 120,
-                       settle: float = 3.0, all_tabs: bool = True) -> DashboardView:
+                       settle: float = 1.0, all_tabs: bool = True) -> DashboardView:
         """Open /superset/dashboard/<slug>/?standalone=1 and wait for its charts. With
         `all_tabs`, every tab is visited in turn and the charts of all of them reported; the
-        first tab is selected again at the end (what a screenshot shows)."""
+        first tab is selected again at the end (what a screenshot shows). `settle`: how long
+        the charts must stay drawn, with no data request pending, before they are read (a
+        screenshot wants their animations over: `hub screenshots` waits 3 s)."""
         started = time.monotonic()
         page = self.page
         page.set_viewport_size({"width": self.browser.width, "height": 1000})
+        self._chart_requests.clear()  # a request of the page left behind never answers here
         answer = page.goto(f"{self.url}/superset/dashboard/{slug}/?standalone=1",
                            wait_until="domcontentloaded")
         if answer is None or not answer.ok or "/login" in page.url:

@@ -17,6 +17,9 @@ from dagster_project.dashboards.settings import ADMIN_USER, SupersetSettings
 from dagster_project.readiness import free_port
 from dagster_project.settings import Settings
 
+# Charts drawn and no data pending for this long before the picture: their animations are over.
+SCREENSHOT_SETTLE_SECONDS = 3.0
+
 
 class _PrivateSuperset(SupersetSettings):
     """Settings of the throwaway server: its own log file beside the user's Superset log."""
@@ -47,7 +50,7 @@ def take_screenshots(settings: Settings, out_dir: Path, width: int = 1600) -> in
                     return 1
                 for dashboard in dashboards:
                     slug = dashboard["slug"] or str(dashboard["id"])
-                    view = session.open_dashboard(slug)
+                    view = session.open_dashboard(slug, settle=SCREENSHOT_SETTLE_SECONDS)
                     path = session.screenshot(out_dir / f"{slug}.png")
                     problems = view.problems()
                     failures += problems
