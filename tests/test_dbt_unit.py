@@ -1,11 +1,14 @@
 """dbt's unit tests (the `unit_tests:` blocks in dbt/models/**/_*__unit_tests.yml) all pass, and
-the project's own generic data test `not_null_columns` fails on nulls.
+the project's own generic data test `column_checks` (dbt/tests/generic/column_checks.sql) fails
+on each kind of check it runs, naming the check, the columns and how many rows fail, and passes
+on clean data.
 
 The unit tests check the SQL of the KPI formulas and of the models' edge cases on hand-made
 rows, not the data, so `hub build` skips them (dagster_project.dbt_runner.BUILD_ARGS) and they
 run here, once: `dbt test` on a copy of the session warehouse's working file (a unit test needs
 its model's parents to exist), its results read from dbt's run_results.json. The same dbt run
-tests `dim_partner`'s required columns after two of them were nulled in one row of the copy.
+tests, with `--store-failures`, the column checks of two marts spoilt in the copy (nulls,
+repeated keys, a value not accepted, values out of range) and of two left as built.
 """
 
 from __future__ import annotations
@@ -20,7 +23,25 @@ import yaml
 from dagster_project import duck
 from dagster_project.dbt_runner import dbt_process
 
-NULLED = ("partner_name", "is_expecting_deliveries")  # required columns of marts.dim_partner
+BENCHMARK_KEY = "partner_code, month, kpi_code"  # the unique combination of kpi_benchmarks
+
+# What the spoilt copy's column_checks must return: (check_name, column_names, failing_rows).
+EXPECTED_FAILURES = {
+    "dim_partner": {
+        ("not_null", "partner_name", 1),
+        ("not_null", "is_expecting_deliveries", 1),
+        ("unique", "partner_code", 2),  # one partner three times: two rows repeat its key
+    },
+    "kpi_benchmarks": {
+        ("not_null", "peers_count", 5),
+        ("unique", BENCHMARK_KEY, 2),  # two rows copied once each
+        ("accepted_values", "measurement_status", 3),
+        ("accepted_range", "partner_quartile", 4),  # 1-4
+    },
+}
+# Left as built: between them every kind of check (not_null, unique key and combination,
+# accepted_values with quote: false, accepted_range).
+CLEAN = ("dim_date", "stg_partner_config__complaint_policy")
 
 
 def declared_unit_tests(dbt_dir) -> set[str]:
@@ -31,28 +52,60 @@ def declared_unit_tests(dbt_dir) -> set[str]:
     return names
 
 
+def spoil(con) -> None:
+    """Nulls, repeated keys and values outside the accepted ones in two marts of the copy."""
+    con.execute("update marts.dim_partner set partner_name = null, is_expecting_deliveries = null "
+                "where partner_code = (select min(partner_code) from marts.dim_partner)")
+    last_partner = ("select * from marts.dim_partner "
+                    "where partner_code = (select max(partner_code) from marts.dim_partner)")
+    con.execute(f"insert into marts.dim_partner {last_partner} union all {last_partner}")
+    # the updates take the last rows by key, the copies the first two: no row is both
+    last = (f"({BENCHMARK_KEY}) in (select {BENCHMARK_KEY} from marts.kpi_benchmarks "
+            "where partner_quartile is not null and peers_count is not null "
+            f"order by {BENCHMARK_KEY} desc limit {{}})")
+    assert con.execute("select count(*) from marts.kpi_benchmarks where partner_quartile "
+                       "is not null and peers_count is not null").fetchone()[0] >= 10
+    con.execute(f"update marts.kpi_benchmarks set peers_count = null where {last.format(5)}")
+    con.execute("update marts.kpi_benchmarks set measurement_status = 'unheard_of' "
+                f"where {last.format(3)}")
+    con.execute(f"update marts.kpi_benchmarks set partner_quartile = 5 where {last.format(4)}")
+    con.execute("insert into marts.kpi_benchmarks select * from marts.kpi_benchmarks "
+                f"order by {BENCHMARK_KEY} limit 2")
+
+
 @pytest.fixture(scope="module")
 def dbt_results(built_warehouse, tmp_path_factory) -> dict[str, dict]:
-    """unique_id -> result of one `dbt test` run: every unit test, and dim_partner's
-    not_null_columns test on a copy where one partner has two required columns nulled."""
+    """unique_id -> result of one `dbt test` run: every unit test, and the column_checks of
+    the spoilt and the clean models, each data test's result with its stored failing rows
+    (`rows`: (check_name, column_names, failing_rows) tuples)."""
     tmp = tmp_path_factory.mktemp("dbt_unit")
     work_db = tmp / "work.duckdb"
     shutil.copyfile(built_warehouse.work_db, work_db)
     shutil.copyfile(built_warehouse.marts_db, duck.marts_db_of(work_db))
     with duck.connect_work(work_db) as con:
-        con.execute(f"update marts.dim_partner set {', '.join(f'{c} = null' for c in NULLED)} "
-                    "where partner_code = (select min(partner_code) from marts.dim_partner)")
+        spoil(con)
     settings = dataclasses.replace(built_warehouse, data_dir=tmp, work_db=work_db)
     target = tmp / "target"
     partial = built_warehouse.dbt_target_dir / "partial_parse.msgpack"
     if partial.exists():  # saves a full parse; dbt re-parses if it no longer matches
         target.mkdir()
         shutil.copyfile(partial, target / partial.name)
-    proc = dbt_process(settings, "test", "--select", "test_type:unit",
-                       "dim_partner,test_name:not_null_columns", "--target-path", str(target))
-    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]  # the nulls fail
-    results = json.loads((target / "run_results.json").read_text())["results"]
-    return {r["unique_id"]: r for r in results}
+    column_checks = [f"{model},test_name:column_checks" for model in [*EXPECTED_FAILURES, *CLEAN]]
+    proc = dbt_process(settings, "test", "--store-failures", "--select", "test_type:unit",
+                       *column_checks, "--target-path", str(target))
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]  # the spoilt fail
+    results = {r["unique_id"]: r for r in
+               json.loads((target / "run_results.json").read_text())["results"]}
+    manifest = json.loads((target / "manifest.json").read_text())
+    with duck.connect_work(work_db, read_only=True) as con:
+        for uid, result in results.items():
+            if uid.startswith("test."):
+                node = manifest["nodes"][uid]
+                result["model"] = manifest["nodes"][node["attached_node"]]["name"]
+                stored = con.execute(f"select * from {result['relation_name']}")
+                result["columns"] = [d[0] for d in stored.description]
+                result["rows"] = set(stored.fetchall())
+    return results
 
 
 def test_every_dbt_unit_test_passes(built_warehouse, dbt_results):
@@ -64,9 +117,19 @@ def test_every_dbt_unit_test_passes(built_warehouse, dbt_results):
     assert {name for name, status in statuses.items() if status != "pass"} == set()
 
 
-def test_not_null_columns_fails_once_per_column_holding_nulls(dbt_results):
-    data_tests = [r for uid, r in dbt_results.items() if not uid.startswith("unit_test.")]
-    assert [r["unique_id"].split(".")[2] for r in data_tests] == [
-        "not_null_columns_dim_partner_partner_code__partner_name__is_expecting_deliveries"]
-    assert data_tests[0]["status"] == "fail"
-    assert data_tests[0]["failures"] == len(NULLED)  # one row per column with nulls
+def test_column_checks_fail_once_per_failing_check_with_its_rows(dbt_results):
+    data_tests = {r["model"]: r for uid, r in dbt_results.items() if uid.startswith("test.")}
+    assert set(data_tests) == {*EXPECTED_FAILURES, *CLEAN}  # one column_checks node each
+    for model, expected in EXPECTED_FAILURES.items():
+        result = data_tests[model]
+        assert result["status"] == "fail", model
+        assert result["failures"] == len(expected), model  # one row per failing check
+        assert result["columns"] == ["check_name", "column_names", "failing_rows"]  # no values
+        assert result["rows"] == expected, model
+
+
+def test_column_checks_pass_on_clean_data(dbt_results):
+    clean = {r["model"]: r for uid, r in dbt_results.items()
+             if uid.startswith("test.") and r["model"] in CLEAN}
+    assert {model: (r["status"], r["failures"], r["rows"]) for model, r in clean.items()} == {
+        model: ("pass", 0, set()) for model in CLEAN}

@@ -38,7 +38,7 @@ class BuildConfig(dg.Config):
 
 
 # dbt's data tests run inside `dbt build` (a failing one fails the build) but are not mapped to
-# Dagster asset checks: ~370 checks would cost two events each in the instance at every build,
+# Dagster asset checks: ~120 checks would cost two events each in the instance at every build,
 # the bookkeeping that grew a build by seconds whatever changed (docs/architecture.md).
 TRANSLATOR = DagsterDbtTranslator(
     settings=DagsterDbtTranslatorSettings(enable_asset_checks=False))
