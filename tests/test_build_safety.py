@@ -6,7 +6,9 @@ the session's warehouse with one more month landed (2024-05, generated here).
   each observed from outside (the loader's temporary folder, dbt's log lines, the
   publication's temporary file), never with a hook in the build: after each, the served files
   are unchanged and answer a dashboard query; the build after the three succeeds without
-  clean-up, with marts identical to an uninterrupted one;
+  clean-up, with marts identical to an uninterrupted one; it and the build killed during
+  publication (whose dbt run had finished) are two builds from scratch of the same files, with
+  identical marts;
 - `hub rollback` serves the previous published warehouse again.
 """
 
@@ -182,6 +184,11 @@ def killed(built_warehouse, new_month, tmp_path_factory) -> dict:
             "served": _served(data), "serving_answer": _dashboard_query(s.serving_db),
             "operations_answer": _dashboard_query(s.operations_db),
             "log": logs[-1].read_text(errors="replace") if logs else ""}
+    # the build killed during publication had finished dbt: its plan, and the marts it built
+    # (the working marts file, checkpointed before publication copies it)
+    with duckdb.connect(str(s.work_db), read_only=True) as work:
+        stages["publish"]["plan"] = work.execute("select mode, reason from build.plan").fetchone()
+    stages["publish"]["marts"] = marts_rows(s.marts_db)
     again = hub(hub_env(data), "build")
     return {"data": data, "before": before, "answer": answer, "stages": stages, "again": again,
             "marts": marts_rows(s.serving_db),
@@ -217,6 +224,17 @@ def test_the_build_after_three_kills_needs_no_clean_up_and_equals_an_uninterrupt
     assert "hub build: published" in again.stdout
     assert differences(killed["marts"], concurrent["marts"]) == []
     assert killed["tmp_left"] == [], "a temporary file was left"
+
+
+def test_two_builds_from_scratch_give_identical_marts(killed):
+    """The build killed during publication was a full one (the build before it was killed during
+    dbt) and had finished dbt; the build after it is a full one too, of the same loaded files:
+    every marts table is the same, row for row and to the last digit (money and ratios are
+    exact decimals, docs/architecture.md "Incremental builds")."""
+    full = "the previous build did not finish"
+    assert killed["stages"]["publish"]["plan"] == ("full", full)
+    assert f"dbt: full build ({full})" in killed["again"].stdout
+    assert differences(killed["stages"]["publish"]["marts"], killed["marts"]) == []
 
 
 def test_rollback_serves_the_previous_warehouse_again(concurrent, built_warehouse):

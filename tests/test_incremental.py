@@ -1,14 +1,26 @@
-"""Incremental builds give what a build from scratch gives, row for row (docs/architecture.md,
-"Incremental builds"). One sequence on a copy of the session warehouse: a month withdrawn, then
-delivered again with a contact that merges two stored customers; then one partner-month
-re-delivered with different rows (calls dropped, outcomes changed, a call moved into the next
-month, a duplicated call id; contacts dropped and residents merged through a shared phone
-number; voicemails, reception tickets and web rows changed, dropped, moved and repeated), the
-merging contact withdrawn (the customers split) and another partner's YAML changed (its name:
-a model reading only configuration is rebuilt), checked against independent recomputations of
-the CRM and service-standard figures and against `hub build --full-refresh`. Every table of
-the marts schema is compared, lineage columns naming a load aside, and every contact's
-customer id.
+"""`hub build` on a warehouse already built, one sequence of builds on a copy of the session
+warehouse (module fixture `rebuilds`), each test checking its part:
+
+1. incremental builds: a month withdrawn, then delivered again with a contact that merges two
+   stored customers; then one partner-month re-delivered with different rows (calls dropped,
+   outcomes changed, a call moved into the next month, a duplicated call id; contacts dropped
+   and residents merged through a shared phone number; voicemails, reception tickets and web
+   rows changed, dropped, moved and repeated), the merging contact withdrawn (the customers
+   split) and another partner's YAML changed (its name: a model reading only configuration is
+   rebuilt), checked against independent recomputations of the CRM and service-standard
+   figures;
+2. `hub build` with nothing new: no dbt work, the published files untouched;
+3. a stray landing folder no partner owns, `hub build --strict`: refused, files untouched;
+4. a copy of the dbt project with a broken model (`HUB_HOME`): the build fails inside dbt, the
+   published files untouched, a reader keeps reading them (a broken partner YAML no longer
+   gets that far: it is refused before loading, test_partner_schema.py);
+5. the repository's project again, `hub build` (not strict): a full build (the failed one may
+   have left some tables updated and others not) that reports the stray folder and publishes
+   while the reader still holds the old file open. It is a build from scratch of the landing
+   files the incremental builds left: every table of the marts schema (lineage columns naming
+   a load aside) and every contact's customer id equal what the incremental builds served.
+
+(Two builds from scratch of the same files are compared in tests/test_build_safety.py.)
 """
 
 from __future__ import annotations
@@ -17,24 +29,24 @@ import csv
 import datetime as dt
 import re
 import shutil
+import subprocess
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import pytest
+import yaml
 
 import tests.test_crm_kpis_recomputed as crm_recomputed
 import tests.test_service_standards_recomputed as standards_recomputed
 from dagster_project import duck
-from tests.conftest import hub, hub_env, settings_of
+from dagster_project.settings import REPO_ROOT
+from tests.conftest import PARTNERS_DIR, REALDATA_DIR, copy_data_dir, hub, hub_env, settings_of
 from tests.marts_compare import differences, marts_rows
 from tests.reference_service_standards import compute as compute_standards
+from tests.test_build import sha256
 
 LAST_MONTH = re.compile(r"2024[-_]?04|04-2024")
-
-
-def _copy_warehouse(built_warehouse, tmp_path: Path) -> Path:
-    data = tmp_path / "data"
-    shutil.copytree(built_warehouse.data_dir, data, ignore=shutil.ignore_patterns("logs"))
-    return data
 
 
 def _rewrite(path: Path, change) -> None:
@@ -128,24 +140,145 @@ def _crm_rows(data: Path, partner: str) -> tuple[int, int]:
         con.close()
 
 
-def _check_against_recomputation(data: Path, partners_dir: Path) -> None:
-    """The CRM marts of the published files equal an independent recomputation from the landing
-    folder (tests/reference_crm.py): row accounting, scorecard, contact monthly."""
-    ref = crm_recomputed.compute(data / "landing", partners_dir)
-    serving = data / "serving"
+def _check_against_recomputation(landing: Path, serving: Path, partners_dir: Path) -> None:
+    """The CRM and service-standard marts of the published files in `serving` equal an
+    independent recomputation from the landing folder (tests/reference_crm.py,
+    tests/reference_service_standards.py): row accounting, scorecard, contact monthly, row
+    fates, KPIs."""
+    ref = crm_recomputed.compute(landing, partners_dir)
     with (duckdb.connect(str(serving / "warehouse.duckdb"), read_only=True) as marts,
           duckdb.connect(str(serving / "operations.duckdb"), read_only=True) as operations):
         crm_recomputed.test_crm_row_accounting(operations, marts, ref)
         crm_recomputed.test_crm_scorecard_rows_are_the_same(marts, ref)
         crm_recomputed.test_crm_scorecard_matches_recomputation(marts, ref)
         crm_recomputed.test_contact_monthly_matches_recomputation(marts, ref)
-        standards = compute_standards(data / "landing", partners_dir)
+        standards = compute_standards(landing, partners_dir)
         standards_recomputed.check_row_fates(standards, operations)
     standards_recomputed.check_kpis(standards, serving / "warehouse.duckdb")
 
 
-def test_incremental_builds_equal_builds_from_scratch(built_warehouse, tmp_path):
-    """One sequence of incremental builds on a copy of the session warehouse:
+CALLS = "select count(*) from marts.fct_calls"
+STRAY = "landing folder 'newtown' has no partner configuration"
+
+FileState = tuple[int, int, str]  # inode, mtime (ns), sha-256
+
+
+@dataclass
+class Rebuilds:
+    data: Path
+    runs: dict[str, subprocess.CompletedProcess] = field(default_factory=dict)
+    seen: dict[str, object] = field(default_factory=dict)  # what the incremental steps left
+    initial: list[FileState] = field(default_factory=list)  # published after the incremental
+    calls: int = 0  # marts.fct_calls rows served after the incremental builds
+    after: dict[str, list[FileState]] = field(default_factory=dict)
+    reader_calls: dict[str, int] = field(default_factory=dict)  # read through the old file
+    fresh_calls: int | None = None  # read through a new connection after step 5
+    incremental: Path | None = None  # a copy of the files the incremental builds published
+
+
+@pytest.fixture(scope="module")
+def rebuilds(built_warehouse, tmp_path_factory) -> Rebuilds:
+    root = tmp_path_factory.mktemp("rebuilds")
+    data = copy_data_dir(built_warehouse.data_dir, root / "data")
+    seq = Rebuilds(data=data)
+    _incremental_builds(seq, built_warehouse, root)
+    seq.incremental = Path(shutil.copytree(data / "serving", root / "incremental",
+                                           ignore=shutil.ignore_patterns("published")))
+    env = hub_env(data, HUB_PARTNERS_DIR=str(root / "partners"))  # westvale renamed
+    published = [data / "serving" / "warehouse.duckdb", data / "serving" / "operations.duckdb"]
+
+    def state() -> list[FileState]:
+        return [(p.stat().st_ino, p.stat().st_mtime_ns, sha256(p)) for p in published]
+
+    reader = duckdb.connect(str(published[0]), read_only=True)
+    try:
+        seq.initial, seq.calls = state(), reader.execute(CALLS).fetchone()[0]
+
+        def step(name: str, run_env: dict[str, str], *args: str) -> None:
+            seq.runs[name] = hub(run_env, "build", *args, check=False)
+            seq.after[name] = state()
+            seq.reader_calls[name] = reader.execute(CALLS).fetchone()[0]
+
+        step("nothing_new", env)
+        stray = data / "landing" / "newtown" / "telephony" / "calls.csv"
+        stray.parent.mkdir(parents=True)
+        stray.write_text("a,b\n1,2\n")
+        step("strict", env, "--strict")
+        # a build that fails inside dbt: a copy of the project whose staging model of the
+        # partners' source configuration reads a relation that does not exist (a partner YAML
+        # error would stop it before loading). dbt builds what does not depend on it (seeds,
+        # other staging and intermediate models: some tables updated, others not) and skips
+        # the rest, about three quarters of the project: a failure costs less than a build
+        broken = root / "home"
+        for folder in ("dbt", "seeds"):
+            shutil.copytree(REPO_ROOT / folder, broken / folder,
+                            ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"))
+        model = (broken / "dbt" / "models" / "staging" / "partner_config"
+                 / "stg_partner_config__sources.sql")
+        assert model.read_text().count("select * from final") == 1
+        model.write_text(model.read_text().replace("select * from final",
+                                                   "select * from final_missing"))
+        step("failed", {**env, "HUB_HOME": str(broken)})
+        step("recovered", env)
+    finally:
+        reader.close()
+    # the stray folder out again: the landing folder the incremental builds were made of (the
+    # recomputations read it)
+    shutil.rmtree(stray.parent.parent)
+    with duckdb.connect(str(published[0]), read_only=True) as fresh:
+        seq.fresh_calls = fresh.execute(CALLS).fetchone()[0]
+    seq.seen["recovered_customers"] = _customers(data)
+    return seq
+
+
+def _incremental_builds(seq: Rebuilds, built_warehouse, root: Path) -> None:
+    """Step 1: three incremental builds; what each left is recorded in `seq.seen`."""
+    data, seen = seq.data, seq.seen
+    env = hub_env(data)
+    landing, held = data / "landing", root / "held"
+    with_phone, with_email = _two_separate_customers(data)
+    seen["with_phone"], seen["with_email"] = with_phone, with_email
+    seen["before"] = _customers(data)
+    last_month = [p for p in landing.rglob("*") if p.is_file() and LAST_MONTH.search(p.name)]
+    seen["last_month"] = len(last_month)
+    for path in last_month:
+        target = held / path.relative_to(landing)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(path, target)
+
+    # 1. withdrawn
+    seq.runs["withdrawn"] = hub(env, "build")
+    seen["april_calls"] = _april_calls(data / "serving")
+    seen["weeks_withdrawn"] = _eastbrook_weeks(data)
+
+    # 2. delivered again, with a contact that merges two stored customers
+    shutil.copytree(held, landing, dirs_exist_ok=True)
+    april = landing / "eastbrook" / "crm" / "eastbrook_crm_2024_04.csv"
+    original_april = april.read_bytes()
+    _rewrite(april, _bridging_contact(april, with_phone, with_email))
+    seq.runs["added"] = hub(env, "build")
+    seen["weeks_added"] = _eastbrook_weeks(data)
+    seen["merged"], seen["relabelled"] = _customers(data), _relabelled(data)
+
+    # 3. a re-delivered month and the bridging contact withdrawn (the customers split)
+    seen["crm_rows_before"] = _crm_rows(data, "eastbrook")
+    _rewrite(landing / "eastbrook" / "telephony" / "EB_Telephony_202403.csv", _redeliver_calls)
+    _rewrite(landing / "eastbrook" / "crm" / "eastbrook_crm_2024_03.csv", _redeliver_contacts)
+    for folder, name, change in (("voicemail", "EB_Voicemail_202403.csv", _redeliver_voicemails),
+                                 ("reception", "EB_Reception_202403.csv", _redeliver_tickets),
+                                 ("web", "EB_Web_202403.csv", _redeliver_web)):
+        _rewrite(landing / "eastbrook" / folder / name, change)
+    april.write_bytes(original_april)
+    renamed = _renamed(built_warehouse.partners_dir, root / "partners")
+    seq.runs["redelivered"] = hub(hub_env(data, HUB_PARTNERS_DIR=str(renamed)), "build")
+    seen["partner_names"] = _partner_names(data)
+    seen["crm_rows_after"] = _crm_rows(data, "eastbrook")
+    seen["split"] = _customers(data)
+    seen["incremental_ops"] = _ops(data)
+
+
+def test_incremental_builds(rebuilds, built_warehouse):
+    """The three incremental builds:
 
     1. April withdrawn (every partner's files of the month removed from the landing folder);
     2. April delivered again, with one extra eastbrook contact sharing a phone with one stored
@@ -157,95 +290,134 @@ def test_incremental_builds_equal_builds_from_scratch(built_warehouse, tmp_path)
        reception walk-outs and dropped tickets; web visits changed and rows dropped) and
        April's original CRM file again (the bridging contact withdrawn: the
        two customers split), and westvale's YAML renamed: the re-delivered rows replace the old
-       ones (never old + new), the new name is served and the CRM and service-standard marts
-       equal independent recomputations;
-    4. `hub build --full-refresh` of the same landing folder: every marts table (the weekly
-       figures, the benchmarks and the service standards included) and every contact's
-       customer id equal what the incremental builds left.
+       ones (never old + new) and the new name is served.
 
     Along the way, the ISO weeks touching April turn partial when it is withdrawn and complete
     again when it is delivered (a week touching a changed month is redone).
     """
-    data = _copy_warehouse(built_warehouse, tmp_path)
-    env = hub_env(data)
-    landing, held = data / "landing", tmp_path / "held"
-    with_phone, with_email = _two_separate_customers(data)
-    before = _customers(data)
+    seen, runs = rebuilds.seen, rebuilds.runs
+    with_phone, with_email = seen["with_phone"], seen["with_email"]
+    before = seen["before"]
     first, second = before[f"eastbrook:{with_phone}"], before[f"eastbrook:{with_email}"]
     assert first != second
-    last_month = [p for p in landing.rglob("*") if p.is_file() and LAST_MONTH.search(p.name)]
-    assert len(last_month) > 10
-    for path in last_month:
-        target = held / path.relative_to(landing)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(path, target)
+    assert seen["last_month"] > 10
 
     # 1. withdrawn
-    withdrawn = hub(env, "build")
+    withdrawn = runs["withdrawn"]
     assert "withdrawn: the file is no longer in the landing folder" in withdrawn.stdout
     assert "dbt: incremental build: deliveries" in withdrawn.stdout, withdrawn.stdout
     # April's calls are gone, but for a few a March file holds (UTC times: local April 1st)
-    assert _april_calls(data / "serving") < _april_calls(built_warehouse.serving_db.parent) / 100
+    assert seen["april_calls"] < _april_calls(built_warehouse.serving_db.parent) / 100
     # weeks reaching into April (no longer delivered) are partial, March's whole weeks complete
-    weeks = _eastbrook_weeks(data)
+    weeks = seen["weeks_withdrawn"]
     assert weeks[dt.date(2024, 3, 25)] is True
     assert not any(complete for monday, complete in weeks.items()
                    if monday >= dt.date(2024, 4, 1))
 
     # 2. delivered again, with a contact that merges two stored customers
-    shutil.copytree(held, landing, dirs_exist_ok=True)
-    april = landing / "eastbrook" / "crm" / "eastbrook_crm_2024_04.csv"
-    original_april = april.read_bytes()
-    bridge = _bridging_contact(april, with_phone, with_email)
-    _rewrite(april, bridge)
-    added = hub(env, "build")
-    assert f"deliveries {len(last_month)} new" in added.stdout, added.stdout
+    added = runs["added"]
+    assert f"deliveries {seen['last_month']} new" in added.stdout, added.stdout
     # the weeks touching April were redone: complete again, but for the one reaching into May
-    weeks = _eastbrook_weeks(data)
+    weeks = seen["weeks_added"]
     assert weeks[dt.date(2024, 4, 1)] is True and weeks[dt.date(2024, 4, 29)] is False
-    merged = _customers(data)
+    merged = seen["merged"]
     assert merged[f"eastbrook:{with_phone}"] == merged[f"eastbrook:{with_email}"]
     assert merged[f"eastbrook:{with_phone}"] in (first, second)
     later = second if merged[f"eastbrook:{with_phone}"] == first else first
     assert {c for c, customer in before.items() if customer == later} <= {
-        c for c, customer in _relabelled(data).items() if customer == later}
+        c for c, customer in seen["relabelled"].items() if customer == later}
 
     # 3. a re-delivered month and the bridging contact withdrawn (the customers split)
-    rows_before = _crm_rows(data, "eastbrook")
-    _rewrite(landing / "eastbrook" / "telephony" / "EB_Telephony_202403.csv", _redeliver_calls)
-    _rewrite(landing / "eastbrook" / "crm" / "eastbrook_crm_2024_03.csv", _redeliver_contacts)
-    for folder, name, change in (("voicemail", "EB_Voicemail_202403.csv", _redeliver_voicemails),
-                                 ("reception", "EB_Reception_202403.csv", _redeliver_tickets),
-                                 ("web", "EB_Web_202403.csv", _redeliver_web)):
-        _rewrite(landing / "eastbrook" / folder / name, change)
-    april.write_bytes(original_april)
-    env = hub_env(data, HUB_PARTNERS_DIR=str(_renamed(built_warehouse.partners_dir, tmp_path)))
-    redelivered = hub(env, "build")
+    redelivered = runs["redelivered"]
     assert "deliveries 6 replaced" in redelivered.stdout, redelivered.stdout
     assert "configuration changed: westvale" in redelivered.stdout, redelivered.stdout
-    assert _partner_names(data)["westvale"] == RENAMED
-    rows_after = _crm_rows(data, "eastbrook")
+    assert seen["partner_names"]["westvale"] == RENAMED
+    rows_before, rows_after = seen["crm_rows_before"], seen["crm_rows_after"]
     assert rows_after[0] < rows_before[0] and rows_after[1] < rows_before[1], (
         f"eastbrook rows {rows_before} -> {rows_after}")
-    split = _customers(data)
+    split = seen["split"]
     assert split[f"eastbrook:{with_phone}"] != split[f"eastbrook:{with_email}"]
-    _check_against_recomputation(data, built_warehouse.partners_dir)
-    incremental, incremental_customers = _ops(data), split
-    assert incremental != marts_rows(built_warehouse.operations_db)
+    assert seen["incremental_ops"] != marts_rows(built_warehouse.operations_db)
 
-    # 4. from scratch
-    scratch = hub(env, "build", "--full-refresh")
-    assert "dbt: full build (--full-refresh)" in scratch.stdout
-    assert _customers(data) == incremental_customers
-    assert differences(incremental, _ops(data)) == []
+
+def test_incremental_figures_equal_the_independent_recomputations(rebuilds, built_warehouse):
+    """What the incremental builds published: the CRM and service-standard marts equal
+    independent recomputations from the landing files they were made of."""
+    _check_against_recomputation(rebuilds.data / "landing", rebuilds.incremental,
+                                 built_warehouse.partners_dir)
+
+
+def test_incremental_builds_equal_a_build_from_scratch(rebuilds):
+    """Step 5 rebuilt every dbt table from the files the incremental builds left: every marts
+    table (the weekly figures, the benchmarks and the service standards included) and every
+    contact's customer id equal what the incremental builds served."""
+    recovered = rebuilds.runs["recovered"]
+    assert "dbt: full build (the previous build did not finish)" in recovered.stdout
+    assert rebuilds.seen["recovered_customers"] == rebuilds.seen["split"]
+    assert differences(rebuilds.seen["incremental_ops"], _ops(rebuilds.data)) == []
+
+
+def test_build_with_nothing_new_leaves_the_served_files_untouched(rebuilds):
+    run = rebuilds.runs["nothing_new"]
+    assert run.returncode == 0, run.stderr
+    assert "hub build: nothing new" in run.stdout
+    assert "dbt: nothing new since the last published build" in run.stdout
+    assert "left untouched" in run.stdout
+    assert rebuilds.after["nothing_new"] == rebuilds.initial
+
+
+def test_rejected_files_are_reported_and_strict_mode_refuses_to_publish(rebuilds):
+    strict = rebuilds.runs["strict"]
+    assert strict.returncode == 1, strict.stderr
+    assert STRAY in strict.stderr
+    assert rebuilds.after["strict"] == rebuilds.initial
+
+    lenient = rebuilds.runs["recovered"]
+    assert lenient.returncode == 0, lenient.stderr
+    assert f"rejected: {STRAY}" in lenient.stderr
+    assert "hub build: published" in lenient.stdout
+    assert rebuilds.after["recovered"][0][0] != rebuilds.initial[0][0]
+
+
+def test_failed_build_keeps_the_last_good_serving_file(rebuilds):
+    failed = rebuilds.runs["failed"]
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert "FAILED" in failed.stderr and "left as they were" in failed.stderr
+    assert "stg_partner_config__sources" in failed.stderr  # inside dbt, at the broken model
+    assert rebuilds.after["failed"] == rebuilds.initial
+    assert rebuilds.reader_calls["failed"] == rebuilds.calls > 0
+
+    # The good build after it is a full one and publishes while the reader still holds the old
+    # file open: the old reader keeps working and a new reader sees the new file.
+    recovered = rebuilds.runs["recovered"]
+    assert "dbt: full build (the previous build did not finish)" in recovered.stdout
+    new, old = rebuilds.after["recovered"], rebuilds.initial
+    assert new[0][0] != old[0][0] and new[1][0] != old[1][0]  # both files replaced
+    assert rebuilds.reader_calls["recovered"] == rebuilds.calls
+    assert rebuilds.fresh_calls == rebuilds.calls  # the same landing files, the same rows
+
+
+def test_invalid_partner_configuration_is_a_clear_error(tmp_path):
+    broken = tmp_path / "partners"
+    shutil.copytree(PARTNERS_DIR, broken)
+    config = yaml.safe_load((broken / "eastbrook.yml").read_text())
+    config["sources"]["telephony"]["timestamp_format"] = "%m-%d-%Q"
+    (broken / "eastbrook.yml").write_text(yaml.safe_dump(config))
+    data = tmp_path / "data"
+    shutil.copytree(REALDATA_DIR, data / "landing")  # a tiny landing folder: never read
+    result = hub(hub_env(data, HUB_PARTNERS_DIR=str(broken)), "build", check=False)
+    assert result.returncode == 2
+    assert "eastbrook.yml" in result.stderr
+    assert "sources.telephony.timestamp_format: '%m-%d-%Q' is not a DuckDB strptime format" \
+        in result.stderr
 
 
 RENAMED = "Westvale Borough Council (renamed)"
 
 
-def _renamed(partners_dir: Path, tmp_path: Path) -> Path:
-    """A copy of the partner folder with westvale's name changed (its configuration only)."""
-    renamed = tmp_path / "partners"
+def _renamed(partners_dir: Path, renamed: Path) -> Path:
+    """A copy of the partner folder at `renamed` with westvale's name changed (its
+    configuration only)."""
     shutil.copytree(partners_dir, renamed)
     path = renamed / "westvale.yml"
     text = path.read_text(encoding="utf-8")
