@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -125,30 +127,89 @@ def _session_root(tmp_path_factory) -> Path:
     return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 
 
+def _built_once(root: Path, build) -> None:
+    """Run `build()` once per test session for the folder `root` (made here): under xdist the
+    first worker to ask runs it, the others wait for it (a file lock) and use the same folder;
+    a failure is raised again in every worker that asks, without building again."""
+    from filelock import FileLock
+
+    done, failed = root / "built", root.with_name(root.name + ".failed")
+    with FileLock(str(root) + ".lock"):
+        if failed.exists():  # another worker tried: the same error, without building again
+            raise AssertionError(failed.read_text())
+        if not done.exists():
+            root.mkdir(parents=True)
+            try:
+                build()
+            except AssertionError as exc:
+                failed.write_text(str(exc))
+                raise
+            done.touch()
+
+
 @pytest.fixture(scope="session")
 def built_warehouse(tmp_path_factory) -> Settings:
     """Settings of a warehouse built by `hub generate` + `hub build` (serving file published),
     once per test session: under xdist the first worker to ask builds it, the others wait for
     it (a file lock) and use the same folder. Tests must not change it: they build on a copy
     (copy_data_dir)."""
-    from filelock import FileLock
-
     root = _session_root(tmp_path_factory) / "warehouse"
-    data, done, failed = root / "data", root / "built", root.with_name("warehouse.failed")
-    with FileLock(str(root) + ".lock"):
-        if failed.exists():  # another worker tried: the same error, without building again
-            raise AssertionError(failed.read_text())
-        if not done.exists():
-            root.mkdir(parents=True)
-            env = hub_env(data)
-            try:
-                hub(env, "generate", *SAMPLE_ARGS)
-                hub(env, "build")
-            except AssertionError as exc:
-                failed.write_text(str(exc))
-                raise
-            done.touch()
+    data = root / "data"
+
+    def build() -> None:
+        env = hub_env(data)
+        hub(env, "generate", *SAMPLE_ARGS)
+        hub(env, "build")
+
+    _built_once(root, build)
     return settings_of(data)
+
+
+@dataclass(frozen=True)
+class SmallPartners:
+    data: Path  # the data folder; its landing folder holds the four partners' files
+    partners: Path  # the YAML of all four
+    onboarding_partners: Path  # bankline's and cityreq's YAML alone
+    build: subprocess.CompletedProcess  # the first `hub build` (its output)
+
+
+@pytest.fixture(scope="session")
+def small_partners(tmp_path_factory) -> SmallPartners:
+    """The first build of two modules' hand-made partners, in one warehouse, once per test
+    session: tests/test_onboarding.py's (tests/onboarding_landing.py: bankline, cityreq) and
+    tests/test_ingest_rows.py's (tests/ingest_rows_landing.py: resender, switcher), their files
+    delivered an hour ago, built with that module's settle interval. One `hub build` instead of
+    one per module: every build of a tiny warehouse costs about 20 CPU-seconds of fixed work
+    (docs/benchmarks.md, "The test suite"). Tests must not change it: they build on a copy
+    (copy_data_dir)."""
+    import os
+    import time
+
+    from tests.ingest_rows_landing import SETTLE, write_ingest_rows_landing
+    from tests.onboarding_landing import write_onboarding_landing
+
+    root = _session_root(tmp_path_factory) / "small_partners"
+    data, partners = root / "data", root / "partners_all"
+
+    def build() -> None:
+        landing, onboarding = write_onboarding_landing(root)  # root/landing, root/partners
+        hour_ago = time.time() - 3600  # delivered an hour ago: settled
+        for path in landing.rglob("*"):
+            os.utime(path, (hour_ago, hour_ago))
+        data.mkdir()
+        landing.rename(data / "landing")
+        shutil.copytree(onboarding, partners)
+        write_ingest_rows_landing(data / "landing", partners)
+        proc = hub(hub_env(data, HUB_PARTNERS_DIR=str(partners), HUB_SETTLE_SECONDS=SETTLE),
+                   "build")
+        (root / "build.out").write_text(proc.stdout, encoding="utf-8")
+        (root / "build.err").write_text(proc.stderr, encoding="utf-8")
+
+    _built_once(root, build)
+    first = subprocess.CompletedProcess(
+        ["hub", "build"], 0, (root / "build.out").read_text(encoding="utf-8"),
+        (root / "build.err").read_text(encoding="utf-8"))
+    return SmallPartners(data, partners, root / "partners", first)
 
 
 class RunningSuperset:
@@ -248,19 +309,25 @@ def marts(superset_server):
 # `make test` runs pytest with `-n 2 --dist loadscope --no-loadscope-reorder`: xdist hands each
 # worker whole test modules (a module's own fixtures are set up once, on one worker), except that
 # every module of the session's Superset server (tests/test_superset_*.py) goes to the same
-# worker as one unit: one server. The session warehouse is built once for both workers
+# worker as one unit: one server; so do the two modules of the small partners' shared first
+# build (small_partners: tests/test_ingest_rows.py, tests/test_onboarding.py), which the other
+# worker would otherwise wait for. The session warehouse is built once for both workers
 # (built_warehouse). Modules are handed out in this order: the Superset unit first (the longest
 # chain: warehouse, then Superset, then its tests), then the modules that do not need the
 # session warehouse, then those that do (by then it is built). (Not `--dist loadgroup`: with
 # pytest 9.2, xdist 3.8 can no longer tag node ids with their group, so it ignores the groups.)
 
 SUPERSET_MODULES = "test_superset_"
+# (module name prefix, unit): the modules handed to one worker together
+UNITS = ((SUPERSET_MODULES, "superset"), ("test_ingest_rows.py", "small_partners"),
+         ("test_onboarding.py", "small_partners"))
 
 
 # The longest modules (about a minute or more each), longest first: within their rank they are
-# handed out first, so that no long one starts last while the other worker sits idle.
-LONG_MODULES = ("test_build_safety", "test_production", "test_incremental", "test_ingest_rows",
-                "test_rebuild", "test_serve_supervision", "test_bench", "test_dbt_unit")
+# handed out first, so that no long one starts last while the other worker sits idle
+# (test_ingest_rows with test_onboarding: one unit, the small partners').
+LONG_MODULES = ("test_incremental", "test_ingest_rows", "test_build_safety", "test_production",
+                "test_serve_supervision", "test_bench", "test_dbt_unit")
 
 
 def _module_rank(item: pytest.Item) -> tuple[int, int]:
@@ -288,13 +355,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.hookimpl(optionalhook=True, tryfirst=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log):
-    """loadscope, with the Superset modules as one scope."""
+    """loadscope, with each of UNITS as one scope."""
     from xdist.scheduler import LoadScopeScheduling
 
     class Scheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
             scope = super()._split_scope(nodeid)
-            return "superset" if f"/{SUPERSET_MODULES}" in f"/{scope}" else scope
+            return next((unit for prefix, unit in UNITS if f"/{prefix}" in f"/{scope}"), scope)
 
     return Scheduling(config, log)
 

@@ -1,5 +1,5 @@
-"""Issue 11's row-level rules, through real `hub build`s of two partners written here
-(docs/architecture.md, "Delivery rules"):
+"""Issue 11's row-level rules, through real `hub build`s of two hand-made partners
+(tests/ingest_rows_landing.py; docs/architecture.md, "Delivery rules"):
 
 1. re-sent rows: January sent again in a second file (another name, so another delivery)
    are excluded as `already_delivered`, not quarantined; the one row of it with other values
@@ -13,9 +13,11 @@
     for the vanishing month, and `hub build --strict` fails (publishing nothing) even with the
     quarantine threshold out of the way.
 
-The first build loads January and February of both partners; the second adds the re-sent file
-and the switched month (an incremental build); the strict build redoes everything from
-scratch, and its working file must hold the same row statuses as the incremental one served.
+The first build loads January and February of both partners (with tests/test_onboarding.py's
+two partners: one build for both modules, tests/conftest.py `small_partners`); on a copy of it,
+the second adds the re-sent file and the switched month (an incremental build); the strict
+build redoes everything from scratch (`--full-refresh`), and its working file must hold the
+same row statuses as the incremental one served.
 
 The same sequence carries two end-to-end checks of other delivery rules, so that the suite
 builds these small warehouses once: then a shrinking re-delivery (case 9) beside a file still
@@ -27,162 +29,46 @@ and an e-mail address, a phone number and a postcode typed into an enquiry's fre
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import os
 import shutil
-import time
 from collections import Counter
-from pathlib import Path
 
 import duckdb
 import pytest
 
-from tests.conftest import hub, hub_env
-from tests.test_privacy_free_text import CLEAR, SCRUBBED, TYPED
+from tests.conftest import copy_data_dir, hub, hub_env
+from tests.ingest_rows_landing import (
+    CRM_HEADER,
+    CRM_RESENT,
+    NUL_QUEUE,
+    RESENT,
+    SETTLE,
+    SWITCHED_FORMAT,
+    calls,
+    delivered,
+    enquiries,
+    write,
+)
+from tests.test_privacy_free_text import CLEAR, SCRUBBED
 from tests.test_privacy_serving import scan_bytes, scan_patterns
-
-RESENDER_YML = """code: resender
-name: Re-sending council
-timezone: Europe/London
-expects_deliveries: false
-opening_hours: {mon: ["08:00", "18:00"], tue: ["08:00", "18:00"], wed: ["08:00", "18:00"],
-                thu: ["08:00", "18:00"], fri: ["08:00", "18:00"]}
-sources:
-  telephony:
-    files: "*.csv"
-    columns: {call_id: CallID, started_at: Start, outcome: Result, queue: Queue, wait: Wait,
-              talk: Talk}
-    timestamp_format: "%Y-%m-%d %H:%M:%S"
-    duration_format: seconds
-    max_durations: {talk: 7200}
-    outcome_codes: {ANS: answered, ABN: abandoned}
-    queues: {"Council Tax": council_tax}
-  crm:
-    files: "*.csv"
-    columns: {enquiry_id: Ref, created_at: Created, channel: Channel, enquiry_type: Type,
-              email: Email}
-    timestamp_format: "%Y-%m-%d %H:%M:%S"
-    codes:
-      channel: {Phone: phone, Web: web}
-"""
-
-SWITCHER_YML = """code: switcher
-name: Switching council
-timezone: Europe/London
-expects_deliveries: false
-opening_hours: {mon: ["08:00", "18:00"], tue: ["08:00", "18:00"], wed: ["08:00", "18:00"],
-                thu: ["08:00", "18:00"], fri: ["08:00", "18:00"]}
-sources:
-  telephony:
-    files: "*.csv"
-    period_pattern: 'switcher_(?P<year>\\d{4})_(?P<month>\\d{2})\\.csv$'
-    columns: {call_id: CallID, started_at: Start, outcome: Result, queue: Queue, wait: Wait,
-              talk: Talk}
-    timestamp_format: "%Y-%m-%d %H:%M:%S"
-    duration_format: seconds
-    outcome_codes: {ANS: answered, ABN: abandoned}
-    queues: {"Council Tax": council_tax}
-"""
-
-HEADER = ["CallID", "Start", "Result", "Queue", "Wait", "Talk"]
-NUL_QUEUE = "Council\x00Tax"
-
-
-def _calls(prefix: str, month: int, count: int, fmt: str = "%Y-%m-%d %H:%M:%S") -> list[list]:
-    """`count` answered calls in the first 20 days of 2024-`month`."""
-    rows = []
-    day = dt.datetime(2024, month, 1, 9, 0)
-    for i in range(count):
-        started = day + dt.timedelta(days=i % 20, minutes=7 * i)
-        rows.append([f"{prefix}{i + 1:03d}", started.strftime(fmt), "ANS", "Council Tax",
-                     str(10 + i % 30), str(100 + i)])
-    return rows
-
-
-def _write(path: Path, rows: list[list], header: list[str] = HEADER) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(rows)
-
-
-JANUARY = _calls("R", 1, 40)
-FEBRUARY = _calls("F", 2, 200)
-FEBRUARY[9][4] = "1000000000"  # F010: a billion-second wait
-FEBRUARY[10][5] = "7201"  # F011: over the partner's talk bound (max_durations.talk 7200)
-FEBRUARY[11][3] = NUL_QUEUE  # F012: a NUL inside the queue name
-FEBRUARY[12][5] = "7200"  # F013: on the bound: valid
-RESENT = [list(row) for row in JANUARY]
-RESENT[2][5] = "999"  # R003 sent again with another talk time: a conflict
-SWITCHED_FORMAT = "%d/%m/%Y %H:%M"
-CRM_HEADER = ["Ref", "Created", "Channel", "Type", "Email"]
-
-
-def _enquiries(prefix: str, month: int, count: int) -> list[list]:
-    return [[f"{prefix}{i + 1:03d}",
-             (dt.datetime(2024, month, 1, 9) + dt.timedelta(days=i % 20, minutes=11 * i))
-             .strftime("%Y-%m-%d %H:%M:%S"), "Phone" if i % 2 else "Web", "Bins",
-             f"resident{i}@example.org"] for i in range(count)]
-
-
-CRM_JANUARY = _enquiries("E", 1, 20)
-CRM_JANUARY[0][3] = TYPED  # E001: an e-mail address, a phone number and a postcode typed in
-CRM_RESENT = [list(row) for row in CRM_JANUARY]
-CRM_RESENT[2][3] = "Parking"  # E003 sent again with another type: a conflict
-CRM_FEBRUARY = _enquiries("G", 2, 100)
-CRM_FEBRUARY[4][3] = "Bins\x00\tmissed"  # G005: control characters in the free text
-# (not a line break: a quoted field spanning lines is a stray quote unless
-# format.multiline_fields is set, docs/architecture.md "Line accounting")
-CRM_FEBRUARY[5][2] = "Phone\x00"  # G006: a NUL in a coded field
-
-
-SETTLE = "300"  # every build: a file modified in the last 5 minutes waits (case 6)
-
-
-def _delivered(path: Path, rows: list[list], header: list[str] = HEADER) -> Path:
-    """Write a landing file delivered (last modified) an hour ago: settled."""
-    _write(path, rows, header)
-    when = time.time() - 3600
-    os.utime(path, (when, when))
-    return path
-
-
-def _served_rows(data: Path) -> list[tuple]:
-    con = duckdb.connect(str(data / "serving" / "operations.duckdb"), read_only=True)
-    try:
-        return con.execute("select month, rows_read, rows_valid from marts.kpi_deliveries "
-                           "where partner_code = 'resender' and source = 'telephony' "
-                           "order by month").fetchall()
-    finally:
-        con.close()
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
+def built(small_partners, tmp_path_factory):
+    """The sequence on a copy of the shared first build (tests/conftest.py, `small_partners`:
+    these partners' January and February, with tests/test_onboarding.py's two partners)."""
     root = tmp_path_factory.mktemp("ingest_rows")
-    partners, landing = root / "partners", root / "landing"
-    partners.mkdir()
-    (partners / "resender.yml").write_text(RESENDER_YML, encoding="utf-8")
-    (partners / "switcher.yml").write_text(SWITCHER_YML, encoding="utf-8")
-    resender, switcher = landing / "resender" / "telephony", landing / "switcher" / "telephony"
-    _delivered(resender / "calls_2024_01.csv", JANUARY)
-    _delivered(resender / "calls_2024_02.csv", FEBRUARY)
-    enquiries = landing / "resender" / "crm"
-    _delivered(enquiries / "crm_2024_01.csv", CRM_JANUARY, CRM_HEADER)
-    _delivered(enquiries / "crm_2024_02.csv", CRM_FEBRUARY, CRM_HEADER)
-    _delivered(switcher / "switcher_2024_01.csv", _calls("S1", 1, 30))
-    _delivered(switcher / "switcher_2024_02.csv", _calls("S2", 2, 30))
-    data = root / "data"
-    env = hub_env(data, HUB_PARTNERS_DIR=str(partners), HUB_LANDING_DIR=str(landing),
-                  HUB_SETTLE_SECONDS=SETTLE)
-    first = hub(env, "build")
+    data = copy_data_dir(small_partners.data, root / "data")
+    landing = data / "landing"
+    env = hub_env(data, HUB_PARTNERS_DIR=str(small_partners.partners), HUB_SETTLE_SECONDS=SETTLE)
+    first = small_partners.build
     assert "ERROR" not in first.stderr, first.stderr
+    resender, switcher = landing / "resender" / "telephony", landing / "switcher" / "telephony"
+    crm = landing / "resender" / "crm"
     # January re-sent under another name; March in the partner's new date format
-    _delivered(resender / "calls_2024_01_resent.csv", RESENT)
-    _delivered(enquiries / "crm_2024_01_resent.csv", CRM_RESENT, CRM_HEADER)
-    _delivered(switcher / "switcher_2024_03.csv", _calls("S3", 3, 30, SWITCHED_FORMAT))
+    delivered(resender / "calls_2024_01_resent.csv", RESENT)
+    delivered(crm / "crm_2024_01_resent.csv", CRM_RESENT, CRM_HEADER)
+    delivered(switcher / "switcher_2024_03.csv", calls("S3", 3, 30, SWITCHED_FORMAT))
     second = hub(env, "build")
     assert "incremental build" in second.stdout, second.stdout
     con = duckdb.connect(str(data / "serving" / "operations.duckdb"), read_only=True)
@@ -201,8 +87,8 @@ def built(tmp_path_factory):
         work.close()
     # the switcher's February re-delivered with 10 of its 30 calls, and a CRM file still being
     # copied: `--strict` refuses the held file before anything else runs, publishing nothing
-    _delivered(switcher / "switcher_2024_02.csv", _calls("S2", 2, 10))
-    _write(enquiries / "crm_2024_03.csv", _enquiries("H", 3, 10), CRM_HEADER)
+    delivered(switcher / "switcher_2024_02.csv", calls("S2", 2, 10))
+    write(crm / "crm_2024_03.csv", enquiries("H", 3, 10), CRM_HEADER)
     held = hub(env, "build", "--strict", check=False)
     held_served_untouched = served.stat().st_mtime_ns == before
     # the held re-delivery applied on request; the CRM file is still settling
@@ -382,8 +268,11 @@ def test_strict_fails_on_a_vanishing_month_alone_and_incremental_equals_full(bui
     assert built["strict_served_untouched"]  # the last good warehouse keeps serving
     # the from-scratch build (left in the working file) agrees row for row with the served
     # incremental one
+    assert "dbt: full build (--full-refresh)" in proc.stdout
     assert built["scratch_statuses"] == _statuses(built["con"])
-    assert len(built["scratch_statuses"]) == 370 + 140
+    # every call and enquiry row: these partners', then the onboarding partners' in the same
+    # warehouse (tests/onboarding_landing.py)
+    assert len(built["scratch_statuses"]) == 370 + 140 + 520 + 600
 
 
 HELD = ("switcher/telephony/switcher_2024_02.csv: held: 10 rows would replace a delivery of "

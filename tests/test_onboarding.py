@@ -3,7 +3,8 @@
 time in its own column; a 2015 CRM export with month-first 12-hour dates and staff- and
 system-raised requests) are built by a real `hub build` from their YAML alone, and every
 figure is recomputed independently from the files (tests/reference_kpis.py,
-tests/reference_crm.py)."""
+tests/reference_crm.py). The build is shared with tests/test_ingest_rows.py's first
+(tests/conftest.py, `small_partners`): the same warehouse holds that module's two partners."""
 
 from __future__ import annotations
 
@@ -15,22 +16,20 @@ import pytest
 
 from dagster_project.settings import REPO_ROOT
 from tests import reference_crm, reference_kpis
-from tests.conftest import hub, hub_env
-from tests.onboarding_landing import write_onboarding_landing
+from tests.conftest import copy_data_dir, hub, hub_env
 
 REL = 1e-9
 
 
 @pytest.fixture(scope="module")
-def onboarded(tmp_path_factory):
-    root = tmp_path_factory.mktemp("onboarding")
-    landing, partners = write_onboarding_landing(root)
-    env = hub_env(root / "data", HUB_PARTNERS_DIR=str(partners), HUB_LANDING_DIR=str(landing))
-    build = hub(env, "build")
-    serving = duckdb.connect(str(root / "data" / "serving" / "operations.duckdb"),
+def onboarded(small_partners):
+    """The first build of these two partners (tests/conftest.py, `small_partners`: one
+    warehouse with tests/test_ingest_rows.py's two partners, read here, never changed)."""
+    serving = duckdb.connect(str(small_partners.data / "serving" / "operations.duckdb"),
                              read_only=True)
-    yield {"landing": landing, "partners": partners, "con": serving, "build": build,
-           "data": root / "data"}
+    yield {"landing": small_partners.data / "landing",
+           "partners": small_partners.onboarding_partners, "con": serving,
+           "build": small_partners.build, "small_partners": small_partners}
     serving.close()
 
 
@@ -151,18 +150,19 @@ def test_the_build_ends_with_a_table_per_partner_and_source(onboarded):
     assert bankline.split()[:8] == ["bankline", "telephony", "2", "520", "520", "0", "0", "4"]
     assert "bad_timestamp 2" in bankline and "timestamp_out_of_range 2" in bankline
     cityreq = next(line for line in out.splitlines() if line.startswith("cityreq "))
-    excluded = onboarded["con"].execute("select count(*) from quality.excluded_contacts"
-                                        ).fetchone()[0]
+    excluded = onboarded["con"].execute("select count(*) from quality.excluded_contacts "
+                                        "where partner_code = 'cityreq'").fetchone()[0]
     assert cityreq.split()[6:8] == [f"{excluded:,}", "2"] and "unknown_code 2" in cityreq
     assert "ERROR" not in onboarded["build"].stderr  # 0.8 % and 0.3 %: under the 2 % threshold
 
 
 def test_strict_fails_on_a_quarantine_share_over_the_threshold(onboarded, tmp_path):
-    """The same files, a 0.5 % threshold: the ERROR line names bankline; --strict publishes
-    nothing (the load is unchanged from the fixture's build, so dbt redoes nothing costly)."""
-    env = hub_env(onboarded["data"], HUB_PARTNERS_DIR=str(onboarded["partners"]),
-                  HUB_LANDING_DIR=str(onboarded["landing"]), HUB_MAX_QUARANTINE_PCT="0.5")
-    served = onboarded["data"] / "serving" / "warehouse.duckdb"
+    """The same files (on a copy of the warehouse), a 0.5 % threshold: the ERROR line names
+    bankline; --strict publishes nothing."""
+    shared = onboarded["small_partners"]
+    data = copy_data_dir(shared.data, tmp_path / "data")
+    env = hub_env(data, HUB_PARTNERS_DIR=str(shared.partners), HUB_MAX_QUARANTINE_PCT="0.5")
+    served = data / "serving" / "warehouse.duckdb"
     before = served.stat().st_mtime_ns
     proc = hub(env, "build", "--strict", "--full-refresh", check=False)
     assert proc.returncode == 1
