@@ -177,12 +177,11 @@ class SmallPartners:
 def small_partners(tmp_path_factory) -> SmallPartners:
     """The first build of two modules' hand-made partners, in one warehouse, once per test
     session: tests/test_onboarding.py's (tests/onboarding_landing.py: bankline, cityreq) and
-    tests/test_ingest_rows.py's (tests/ingest_rows_landing.py: resender, switcher), their files
-    delivered an hour ago, built with that module's settle interval. One `hub build` instead of
-    one per module: every build of a tiny warehouse costs about 20 CPU-seconds of fixed work
-    (docs/benchmarks.md, "The test suite"). Tests must not change it: they build on a copy
-    (copy_data_dir)."""
-    import os
+    tests/test_ingest_rows.py's (tests/ingest_rows_landing.py: resender, switcher), every file
+    delivered an hour ago, built with test_ingest_rows.py's settle interval (5 minutes). One
+    `hub build` instead of one per module: every build of a tiny warehouse costs about 20
+    CPU-seconds of fixed work (docs/benchmarks.md, "The test suite"). Tests must not change it:
+    they build on a copy (copy_data_dir)."""
     import time
 
     from tests.ingest_rows_landing import SETTLE, write_ingest_rows_landing
