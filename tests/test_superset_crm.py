@@ -24,6 +24,7 @@ from tests.test_superset_figures import (
     ASSETS,
     KPI_SEED,
     approx,
+    chart_file,
     chart_files,
     day,
     filtered_results,
@@ -38,9 +39,7 @@ LATEST_24 = ("date_diff('month', month, (select max(month) from marts.kpi_contac
 
 
 def crm_chart_files() -> dict[str, dict[str, Any]]:
-    import yaml
-
-    return {path.stem: yaml.safe_load(path.read_text(encoding="utf-8"))
+    return {path.stem: chart_file(path)
             for prefix in CRM_DASHBOARDS.values()
             for path in sorted((ASSETS / "charts").glob(f"{prefix}*.yaml"))}
 
@@ -51,9 +50,21 @@ def dashboard_charts(client: SupersetClient, slug: str) -> dict[str, dict[str, A
                for name, config in (crm_chart_files() | chart_files()).items()}
     found = {}
     for listed in client.dashboard_charts(slug):
-        chart = client.json(f"/api/v1/chart/{listed['id']}")["result"]
+        chart = _chart(client, listed["id"])
         found[by_uuid.get(chart["uuid"], chart["slice_name"])] = chart
     return found
+
+
+_CHARTS: dict[tuple[str, str, int], dict[str, Any]] = {}
+
+
+def _chart(client: SupersetClient, chart_id: int) -> dict[str, Any]:
+    """A chart's definition as `client` reads it, asked for once per user and chart (the
+    dashboards' charts never change during the session; a copy each time)."""
+    key = (client.url, client.username, chart_id)
+    if key not in _CHARTS:
+        _CHARTS[key] = client.json(f"/api/v1/chart/{chart_id}")["result"]
+    return dict(_CHARTS[key])
 
 
 @pytest.fixture(scope="module")

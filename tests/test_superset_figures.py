@@ -10,6 +10,7 @@ partner, KPI), the chart's saved query is run with the filters the dashboard add
 from __future__ import annotations
 
 import csv
+import functools
 import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -45,8 +46,14 @@ def assert_same_rows(shown: list[dict], expected: list[tuple]) -> None:
     assert [tuple(row.values()) for row in shown] == [
         tuple(approx(v) if isinstance(v, float | int) else v for v in row) for row in expected]
 
+@functools.cache
+def chart_file(path: Path) -> dict[str, Any]:
+    """A chart's YAML, parsed once per test process (libyaml; callers only read it)."""
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
+
+
 def chart_files() -> dict[str, dict[str, Any]]:
-    return {path.stem: yaml.safe_load(path.read_text(encoding="utf-8"))
+    return {path.stem: chart_file(path)
             for prefix in DASHBOARD_CHARTS.values()
             for path in sorted((ASSETS / "charts").glob(f"{prefix}*.yaml"))}
 
