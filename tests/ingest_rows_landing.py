@@ -13,22 +13,31 @@ from pathlib import Path
 
 from tests.test_privacy_free_text import TYPED
 
-RESENDER_YML = """code: resender
-name: Re-sending council
+
+def _partner_yml(code: str, name: str, telephony: str = "", other_sources: str = "") -> str:
+    """A hand-made partner's YAML: weekday opening hours and a six-column telephony source
+    (`telephony`: its further keys, indented under it)."""
+    return f"""code: {code}
+name: {name}
 timezone: Europe/London
 expects_deliveries: false
-opening_hours: {mon: ["08:00", "18:00"], tue: ["08:00", "18:00"], wed: ["08:00", "18:00"],
-                thu: ["08:00", "18:00"], fri: ["08:00", "18:00"]}
+opening_hours: {{mon: ["08:00", "18:00"], tue: ["08:00", "18:00"], wed: ["08:00", "18:00"],
+                thu: ["08:00", "18:00"], fri: ["08:00", "18:00"]}}
 sources:
   telephony:
     files: "*.csv"
-    columns: {call_id: CallID, started_at: Start, outcome: Result, queue: Queue, wait: Wait,
-              talk: Talk}
+    columns: {{call_id: CallID, started_at: Start, outcome: Result, queue: Queue, wait: Wait,
+              talk: Talk}}
     timestamp_format: "%Y-%m-%d %H:%M:%S"
     duration_format: seconds
+    outcome_codes: {{ANS: answered, ABN: abandoned}}
+    queues: {{"Council Tax": council_tax}}
+{telephony}{other_sources}"""
+
+
+RESENDER_YML = _partner_yml("resender", "Re-sending council", """\
     max_durations: {talk: 7200}
-    outcome_codes: {ANS: answered, ABN: abandoned}
-    queues: {"Council Tax": council_tax}
+""", """\
   crm:
     files: "*.csv"
     columns: {enquiry_id: Ref, created_at: Created, channel: Channel, enquiry_type: Type,
@@ -36,25 +45,11 @@ sources:
     timestamp_format: "%Y-%m-%d %H:%M:%S"
     codes:
       channel: {Phone: phone, Web: web}
-"""
+""")
 
-SWITCHER_YML = """code: switcher
-name: Switching council
-timezone: Europe/London
-expects_deliveries: false
-opening_hours: {mon: ["08:00", "18:00"], tue: ["08:00", "18:00"], wed: ["08:00", "18:00"],
-                thu: ["08:00", "18:00"], fri: ["08:00", "18:00"]}
-sources:
-  telephony:
-    files: "*.csv"
+SWITCHER_YML = _partner_yml("switcher", "Switching council", """\
     period_pattern: 'switcher_(?P<year>\\d{4})_(?P<month>\\d{2})\\.csv$'
-    columns: {call_id: CallID, started_at: Start, outcome: Result, queue: Queue, wait: Wait,
-              talk: Talk}
-    timestamp_format: "%Y-%m-%d %H:%M:%S"
-    duration_format: seconds
-    outcome_codes: {ANS: answered, ABN: abandoned}
-    queues: {"Council Tax": council_tax}
-"""
+""")
 
 HEADER = ["CallID", "Start", "Result", "Queue", "Wait", "Talk"]
 NUL_QUEUE = "Council\x00Tax"
