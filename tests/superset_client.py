@@ -14,6 +14,7 @@ class SupersetClient:
         self.url = url.rstrip("/")
         self.username, self._password = username, password
         self.session = requests.Session()
+        self._charts: dict[int, dict[str, Any]] = {}
         self._login()
 
     def _login(self) -> None:
@@ -57,6 +58,13 @@ class SupersetClient:
 
     def datasets(self) -> list[dict[str, Any]]:
         return self.json("/api/v1/dataset/", q="(page_size:100)")["result"]
+
+    def chart(self, chart_id: int) -> dict[str, Any]:
+        """A chart's definition as this user reads it, asked for once per client (the
+        provisioned charts do not change while the tests run); a copy each time."""
+        if chart_id not in self._charts:
+            self._charts[chart_id] = self.json(f"/api/v1/chart/{chart_id}")["result"]
+        return dict(self._charts[chart_id])
 
     def chart_data(self, chart_id: int) -> requests.Response:
         """Run a chart's saved query context (what the dashboard shows)."""

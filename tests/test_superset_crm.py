@@ -50,21 +50,9 @@ def dashboard_charts(client: SupersetClient, slug: str) -> dict[str, dict[str, A
                for name, config in (crm_chart_files() | chart_files()).items()}
     found = {}
     for listed in client.dashboard_charts(slug):
-        chart = _chart(client, listed["id"])
+        chart = client.chart(listed["id"])
         found[by_uuid.get(chart["uuid"], chart["slice_name"])] = chart
     return found
-
-
-_CHARTS: dict[tuple[str, str, int], dict[str, Any]] = {}
-
-
-def _chart(client: SupersetClient, chart_id: int) -> dict[str, Any]:
-    """A chart's definition as `client` reads it, asked for once per user and chart (the
-    dashboards' charts never change during the session; a copy each time)."""
-    key = (client.url, client.username, chart_id)
-    if key not in _CHARTS:
-        _CHARTS[key] = client.json(f"/api/v1/chart/{chart_id}")["result"]
-    return dict(_CHARTS[key])
 
 
 @pytest.fixture(scope="module")

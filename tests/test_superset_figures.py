@@ -46,6 +46,7 @@ def assert_same_rows(shown: list[dict], expected: list[tuple]) -> None:
     assert [tuple(row.values()) for row in shown] == [
         tuple(approx(v) if isinstance(v, float | int) else v for v in row) for row in expected]
 
+
 @functools.cache
 def chart_file(path: Path) -> dict[str, Any]:
     """A chart's YAML, parsed once per test process (libyaml; callers only read it)."""
@@ -77,7 +78,7 @@ def charts(client) -> dict[str, dict[str, Any]]:
     found = {}
     for slug in DASHBOARD_CHARTS:
         for listed in client.dashboard_charts(slug):
-            chart = client.json(f"/api/v1/chart/{listed['id']}")["result"]
+            chart = client.chart(listed["id"])
             found[by_uuid.get(chart["uuid"], chart["slice_name"])] = dict(chart, slug=slug)
     return found
 
