@@ -25,13 +25,17 @@ from dagster_project.writer_lock import (
 
 RUN_ID = "3f2a1b0c-5d6e-4f70-8192-a3b4c5d6e7f8"
 
+# The holder stops when told (SIGTERM at its default, whatever it inherited: once in a suite run
+# it was started with SIGTERM ignored and held the lock until its sleep ran out) and never holds
+# the lock for more than two minutes.
 HOLD = """
-import sys, time
+import signal, sys, time
 from pathlib import Path
 from dagster_project.writer_lock import writer_lock
+signal.signal(signal.SIGTERM, signal.SIG_DFL)
 with writer_lock(Path(sys.argv[1]), sys.argv[2], run_id=sys.argv[3] or None):
     print("held", flush=True)
-    time.sleep(600)
+    time.sleep(120)
 """
 
 

@@ -16,8 +16,8 @@ from dagster_dbt import (
 from dagster_project import duck
 from dagster_project.build_plan import plan_for_dbt
 from dagster_project.dbt_runner import (
-    BUILD_ARGS,
     FILE_LOG_LEVEL,
+    build_args,
     dbt_executable,
     ensure_manifest,
     seed_partial_parse,
@@ -60,7 +60,7 @@ def hub_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
     context.log.info(plan.summary())
     if plan.nothing_to_do:
         return
-    args = [*BUILD_ARGS, *(["--full-refresh"] if plan.mode == "full" else []),
+    args = [*build_args(), *(["--full-refresh"] if plan.mode == "full" else []),
             *(["--selector", plan.dbt_selector] if plan.dbt_selector else [])]
     seed_partial_parse(settings, settings.dbt_target_dir)
     for event in dbt.cli(args, context=context, target_path=settings.dbt_target_dir).stream():
