@@ -5,7 +5,8 @@ warehouse (module fixture `rebuilds`), each test checking its part:
    stored customers; then one partner-month re-delivered with different rows (calls dropped,
    outcomes changed, a call moved into the next month, a duplicated call id; contacts dropped
    and residents merged through a shared phone number; voicemails, reception tickets and web
-   rows changed, dropped, moved and repeated), the merging contact withdrawn (the customers
+   rows changed, dropped, moved and repeated; another partner's direct-dial extract of the same
+   month with rows dropped and an id repeated), the merging contact withdrawn (the customers
    split) and another partner's YAML changed (its name: a model reading only configuration is
    rebuilt), checked against independent recomputations of the CRM and service-standard
    figures;
@@ -49,14 +50,14 @@ from tests.test_build import sha256
 LAST_MONTH = re.compile(r"2024[-_]?04|04-2024")
 
 
-def _rewrite(path: Path, change) -> None:
-    """Rewrite a ';'-delimited file in place through change(header, rows) -> rows."""
+def _rewrite(path: Path, change, delimiter: str = ";") -> None:
+    """Rewrite a delimited file in place through change(header, rows) -> rows."""
     with path.open(encoding="utf-8", newline="") as fh:
-        rows = list(csv.reader(fh, delimiter=";"))
+        rows = list(csv.reader(fh, delimiter=delimiter))
     header, body = rows[0], rows[1:]
     body = change(header, body)
     with path.open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.writer(fh, delimiter=";", lineterminator="\n")
+        writer = csv.writer(fh, delimiter=delimiter, lineterminator="\n")
         writer.writerow(header)
         writer.writerows(body)
 
@@ -105,6 +106,25 @@ def _redeliver_web(header: list[str], rows: list[list[str]]) -> list[list[str]]:
     for r in rows[:30]:
         r[visits] = str(int(r[visits]) * 2) if r[visits].isdigit() else r[visits]
     return [r for i, r in enumerate(rows) if i % 7 != 1]
+
+
+def _redeliver_direct_dial(header: list[str], rows: list[list[str]]) -> list[list[str]]:
+    ref = header.index("Call Ref")
+    rows.append(list(rows[5]))
+    rows[-1][ref] = rows[0][ref]  # a second row with an existing call id
+    return [r for i, r in enumerate(rows) if i % 9 != 4]  # about 11 % of the calls dropped
+
+
+DIRECT_DIAL = ("highcross", "direct_dial", "highcross-switchboard-2024-03.csv")
+
+
+def _direct_dial_months(serving: Path) -> dict[tuple[str, dt.date], tuple]:
+    """(partner, month) -> the direct-dial figures of the served kpi_telephony_monthly."""
+    with duckdb.connect(str(serving / "warehouse.duckdb"), read_only=True) as con:
+        rows = con.execute("select partner_code, month, direct_dial_extract_calls, "
+                           "csc_call_share_numerator, csc_call_share_denominator "
+                           "from marts.kpi_telephony_monthly").fetchall()
+    return {(partner, month): rest for partner, month, *rest in rows}
 
 
 def _april_calls(serving: Path) -> int:
@@ -268,9 +288,13 @@ def _incremental_builds(seq: Rebuilds, built_warehouse, root: Path) -> None:
                                  ("reception", "EB_Reception_202403.csv", _redeliver_tickets),
                                  ("web", "EB_Web_202403.csv", _redeliver_web)):
         _rewrite(landing / "eastbrook" / folder / name, change)
+    # another partner's direct-dial extract of March re-delivered: rows dropped, an id repeated
+    _rewrite(landing.joinpath(*DIRECT_DIAL), _redeliver_direct_dial, delimiter=",")
+    seen["direct_dial_before"] = _direct_dial_months(data / "serving")
     april.write_bytes(original_april)
     renamed = _renamed(built_warehouse.partners_dir, root / "partners")
     seq.runs["redelivered"] = hub(hub_env(data, HUB_PARTNERS_DIR=str(renamed)), "build")
+    seen["direct_dial_after"] = _direct_dial_months(data / "serving")
     seen["partner_names"] = _partner_names(data)
     seen["crm_rows_after"] = _crm_rows(data, "eastbrook")
     seen["split"] = _customers(data)
@@ -287,10 +311,12 @@ def test_incremental_builds(rebuilds, built_warehouse):
     3. eastbrook's March re-delivered with changes (calls dropped, outcomes changed, a call
        moved into April, a duplicated call id; contacts dropped and residents merged through a
        shared phone; voicemails unanswered, dropped, moved into April and a repeated id;
-       reception walk-outs and dropped tickets; web visits changed and rows dropped) and
-       April's original CRM file again (the bridging contact withdrawn: the
-       two customers split), and westvale's YAML renamed: the re-delivered rows replace the old
-       ones (never old + new) and the new name is served.
+       reception walk-outs and dropped tickets; web visits changed and rows dropped),
+       highcross's direct-dial extract of March (rows dropped, an id repeated: its March
+       direct-dial figures change, no other month's) and April's original CRM file again
+       (the bridging contact withdrawn: the two customers split), and westvale's YAML renamed:
+       the re-delivered rows replace the old ones (never old + new) and the new name is
+       served.
 
     Along the way, the ISO weeks touching April turn partial when it is withdrawn and complete
     again when it is delivered (a week touching a changed month is redone).
@@ -329,12 +355,18 @@ def test_incremental_builds(rebuilds, built_warehouse):
 
     # 3. a re-delivered month and the bridging contact withdrawn (the customers split)
     redelivered = runs["redelivered"]
-    assert "deliveries 6 replaced" in redelivered.stdout, redelivered.stdout
+    assert "deliveries 7 replaced" in redelivered.stdout, redelivered.stdout
     assert "configuration changed: westvale" in redelivered.stdout, redelivered.stdout
     assert seen["partner_names"]["westvale"] == RENAMED
     rows_before, rows_after = seen["crm_rows_before"], seen["crm_rows_after"]
     assert rows_after[0] < rows_before[0] and rows_after[1] < rows_before[1], (
         f"eastbrook rows {rows_before} -> {rows_after}")
+    # highcross's re-delivered direct-dial March changed its figures of March and no others
+    dd_before, dd_after = seen["direct_dial_before"], seen["direct_dial_after"]
+    march = ("highcross", dt.date(2024, 3, 1))
+    assert dd_after[march][0] < dd_before[march][0], (dd_before[march], dd_after[march])
+    assert {k: v for k, v in dd_after.items() if k != march and k[0] != "eastbrook"} == {
+        k: v for k, v in dd_before.items() if k != march and k[0] != "eastbrook"}
     split = seen["split"]
     assert split[f"eastbrook:{with_phone}"] != split[f"eastbrook:{with_email}"]
     assert seen["incremental_ops"] != marts_rows(built_warehouse.operations_db)
