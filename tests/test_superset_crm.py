@@ -21,15 +21,16 @@ import pytest
 
 from tests.superset_client import SupersetClient
 from tests.test_superset_figures import (
-    ASSETS,
     KPI_SEED,
     approx,
-    chart_file,
     chart_files,
     day,
     filtered_results,
     rows,
     saved_results,
+)
+from tests.test_superset_figures import (
+    dashboard_charts as figures_dashboard_charts,
 )
 from tests.test_superset_security import PARTNER_CODES, codes_in, rows_of
 
@@ -39,20 +40,12 @@ LATEST_24 = ("date_diff('month', month, (select max(month) from marts.kpi_contac
 
 
 def crm_chart_files() -> dict[str, dict[str, Any]]:
-    return {path.stem: chart_file(path)
-            for prefix in CRM_DASHBOARDS.values()
-            for path in sorted((ASSETS / "charts").glob(f"{prefix}*.yaml"))}
+    return chart_files(CRM_DASHBOARDS)
 
 
 def dashboard_charts(client: SupersetClient, slug: str) -> dict[str, dict[str, Any]]:
     """The charts of a dashboard as `client` may fetch them, by chart file name."""
-    by_uuid = {config["uuid"]: name
-               for name, config in (crm_chart_files() | chart_files()).items()}
-    found = {}
-    for listed in client.dashboard_charts(slug):
-        chart = client.chart(listed["id"])
-        found[by_uuid.get(chart["uuid"], chart["slice_name"])] = chart
-    return found
+    return figures_dashboard_charts(client, slug, crm_chart_files() | chart_files())
 
 
 @pytest.fixture(scope="module")

@@ -53,10 +53,23 @@ def chart_file(path: Path) -> dict[str, Any]:
     return yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
 
 
-def chart_files() -> dict[str, dict[str, Any]]:
+def chart_files(dashboards: dict[str, str] = DASHBOARD_CHARTS) -> dict[str, dict[str, Any]]:
+    """The chart YAML files of `dashboards` (slug -> chart file name prefix), by file name."""
     return {path.stem: chart_file(path)
-            for prefix in DASHBOARD_CHARTS.values()
+            for prefix in dashboards.values()
             for path in sorted((ASSETS / "charts").glob(f"{prefix}*.yaml"))}
+
+
+def dashboard_charts(client, slug: str, files: dict[str, dict[str, Any]]
+                     ) -> dict[str, dict[str, Any]]:
+    """The charts of a dashboard as `client` may fetch them, by the name of their file in
+    `files` (by slice name when none has the chart's uuid)."""
+    by_uuid = {config["uuid"]: name for name, config in files.items()}
+    found = {}
+    for listed in client.dashboard_charts(slug):
+        chart = client.chart(listed["id"])
+        found[by_uuid.get(chart["uuid"], chart["slice_name"])] = chart
+    return found
 
 
 def day(epoch_ms: float) -> date:
@@ -74,13 +87,8 @@ def approx(value: Any) -> Any:
 @pytest.fixture(scope="module")
 def charts(client) -> dict[str, dict[str, Any]]:
     """The imported charts of both dashboards by chart file name, with their dashboard slug."""
-    by_uuid = {config["uuid"]: name for name, config in chart_files().items()}
-    found = {}
-    for slug in DASHBOARD_CHARTS:
-        for listed in client.dashboard_charts(slug):
-            chart = client.chart(listed["id"])
-            found[by_uuid.get(chart["uuid"], chart["slice_name"])] = dict(chart, slug=slug)
-    return found
+    return {name: dict(chart, slug=slug) for slug in DASHBOARD_CHARTS
+            for name, chart in dashboard_charts(client, slug, chart_files()).items()}
 
 
 @pytest.fixture(scope="module")
