@@ -26,8 +26,8 @@ from dagster_project.writer_lock import (
 RUN_ID = "3f2a1b0c-5d6e-4f70-8192-a3b4c5d6e7f8"
 
 # The holder stops when told (SIGTERM at its default, whatever it inherited: once in a suite run
-# it was started with SIGTERM ignored and held the lock until its sleep ran out) and never holds
-# the lock for more than two minutes.
+# it was started with SIGTERM ignored and would have held the lock until its sleep ran out) and
+# never holds the lock for more than two minutes.
 HOLD = """
 import signal, sys, time
 from pathlib import Path
