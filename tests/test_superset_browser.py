@@ -83,3 +83,29 @@ def test_partner_dashboards_render_for_partner(superset_server, browser):
 def test_wrong_password_is_refused_at_login(browser):
     with pytest.raises(BrowserError, match=r"could not log in .* as 'admin'"):
         browser.session("admin", "not-the-password")
+
+
+def test_a_dashboard_opened_again_takes_superset_scripts_from_the_browser_cache(
+        superset_server, browser):
+    """The context's HTTP cache is on after login (no Playwright route: it would turn the cache
+    off, and every dashboard would fetch and Superset compress its scripts again): opened a
+    second time, a dashboard asks the server for none of them (its access log says)."""
+    log = superset_server.ss.log_file
+
+    def scripts_served() -> int:
+        return sum(1 for line in log.read_text(errors="replace").splitlines()
+                   if '"GET /static/assets/' in line and ".js " in line)
+
+    with browser.session("admin", superset_server.admin_password) as session:
+        before = scripts_served()
+        session.open_dashboard("data-quality", all_tabs=False)
+        first = scripts_served() - before
+        session.open_dashboard("data-quality", all_tabs=False)
+        again = scripts_served() - before - first
+    assert first > 0 and again == 0, (first, again)
+
+
+def test_no_host_name_but_the_servers_resolves():
+    assert Browser("http://127.0.0.1:8088").chromium_args()[-1] == (
+        "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1")
+    assert Browser("").chromium_args()[-1] == "--host-resolver-rules=MAP * ~NOTFOUND"
