@@ -73,6 +73,13 @@ if _REDIS_URL:
     RATELIMIT_ENABLED = _PRODUCTION
     RATELIMIT_STORAGE_URI = _REDIS_URL
 
+# Chart and SQL Lab queries on the served file share one DuckDB database per worker (a cursor
+# each), opened again when a publication replaces the file; any other database keeps Superset's
+# own connections (dagster_project/dashboards/served_connections.py).
+from dagster_project.dashboards.served_connections import mutator  # noqa: E402
+
+DB_CONNECTION_MUTATOR = mutator
+
 # No telemetry or outside requests from a machine that may not reach the internet.
 SCARF_ANALYTICS = False
 PREVENT_UNSAFE_DB_CONNECTIONS = True

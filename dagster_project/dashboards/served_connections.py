@@ -1,0 +1,140 @@
+"""Superset's DuckDB connections to the served warehouse: one DuckDB database per gunicorn
+worker, kept open, and a connection of its own (a DuckDB cursor) for every query.
+
+Superset opens a new DuckDB database at every chart query and closes it afterwards: about
+12 ms whatever the file, and a new database starts with nothing in its buffer pool, so each
+query reads and decompresses its row groups again. Here Superset's engine gets a `creator`
+(superset/superset_config.py sets DB_CONNECTION_MUTATOR to `mutator`) that hands out cursors
+of a database opened once.
+
+A publication or a rollback puts a new file in place by a rename (dagster_project/publish.py).
+Every query first compares the path's file identity (device, inode, size, modification time)
+with the open database's; when they differ, the old database is closed and the new file
+opened. DuckDB keeps one database per path in a process: opened while a query of the old
+database still runs, the "new" one would be the old file again (duckdb/duckdb#15912; Superset's
+own per-query connections have the same flaw when queries overlap a publication). So a query
+that finds a new file waits for the old file's queries to end, at most SWITCH_WAIT_SECONDS;
+after that it runs on the old file, as Superset's own connections would, and the next query
+tries again.
+
+What a user may do is unchanged: the database is read-only with external access off, and its
+configuration is locked (`lock_configuration`), so SQL Lab cannot change the memory limit,
+threads or external access under other users' queries; temporary tables and `USE` belong to
+the query's own connection. Memory and threads follow HUB_MEMORY_LIMIT and HUB_THREADS
+(dagster_project/duck.py). Only read-only DuckDB URLs are served this way; any other database
+keeps Superset's own connections. Plain Python: no Dagster imports.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+from duckdb_engine import ConnectionWrapper
+
+from dagster_project import duck
+
+SWITCH_WAIT_SECONDS = 5.0
+
+
+def _identity(path: str) -> tuple[int, int, int, int]:
+    st = os.stat(path)
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
+@dataclass
+class _Database:
+    """One served file's DuckDB database and the number of its connections in use."""
+
+    identity: tuple[int, int, int, int]
+    root: Any
+    in_use: int = 0
+
+
+@dataclass
+class ServedDatabases:
+    """The open databases of one process, by path."""
+
+    switch_wait_seconds: float = SWITCH_WAIT_SECONDS
+    changed: threading.Condition = field(default_factory=threading.Condition)
+    by_path: dict[str, _Database] = field(default_factory=dict)
+
+    def connection(self, path: str, config: dict[str, Any]) -> _Connection:
+        """A connection of its own to the file now at `path` (opened anew if it changed)."""
+        deadline = time.monotonic() + self.switch_wait_seconds
+        with self.changed:
+            while True:
+                held = self.by_path.get(path)
+                identity = _identity(path)
+                if held is not None and held.identity == identity:
+                    break
+                if held is None or held.in_use == 0:
+                    if held is not None:
+                        del self.by_path[path]
+                        held.root.close()
+                    held = self.by_path[path] = _Database(identity, _open(path, config))
+                    break
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break  # the old file's queries still run: this one too, on the old file
+                self.changed.wait(remaining)
+            cursor = held.root.cursor()
+            held.in_use += 1
+        return _Connection(cursor, functools.partial(self._release, held))
+
+    def _release(self, database: _Database) -> None:
+        with self.changed:
+            database.in_use -= 1
+            if database.in_use == 0:
+                self.changed.notify_all()
+
+
+def _open(path: str, config: dict[str, Any]) -> Any:
+    root = duckdb.connect(path, read_only=True, config=config)
+    try:
+        root.execute("set lock_configuration = true")
+    except BaseException:
+        root.close()
+        raise
+    return root
+
+
+class _Connection(ConnectionWrapper):
+    """duckdb_engine's connection over one DuckDB cursor of a shared database: closing it
+    closes that cursor only."""
+
+    def __init__(self, cursor: Any, release: Any):
+        super().__init__(cursor)
+        self._release = release
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        try:
+            super().close()
+        finally:
+            self._release()
+
+
+DATABASES = ServedDatabases()
+
+
+def mutator(uri: Any, params: dict[str, Any], username: Any, security_manager: Any,
+            source: Any) -> tuple[Any, dict[str, Any]]:
+    """Superset's DB_CONNECTION_MUTATOR: a read-only DuckDB file's engine gets its connections
+    from DATABASES; every other URL is returned unchanged."""
+    query = dict(uri.query)
+    path = uri.database
+    if (uri.drivername != "duckdb" or not path or path.startswith(":")
+            or str(query.get("access_mode", "")).upper() != "READ_ONLY"):
+        return uri, params
+    config = {key: value for key, value in query.items() if key != "access_mode"}
+    config.update(params.get("connect_args", {}).get("config", {}))
+    config.update(memory_limit=duck.memory_limit(), threads=str(duck.threads()))
+    creator = functools.partial(DATABASES.connection, os.path.abspath(path), config)
+    return uri, dict(params, creator=creator)
