@@ -5,6 +5,7 @@ engines built as Superset builds them (NullPool, the mutator's `creator`)."""
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 
@@ -123,3 +124,16 @@ def test_other_databases_keep_superset_s_own_connections(tmp_path):
                 "postgresql://u@h/d", f"sqlite:///{tmp_path / 'x.db'}"):
         url = make_url(uri)
         assert mutator(url, params, None, None, None) == (url, params)
+
+
+def test_a_connection_never_closed_is_released_when_collected(served):
+    serving, next_version, databases = served
+    leaked = databases.connection(str(serving), {})
+    database = databases.by_path[str(serving)]
+    assert database.in_use == 1
+    del leaked
+    gc.collect()
+    assert database.in_use == 0
+    next_version.replace(serving)
+    databases.switch_wait_seconds = 0.0  # nothing left to wait for: the new file at once
+    assert _value(serving) == 2

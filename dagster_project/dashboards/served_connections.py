@@ -13,7 +13,7 @@ with the open database's; when they differ, the old database is closed and the n
 opened. DuckDB keeps one database per path in a process: opened while a query of the old
 database still runs, the "new" one would be the old file again (duckdb/duckdb#15912; Superset's
 own per-query connections have the same flaw when queries overlap a publication). So a query
-that finds a new file waits for the old file's queries to end, at most SWITCH_WAIT_SECONDS;
+that finds a new file waits for the old file's queries to end, at most SWITCH_WAIT_SECONDS (2 s);
 after that it runs on the old file, as Superset's own connections would, and the next query
 tries again.
 
@@ -31,6 +31,7 @@ import functools
 import os
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,7 +40,9 @@ from duckdb_engine import ConnectionWrapper
 
 from dagster_project import duck
 
-SWITCH_WAIT_SECONDS = 5.0
+# How long a query waits for the old file's queries after a publication (charts answer within
+# a second or two; a long SQL Lab query on the old file must not hold every dashboard longer).
+SWITCH_WAIT_SECONDS = 2.0
 
 
 def _identity(path: str) -> tuple[int, int, int, int]:
@@ -106,11 +109,12 @@ def _open(path: str, config: dict[str, Any]) -> Any:
 
 class _Connection(ConnectionWrapper):
     """duckdb_engine's connection over one DuckDB cursor of a shared database: closing it
-    closes that cursor only."""
+    closes that cursor only. One never closed is released when it is garbage-collected, so
+    a leaked connection cannot hold the old file's database open for good."""
 
     def __init__(self, cursor: Any, release: Any):
         super().__init__(cursor)
-        self._release = release
+        self._release = weakref.finalize(self, release)
 
     def close(self) -> None:
         if self.closed:
