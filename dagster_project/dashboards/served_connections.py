@@ -98,6 +98,9 @@ class ServedDatabases:
 
 
 def _open(path: str, config: dict[str, Any]) -> Any:
+    """The file's database, read-only, with the hub's memory limit and threads (read when a
+    database is opened, not at every query), its configuration then locked."""
+    config = dict(config, memory_limit=duck.memory_limit(), threads=str(duck.threads()))
     root = duckdb.connect(path, read_only=True, config=config)
     try:
         root.execute("set lock_configuration = true")
@@ -139,6 +142,5 @@ def mutator(uri: Any, params: dict[str, Any], username: Any, security_manager: A
         return uri, params
     config = {key: value for key, value in query.items() if key != "access_mode"}
     config.update(params.get("connect_args", {}).get("config", {}))
-    config.update(memory_limit=duck.memory_limit(), threads=str(duck.threads()))
     creator = functools.partial(DATABASES.connection, os.path.abspath(path), config)
     return uri, dict(params, creator=creator)
