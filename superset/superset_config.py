@@ -76,9 +76,13 @@ if _REDIS_URL:
 # Chart and SQL Lab queries on the served file share one DuckDB database per worker (a cursor
 # each), opened again when a publication replaces the file; any other database keeps Superset's
 # own connections (dagster_project/dashboards/served_connections.py).
-from dagster_project.dashboards.served_connections import mutator  # noqa: E402
+from dagster_project.dashboards.served_connections import (  # noqa: E402
+    mutator,
+    remember_reserved_words,
+)
 
 DB_CONNECTION_MUTATOR = mutator
+remember_reserved_words()
 
 # No telemetry or outside requests from a machine that may not reach the internet.
 SCARF_ANALYTICS = False
@@ -96,3 +100,10 @@ OVERRIDE_HTTP_HEADERS = {"Content-Security-Policy": "img-src 'self' data: blob:"
 from dagster_project.dashboards.reports_route import blueprint as _reports_blueprint  # noqa: E402
 
 BLUEPRINTS = [_reports_blueprint]
+
+# Superset's action log (its `logs` table), the same rows written once per request rather than
+# at every event (dagster_project/dashboards/action_log.py).
+from dagster_project.dashboards import action_log as _action_log  # noqa: E402
+
+EVENT_LOGGER = _action_log.RequestActionLog()
+FLASK_APP_MUTATOR = _action_log.register

@@ -137,3 +137,29 @@ def test_a_connection_never_closed_is_released_when_collected(served):
     next_version.replace(serving)
     databases.switch_wait_seconds = 0.0  # nothing left to wait for: the new file at once
     assert _value(serving) == 2
+
+
+def test_engines_quote_duckdb_reserved_words_asked_once(tmp_path, monkeypatch):
+    """Superset's engine of every query quotes DuckDB's own reserved words (not PostgreSQL's:
+    `qualify`, `pivot`), with the words asked of DuckDB once per process, not per engine."""
+    from duckdb_engine import DuckDBIdentifierPreparer
+
+    from dagster_project.dashboards import served_connections
+
+    monkeypatch.setattr(DuckDBIdentifierPreparer, "__init__", DuckDBIdentifierPreparer.__init__)
+    served_connections.remember_reserved_words()
+    served_connections.reserved_words.cache_clear()
+    path = tmp_path / "words.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute('create table t as select 1 as "qualify", 2 as "pivot"')
+    asked = {word for (word,) in duckdb.sql(served_connections.RESERVED_WORDS_SQL).fetchall()}
+    for _ in range(3):
+        engine = create_engine(f"duckdb:///{path}", poolclass=NullPool)
+        preparer = engine.dialect.identifier_preparer
+        assert preparer.quote("qualify") == '"qualify"' and preparer.quote("pivot") == '"pivot"'
+        assert asked <= preparer.reserved_words
+        with engine.connect() as con:
+            sql = f"select {preparer.quote('qualify')} + {preparer.quote('pivot')} from t"
+            assert con.execute(text(sql)).scalar() == 3
+        engine.dispose()
+    assert served_connections.reserved_words.cache_info().misses == 1

@@ -114,3 +114,35 @@ def test_dashboards_visible_per_role(superset_server, username):
             assert status == 200, slug
         else:
             assert status in (403, 404), (slug, status)
+
+
+def _action_log(superset_server, username: str) -> list[tuple[str, str | None]]:
+    """(action, json) of the user's rows in Superset's action log, in the order written."""
+    import sqlite3
+
+    con = sqlite3.connect(f"file:{superset_server.ss.metadata_db}?mode=ro", uri=True)
+    try:
+        return con.execute("select action, json from logs where user_id = "
+                           "(select id from ab_user where username = ?) order by id",
+                           (username,)).fetchall()
+    finally:
+        con.close()
+
+
+def test_the_action_log_records_every_event_of_a_chart_query(superset_server):
+    """Superset's action log keeps its rows, though a request's events are written together
+    when it ends (dagster_project/dashboards/action_log.py): by the time the answer arrives,
+    one row for the query's endpoint (naming the chart), its SQL, its data frame and the rest,
+    each event once."""
+    client = superset_server.client("board")
+    chart = client.dashboard_charts(BOARD)[0]["id"]
+    before = len(_action_log(superset_server, "board"))
+    assert chart_result_problem(client.chart_data(chart)) is None
+    new = _action_log(superset_server, "board")[before:]
+    actions = [action for action, _ in new]
+    assert {"ChartDataRestApi.data", "_get_data_response", "ChartDataRestApi.json_dumps",
+            "execute_sql", "load_into_dataframe"} <= set(actions), actions
+    assert actions.count("ChartDataRestApi.data") == 1, actions
+    assert len(actions) == len(set(actions)) + actions.count("execute_sql") - 1, actions
+    data = next(text for action, text in new if action == "ChartDataRestApi.data")
+    assert json.loads(data)["pk"] == chart
