@@ -152,7 +152,8 @@ def test_engines_quote_duckdb_reserved_words_asked_once(tmp_path, monkeypatch):
     path = tmp_path / "words.duckdb"
     with duckdb.connect(str(path)) as con:
         con.execute('create table t as select 1 as "qualify", 2 as "pivot"')
-    asked = {word for (word,) in duckdb.sql(served_connections.RESERVED_WORDS_SQL).fetchall()}
+    with duckdb.connect() as con:
+        asked = {word for (word,) in con.execute(served_connections.RESERVED_WORDS_SQL).fetchall()}
     for _ in range(3):
         engine = create_engine(f"duckdb:///{path}", poolclass=NullPool)
         preparer = engine.dialect.identifier_preparer
