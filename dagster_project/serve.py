@@ -41,9 +41,12 @@ def serve(settings: Settings) -> int:
     ss = SupersetSettings.from_env(settings)
     superset = dagster = None
     try:
-        superset = server.launch(ss)
+        # `dagster dev` loads its code while Superset is provisioned and started: both come up
+        # side by side (each takes seconds on its own)
+        check_port_free(ss.host, ss.port, "HUB_SUPERSET_PORT")
         check_port_free(host, dagster_port(), "HUB_DAGSTER_PORT")
         dagster = _start_dagster(settings, host, dagster_port())
+        superset = server.launch(ss)
         wait_for_http(f"{dagster_url}/server_info", dagster, "the Dagster UI", 240)
         print("\nHub Warehouse is up (Ctrl-C stops both):", flush=True)
         print(server.credentials_message(ss), flush=True)
