@@ -5,7 +5,8 @@ Superset's own `DBEventLogger` commits the request's database session at every e
 chart query has six (the data endpoint, the response, the JSON, the SQL, the data frame, the
 post-processing): six writes of the metadata database, and every commit expires the objects
 the request had loaded (its chart, dataset and database), which are then read again. About a
-fifth of a chart query's time went there (docs/benchmarks.md, "Superset's action log").
+fifth of a chart query's time went there (docs/benchmarks.md, "Superset's action log, DuckDB's
+reserved words and `hub serve`").
 
 Here the events of a request are kept in the request's context and written together in one
 commit when the request ends (`teardown_request`), with the same rows, columns and values.
@@ -65,9 +66,10 @@ class RequestActionLog(DBEventLogger):
 
 
 def flush(error: BaseException | None = None) -> None:
-    """Write the request's events (teardown_request: after the response, before the request's
-    session is removed). After a failed request its session is rolled back first, as removing
-    it would do, so that the events are written whatever the request left undone."""
+    """Write the request's events (teardown_request: once the response is made, before it is
+    sent and before the request's session is removed). After a failed request its session is
+    rolled back first, as removing it would do, so that the events are written whatever the
+    request left undone."""
     pending = g.pop(_PENDING, None)
     if not pending:
         return
