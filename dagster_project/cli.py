@@ -20,6 +20,7 @@ def _month(text: str) -> dt.date:
 
 def cmd_generate(args: argparse.Namespace) -> int:
     from dagster_project.generate import generate_sample
+    from dagster_project.ingest.settle import settle_seconds
 
     settings = Settings.from_env()
     settings.ensure_dirs()
@@ -27,6 +28,13 @@ def cmd_generate(args: argparse.Namespace) -> int:
                              seed=args.seed, scale=args.scale, end_month=args.end_month)
     print(report.summary())
     print(f"landing folder: {settings.landing_dir}")
+    settle = settle_seconds()
+    if settle > 0:
+        # the files are written whole (then renamed), but a build cannot know that: it waits
+        # for any file modified within the settle interval (docs/architecture.md)
+        print(f"these files are whole: `HUB_SETTLE_SECONDS=0 hub build` loads them now; a plain "
+              f"`hub build` leaves them waiting until they are {settle:g} s old "
+              f"(HUB_SETTLE_SECONDS)")
     return 0
 
 

@@ -610,3 +610,14 @@ def test_bank_holiday_reference_is_sorted_and_matches_the_holidays_package() -> 
     dates = [row[0] for row in rows[1:]]
     assert dates == sorted(dates) and dates[0].startswith("2018") and dates[-1].startswith("2030")
     assert [tuple(row) for row in rows[1:]] == england_and_wales_bank_holidays()
+
+
+def test_hub_generate_says_how_to_build_its_files_at_once(tmp_path) -> None:
+    """`hub generate` writes whole files, which a plain `hub build` would leave waiting for the
+    settle interval (an empty first build): it says so, with the interval and the command."""
+    from tests.conftest import hub, hub_env
+
+    env = hub_env(tmp_path / "data", HUB_SETTLE_SECONDS="45")
+    out = hub(env, "generate", "--months", "1", "--scale", "0.01").stdout
+    assert ("these files are whole: `HUB_SETTLE_SECONDS=0 hub build` loads them now; a plain "
+            "`hub build` leaves them waiting until they are 45 s old (HUB_SETTLE_SECONDS)") in out
