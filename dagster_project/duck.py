@@ -51,6 +51,20 @@ def threads() -> int:
     return os.cpu_count() or 1
 
 
+def dbt_threads() -> int:
+    """dbt's threads: how many models or tests `dbt build` runs at once (`HUB_DBT_THREADS`,
+    default 2). Each node's query uses DuckDB's own threads (`HUB_THREADS`); a second dbt thread
+    overlaps one node's Python work (Jinja, dbt's bookkeeping) with another's query. Where other
+    work already keeps every core busy (the test suite: two workers on two cores), 1 costs
+    about a tenth less CPU for the same wall time (docs/benchmarks.md)."""
+    value = os.environ.get("HUB_DBT_THREADS", "").strip()
+    if value:
+        if not value.isdigit() or int(value) < 1:
+            raise ValueError(f"HUB_DBT_THREADS={value!r}: expected a whole number of at least 1")
+        return int(value)
+    return 2
+
+
 def spill_dir(data_dir: Path | None = None) -> Path:
     if data_dir is None:
         from dagster_project.settings import Settings
@@ -71,7 +85,8 @@ def dbt_env_vars(data_dir: Path | None = None) -> dict[str, str]:
     settings = config(data_dir)
     return {"HUB_DUCKDB_MEMORY_LIMIT": settings["memory_limit"],
             "HUB_DUCKDB_THREADS": settings["threads"],
-            "HUB_DUCKDB_TEMP_DIR": settings["temp_directory"]}
+            "HUB_DUCKDB_TEMP_DIR": settings["temp_directory"],
+            "HUB_DBT_THREADS": str(dbt_threads())}
 
 
 # The catalog name of the marts file in a working connection (as in dbt/profiles.yml).

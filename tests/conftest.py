@@ -19,6 +19,13 @@ PARTNERS_DIR = REPO_ROOT / "seeds" / "partners"
 # tests of quiet periods set their own.
 SETTLE = {"HUB_SETTLE_SECONDS": "0"}
 os.environ.update(SETTLE)
+# dbt runs one node at a time in the tests' builds: the suite's two workers already keep both
+# cores busy, and a second dbt thread there only adds contention (about a tenth more CPU per
+# build, docs/benchmarks.md). The session warehouse and the builds of tests/test_build_safety.py
+# (two builds from scratch compared row for row) keep the default, 2.
+ONE_DBT_THREAD = {"HUB_DBT_THREADS": "1"}
+DEFAULT_DBT_THREADS = {"HUB_DBT_THREADS": "2"}
+os.environ.update(ONE_DBT_THREAD)
 REALDATA_DIR = REPO_ROOT / "seeds" / "realdata"
 
 
@@ -68,6 +75,7 @@ def hub_env(data_dir: Path, **extra: str) -> dict[str, str]:
            if not k.startswith("HUB_") and k != "DAGSTER_HOME"}
     env["HUB_DATA_DIR"] = str(data_dir)
     env.update(SETTLE)
+    env.update(ONE_DBT_THREAD)
     env.update(extra)
     return env
 
@@ -157,7 +165,7 @@ def built_warehouse(tmp_path_factory) -> Settings:
     data = root / "data"
 
     def build() -> None:
-        env = hub_env(data)
+        env = hub_env(data, **DEFAULT_DBT_THREADS)
         hub(env, "generate", *SAMPLE_ARGS)
         hub(env, "build")
 

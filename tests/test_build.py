@@ -7,6 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+import pytest
 
 from dagster_project import duck
 from dagster_project.quality import reconcile_calls
@@ -120,3 +121,18 @@ def test_status_reports_deliveries_and_rejections(built_warehouse):
     assert "Telephony in each partner's latest delivered month: 6 of 6" in latest
     phonenow = next(ln for ln in latest.splitlines() if ln.startswith("phonenow "))
     assert phonenow.split()[1] == "2021-03"
+
+
+def test_dbt_runs_the_configured_number_of_threads(built_warehouse, monkeypatch):
+    """dbt's threads come from HUB_DBT_THREADS (default 2) through dbt/profiles.yml; the
+    session warehouse is built with the default (tests/conftest.py)."""
+    logs = sorted((built_warehouse.data_dir / "logs").glob("build-*.log"))
+    assert logs and "Concurrency: 2 threads" in logs[-1].read_text(errors="replace")
+    monkeypatch.delenv("HUB_DBT_THREADS", raising=False)
+    assert duck.dbt_threads() == 2
+    monkeypatch.setenv("HUB_DBT_THREADS", "3")
+    assert duck.dbt_env_vars(built_warehouse.data_dir)["HUB_DBT_THREADS"] == "3"
+    for wrong in ("0", "two", "-1"):
+        monkeypatch.setenv("HUB_DBT_THREADS", wrong)
+        with pytest.raises(ValueError, match=f"HUB_DBT_THREADS={wrong!r}"):
+            duck.dbt_threads()

@@ -28,7 +28,7 @@ import duckdb
 import pytest
 
 from dagster_project.writer_lock import read_holder
-from tests.conftest import copy_data_dir, hub, hub_env, settings_of
+from tests.conftest import DEFAULT_DBT_THREADS, copy_data_dir, hub, hub_env, settings_of
 from tests.marts_compare import differences, marts_rows
 
 NEW_MONTH = ["--months", "1", "--end-month", "2024-05", "--seed", "8", "--scale", "0.15"]
@@ -79,7 +79,10 @@ def _dashboard_query(db: Path) -> list[tuple]:
 def _start_build(data: Path, out: Path, *args: str) -> subprocess.Popen:
     tmp = data.parent / "proc-tmp"
     tmp.mkdir(exist_ok=True)
-    return subprocess.Popen([HUB, "build", *args], env=hub_env(data, TMPDIR=str(tmp)),
+    # dbt's default threads: the build killed during publication and the one after it are two
+    # builds from scratch compared row for row (tests/conftest.py, ONE_DBT_THREAD)
+    env = hub_env(data, TMPDIR=str(tmp), **DEFAULT_DBT_THREADS)
+    return subprocess.Popen([HUB, "build", *args], env=env,
                             stdout=out.open("w"), stderr=subprocess.STDOUT)
 
 
@@ -189,7 +192,7 @@ def killed(built_warehouse, new_month, tmp_path_factory) -> dict:
     with duckdb.connect(str(s.work_db), read_only=True) as work:
         stages["publish"]["plan"] = work.execute("select mode, reason from build.plan").fetchone()
     stages["publish"]["marts"] = marts_rows(s.marts_db)
-    again = hub(hub_env(data), "build")
+    again = hub(hub_env(data, **DEFAULT_DBT_THREADS), "build")
     return {"data": data, "before": before, "answer": answer, "stages": stages, "again": again,
             "marts": marts_rows(s.serving_db),
             "tmp_left": list(s.serving_db.parent.glob(".*.tmp*"))}
