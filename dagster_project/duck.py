@@ -42,13 +42,20 @@ def memory_limit() -> str:
     return f"{share // 1024**2}MiB"
 
 
+def _thread_count(variable: str, default: int) -> int:
+    """A thread count from the environment variable `variable` (a whole number of at least 1),
+    or `default` when it is unset or empty."""
+    value = os.environ.get(variable, "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{variable}={value!r}: expected a whole number of at least 1")
+    return int(value)
+
+
 def threads() -> int:
-    value = os.environ.get("HUB_THREADS", "").strip()
-    if value:
-        if not value.isdigit() or int(value) < 1:
-            raise ValueError(f"HUB_THREADS={value!r}: expected a whole number of at least 1")
-        return int(value)
-    return os.cpu_count() or 1
+    """DuckDB's threads per connection (`HUB_THREADS`, default every core)."""
+    return _thread_count("HUB_THREADS", os.cpu_count() or 1)
 
 
 def dbt_threads() -> int:
@@ -57,12 +64,7 @@ def dbt_threads() -> int:
     overlaps one node's Python work (Jinja, dbt's bookkeeping) with another's query. Where other
     work already keeps every core busy (the test suite: two workers on two cores), 1 costs
     about a tenth less CPU for the same wall time (docs/benchmarks.md)."""
-    value = os.environ.get("HUB_DBT_THREADS", "").strip()
-    if value:
-        if not value.isdigit() or int(value) < 1:
-            raise ValueError(f"HUB_DBT_THREADS={value!r}: expected a whole number of at least 1")
-        return int(value)
-    return 2
+    return _thread_count("HUB_DBT_THREADS", 2)
 
 
 def spill_dir(data_dir: Path | None = None) -> Path:
