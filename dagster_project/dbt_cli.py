@@ -42,14 +42,15 @@ def _by_name(value, names: dict[str, str]):
     return value
 
 
-def _hash_paths_by_name() -> None:
+def hash_paths_by_name() -> None:
+    """Make dbt hash the profile's data-folder paths by name (once per process)."""
     try:
         from dbt.contracts.files import FileHash
         from dbt.parser.manifest import ManifestLoader
     except ImportError:  # another dbt: plain dbt
         return
     original = getattr(ManifestLoader, "build_manifest_state_check", None)
-    if original is None:
+    if original is None or getattr(original, "hub_by_name", False):
         return
 
     def build_manifest_state_check(self):
@@ -58,6 +59,7 @@ def _hash_paths_by_name() -> None:
             profile_text(self.root_project.credentials.connection_info()))
         return check
 
+    build_manifest_state_check.hub_by_name = True
     ManifestLoader.build_manifest_state_check = build_manifest_state_check
 
 
@@ -65,7 +67,7 @@ def main() -> None:
     """`hub-dbt`: first made to die with the process that started it (a killed build never
     leaves a `dbt build` writing the warehouse), then dbt's command line, in this process."""
     die_with_parent(signal.SIGKILL, os.getppid())
-    _hash_paths_by_name()
+    hash_paths_by_name()
     from dbt.cli.main import cli
 
     sys.exit(cli())

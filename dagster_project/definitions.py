@@ -5,7 +5,7 @@ import dagster as dg
 from dagster_project.orchestration.automation import landing_files_sensor, monthly_build_schedule
 from dagster_project.orchestration.checks import ASSET_CHECKS
 from dagster_project.orchestration.dashboards import dashboard_specs
-from dagster_project.orchestration.dbt_assets import dbt_resource, hub_dbt_models
+from dagster_project.orchestration.dbt_assets import hub_dbt_models
 from dagster_project.orchestration.jobs import build_warehouse_job
 from dagster_project.orchestration.raw_assets import (
     SERVICE_STANDARD_ASSETS,
@@ -26,7 +26,7 @@ defs = dg.Definitions(
     jobs=[build_warehouse_job, board_pack_job],
     sensors=[landing_files_sensor, board_pack_sensor],
     schedules=[monthly_build_schedule],
-    resources={"warehouse": WarehouseResource.from_env(), "dbt": dbt_resource(),
+    resources={"warehouse": WarehouseResource.from_env(),
                "writer_lock": WriterLockResource.from_env()},
     # Every run in one process: the writer lock (orchestration/resources.py) is held for the
     # whole run, not per step, and a build pays no Python start-up per step. The steps write

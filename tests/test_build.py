@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 import pytest
 
-from dagster_project import duck
+from dagster_project import dbt_in_process, duck
 from dagster_project.quality import reconcile_calls
-from tests.conftest import hub, hub_env
+from tests.conftest import hub, hub_env, settings_of
 
 
 def sha256(path: Path) -> str:
@@ -136,3 +137,20 @@ def test_dbt_runs_the_configured_number_of_threads(built_warehouse, monkeypatch)
         monkeypatch.setenv("HUB_DBT_THREADS", wrong)
         with pytest.raises(ValueError, match=f"HUB_DBT_THREADS={wrong!r}"):
             duck.dbt_threads()
+
+
+def test_a_build_runs_dbt_in_its_own_process(built_warehouse, tmp_path):
+    """dbt runs inside `hub build` (dagster_project/dbt_in_process.py): its text log, without
+    colours, is the build's log; a dbt that fails is reported, and the process's environment
+    is left as it was."""
+    log = sorted((built_warehouse.data_dir / "logs").glob("build-*.log"))[-1].read_text()
+    assert "Running with dbt=" in log and " OK created sql table model " in log
+    assert "Completed successfully" in log and "\x1b[" not in log
+    before = dict(os.environ)
+    outcome = dbt_in_process.DbtOutcome()
+    results = list(dbt_in_process.run_build(settings_of(tmp_path / "data"),
+                                            ["build", "--no-such-option"], tmp_path / "target",
+                                            outcome))
+    assert results == [] and not outcome.success
+    assert "no-such-option" in str(outcome.exception)
+    assert dict(os.environ) == before

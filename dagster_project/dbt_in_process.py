@@ -1,0 +1,132 @@
+"""A build's `dbt build`, run inside the calling process through dbt's Python API (`dbtRunner`).
+
+`hub build` (and a Dagster run of the build job) used to start dbt as a process of its own,
+whose start-up (a second Python, dbt imported again, about 1.5 CPU-seconds) and JSON event log
+(every event of every node serialised there and parsed again here, about 1 CPU-second) were
+paid by every build whatever it changed. Here dbt runs in this process, in its own thread: its
+text log goes to this process's standard output (the build's log), and only the result of each
+node (the events dagster-dbt turns into materializations) is kept, as dbt's JSON log would have
+written it. The profile's data-folder paths are hashed by name, as in `hub-dbt`
+(dagster_project/dbt_cli.py), so a new data folder's partial parse stays partial.
+
+`hub check`, `hub bench` and the parse run dbt as a process (dagster_project/dbt_runner.py).
+Plain Python: no Dagster imports.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dagster_project.dbt_runner import dbt_env
+from dagster_project.settings import Settings
+
+# dbt's events that carry a node's result (what dagster-dbt maps to Dagster events)
+RESULT_EVENTS = frozenset({"LogSeedResult", "LogModelResult", "LogSnapshotResult",
+                           "LogTestResult"})
+
+# dbt in-process shares the process's environment and dbt's global state: one run at a time
+_ONE_RUN = threading.Lock()
+
+
+@dataclass
+class DbtOutcome:
+    """How a `dbt build` ended: its success, and the errors dbt logged (for the message)."""
+
+    success: bool = False
+    errors: list[str] = field(default_factory=list)
+    exception: BaseException | None = None
+
+
+def dbt_args(settings: Settings, args: Sequence[str], target_dir: Path) -> list[str]:
+    """`args` with the project, the profile and the target folder (dbt's log beside it, as
+    dagster-dbt had it), and no colours in the build's log."""
+    project = str(settings.dbt_project_dir)
+    return [*args, "--project-dir", project, "--profiles-dir", project,
+            "--target-path", str(target_dir), "--log-path", str(target_dir),
+            "--no-use-colors", "--no-send-anonymous-usage-stats"]
+
+
+@contextmanager
+def _environment(values: Mapping[str, str]) -> Iterator[None]:
+    """os.environ with `values` for the run (dbt reads its profile's variables from it), as
+    it was afterwards."""
+    before = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in before.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def run_build(settings: Settings, args: Sequence[str], target_dir: Path,
+              outcome: DbtOutcome) -> Iterator[dict[str, Any]]:
+    """Run `dbt <args>` here and yield each node's result event (a dict, as in dbt's JSON log)
+    as it comes; `outcome` says how the run ended once the iterator is exhausted.
+
+    dbt runs in a daemon thread: if this process is stopped, dbt stops with it (as `hub-dbt`
+    did with its parent), and a build killed during dbt leaves what a killed `dbt build` left.
+    """
+    from dbt.cli.main import dbtRunner
+    from dbt_common.events.functions import msg_to_dict
+
+    from dagster_project.dbt_cli import hash_paths_by_name
+
+    hash_paths_by_name()
+    events: queue.Queue = queue.Queue()
+    done = object()
+
+    def keep(msg) -> None:  # in dbt's threads
+        name = msg.info.name
+        if name in RESULT_EVENTS:
+            events.put(msg_to_dict(msg))
+        elif msg.info.level == "error":
+            outcome.errors.append(msg.info.msg)
+
+    env = {key: value for key, value in dbt_env(settings).items()
+           if os.environ.get(key) != value}
+
+    def run() -> None:
+        try:
+            with _ONE_RUN, _environment(env):
+                try:
+                    result = dbtRunner(callbacks=[keep]).invoke(
+                        dbt_args(settings, args, target_dir))
+                finally:
+                    _close_duckdb()
+            outcome.success = bool(result.success)
+            outcome.exception = result.exception
+        except BaseException as exc:  # reported to the caller
+            outcome.exception = exc
+        finally:
+            events.put(done)
+
+    thread = threading.Thread(target=run, name="dbt", daemon=True)
+    thread.start()
+    while (event := events.get()) is not done:
+        yield event
+    thread.join()
+
+
+def _close_duckdb() -> None:
+    """Close the DuckDB database dbt-duckdb keeps open for its next run in this process: the
+    build's next steps open the same files with this process's own settings, which DuckDB
+    refuses while another configuration holds them."""
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    try:
+        environment = DuckDBConnectionManager.env()
+    except Exception:  # no environment: dbt never connected
+        return
+    environment.close()
+    DuckDBConnectionManager.close_all_connections()
