@@ -36,6 +36,7 @@ from pathlib import Path
 
 import duckdb
 
+from dagster_project import dbt_in_process
 from dagster_project.bench_builds import (
     BuildRun,
     DiskPeak,
@@ -52,7 +53,7 @@ from dagster_project.bench_partners import (
     write_clones,
 )
 from dagster_project.build_plan import plan_for_dbt
-from dagster_project.dbt_runner import build_args, run_dbt, seed_partial_parse
+from dagster_project.dbt_runner import DbtError, build_args, seed_partial_parse
 from dagster_project.ingest import load_source, write_partner_config
 from dagster_project.ingest.discovery import discover_files
 from dagster_project.ingest.readers import FileRejected, Readable, readable_file
@@ -450,7 +451,11 @@ def _run_locked_stages(bench: Bench, settings: Settings) -> tuple[list[str], int
     # `hub build` running meanwhile reads); partial parsing still applies.
     target = bench.tmp / "dbt-target"
     seed_partial_parse(settings, target)
-    run_dbt(settings, *build_args(), "--full-refresh", "--quiet", "--target-path", str(target))
+    # in this process, as `hub build` runs it (dagster_project/dbt_in_process.py)
+    outcome = dbt_in_process.run_to_end(
+        settings, [*build_args(), "--full-refresh", "--log-level", "none"], target)
+    if not outcome.success:
+        raise DbtError(f"`dbt build` failed:\n{outcome.problem()}")
     stages.append(Stage("transform (dbt build)", time.perf_counter() - t, rows))
     bench.stage_done("transform")
 

@@ -24,9 +24,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dagster_project import duck
+from dagster_project import dbt_in_process, duck
 from dagster_project.build_scope import plan_build
-from dagster_project.dbt_runner import dbt_process, seed_partial_parse
+from dagster_project.dbt_runner import seed_partial_parse
 from dagster_project.ingest.loader import load_source
 from dagster_project.ingest.raw_tables import ensure_raw_schema, write_partner_config
 from dagster_project.partner_reference import check_reference_targets
@@ -166,13 +166,14 @@ def run_check(settings: Settings, code: str, files: list[Path] | None = None) ->
     check_settings = dataclasses.replace(settings, work_db=db)
     select = [s for source in partner.sources for s in SOURCE_MODELS[source].check_select]
     seed_partial_parse(settings, work / "dbt")
-    proc = dbt_process(check_settings, "build", "--full-refresh", "--quiet",
-                       "--exclude-resource-type", "unit_test", "test",
-                       "--select", *select, "--target-path", str(work / "dbt"))
-    if proc.returncode != 0:
-        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-20:])
-        raise CheckError(f"dbt could not build {partner.code}'s rows (exit {proc.returncode}):"
-                         f"\n{tail}")
+    # in this process (dagster_project/dbt_in_process.py), its log silent: the errors it
+    # logs are the message
+    outcome = dbt_in_process.run_to_end(
+        check_settings, ["build", "--full-refresh", "--log-level", "none",
+                         "--exclude-resource-type", "unit_test", "test", "--select", *select],
+        work / "dbt")
+    if not outcome.success:
+        raise CheckError(f"dbt could not build {partner.code}'s rows:\n{outcome.problem()}")
     con = duck.connect_work(db, read_only=True, data_dir=settings.data_dir)
     try:
         sources = [_source_check(con, source, reports[source], partner.code)

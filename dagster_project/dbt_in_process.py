@@ -1,4 +1,5 @@
-"""A build's `dbt build`, run inside the calling process through dbt's Python API (`dbtRunner`).
+"""dbt run inside the calling process through dbt's Python API (`dbtRunner`): a build's
+`dbt build`, and those of `hub check` and `hub bench`.
 
 `hub build` (and a Dagster run of the build job) used to start dbt as a process of its own,
 whose start-up (a second Python, dbt imported again, about 1.5 CPU-seconds) and JSON event log
@@ -9,7 +10,7 @@ node (the events dagster-dbt turns into materializations) is kept, as dbt's JSON
 written it. The profile's data-folder paths are hashed by name, as in `hub-dbt`
 (dagster_project/dbt_cli.py), so a new data folder's partial parse stays partial.
 
-`hub check`, `hub bench` and the parse run dbt as a process (dagster_project/dbt_runner.py).
+The project's parse and the dbt unit tests run dbt as a process (dagster_project/dbt_runner.py).
 Plain Python: no Dagster imports.
 """
 
@@ -43,6 +44,10 @@ class DbtOutcome:
     errors: list[str] = field(default_factory=list)
     exception: BaseException | None = None
 
+    def problem(self, lines: int = 20) -> str:
+        """What went wrong: the last errors dbt logged, or the exception it raised."""
+        return "\n".join(self.errors[-lines:]) or repr(self.exception)
+
 
 def dbt_args(settings: Settings, args: Sequence[str], target_dir: Path) -> list[str]:
     """`args` with the project, the profile and the target folder (dbt's log beside it, as
@@ -69,7 +74,7 @@ def _environment(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ[key] = value
 
 
-def run_build(settings: Settings, args: Sequence[str], target_dir: Path,
+def run(settings: Settings, args: Sequence[str], target_dir: Path,
               outcome: DbtOutcome) -> Iterator[dict[str, Any]]:
     """Run `dbt <args>` here and yield each node's result event (a dict, as in dbt's JSON log)
     as it comes; `outcome` says how the run ended once the iterator is exhausted.
@@ -130,3 +135,11 @@ def _close_duckdb() -> None:
         return
     environment.close()
     DuckDBConnectionManager.close_all_connections()
+
+
+def run_to_end(settings: Settings, args: Sequence[str], target_dir: Path) -> DbtOutcome:
+    """Run `dbt <args>` here, its results unread; return how it ended."""
+    outcome = DbtOutcome()
+    for _ in run(settings, args, target_dir, outcome):
+        pass
+    return outcome

@@ -148,7 +148,7 @@ def test_a_build_runs_dbt_in_its_own_process(built_warehouse, tmp_path):
     assert "Completed successfully" in log and "\x1b[" not in log
     before = dict(os.environ)
     outcome = dbt_in_process.DbtOutcome()
-    results = list(dbt_in_process.run_build(settings_of(tmp_path / "data"),
+    results = list(dbt_in_process.run(settings_of(tmp_path / "data"),
                                             ["build", "--no-such-option"], tmp_path / "target",
                                             outcome))
     assert results == [] and not outcome.success

@@ -47,7 +47,7 @@ def hub_dbt_models(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     seed_partial_parse(settings, settings.dbt_target_dir)
     manifest, translator, _ = get_manifest_and_translator_from_dbt_assets([context.assets_def])
     outcome = dbt_in_process.DbtOutcome()
-    for raw in dbt_in_process.run_build(settings, args, settings.dbt_target_dir, outcome):
+    for raw in dbt_in_process.run(settings, args, settings.dbt_target_dir, outcome):
         if raw["info"]["name"] == "LogTestResult":
             # a data test's result would come as an observation of each model it reads: about
             # 250 events in the instance per build, each a few SQLite writes
@@ -58,5 +58,4 @@ def hub_dbt_models(context: dg.AssetExecutionContext, warehouse: WarehouseResour
             manifest=manifest, dagster_dbt_translator=translator, context=context,
             target_path=settings.dbt_target_dir, project=dbt_project)
     if not outcome.success:
-        detail = "\n".join(outcome.errors[-20:]) or repr(outcome.exception)
-        raise dg.Failure(f"`dbt {' '.join(args)}` failed:\n{detail}")
+        raise dg.Failure(f"`dbt {' '.join(args)}` failed:\n{outcome.problem()}")
