@@ -78,11 +78,13 @@ if _REDIS_URL:
 # own connections (dagster_project/dashboards/served_connections.py).
 from dagster_project.dashboards.served_connections import (  # noqa: E402
     mutator,
+    remember_default_schemas,
     remember_reserved_words,
 )
 
 DB_CONNECTION_MUTATOR = mutator
 remember_reserved_words()
+remember_default_schemas()
 
 # No telemetry or outside requests from a machine that may not reach the internet.
 SCARF_ANALYTICS = False

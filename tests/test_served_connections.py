@@ -164,3 +164,34 @@ def test_engines_quote_duckdb_reserved_words_asked_once(tmp_path, monkeypatch):
             assert con.execute(text(sql)).scalar() == 3
         engine.dispose()
     assert served_connections.reserved_words.cache_info().misses == 1
+
+
+def test_engines_on_a_served_file_ask_its_default_schema_once(tmp_path, monkeypatch):
+    """SQLAlchemy's first connection of every engine asks for the default schema; on a
+    read-only file it is asked once per URL and process, on any other DuckDB URL every time."""
+    from duckdb_engine import Dialect
+
+    from dagster_project.dashboards import served_connections
+
+    asked: list[str] = []
+    original = served_connections._ASK_DEFAULT_SCHEMA
+
+    def counting(self, connection):
+        asked.append(str(connection.engine.url))
+        return original(self, connection)
+
+    monkeypatch.setattr(served_connections, "_ASK_DEFAULT_SCHEMA", counting)
+    monkeypatch.setattr(served_connections, "_DEFAULT_SCHEMAS", {})
+    monkeypatch.setattr(Dialect, "_get_default_schema_name", Dialect._get_default_schema_name)
+    served_connections.remember_default_schemas()
+    path = tmp_path / "schema.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("create table t as select 1 as x")
+    read_only = f"duckdb:///{path}?access_mode=READ_ONLY"
+    for url in (read_only, read_only, read_only, f"duckdb:///{path}", f"duckdb:///{path}"):
+        engine = create_engine(url, poolclass=NullPool)
+        with engine.connect() as con:
+            assert con.execute(text("select x from t")).scalar() == 1
+        assert engine.dialect.default_schema_name == "main"
+        engine.dispose()
+    assert asked == [read_only, f"duckdb:///{path}", f"duckdb:///{path}"]

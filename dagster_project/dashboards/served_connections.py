@@ -24,9 +24,13 @@ the query's own connection. Memory and threads follow HUB_MEMORY_LIMIT and HUB_T
 (dagster_project/duck.py). Only read-only DuckDB URLs are served this way; any other database
 keeps Superset's own connections.
 
-Superset also makes a new SQLAlchemy engine for every query, and duckdb_engine's dialect asks
-DuckDB for its reserved words each time (about 6 ms a query in the server, under load):
-`remember_reserved_words` asks once per process. Plain Python: no Dagster imports.
+Superset also makes a new SQLAlchemy engine for every query. duckdb_engine's dialect asks DuckDB
+for its reserved words each time (about 6 ms a query in the server, under load):
+`remember_reserved_words` asks once per process. And SQLAlchemy's first connection of each
+engine asks for the default schema (`select current_schema()`, about 4 % of the server's CPU in
+the Superset tests): `remember_default_schemas` asks once per read-only URL and process (a
+served file's default schema is the same whichever file a publication put in place). Plain
+Python: no Dagster imports.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
-from duckdb_engine import ConnectionWrapper, DuckDBIdentifierPreparer
+from duckdb_engine import ConnectionWrapper, Dialect, DuckDBIdentifierPreparer
 from sqlalchemy.dialects.postgresql.base import PGIdentifierPreparer
 
 from dagster_project import duck
@@ -157,14 +161,38 @@ def remember_reserved_words() -> None:
     DuckDBIdentifierPreparer.__init__ = _prepare
 
 
+_DEFAULT_SCHEMAS: dict[str, str | None] = {}
+_ASK_DEFAULT_SCHEMA = Dialect._get_default_schema_name
+
+
+def _default_schema(self: Dialect, connection: Any) -> str | None:
+    """duckdb_engine's Dialect._get_default_schema_name, asked once per read-only URL."""
+    url = connection.engine.url
+    if not _read_only(url):
+        return _ASK_DEFAULT_SCHEMA(self, connection)
+    key = str(url)
+    if key not in _DEFAULT_SCHEMAS:
+        _DEFAULT_SCHEMAS[key] = _ASK_DEFAULT_SCHEMA(self, connection)
+    return _DEFAULT_SCHEMAS[key]
+
+
+def remember_default_schemas() -> None:
+    """Every DuckDB engine of this process on a read-only file takes its default schema from
+    the first engine on the same URL."""
+    Dialect._get_default_schema_name = _default_schema
+
+
+def _read_only(uri: Any) -> bool:
+    return str(dict(uri.query).get("access_mode", "")).upper() == "READ_ONLY"
+
+
 def mutator(uri: Any, params: dict[str, Any], username: Any, security_manager: Any,
             source: Any) -> tuple[Any, dict[str, Any]]:
     """Superset's DB_CONNECTION_MUTATOR: a read-only DuckDB file's engine gets its connections
     from DATABASES; every other URL is returned unchanged."""
     query = dict(uri.query)
     path = uri.database
-    if (uri.drivername != "duckdb" or not path or path.startswith(":")
-            or str(query.get("access_mode", "")).upper() != "READ_ONLY"):
+    if uri.drivername != "duckdb" or not path or path.startswith(":") or not _read_only(uri):
         return uri, params
     config = {key: value for key, value in query.items() if key != "access_mode"}
     config.update(params.get("connect_args", {}).get("config", {}))
