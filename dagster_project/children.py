@@ -3,10 +3,10 @@
 A parent-death signal is delivered to a process when the thread that started it exits, however
 it exits (`kill -9` included). It is kept across `execve` but not inherited by the child's own
 children, so each process that must die with its parent sets it for itself: `preexec()` for
-the processes we start with `subprocess`, and the `hub-dbt` launcher for the dbt processes of
-`hub check` and `hub bench` (a `dbt build` left running after its parent was killed would hold
-the warehouse's DuckDB lock and fail the next build). A build's own dbt runs in the build's
-process (dagster_project/dbt_in_process.py).
+the processes we start with `subprocess`, and the `hub-dbt` launcher for the dbt processes left
+(the project's parse; a dbt left running after its parent was killed would hold a warehouse's
+DuckDB lock). The dbt of `hub build`, `hub check` and `hub bench` runs in their own process
+(dagster_project/dbt_in_process.py).
 """
 
 from __future__ import annotations

@@ -48,9 +48,9 @@ def dbt_env(settings: Settings) -> dict[str, str]:
 
 def dbt_executable() -> str:
     """dbt's command line through `hub-dbt` (dagster_project/dbt_cli.py: dbt that dies with the
-    process that started it, so a killed `hub check` or `hub bench` never leaves a `dbt build`
-    writing its warehouse, and whose partial parse survives a new data folder). A build's own
-    dbt runs in the build's process (dagster_project/dbt_in_process.py)."""
+    process that started it, and whose partial parse survives a new data folder): the
+    project's parse. The dbt of `hub build`, `hub check` and `hub bench` runs in their own
+    process (dagster_project/dbt_in_process.py)."""
     wrapper = Path(sys.executable).with_name("hub-dbt")
     # an environment installed before `hub-dbt` existed (make install adds it): plain dbt
     return str(wrapper if wrapper.exists() else wrapper.with_name("dbt"))
