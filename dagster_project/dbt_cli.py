@@ -64,8 +64,8 @@ def hash_paths_by_name() -> None:
 
 
 def main() -> None:
-    """`hub-dbt`: first made to die with the process that started it (a killed build never
-    leaves a `dbt build` writing the warehouse), then dbt's command line, in this process."""
+    """`hub-dbt`: first made to die with the process that started it (a killed parent never
+    leaves a dbt writing a warehouse), then dbt's command line, in this process."""
     die_with_parent(signal.SIGKILL, os.getppid())
     hash_paths_by_name()
     from dbt.cli.main import cli
