@@ -75,7 +75,7 @@ def _environment(values: Mapping[str, str]) -> Iterator[None]:
 
 
 def run(settings: Settings, args: Sequence[str], target_dir: Path,
-              outcome: DbtOutcome) -> Iterator[dict[str, Any]]:
+        outcome: DbtOutcome) -> Iterator[dict[str, Any]]:
     """Run `dbt <args>` here and yield each node's result event (a dict, as in dbt's JSON log)
     as it comes; `outcome` says how the run ended once the iterator is exhausted.
 
@@ -101,7 +101,7 @@ def run(settings: Settings, args: Sequence[str], target_dir: Path,
     env = {key: value for key, value in dbt_env(settings).items()
            if os.environ.get(key) != value}
 
-    def run() -> None:
+    def invoke() -> None:  # dbt's own thread
         try:
             with _ONE_RUN, _environment(env):
                 try:
@@ -116,7 +116,7 @@ def run(settings: Settings, args: Sequence[str], target_dir: Path,
         finally:
             events.put(done)
 
-    thread = threading.Thread(target=run, name="dbt", daemon=True)
+    thread = threading.Thread(target=invoke, name="dbt", daemon=True)
     thread.start()
     while (event := events.get()) is not done:
         yield event

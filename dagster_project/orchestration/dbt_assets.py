@@ -53,6 +53,8 @@ def hub_dbt_models(context: dg.AssetExecutionContext, warehouse: WarehouseResour
             # 250 events in the instance per build, each a few SQLite writes
             # (docs/architecture.md); a failing test fails `dbt build`, and with it this step
             continue
+        # dagster-dbt's own conversion of a dbt result event (dagster-dbt 0.29's class, as its
+        # resource builds it from dbt's JSON log): every build of the test suite uses it
         event = DbtCoreCliEventMessage(raw_event=raw, event_history_metadata={})
         yield from event.to_default_asset_events(
             manifest=manifest, dagster_dbt_translator=translator, context=context,
