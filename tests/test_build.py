@@ -154,3 +154,17 @@ def test_a_build_runs_dbt_in_its_own_process(built_warehouse, tmp_path):
     assert results == [] and not outcome.success
     assert "no-such-option" in str(outcome.exception)
     assert dict(os.environ) == before
+
+
+def test_processes_of_the_package_collect_cycles_less_often():
+    """Importing the package raises the cyclic collector's thresholds (dagster_project/__init__.py)
+    in the importing process: `hub`, Dagster's processes, Superset's workers."""
+    import subprocess
+    import sys
+
+    import dagster_project
+
+    out = subprocess.run([sys.executable, "-c", "import gc, dagster_project; "
+                          "print(gc.get_threshold())"], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == str(dagster_project.GC_THRESHOLDS)
