@@ -168,3 +168,30 @@ def test_processes_of_the_package_collect_cycles_less_often():
                           "print(gc.get_threshold())"], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == str(dagster_project.GC_THRESHOLDS)
+
+
+def test_dbt_debug_events_are_built_only_when_a_log_writes_them():
+    """During an in-process dbt run (dagster_project/dbt_in_process.py) a debug event is not
+    built unless a logger writes debug (DBT_LOG_LEVEL_FILE=debug); info events always are, and
+    after the run every event is built again."""
+    import io
+
+    from dbt_common.events.base_types import EventLevel
+    from dbt_common.events.event_manager import EventManager
+    from dbt_common.events.logger import LoggerConfig
+    from dbt_common.events.types import Note
+
+    seen = []
+    manager = EventManager()
+    manager.callbacks.append(seen.append)
+    manager.add_logger(LoggerConfig(name="info", level=EventLevel.INFO,
+                                    output_stream=io.StringIO()))
+    with dbt_in_process.debug_events_unbuilt():
+        manager.fire_event(Note(msg="unwritten"), level=EventLevel.DEBUG)
+        manager.fire_event(Note(msg="info"), level=EventLevel.INFO)
+        manager.add_logger(LoggerConfig(name="debug", level=EventLevel.DEBUG,
+                                        output_stream=io.StringIO()))
+        manager.fire_event(Note(msg="debug, written"), level=EventLevel.DEBUG)
+    manager.loggers.pop()
+    manager.fire_event(Note(msg="after the run"), level=EventLevel.DEBUG)
+    assert [m.info.msg for m in seen] == ["info", "debug, written", "after the run"]
