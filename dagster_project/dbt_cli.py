@@ -20,7 +20,7 @@ import sys
 
 from dagster_project.children import die_with_parent
 
-# the profile's values that name the data folder (dbt/profiles.yml, dbt_runner.dbt_env)
+# the profile's values that name the data folder (dbt/profiles.yml, dbt_runner.dbt_variables)
 PATH_VARS = ("HUB_WORK_DB", "HUB_MARTS_DB", "HUB_DUCKDB_TEMP_DIR")
 
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dagster_project.dbt_runner import dbt_env
+from dagster_project.dbt_runner import dbt_variables
 from dagster_project.settings import Settings
 
 # dbt's events that carry a node's result (what dagster-dbt maps to Dagster events)
@@ -98,8 +98,7 @@ def run(settings: Settings, args: Sequence[str], target_dir: Path,
         elif msg.info.level == "error":
             outcome.errors.append(msg.info.msg)
 
-    env = {key: value for key, value in dbt_env(settings).items()
-           if os.environ.get(key) != value}
+    env = dbt_variables(settings)
 
     def invoke() -> None:  # dbt's own thread
         try:

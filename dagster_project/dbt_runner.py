@@ -36,14 +36,21 @@ class DbtError(RuntimeError):
 FILE_LOG_LEVEL = ("DBT_LOG_LEVEL_FILE", "warn")
 
 
+def dbt_variables(settings: Settings) -> dict[str, str]:
+    """What dbt's environment must hold: the profile's variables (the data folder's files,
+    DuckDB's limits, dbt's threads) and, unless the environment sets them, dbt's file log level
+    and no usage statistics."""
+    values = {"HUB_WORK_DB": str(settings.work_db), "HUB_MARTS_DB": str(settings.marts_db),
+              **duck.dbt_env_vars(settings.data_dir)}
+    for key, default in (FILE_LOG_LEVEL, ("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")):
+        if key not in os.environ:
+            values[key] = default
+    return values
+
+
 def dbt_env(settings: Settings) -> dict[str, str]:
-    env = dict(os.environ)
-    env.setdefault(*FILE_LOG_LEVEL)
-    env["HUB_WORK_DB"] = str(settings.work_db)
-    env["HUB_MARTS_DB"] = str(settings.marts_db)
-    env.update(duck.dbt_env_vars(settings.data_dir))
-    env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-    return env
+    """The environment of a dbt process: this one's, with dbt_variables."""
+    return {**os.environ, **dbt_variables(settings)}
 
 
 def dbt_executable() -> str:

@@ -149,8 +149,8 @@ def test_a_build_runs_dbt_in_its_own_process(built_warehouse, tmp_path):
     before = dict(os.environ)
     outcome = dbt_in_process.DbtOutcome()
     results = list(dbt_in_process.run(settings_of(tmp_path / "data"),
-                                            ["build", "--no-such-option"], tmp_path / "target",
-                                            outcome))
+                                      ["build", "--no-such-option"], tmp_path / "target",
+                                      outcome))
     assert results == [] and not outcome.success
     assert "no-such-option" in str(outcome.exception)
     assert dict(os.environ) == before
