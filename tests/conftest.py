@@ -249,7 +249,6 @@ class RunningSuperset:
 @pytest.fixture(scope="session")
 def superset_server(built_warehouse, tmp_path_factory):
     """Superset on a free loopback port, bootstrapped once per session (demo users on)."""
-    import os
     import secrets
 
     from dagster_project.dashboards import server
@@ -257,24 +256,18 @@ def superset_server(built_warehouse, tmp_path_factory):
     from dagster_project.readiness import free_port
 
     admin_password, demo_password = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
-    saved = {k: os.environ.get(k) for k in (
-        "HUB_DATA_DIR", "HUB_SUPERSET_HOME", "HUB_SUPERSET_PORT", "HUB_MODE",
-        "HUB_SUPERSET_ADMIN_PASSWORD", "HUB_DEMO_PASSWORD", "HUB_REPORTS_DIR")}
     reports_dir = tmp_path_factory.mktemp("reports")  # the board packs its /hub-reports/ serves
-    os.environ.update(
-        HUB_DATA_DIR=str(built_warehouse.data_dir), HUB_REPORTS_DIR=str(reports_dir),
-        HUB_SUPERSET_HOME=str(tmp_path_factory.mktemp("superset")),
-        HUB_SUPERSET_PORT=str(free_port()), HUB_MODE="demo",
-        HUB_SUPERSET_ADMIN_PASSWORD=admin_password, HUB_DEMO_PASSWORD=demo_password)
-    try:
+    # the server's settings come from the environment, as it was again once it has started
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in {
+                "HUB_DATA_DIR": str(built_warehouse.data_dir), "HUB_REPORTS_DIR": str(reports_dir),
+                "HUB_SUPERSET_HOME": str(tmp_path_factory.mktemp("superset")),
+                "HUB_SUPERSET_PORT": str(free_port()), "HUB_MODE": "demo",
+                "HUB_SUPERSET_ADMIN_PASSWORD": admin_password,
+                "HUB_DEMO_PASSWORD": demo_password}.items():
+            patch.setenv(key, value)
         ss = SupersetSettings.from_env(built_warehouse)
         proc = server.launch(ss)
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
     running = RunningSuperset(ss, proc, admin_password, demo_password)
     running.reports_dir = reports_dir
     yield running
