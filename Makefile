@@ -56,13 +56,15 @@ serve: install
 
 # sqlfluff's dbt templater parses into its own target folder: in dbt/target its parse (made
 # with the lint profile) would replace the one every build's target is seeded with
-# (dagster_project/dbt_runner.py, seed_partial_parse).
+# (dagster_project/dbt_runner.py, seed_partial_parse). One process: each further one compiles
+# the dbt project again (10-25 CPU-seconds more), and the lint runs beside the tests, which
+# keep both cores busy (docs/benchmarks.md).
 lint: install
 	$(BIN)/ruff check .
 	mkdir -p $(dir $(LINT_DB))
 	HUB_WORK_DB=$(LINT_DB) HUB_MARTS_DB=$(LINT_DB:.duckdb=.marts.duckdb) \
 		DBT_TARGET_PATH=$(dir $(LINT_DB))dbt-target \
-		$(BIN)/sqlfluff lint --processes 0 dbt/models dbt/tests dbt/macros
+		$(BIN)/sqlfluff lint --processes 1 dbt/models dbt/tests dbt/macros
 
 # Chromium for the browser tests and screenshots (never Playwright's own browser downloads).
 browser:

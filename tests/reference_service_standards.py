@@ -283,11 +283,14 @@ def _month(t: dt.datetime | dt.date) -> dt.date:
 
 
 def compute(landing_dir: Path, partners_dir: Path = PARTNERS_DIR,
-            reference_dir: Path = REFERENCE_DIR) -> Reference:
+            reference_dir: Path = REFERENCE_DIR,
+            crm: reference_crm.Reference | None = None) -> Reference:
+    """`crm`: the CRM reference of the same landing folder and partners, when the caller has
+    computed it already (its contacts are the ones read here otherwise)."""
     partners = load_partners(partners_dir)
     holidays = load_bank_holidays(reference_dir)
     window = load_sanity_window()
-    crm = reference_crm.load_partners(partners_dir)
+    crm_partners = reference_crm.load_partners(partners_dir)
     months: dict[tuple[str, dt.date], Month] = defaultdict(Month)
     all_rows: dict[str, list[Row]] = {}
     for code, partner in partners.items():
@@ -329,8 +332,10 @@ def compute(landing_dir: Path, partners_dir: Path = PARTNERS_DIR,
                                                "ratings_poor") if r.counts[k] is not None]
                 m.ratings += sum(rated)
                 m.poor += r.counts["ratings_poor"] or 0
-        if code in crm:
-            contacts = reference_crm.read_partner(landing_dir, crm[code], window).contacts
+        if code in crm_partners:
+            contacts = (crm.partners[code].contacts if crm is not None else
+                        reference_crm.read_partner(landing_dir, crm_partners[code],
+                                                   window).contacts)
             for c in contacts:
                 key = (code, c.month)
                 if key in months or any(k[0] == code for k in months):

@@ -172,7 +172,7 @@ def _check_against_recomputation(landing: Path, serving: Path, partners_dir: Pat
         crm_recomputed.test_crm_scorecard_rows_are_the_same(marts, ref)
         crm_recomputed.test_crm_scorecard_matches_recomputation(marts, ref)
         crm_recomputed.test_contact_monthly_matches_recomputation(marts, ref)
-        standards = compute_standards(landing, partners_dir)
+        standards = compute_standards(landing, partners_dir, crm=ref)
         standards_recomputed.check_row_fates(standards, operations)
     standards_recomputed.check_kpis(standards, serving / "warehouse.duckdb")
 

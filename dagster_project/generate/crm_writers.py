@@ -10,11 +10,9 @@ empty values as null, the satisfaction score as a number.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from itertools import repeat
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -26,52 +24,13 @@ from .crm_dirt import INVALID_PHONES, INVALID_POSTCODES, apply_quarantine_dirt
 from .crm_spec import AVOIDABLE, CHANNELS, FEEDBACK, CrmFormat, CrmPartner
 from .customers import Population
 from .dirt import DirtyRow
-from .local_time import DAY, EPOCH, local_to_utc
+from .local_time import local_to_utc
 from .writers import (
     _replace_atomically,
-    _split_format,
     format_timestamps,
     period_file_name,
     write_csv,
 )
-
-TWO_DIGITS = np.array([f"{i:02d}" for i in range(100)], dtype=object)
-TIME_UNITS = {"H": (3600, 24), "M": (60, 60), "S": (1, 60)}
-
-
-@lru_cache(maxsize=16)
-def _time_table(time_format: str) -> np.ndarray | None:
-    """Text of every second of the day for a format of %H %M %S and literals (vectorised)."""
-    seconds = np.arange(DAY)
-    out = np.full(DAY, "", dtype=object)
-    for token in re.split(r"(%.)", time_format):
-        if token.startswith("%"):
-            if token[1:] not in TIME_UNITS:
-                return None
-            unit, modulo = TIME_UNITS[token[1:]]
-            out = out + TWO_DIGITS[(seconds // unit) % modulo]
-        elif token:
-            out = out + token
-    return out
-
-
-def fast_timestamps(seconds: np.ndarray, timestamp_format: str) -> np.ndarray:
-    """strftime of naive epoch seconds: a table per day of the date part, a table of the
-    time of day (every `vars.timestamp_formats` layout); other layouts via `writers`."""
-    parts = _split_format(timestamp_format)
-    table = _time_table(parts[1]) if parts else None
-    if parts is None or table is None or len(seconds) == 0:
-        return format_timestamps(seconds, timestamp_format)
-    days = seconds // DAY
-    first = int(days.min())
-    dates = np.array(
-        [
-            (EPOCH + dt.timedelta(days=d)).strftime(parts[0])
-            for d in range(first, int(days.max()) + 1)
-        ],
-        dtype=object,
-    )
-    return dates[days - first] + table[seconds - days * DAY]
 
 
 def _timestamps(seconds: np.ndarray, fmt: CrmFormat, zone: ZoneInfo) -> np.ndarray:
@@ -81,7 +40,7 @@ def _timestamps(seconds: np.ndarray, fmt: CrmFormat, zone: ZoneInfo) -> np.ndarr
         values = seconds[given]
         if fmt.timestamp_zone == "utc":
             values = local_to_utc(values, zone)
-        out[given] = fast_timestamps(values, fmt.timestamp_format)
+        out[given] = format_timestamps(values, fmt.timestamp_format)
     return out
 
 

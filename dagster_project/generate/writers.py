@@ -75,13 +75,29 @@ def period_file_name(
 # ---------------------------------------------------------------- value formatting
 
 
+TWO_DIGITS = np.array([f"{i:02d}" for i in range(100)], dtype=object)
+TIME_UNITS = {"H": (3600, 24), "M": (60, 60), "S": (1, 60)}  # directive: (seconds, modulo)
+
+
 @lru_cache(maxsize=16)
 def _time_of_day_table(time_format: str) -> np.ndarray:
-    base = dt.datetime(2000, 1, 1)
-    return np.array(
-        [(base + dt.timedelta(seconds=s)).strftime(time_format) for s in range(DAY)],
-        dtype=object,
-    )
+    """The text of every second of the day: vectorised for %H, %M, %S and literals (every
+    sample layout), strftime of each second for any other directive."""
+    seconds = np.arange(DAY)
+    out = np.full(DAY, "", dtype=object)
+    for token in re.split(r"(%.)", time_format):
+        if token.startswith("%") and token[1:] in TIME_UNITS:
+            unit, modulo = TIME_UNITS[token[1:]]
+            out = out + TWO_DIGITS[(seconds // unit) % modulo]
+        elif token.startswith("%") and token != "%%":
+            base = dt.datetime(2000, 1, 1)
+            return np.array(
+                [(base + dt.timedelta(seconds=s)).strftime(time_format) for s in range(DAY)],
+                dtype=object,
+            )
+        elif token:
+            out = out + ("%" if token == "%%" else token)
+    return out
 
 
 def _split_format(fmt: str) -> tuple[str, str] | None:

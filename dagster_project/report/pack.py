@@ -66,6 +66,9 @@ def write_packs(serving_db: Path, reference_dir: Path, reports_dir: Path, month:
     common = _common(data, produced)
     stamp = pages.completeness(data)
     jobs: list[tuple[Path, Path, str]] = []
+    # each partner's page (and its charts) drawn once: the hub pack shows it without the trends
+    partner_pages = {code: pages.partner_page(data, code, with_trends=True)
+                     for code in (data.partner_codes if partner is None else [partner])}
     if partner is None:
         html = _write(folder / f"{hub_pack_name(month)}.html", render_html(
             "hub_board.html.j2", title=f"{hub_name}: hub board report, {month_name(month)}",
@@ -73,12 +76,11 @@ def write_packs(serving_db: Path, reference_dir: Path, reports_dir: Path, month:
             summary=pages.summary_rows(data), commentary=pages.hub_sentences(data),
             kpi_pages=pages.kpi_pages(data),
             service_standards=pages.service_standards_page(data),
-            partner_pages=[pages.partner_page(data, p) for p in data.partner_codes],
+            partner_pages=list(partner_pages.values()),
             **common))
         jobs.append((html, html.with_suffix(".pdf"),
                      f"{hub_name} · Hub board report · {month_name(month)}"))
-    for code in data.partner_codes if partner is None else [partner]:
-        page = pages.partner_page(data, code, with_trends=True)
+    for code, page in partner_pages.items():
         html = _write(folder / f"{partner_pack_name(code, month)}.html", render_html(
             "partner.html.j2", title=f"{page.partner_name}: performance report, "
                                      f"{month_name(month)}",
