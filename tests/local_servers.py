@@ -61,7 +61,10 @@ def start_postgres(service: Service, workdir: Path, logs: Path) -> None:
     service.env = env
     service.argv = _as_postgres([str(bindir / "postgres"), "-D", str(data), "-p", str(port),
                                  "-c", "listen_addresses=127.0.0.1", "-k", str(workdir),
-                                 "-c", "fsync=off"])
+                                 # a test cluster: no fsync; its shared memory segments as
+                                 # files in its data folder, removed with it (POSIX ones
+                                 # were left in /dev/shm when runuser killed the server)
+                                 "-c", "fsync=off", "-c", "dynamic_shared_memory_type=mmap"])
     service.log = logs / "postgres.log"
     with service.log.open("a") as out:
         service.proc = subprocess.Popen(service.argv, env=env, stdout=out,
