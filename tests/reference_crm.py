@@ -40,6 +40,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
+from tests.fast_strptime import strptime
 from tests.reference_kpis import _decode, _delivery_key, load_sanity_window, read_table
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -475,7 +476,7 @@ def classify(values: dict, src: dict, maps: dict, zone: ZoneInfo,
             parsed[f] = None
             continue
         try:
-            ts = dt.datetime.strptime(v[f], str(formats.get(f, src["timestamp_format"])))
+            ts = strptime(v[f], str(formats.get(f, src["timestamp_format"])))
         except ValueError:
             return "bad_timestamp", v
         if utc:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from tests.fast_strptime import strptime
 from tests.reference_kpis import (
     CONTROL_RE,
     _column_getters,
@@ -92,7 +93,7 @@ def read_extract(landing_dir: Path, code: str, timezone: str, src: dict) -> Extr
                 reason = "control_character"
             else:
                 try:
-                    local = dt.datetime.strptime(started, ts_format)
+                    local = strptime(started, ts_format)
                 except ValueError:
                     reason = "bad_timestamp"
                 else:

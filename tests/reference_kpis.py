@@ -2,13 +2,13 @@
 
 Nothing here uses DuckDB, dbt or the project's own readers: the partner YAML files are parsed
 with pyyaml, CSV files with the `csv` module, workbooks with openpyxl, timestamps with
-`datetime.strptime` and `zoneinfo`. The definitions follow docs/kpi-definitions.md and
-`seeds/reference/kpi_definitions.csv`; ratios (and decimal durations) are kept as exact
-`Fraction`s, so that targets, RAG status and ranks are decided on the true values (converted to
-float only for comparison). The sanity window of a start time (timestamp_out_of_range outside
-it) starts at var `earliest_timestamp` of dbt/dbt_project.yml, never read from model SQL, and
-ends a day after the load, taken here as a day after now (the recomputation runs after the
-load; no sample row is dated in the future).
+`datetime.strptime` (tests/fast_strptime.py: the same results, faster) and `zoneinfo`. The
+definitions follow docs/kpi-definitions.md and `seeds/reference/kpi_definitions.csv`; ratios
+(and decimal durations) are kept as exact `Fraction`s, so that targets, RAG status and ranks are
+decided on the true values (converted to float only for comparison). The sanity window of a
+start time (timestamp_out_of_range outside it) starts at var `earliest_timestamp` of
+dbt/dbt_project.yml, never read from model SQL, and ends a day after the load, taken here as a
+day after now (the recomputation runs after the load; no sample row is dated in the future).
 
 Every data row ends up in exactly one place, as the "Data quality" section of the definitions
 says: rejected (cannot be split into the header's columns), quarantined under the first failing
@@ -34,6 +34,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import yaml
+
+from tests.fast_strptime import strptime
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PARTNERS_DIR = REPO_ROOT / "seeds" / "partners"
@@ -339,7 +341,7 @@ def check_row(values: dict, ts_format: str, utc: bool, zone: ZoneInfo,
     if any(v is not None and CONTROL_RE.search(v.strip(" ")) for v in values.values()):
         return "control_character", None, {}
     try:
-        local = dt.datetime.strptime(started, ts_format)
+        local = strptime(started, ts_format)
     except ValueError:
         return "bad_timestamp", None, {}
     if utc:

@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 import yaml
 
 from tests import reference_crm
+from tests.fast_strptime import strptime
 from tests.reference_kpis import _decode, load_bank_holidays, load_sanity_window, read_table
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -108,7 +109,7 @@ def _parse(text: str | None, src: dict, field_name: str, zone: ZoneInfo):
         return False, None
     fmt = (src.get("column_timestamp_formats") or {}).get(field_name, src["timestamp_format"])
     try:
-        value = dt.datetime.strptime(text, fmt)
+        value = strptime(text, fmt)
     except ValueError:
         return True, None
     if src.get("timestamp_zone", "local") == "utc" and field_name != "visit_date":

@@ -34,6 +34,7 @@ from dagster_project.generate.simulation import (
 )
 from dagster_project.generate.spec import load_partner_spec
 from dagster_project.generate.writers import format_timestamps
+from tests.fast_strptime import strptime
 
 REPO = Path(__file__).resolve().parents[1]
 PARTNERS_DIR = REPO / "seeds" / "partners"
@@ -130,7 +131,7 @@ def dirt_kind(values: dict, source: dict) -> str | None:
             assert isinstance(started, str), started  # a bad start time stays a text cell
             return "bad_timestamp"
         try:
-            started = dt.datetime.strptime(started, source["timestamp_format"])
+            started = strptime(started, source["timestamp_format"])
         except ValueError:
             return "bad_timestamp"
     if started.date() < EARLIEST:  # the generator's epoch variant: timestamp_out_of_range
@@ -176,7 +177,7 @@ def file_month(code: str, name: str) -> tuple[int, int]:
 
 def to_local(started, source: dict, zone: ZoneInfo) -> dt.datetime:
     if not isinstance(started, dt.datetime):
-        started = dt.datetime.strptime(started, source["timestamp_format"])
+        started = strptime(started, source["timestamp_format"])
     if source.get("timestamp_zone") == "utc":
         started = started.replace(tzinfo=dt.UTC).astimezone(zone).replace(tzinfo=None)
     return started
@@ -313,7 +314,7 @@ def test_files_parse_with_the_declared_format(landing: Path, code: str) -> None:
             if xlsx:
                 assert isinstance(values["started_at"], dt.datetime)
             else:
-                dt.datetime.strptime(values["started_at"], source["timestamp_format"])
+                strptime(values["started_at"], source["timestamp_format"])
     by_id: dict[str, list[dict]] = {}
     for row in rows:
         if row["values"]["call_id"]:
@@ -392,7 +393,7 @@ def test_bad_timestamps_are_garbage_or_out_of_range(code: str) -> None:
     for variant in range(3):
         text = bad_timestamp_text(fmt, variant, 2024)
         try:
-            parsed = dt.datetime.strptime(text, fmt)
+            parsed = strptime(text, fmt)
         except ValueError:
             assert variant in (0, 1), text
         else:
@@ -525,7 +526,7 @@ def test_direct_dial_extract_holds_the_simulated_direct_dials(landing: Path) -> 
                 if not call_id or started == BAD_TIME:
                     dirty += 1
                     continue
-                found[dt.datetime.strptime(started, source["timestamp_format"])] += 1
+                found[strptime(started, source["timestamp_format"])] += 1
         assert fmt["type"] == "csv" and dirty >= 1
         assert not found - expected and sum(expected.values()) - sum(found.values()) == dirty
 
@@ -564,7 +565,7 @@ def test_utc_partner_converts_back_to_local_time_across_the_clock_change(landing
     first_answer_hour: dict[str, int] = {}
     for row in rows:
         if row["kind"] is None and source["outcome_codes"][row["values"]["outcome"]] == "answered":
-            hour = dt.datetime.strptime(
+            hour = strptime(
                 row["values"]["started_at"], source["timestamp_format"]
             ).hour
             first_answer_hour[row["file"]] = min(first_answer_hour.get(row["file"], 24), hour)

@@ -30,6 +30,7 @@ from dagster_project.generate.closures import load_bank_holidays
 from dagster_project.generate.crm_dirt import KPI_KINDS, QUARANTINE_KINDS
 from dagster_project.generate.simulation import ANSWERED, simulate_partner
 from dagster_project.generate.spec import load_partner_spec
+from tests.fast_strptime import strptime
 
 REPO = Path(__file__).resolve().parents[1]
 PARTNERS_DIR = REPO / "seeds" / "partners"
@@ -130,7 +131,7 @@ def parse_time(code: str, text: str | None) -> dt.datetime | None:
         return None
     source = crm(code)
     try:
-        value = dt.datetime.strptime(text, source["timestamp_format"])
+        value = strptime(text, source["timestamp_format"])
     except ValueError:
         return None
     if source.get("timestamp_zone") == "utc":
