@@ -82,19 +82,22 @@ def scan_duckdb(path: Path, exact: dict[str, set[str]], names: set[str]) -> list
                 cells = con.execute(f'select distinct cast("{column}" as varchar) from {rel} '
                                     f'where "{column}" is not null').fetchall()
                 where = f"{path.name} {schema}.{table}.{column}"
+                text = bool(by_window) and ctype.upper().startswith(("VARCHAR", "JSON"))
                 for (cell,) in cells:
                     if cell in lookup:
                         findings.append(f"{where}: {lookup[cell]} value {cell!r}")
-                    elif cell.strip().lower() in emails:
+                    elif "@" in cell and cell.strip().lower() in emails:  # each has an "@"
                         findings.append(f"{where}: email value {cell!r}")
-                    elif by_window and ctype.upper().startswith(("VARCHAR", "JSON")):
+                    elif text:
                         low = cell.lower()
                         if ((need_space and " " not in low)
                                 or (need_letter and not LETTER.search(low))):
                             continue
                         for i in range(len(low) - NAME_WINDOW + 1):
-                            hits = [n for n in by_window.get(low[i:i + NAME_WINDOW], ())
-                                    if low.startswith(n, i)]
+                            starting = by_window.get(low[i:i + NAME_WINDOW])
+                            if starting is None:  # no name starts with these characters
+                                continue
+                            hits = [n for n in starting if low.startswith(n, i)]
                             if hits:
                                 findings.append(f"{where}: contains name {hits[0]!r} "
                                                 f"in {cell[:80]!r}")
