@@ -21,7 +21,7 @@ from pathlib import Path
 from dagster_project import duck
 from dagster_project.ingest.raw_tables import raw_table
 from dagster_project.quality import rejection_messages
-from dagster_project.settings import Settings
+from dagster_project.settings import Settings, environment_with
 from dagster_project.source_models import SOURCE_MODELS
 from dagster_project.writer_lock import writer_lock
 
@@ -136,25 +136,12 @@ def _run_build(settings: Settings, strict: bool, full_refresh: bool,
         os.environ["HUB_STRICT_LOAD"] = "1"
     from dagster_project.ingest.loader import ACCEPT_SHRINK_VAR, REHASH_VAR
 
-    # `--full-refresh` also hashes every landing file, trusting no stored stamp
-    with _env_flag(ACCEPT_SHRINK_VAR, accept_shrink), _env_flag(REHASH_VAR, full_refresh):
+    # set for the loads of this build only (the loader reads them, as the load asset reads
+    # HUB_STRICT_LOAD); `--full-refresh` also hashes every landing file, trusting no stored stamp
+    flags = {name: "1" for name, on in ((ACCEPT_SHRINK_VAR, accept_shrink),
+                                        (REHASH_VAR, full_refresh)) if on}
+    with environment_with(flags):
         return _run_job(settings, full_refresh, start)
-
-
-@contextlib.contextmanager
-def _env_flag(name: str, on: bool):
-    """`name` set for the loads of this build only when `on` (the loader reads it, as the
-    load asset reads HUB_STRICT_LOAD)."""
-    before = os.environ.get(name)
-    if on:
-        os.environ[name] = "1"
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = before
 
 
 def _run_job(settings: Settings, full_refresh: bool, start: float) -> BuildOutcome:

@@ -16,17 +16,16 @@ Plain Python: no Dagster imports.
 
 from __future__ import annotations
 
-import os
 import queue
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from dagster_project.dbt_runner import dbt_variables
-from dagster_project.settings import Settings
+from dagster_project.settings import Settings, environment_with
 
 # dbt's events that carry a node's result (what dagster-dbt maps to Dagster events)
 RESULT_EVENTS = frozenset({"LogSeedResult", "LogModelResult", "LogSnapshotResult",
@@ -58,22 +57,6 @@ def dbt_args(settings: Settings, args: Sequence[str], target_dir: Path) -> list[
             "--no-use-colors", "--no-send-anonymous-usage-stats"]
 
 
-@contextmanager
-def _environment(values: Mapping[str, str]) -> Iterator[None]:
-    """os.environ with `values` for the run (dbt reads its profile's variables from it), as
-    it was afterwards."""
-    before = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in before.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
 def run(settings: Settings, args: Sequence[str], target_dir: Path,
         outcome: DbtOutcome) -> Iterator[dict[str, Any]]:
     """Run `dbt <args>` here and yield each node's result event (a dict, as in dbt's JSON log)
@@ -102,7 +85,7 @@ def run(settings: Settings, args: Sequence[str], target_dir: Path,
 
     def invoke() -> None:  # dbt's own thread
         try:
-            with _ONE_RUN, _environment(env), debug_events_unbuilt():
+            with _ONE_RUN, environment_with(env), debug_events_unbuilt():
                 try:
                     result = dbtRunner(callbacks=[keep]).invoke(
                         dbt_args(settings, args, target_dir))

@@ -12,6 +12,7 @@ import pytest
 
 from dagster_project import dbt_in_process, duck
 from dagster_project.quality import reconcile_calls
+from dagster_project.settings import environment_with
 from tests.conftest import hub, hub_env, settings_of
 
 
@@ -195,3 +196,11 @@ def test_dbt_debug_events_are_built_only_when_a_log_writes_them():
     manager.loggers.pop()
     manager.fire_event(Note(msg="after the run"), level=EventLevel.DEBUG)
     assert [m.info.msg for m in seen] == ["info", "debug, written", "after the run"]
+
+
+def test_environment_with_sets_variables_for_the_block_only(monkeypatch):
+    monkeypatch.setenv("HUB_TEST_KEPT", "before")
+    monkeypatch.delenv("HUB_TEST_NEW", raising=False)
+    with environment_with({"HUB_TEST_KEPT": "inside", "HUB_TEST_NEW": "1"}):
+        assert (os.environ["HUB_TEST_KEPT"], os.environ["HUB_TEST_NEW"]) == ("inside", "1")
+    assert os.environ["HUB_TEST_KEPT"] == "before" and "HUB_TEST_NEW" not in os.environ
