@@ -6,13 +6,13 @@
 
 with
 
-customer_keys as (
+customer_keys as {{ inline_cte() }} (
 
     select * from {{ ref('int_customers__keys') }}
 
 ),
 
-customers as (
+customers as {{ inline_cte() }} (
 
     select * from {{ ref('int_customers__resolved') }}
 

@@ -58,13 +58,13 @@ calls as (
 
 ),
 
-contacts as (
+contacts as {{ inline_cte() }} (
 
     select * from {{ ref('int_contacts__validated') }}
 
 ),
 
-customers as (
+customers as {{ inline_cte() }} (
 
     select * from {{ ref('int_customers__resolved') }}
 

@@ -11,7 +11,7 @@
 
 with
 
-all_contacts as (
+all_contacts as {{ inline_cte() }} (
 
     select * from {{ ref('int_contacts__validated') }}
     where record_status = 'valid'
