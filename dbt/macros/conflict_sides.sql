@@ -2,7 +2,9 @@
     rules"): the CTEs `conflicts` (rows quarantined as `reason`), `kept_ids`, `kept` (the
     first occurrence each of them names in duplicate_of_<row_id>) and `sides` (both, with
     kept_<row_id> and conflict_role 'kept' or 'quarantined'), to follow an import CTE named
-    `rows_cte` in a quality model. -#}
+    `rows_cte` in a quality model. The macro reads `rows_cte` twice, so the model writes it
+    `as {{ inline_cte() }}` (docs/architecture.md, "Portable SQL"): materialised, it would be a
+    copy of every validated row. -#}
 {% macro conflict_sides(rows_cte, row_id, reason) -%}
 conflicts as (
 

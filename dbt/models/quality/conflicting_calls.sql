@@ -1,9 +1,6 @@
 {#- Both sides of every call id conflict (docs/architecture.md, "Delivery rules"): the row that
     is kept (the first occurrence, in fct_calls or excluded_calls) and each later row with the
-    same call id and other values, quarantined as duplicate_call_id.
-    The rows are read where they are used, not materialised as a shared CTE: DuckDB would
-    otherwise copy every wide row of the validated table once to find a few thousand
-    (docs/benchmarks.md, scale 10). -#}
+    same call id and other values, quarantined as duplicate_call_id. -#}
 with
 
 calls as {{ inline_cte() }} (

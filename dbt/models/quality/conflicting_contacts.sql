@@ -1,10 +1,7 @@
 {#- Both sides of every enquiry id conflict (docs/architecture.md, "Delivery rules"): the row
     that is kept (the first occurrence) and each later row with the same enquiry id and other
     values, quarantined as duplicate_enquiry_id. Non-personal fields only, as in
-    quarantine_contacts.
-    The rows are read where they are used, not materialised as a shared CTE: DuckDB would
-    otherwise copy every wide row of the validated table once to find a few thousand
-    (docs/benchmarks.md, scale 10). -#}
+    quarantine_contacts. -#}
 with
 
 contacts as {{ inline_cte() }} (
