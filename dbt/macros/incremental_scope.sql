@@ -224,14 +224,19 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- The customer ids dim_customer redoes: those of the contacts redone by this build and those
-    in int_build__scope_customers (a select of one column). -#}
+{#- The customer ids dim_customer redoes (a select of one column): those in
+    int_build__scope_customers (merged, split, or with a contact in a redone delivery before
+    this build) and those of the contacts of the redone deliveries now. A customer row reads
+    only what a delivery states about its contacts (dates, partner, channel, service, feedback
+    type), never their flags, so the other contacts of a month in scope change no customer. -#}
 {% macro scoped_customer_ids() -%}
     select customer_id from {{ ref('int_build__scope_customers') }}
     union
-    select facts.customer_id
-    from {{ ref('fct_contacts') }} as facts
-    where {{ in_scoped_contacts('facts', 'created_month') }}
+    select resolved.customer_id
+    from {{ ref('int_contacts__validated') }} as contacts
+    inner join {{ ref('int_customers__resolved') }} as resolved
+        on contacts.contact_id = resolved.contact_id
+    where {{ in_scoped_delivery('crm', 'contacts') }}
 {%- endmacro %}
 
 {#- Pre-hook of dim_customer: delete the customers this build redoes. -#}

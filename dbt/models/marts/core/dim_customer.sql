@@ -1,12 +1,15 @@
 {#- Redone by customer (docs/architecture.md, "Incremental builds"): the customers with a
-    contact redone by this build, and those merged, split or losing contacts
-    (int_build__scope_customers); a customer left without contacts leaves the table. -#}
+    contact in a redone delivery, now or before this build, and those merged or split
+    (macro scoped_customer_ids); a customer left without contacts leaves the table. Contacts
+    redone only for their flags (their month is next to a changed one) change no customer. -#}
 {{ config(
     materialized='incremental',
     pre_hook="{{ delete_scoped_customers() }}",
 ) }}
 -- depends_on: {{ ref('int_build__scope_customers') }}
--- depends_on: {{ ref('int_build__scope_months') }}
+-- depends_on: {{ ref('stg_build__scope_deliveries') }}
+-- depends_on: {{ ref('int_contacts__validated') }}
+-- depends_on: {{ ref('int_customers__resolved') }}
 
 with
 
