@@ -52,7 +52,7 @@
     {%- set redone -%}
         with
 
-        contacts as (select * from {{ customer_identity_contacts() }}),
+        contacts as {{ inline_cte() }} (select * from {{ customer_identity_contacts() }}),
 
         previous as (select * from {{ this }}),
 

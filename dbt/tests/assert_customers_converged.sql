@@ -24,16 +24,25 @@ plan as (
 
 ),
 
+-- the contacts labelled by this build, filtered before they meet the keys: a join condition
+-- naming the plan's mode joined every stored key with every contact first
+checked_contacts as (
+
+    select customers.contact_id
+    from customers
+    cross join plan
+    where
+        plan.build_mode = 'full'
+        or customers.changed_build_id = plan.build_id
+
+),
+
 checked_keys as (
 
     select customer_keys.key_value
     from customer_keys
-    inner join customers
-        on customer_keys.contact_id = customers.contact_id
-    inner join plan
-        on
-            plan.build_mode = 'full'
-            or customers.changed_build_id = plan.build_id
+    inner join checked_contacts
+        on customer_keys.contact_id = checked_contacts.contact_id
 
 ),
 
