@@ -62,11 +62,14 @@
             from contacts
             where {{ in_scoped_delivery('crm', 'contacts') }}
             union
+            -- only a contact of a redone delivery can have left the valid contacts
             select previous.contact_id
             from previous
-            where not exists (
-                select 1 from contacts where contacts.contact_id = previous.contact_id
-            )
+            where
+                {{ in_scoped_delivery('crm', 'previous') }}
+                and not exists (
+                    select 1 from contacts where contacts.contact_id = previous.contact_id
+                )
 
         )
 

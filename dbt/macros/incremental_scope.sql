@@ -161,17 +161,20 @@
     (select build_id from {{ ref('stg_build__plan') }})
 {%- endmacro %}
 
-{#- Post-hook of int_customers__resolved: contacts that are no longer valid leave it. -#}
+{#- Post-hook of int_customers__resolved: contacts that are no longer valid leave it (only a
+    contact of a redone delivery can be one: its stored delivery_key narrows the search). -#}
 {% macro delete_invalid_customers() -%}
     {%- if is_incremental() -%}
         delete from {{ this }}
-        where not exists (
-            select 1
-            from {{ ref('int_contacts__validated') }} as contacts
-            where
-                contacts.record_status = 'valid'
-                and contacts.contact_id = {{ this.identifier }}.contact_id
-        )
+        where
+            {{ in_scoped_delivery('crm', this.identifier) }}
+            and not exists (
+                select 1
+                from {{ ref('int_contacts__validated') }} as contacts
+                where
+                    contacts.record_status = 'valid'
+                    and contacts.contact_id = {{ this.identifier }}.contact_id
+            )
     {%- endif -%}
 {%- endmacro %}
 

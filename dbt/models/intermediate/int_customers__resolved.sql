@@ -6,7 +6,8 @@
     of a stored component whose label changes because it merges with an earlier customer)
     with their connected component; this model writes those rows, the others keep theirs.
     Rows whose label changed carry this build's id in changed_build_id; the post-hook deletes
-    contacts that are no longer valid.
+    contacts that are no longer valid (only a contact of a redone delivery can be: delivery_key
+    finds them without comparing every stored contact).
 -#}
 {{ config(
     materialized='incremental',
@@ -61,6 +62,7 @@ resolved as (
     select
         contacts.contact_id,
         contacts.partner_code,
+        contacts.delivery_key,
         components.component_label as customer_key
     from contacts
     inner join nodes
@@ -75,6 +77,7 @@ final as (
     select
         resolved.contact_id,
         resolved.partner_code,
+        resolved.delivery_key,
         resolved.customer_key,
         case
             when resolved.customer_key is not null
