@@ -16,14 +16,14 @@
     {%- set query -%}
         with
 
-        calls as (
+        calls as {{ inline_cte() }} (
 
             select * from {{ ref('int_calls__validated') }}
             where record_status != 'quarantined'
 
         ),
 
-        contacts as (
+        contacts as {{ inline_cte() }} (
 
             select * from {{ ref('int_contacts__validated') }}
             where record_status != 'quarantined'

@@ -28,13 +28,13 @@
 
 with
 
-scope_deliveries as (
+scope_deliveries as {{ inline_cte() }} (
 
     select * from {{ ref('stg_build__scope_deliveries') }}
 
 ),
 
-previous_months as (
+previous_months as {{ inline_cte() }} (
 
     select * from {{ ref('stg_build__scope_months') }}
 

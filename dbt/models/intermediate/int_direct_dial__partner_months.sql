@@ -6,7 +6,7 @@
 
 with
 
-calls as (
+calls as {{ inline_cte() }} (
 
     select * from {{ ref('fct_direct_dial_calls') }}
 

@@ -1,6 +1,6 @@
 with
 
-configured_queues as (
+configured_queues as {{ inline_cte() }} (
 
     select * from {{ ref('stg_partner_config__queues') }}
 

@@ -13,7 +13,7 @@ validated as (
 
 ),
 
-working_days as (
+working_days as {{ inline_cte() }} (
 
     select * from {{ ref('int_dates__working_days') }}
 

@@ -17,7 +17,7 @@ messages as (
 
 ),
 
-working_days as (
+working_days as {{ inline_cte() }} (
 
     select * from {{ ref('int_dates__partner_working_days') }}
 

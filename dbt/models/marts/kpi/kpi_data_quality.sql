@@ -9,7 +9,7 @@ with
 
 {% endfor -%}
 
-rejected_rows as (
+rejected_rows as {{ inline_cte() }} (
 
     select * from {{ ref('int_loads__rejected_rows') }}
 

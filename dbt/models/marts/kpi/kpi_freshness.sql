@@ -1,6 +1,6 @@
 with
 
-deliveries as (
+deliveries as {{ inline_cte() }} (
 
     select * from {{ ref('kpi_deliveries') }}
 

@@ -115,7 +115,7 @@ telephony_monthly as (
 
 ),
 
-contact_monthly as (
+contact_monthly as {{ inline_cte() }} (
 
     select * from {{ ref('kpi_contact_monthly') }}
 
@@ -139,7 +139,7 @@ channels as (
 
 ),
 
-targets as (
+targets as {{ inline_cte() }} (
 
     select * from {{ ref('int_kpi__partner_targets') }}
 

@@ -19,7 +19,7 @@ partners as (
 
 ),
 
-crm_codes as (
+crm_codes as {{ inline_cte() }} (
 
     select * from {{ ref('stg_partner_config__crm_codes') }}
 

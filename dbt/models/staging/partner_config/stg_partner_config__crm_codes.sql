@@ -1,6 +1,6 @@
 with
 
-crm_codes as (
+crm_codes as {{ inline_cte() }} (
 
     select * from {{ source('raw', 'partner_crm_codes') }}
 
