@@ -140,16 +140,16 @@
 
         )
 
+        -- the stored rows carry each contact's created_at: a component that may not split
+        -- holds no contact of a redone delivery, so its rows are as valid as when written
         select
             previous.customer_key,
-            {{ first_by('contacts.contact_id', 'contacts.created_at', 'contacts.contact_id') }}
+            {{ first_by('previous.contact_id', 'previous.created_at', 'previous.contact_id') }}
                 as node_id,
-            min(contacts.created_at) as created_at
+            min(previous.created_at) as created_at
         from {{ this }} as previous
         inner join hit_labels
             on previous.customer_key = hit_labels.customer_key
-        inner join {{ customer_identity_contacts() }} as contacts
-            on previous.contact_id = contacts.contact_id
         group by previous.customer_key
     {%- endset -%}
     {%- set supernode_edges -%}

@@ -63,6 +63,7 @@ resolved as (
         contacts.contact_id,
         contacts.partner_code,
         contacts.delivery_key,
+        contacts.created_at,
         components.component_label as customer_key
     from contacts
     inner join nodes
@@ -78,6 +79,7 @@ final as (
         resolved.contact_id,
         resolved.partner_code,
         resolved.delivery_key,
+        resolved.created_at,
         resolved.customer_key,
         case
             when resolved.customer_key is not null

@@ -15,11 +15,15 @@ with
 
 contacts as (
 
-    select * from {{ ref('fct_contacts') }}
-    where customer_id is not null
+    -- in an incremental build, joined with the customers in scope (a union: one row each) so
+    -- that the join is built on them: `in (...)` built it on every stored contact
+    select facts.*
+    from {{ ref('fct_contacts') }} as facts
     {% if is_incremental() -%}
-        and customer_id in ({{ scoped_customer_ids() }})
-    {%- endif %}
+    inner join ({{ scoped_customer_ids() }}) as scoped_customers
+        on facts.customer_id = scoped_customers.customer_id
+    {% endif -%}
+    where facts.customer_id is not null
 
 ),
 
