@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_portable_sql import DBT_DIR, SCANNED
+from tests.test_portable_sql import DBT_DIR, JINJA_COMMENT, SCANNED, SQL_COMMENTS, blanked
 
 _CTE = re.compile(r"(?m)^[ \t]*(\w+)[ \t]+as[ \t]+(\{\{-?\s*inline_cte\(\)\s*-?\}\}[ \t]*)?\(")
 # a plain read of a stored relation: select <columns> from ref/source/this [alias] [where ...]
@@ -22,14 +22,7 @@ _STORED_READ = re.compile(
     r"|^\s*select\s+[\w\s,.*]+?\s+from\s+\{\{-?\s*this\s*-?\}\}",
     re.IGNORECASE | re.DOTALL)
 _JOINS_OR_GROUPS = re.compile(r"\b(join|group\s+by|union)\b", re.IGNORECASE)
-_COMMENTS = (re.compile(r"{#.*?#}", re.DOTALL), re.compile(r"--[^\n]*"))
 _LOOP_TAG = re.compile(r"{%-?\s*(for|endfor)\b")
-
-
-def _without_comments(text: str) -> str:
-    for pattern in _COMMENTS:
-        text = pattern.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), text)
-    return text
 
 
 def _body(text: str, open_paren: int) -> tuple[str, int]:
@@ -55,7 +48,7 @@ def _in_loop(text: str, position: int) -> bool:
 def violations(text: str) -> list[tuple[int, str, int]]:
     """(line, CTE name, reads) of each CTE over a stored relation read more than once without
     inline_cte()."""
-    sql = _without_comments(text)
+    sql = blanked(text, (JINJA_COMMENT, *SQL_COMMENTS))  # Jinja statements kept: loops count
     found = []
     for match in _CTE.finditer(sql):
         name, inlined = match.group(1), match.group(2)

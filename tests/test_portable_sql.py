@@ -55,25 +55,23 @@ ALLOWLIST: frozenset[str] = frozenset()
 
 _DISPATCH_IMPLEMENTATION = re.compile(
     r"{%-?\s*macro\s+\w+__\w+\s*\(.*?{%-?\s*endmacro\s*-?%}", re.DOTALL)
-_NOT_SQL = (
-    re.compile(r"{#.*?#}", re.DOTALL),  # Jinja comments
-    re.compile(r"{%.*?%}", re.DOTALL),  # Jinja statements (loops, sets, macro headers)
-    re.compile(r"/\*.*?\*/", re.DOTALL),  # SQL block comments
-    re.compile(r"--[^\n]*"),  # SQL line comments
-)
+JINJA_COMMENT = re.compile(r"{#.*?#}", re.DOTALL)
+JINJA_STATEMENT = re.compile(r"{%.*?%}", re.DOTALL)  # loops, sets, macro headers
+SQL_COMMENTS = (re.compile(r"/\*.*?\*/", re.DOTALL), re.compile(r"--[^\n]*"))
+_NOT_SQL = (JINJA_COMMENT, JINJA_STATEMENT, *SQL_COMMENTS)
+
+
+def blanked(text: str, patterns) -> str:
+    """`text` with every match of `patterns` (in turn) replaced by spaces, newlines kept, so
+    that positions and line numbers stay right."""
+    for pattern in patterns:
+        text = pattern.sub(lambda match: re.sub(r"[^\n]", " ", match.group(0)), text)
+    return text
 
 
 def _scannable(text: str) -> str:
-    """The SQL of a file: dispatch implementations, comments and Jinja statements blanked
-    (newlines kept, so line numbers stay right)."""
-
-    def blank(match: re.Match[str]) -> str:
-        return re.sub(r"[^\n]", " ", match.group(0))
-
-    text = _DISPATCH_IMPLEMENTATION.sub(blank, text)
-    for pattern in _NOT_SQL:
-        text = pattern.sub(blank, text)
-    return text
+    """The SQL of a file: dispatch implementations, comments and Jinja statements blanked."""
+    return blanked(text, (_DISPATCH_IMPLEMENTATION, *_NOT_SQL))
 
 
 def violations(text: str) -> list[tuple[int, str, str]]:
