@@ -429,9 +429,16 @@ def register_udfs(con: Any, key: str) -> None:
     - Python UDFs `hub_pseudonym(kind, value) -> varchar`,
       `hub_name_postcode_pseudonym(name, postcode) -> varchar`,
       `hub_is_valid(kind, value) -> boolean`.
+
+    Raises `freed_memory.FreedMemoryNotOverwritten` when DuckDB's allocator in this process
+    does not overwrite freed memory (DuckDB started before the package set it up).
     """
     import pyarrow as pa
     from duckdb.sqltypes import BOOLEAN, VARCHAR
+
+    from dagster_project.freed_memory import require
+
+    require()  # the clear values must not outlive their use in memory
 
     def _messages(kinds, values):
         cache: dict[tuple[str, str], str | None] = {}
