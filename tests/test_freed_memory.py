@@ -34,7 +34,6 @@ def test_freed_memory_is_overwritten_in_a_process_of_the_hub():
     # the test process imported dagster_project (conftest) before DuckDB started
     if freed_memory.in_effect() is None:
         pytest.skip("this DuckDB has no jemalloc of its own: the option cannot be read")
-    assert "junk:free" in os.environ[freed_memory.ENV]
     assert freed_memory.in_effect() is True
 
 
