@@ -613,6 +613,9 @@ def _run_scenarios(bench: Bench, base: Settings) -> tuple[list[str], int]:
         f"{floors.telephony_rows + floors.crm_rows:,} | | | | |",
         note,
         "",
+        "Where each build's time went (its build record, `data/logs/build-*.json`):",
+        *(r.where_the_time_went() for r in runs),
+        "",
         *_floor_lines(floors),
         "- disk after the last build: " + ", ".join(
             f"{name} {_gib(size)}" for name, size in disk.items())

@@ -4,6 +4,7 @@ memory of its whole process tree (the build, dbt, any worker), sampled from /pro
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
 import shutil
@@ -84,10 +85,42 @@ class BuildRun:
     stdout: str
     stderr: str
     returncode: int
+    record: dict | None = None  # the build's record (data/logs/build-*.json)
 
     @property
     def rows_loaded(self) -> int:
         return sum(self.rows_by_source.values())
+
+    def where_the_time_went(self, nodes: int = 5) -> str:
+        """One line from the build's record: its stages' seconds and its longest dbt nodes."""
+        if not self.record:
+            return f"- {self.name}: no build record"
+        seconds = self.record.get("seconds") or {}
+        stages = ", ".join(f"{STAGE_NAMES.get(k, k)} {v:.1f} s" for k, v in seconds.items()
+                           if k != "total")
+        line = f"- {self.name}: {stages}"
+        dbt = self.record.get("dbt_nodes")
+        if dbt:
+            longest = ", ".join(f"{n['node'][:60]} {n['seconds']:.1f} s"
+                                for n in dbt["longest"][:nodes])
+            line += (f"; dbt ran {dbt['count']} nodes ({dbt['seconds']:.1f} node-seconds), "
+                     f"the longest: {longest}")
+        return line
+
+
+STAGE_NAMES = {"publish": "publication"}
+
+
+def build_record_since(data_dir: Path, start: float) -> dict | None:
+    """The newest build record written in `data_dir` since `start` (a time.time())."""
+    records = [p for p in (data_dir / "logs").glob("build-*.json") if p.stat().st_mtime >= start]
+    if not records:
+        return None
+    newest = max(records, key=lambda p: p.stat().st_mtime)
+    try:
+        return json.loads(newest.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
 
 
 def hub_command() -> list[str]:
@@ -127,6 +160,7 @@ def rows_by_source(stdout: str) -> dict[str, int]:
 
 def run_hub_build(name: str, args: list[str], env: dict[str, str]) -> BuildRun:
     """Run `hub <args>`, timing it and sampling its process tree's memory."""
+    started_at = time.time()
     start = time.perf_counter()
     proc = subprocess.Popen([*hub_command(), *args], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
@@ -134,7 +168,8 @@ def run_hub_build(name: str, args: list[str], env: dict[str, str]) -> BuildRun:
         stdout, stderr = proc.communicate()
     seconds = time.perf_counter() - start
     return BuildRun(name, "hub " + " ".join(args), seconds, rss.peak, rows_by_source(stdout),
-                    stdout, stderr, proc.returncode)
+                    stdout, stderr, proc.returncode,
+                    build_record_since(Path(env["HUB_DATA_DIR"]), started_at - 1))
 
 
 def move_files(files: list[Path], source_root: Path, target_root: Path) -> int:

@@ -1,9 +1,11 @@
 """Each build's summary as JSON beside the build logs: `<data>/logs/build-<time>-<run>.json`.
 
 What it holds: the run (id, trigger, success, failures), the seconds of each stage (load, dbt,
-checks, publish: from the run's step events), the build plan, the published version, and per
-partner and source the files and rows read, loaded, rejected, excluded and quarantined with
-the top reasons (the table `hub build` prints, dagster_project/build_summary.py). Written by
+checks, publish: from the run's step events), the dbt nodes the run ran with their longest
+(`dbt_nodes`: where a build's dbt time went, without dbt's debug log), the build plan, the
+published version, and per partner and source the files and rows read, loaded, rejected,
+excluded and quarantined with the top reasons (the table `hub build` prints,
+dagster_project/build_summary.py). Written by
 the `serving/warehouse` asset when a run publishes (its materialization shows the same as
 metadata) and by `hub build` when its run published nothing (nothing new, or it failed).
 Counts and reasons only: never a row's values. No Dagster imports.
@@ -23,6 +25,10 @@ from dagster_project.build_summary import source_lines
 from dagster_project.settings import Settings
 
 STAGES = ("load", "dbt", "checks", "publish")
+
+# the dbt step's node times, for the record of the same run (dbt's target folder)
+NODE_SECONDS_FILE = "node_seconds.json"
+LONGEST_NODES = 10
 
 
 def stage_of(step_key: str) -> str:
@@ -46,6 +52,41 @@ def stage_seconds(steps: list[tuple[str, str, float]]) -> dict[str, float]:
         elif key in started:
             seconds[stage_of(key)] += when - started.pop(key)
     return {stage: round(value, 2) for stage, value in seconds.items()}
+
+
+def node_seconds(event: dict) -> tuple[str, float] | None:
+    """("<resource type> <name>", seconds) of a dbt result event (a dict as dbt's JSON log
+    writes it: `LogModelResult`, `LogTestResult`, ...); None for an event without both."""
+    data = event.get("data") or {}
+    node = data.get("node_info") or {}
+    name, seconds = node.get("node_name"), data.get("execution_time")
+    if not name or seconds is None:
+        return None
+    return f"{node.get('resource_type') or 'node'} {name}", round(float(seconds), 2)
+
+
+def write_node_seconds(settings: Settings, run_id: str,
+                       nodes: list[tuple[str, float]]) -> None:
+    """Keep the dbt step's node times for the build record of the same run."""
+    path = settings.dbt_target_dir / NODE_SECONDS_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"run_id": run_id, "nodes": nodes}), encoding="utf-8")
+
+
+def dbt_nodes(settings: Settings, run_id: str | None) -> dict | None:
+    """How many dbt nodes the run ran, their summed seconds and the longest (None when the
+    run ran no dbt: nothing new, or it failed before dbt)."""
+    path = settings.dbt_target_dir / NODE_SECONDS_FILE
+    try:
+        kept = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not run_id or kept.get("run_id") != run_id:
+        return None
+    nodes = [(str(name), float(seconds)) for name, seconds in kept.get("nodes", [])]
+    longest = sorted(nodes, key=lambda n: (-n[1], n[0]))[:LONGEST_NODES]
+    return {"count": len(nodes), "seconds": round(sum(s for _, s in nodes), 2),
+            "longest": [{"node": name, "seconds": seconds} for name, seconds in longest]}
 
 
 def rows_by_source(settings: Settings) -> list[dict] | None:
@@ -88,6 +129,7 @@ def build_record(settings: Settings, *, run_id: str | None, trigger: str, succes
         "run_id": run_id, "trigger": trigger, "success": success,
         "failures": failures or [], "published_version": published, "plan": plan,
         "seconds": {**seconds, "total": round(sum(seconds.values()), 2)},
+        "dbt_nodes": dbt_nodes(settings, run_id),
         "totals": totals, "sources": rows,
     }
 

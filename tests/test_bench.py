@@ -9,14 +9,25 @@ parsing of `hub build`'s output.
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import yaml
 
-from dagster_project.bench_builds import DiskPeak, PeakRss, disk_use, hub_env, rows_by_source
+from dagster_project.bench_builds import (
+    BuildRun,
+    DiskPeak,
+    PeakRss,
+    build_record_since,
+    disk_use,
+    hub_env,
+    rows_by_source,
+)
 from dagster_project.bench_partners import (
     MAX_FACTOR,
     MIN_FACTOR,
@@ -198,3 +209,34 @@ def test_build_output_is_read_per_source_and_paths_are_never_inherited(monkeypat
 def test_superset_timing_needs_the_build_scenarios(tmp_path):
     result = hub(cli_env(tmp_path / "unused"), "bench", "--superset", check=False)
     assert result.returncode == 2 and "--superset needs --scenarios" in result.stderr
+
+
+def test_each_scenario_says_where_its_time_went_from_its_build_record(tmp_path):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    old = logs / "build-20261101-000000-aaaaaaaa.json"
+    old.write_text(json.dumps({"seconds": {"load": 9.0}}), encoding="utf-8")
+    os.utime(old, (1_000_000, 1_000_000))
+    start = time.time()
+    assert build_record_since(tmp_path, start) is None  # only a record from before the run
+    record = {"seconds": {"load": 2.5, "dbt": 16.48, "checks": 0.55, "publish": 1.14,
+                          "total": 20.67},
+              "dbt_nodes": {"count": 131, "seconds": 22.56, "longest": [
+                  {"node": "model int_customers__resolved", "seconds": 3.99},
+                  {"node": "test " + "x" * 80, "seconds": 0.82}]}}
+    (logs / "build-20261204-142012-bbbbbbbb.json").write_text(json.dumps(record),
+                                                                encoding="utf-8")
+    found = build_record_since(tmp_path, start)
+    assert found == record
+    line = BuildRun("new month (25th)", "hub build", 23.9, 0, {}, "", "", 0,
+                    found).where_the_time_went()
+    assert line == ("- new month (25th): load 2.5 s, dbt 16.5 s, checks 0.6 s, publication 1.1 s;"
+                    " dbt ran 131 nodes (22.6 node-seconds), the longest: model "
+                    "int_customers__resolved 4.0 s, test " + "x" * 55 + " 0.8 s")
+    nothing = {"seconds": {"load": 0.5, "dbt": 0.2, "checks": 0.0, "publish": 0.0},
+               "dbt_nodes": None}
+    assert BuildRun("no-change rebuild", "hub build", 3.0, 0, {}, "", "", 0,
+                    nothing).where_the_time_went() == (
+        "- no-change rebuild: load 0.5 s, dbt 0.2 s, checks 0.0 s, publication 0.0 s")
+    assert BuildRun("x", "hub build", 1.0, 0, {}, "", "", 1).where_the_time_went() == (
+        "- x: no build record")

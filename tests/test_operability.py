@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 
 import dagster as dg
 import pytest
 
-from dagster_project import doctor, published
+from dagster_project import build_record, doctor, published
 from dagster_project.readiness import free_port
 from tests.conftest import hub, hub_env, settings_of
 
@@ -80,15 +81,36 @@ def test_each_build_leaves_its_summary_as_json_and_as_dagster_metadata(built_war
     for key in ("rows_read", "rows_loaded", "rows_quarantined", "files"):
         assert record["totals"][key] == sum(r[key] for r in sources)
     assert record["totals"]["rows_loaded"] > 0
+    _check_dbt_nodes(built_warehouse, record)
     # the same figures on the Dagster asset the UI shows
     os.environ["DAGSTER_HOME"] = str(built_warehouse.dagster_home)
     with dg.DagsterInstance.get() as instance:
         event = instance.get_latest_materialization_event(dg.AssetKey(["serving", "warehouse"]))
     meta = event.asset_materialization.metadata
     assert meta["stage_seconds"].value == seconds
+    assert meta["dbt_nodes"].value == record["dbt_nodes"]
     assert meta["rows"].value == record["totals"]
     assert meta["summary_json"].value == str(logs[-1])
     assert "| partner | source |" in meta["quarantine_by_source"].value
+
+
+def _check_dbt_nodes(settings, record: dict) -> None:
+    """The record's dbt nodes are the nodes dbt's own log of the build counted, the longest
+    first, and belong to that run only."""
+    log = max(settings.data_dir.glob("logs/build-*.log"), key=lambda p: p.stat().st_mtime)
+    totals = {int(n) for n in re.findall(r"^\S+ +\d+ of (\d+) START ", log.read_text(),
+                                          re.MULTILINE)}
+    assert len(totals) == 1, totals
+    nodes = record["dbt_nodes"]
+    assert nodes["count"] == totals.pop() > 100
+    longest = [n["seconds"] for n in nodes["longest"]]
+    assert len(longest) == build_record.LONGEST_NODES
+    assert longest == sorted(longest, reverse=True) and longest[0] > 0
+    assert nodes["seconds"] >= sum(longest)
+    assert all(n["node"].split(" ")[0] in ("model", "test", "seed") for n in nodes["longest"])
+    assert build_record.dbt_nodes(settings, record["run_id"]) == nodes
+    # another run (a build with nothing new runs no dbt) is not given these nodes
+    assert build_record.dbt_nodes(settings, "another-run") is None
 
 
 def _publish_fake(serving, operations, tmp_path, n: int):

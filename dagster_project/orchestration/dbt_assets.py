@@ -8,6 +8,7 @@ from dagster_dbt.core.dbt_cli_event import DbtCoreCliEventMessage
 
 from dagster_project import dbt_in_process
 from dagster_project.build_plan import plan_for_dbt
+from dagster_project.build_record import node_seconds, write_node_seconds
 from dagster_project.dbt_runner import build_args, ensure_manifest, seed_partial_parse
 from dagster_project.orchestration.resources import WarehouseResource, WriterLockResource
 from dagster_project.settings import Settings
@@ -47,17 +48,23 @@ def hub_dbt_models(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     seed_partial_parse(settings, settings.dbt_target_dir)
     manifest, translator, _ = get_manifest_and_translator_from_dbt_assets([context.assets_def])
     outcome = dbt_in_process.DbtOutcome()
-    for raw in dbt_in_process.run(settings, args, settings.dbt_target_dir, outcome):
-        if raw["info"]["name"] == "LogTestResult":
-            # a data test's result would come as an observation of each model it reads: about
-            # 250 events in the instance per build, each a few SQLite writes
-            # (docs/architecture.md); a failing test fails `dbt build`, and with it this step
-            continue
-        # dagster-dbt's own conversion of a dbt result event (dagster-dbt 0.29's class, as its
-        # resource builds it from dbt's JSON log): every build of the test suite uses it
-        event = DbtCoreCliEventMessage(raw_event=raw, event_history_metadata={})
-        yield from event.to_default_asset_events(
-            manifest=manifest, dagster_dbt_translator=translator, context=context,
-            target_path=settings.dbt_target_dir, project=dbt_project)
+    nodes: list[tuple[str, float]] = []  # each node's seconds, for the build record
+    try:
+        for raw in dbt_in_process.run(settings, args, settings.dbt_target_dir, outcome):
+            if (timed := node_seconds(raw)) is not None:
+                nodes.append(timed)
+            if raw["info"]["name"] == "LogTestResult":
+                # a data test's result would come as an observation of each model it reads:
+                # about 250 events in the instance per build, each a few SQLite writes
+                # (docs/architecture.md); a failing test fails `dbt build`, and this step
+                continue
+            # dagster-dbt's own conversion of a dbt result event (dagster-dbt 0.29's class, as
+            # its resource builds it from dbt's JSON log): every build of the suite uses it
+            event = DbtCoreCliEventMessage(raw_event=raw, event_history_metadata={})
+            yield from event.to_default_asset_events(
+                manifest=manifest, dagster_dbt_translator=translator, context=context,
+                target_path=settings.dbt_target_dir, project=dbt_project)
+    finally:
+        write_node_seconds(settings, context.run.run_id, nodes)
     if not outcome.success:
         raise dg.Failure(f"`dbt {' '.join(args)}` failed:\n{outcome.problem()}")

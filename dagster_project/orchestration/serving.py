@@ -47,6 +47,7 @@ def serving_warehouse(context: dg.AssetExecutionContext, warehouse: WarehouseRes
         "bytes": result.bytes, "seconds": result.seconds, "version": result.version,
         "build": plan.summary() if plan else "",
         "stage_seconds": dg.MetadataValue.json(record["seconds"]),
+        "dbt_nodes": dg.MetadataValue.json(record["dbt_nodes"] or {}),
         "rows": dg.MetadataValue.json(record["totals"] or {}),
         "quarantine_by_source": dg.MetadataValue.md(_quarantine_table(record["sources"] or [])),
         "summary_json": dg.MetadataValue.path(str(record_path))})
