@@ -277,6 +277,23 @@
 {% macro default__inline_cte() -%}
 {%- endmacro %}
 
+{#- Between a CTE's name and its body: compute the CTE once and store it. For a computed CTE
+    (parsed, checked, hashed rows) read twice, where computing it twice costs more than storing
+    it: the validation models' `checked`, read by the duplicate check and by the rows' own
+    statuses. Without it DuckDB stored the wide staging rows beneath it instead and computed
+    the checks and the fingerprint twice (docs/benchmarks.md, "the validation models' checked
+    rows stored once"). Trino and Spark have no such hint and decide themselves. -#}
+{% macro materialized_cte() -%}
+    {{ return(adapter.dispatch('materialized_cte', 'hub_warehouse')()) }}
+{%- endmacro %}
+
+{% macro duckdb__materialized_cte() -%}
+    materialized
+{%- endmacro %}
+
+{% macro default__materialized_cte() -%}
+{%- endmacro %}
+
 
 {#- Whole seconds from `start` to `end` (timestamps); null when either is null. -#}
 {% macro seconds_between(start, end) -%}

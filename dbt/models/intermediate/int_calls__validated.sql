@@ -7,7 +7,7 @@
 
 with
 
-calls as (
+calls as {{ inline_cte() }} (
 
     select * from {{ ref('stg_telephony__calls') }}
     where {{ in_scoped_delivery('telephony', ref('stg_telephony__calls')) }}
@@ -56,7 +56,7 @@ mapped as {{ inline_cte() }} (
 
 ),
 
-checked as {{ inline_cte() }} (
+checked as {{ materialized_cte() }} (
 
     select
         *,

@@ -7,7 +7,7 @@
 
 with
 
-contacts as (
+contacts as {{ inline_cte() }} (
 
     select * from {{ ref('stg_crm__contacts') }}
     where {{ in_scoped_delivery('crm', ref('stg_crm__contacts')) }}
@@ -44,7 +44,7 @@ filed as {{ inline_cte() }} (
 
 ),
 
-checked as {{ inline_cte() }} (
+checked as {{ materialized_cte() }} (
 
     select
         *,
