@@ -4,7 +4,6 @@ memory of its whole process tree (the build, dbt, any worker), sampled from /pro
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import re
 import shutil
@@ -13,6 +12,8 @@ import sys
 import threading
 import time
 from pathlib import Path
+
+from dagster_project.build_record import record_written_since
 
 SAMPLE_SECONDS = 0.2
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
@@ -111,18 +112,6 @@ class BuildRun:
 STAGE_NAMES = {"publish": "publication"}
 
 
-def build_record_since(data_dir: Path, start: float) -> dict | None:
-    """The newest build record written in `data_dir` since `start` (a time.time())."""
-    records = [p for p in (data_dir / "logs").glob("build-*.json") if p.stat().st_mtime >= start]
-    if not records:
-        return None
-    newest = max(records, key=lambda p: p.stat().st_mtime)
-    try:
-        return json.loads(newest.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
 def hub_command() -> list[str]:
     exe = Path(sys.executable).with_name("hub")
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "dagster_project.cli"]
@@ -169,7 +158,7 @@ def run_hub_build(name: str, args: list[str], env: dict[str, str]) -> BuildRun:
     seconds = time.perf_counter() - start
     return BuildRun(name, "hub " + " ".join(args), seconds, rss.peak, rows_by_source(stdout),
                     stdout, stderr, proc.returncode,
-                    build_record_since(Path(env["HUB_DATA_DIR"]), started_at - 1))
+                    record_written_since(Path(env["HUB_DATA_DIR"]), started_at - 1))
 
 
 def move_files(files: list[Path], source_root: Path, target_root: Path) -> int:

@@ -134,10 +134,28 @@ def build_record(settings: Settings, *, run_id: str | None, trigger: str, succes
     }
 
 
+def records_dir(data_dir: Path) -> Path:
+    """Where a data folder's build records are (beside the build logs)."""
+    return data_dir / "logs"
+
+
 def write_record(settings: Settings, record: dict) -> Path:
-    folder = settings.data_dir / "logs"
+    folder = records_dir(settings.data_dir)
     folder.mkdir(parents=True, exist_ok=True)
     run = (record.get("run_id") or "norun")[:8]
     path = folder / f"build-{dt.datetime.now():%Y%m%d-%H%M%S}-{run}.json"
     path.write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")
     return path
+
+
+def record_written_since(data_dir: Path, start: float) -> dict | None:
+    """The newest build record written in `data_dir` since `start` (a time.time()), read back;
+    None when there is none (or it cannot be read)."""
+    written = {p: p.stat().st_mtime for p in records_dir(data_dir).glob("build-*.json")}
+    recent = [p for p, mtime in written.items() if mtime >= start]
+    if not recent:
+        return None
+    try:
+        return json.loads(max(recent, key=written.get).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None

@@ -23,7 +23,6 @@ from dagster_project.bench_builds import (
     BuildRun,
     DiskPeak,
     PeakRss,
-    build_record_since,
     disk_use,
     hub_env,
     rows_by_source,
@@ -35,6 +34,7 @@ from dagster_project.bench_partners import (
     clone_code,
     write_clones,
 )
+from dagster_project.build_record import record_written_since
 from dagster_project.generate.crm_spec import load_crm_partner
 from dagster_project.generate.spec import STAFFING_PROFILES, load_partner_spec
 from dagster_project.partners import SOURCE_FIELDS, load_partners
@@ -218,7 +218,7 @@ def test_each_scenario_says_where_its_time_went_from_its_build_record(tmp_path):
     old.write_text(json.dumps({"seconds": {"load": 9.0}}), encoding="utf-8")
     os.utime(old, (1_000_000, 1_000_000))
     start = time.time()
-    assert build_record_since(tmp_path, start) is None  # only a record from before the run
+    assert record_written_since(tmp_path, start) is None  # only a record from before the run
     record = {"seconds": {"load": 2.5, "dbt": 16.48, "checks": 0.55, "publish": 1.14,
                           "total": 20.67},
               "dbt_nodes": {"count": 131, "seconds": 22.56, "longest": [
@@ -226,7 +226,7 @@ def test_each_scenario_says_where_its_time_went_from_its_build_record(tmp_path):
                   {"node": "test " + "x" * 80, "seconds": 0.82}]}}
     (logs / "build-20261204-142012-bbbbbbbb.json").write_text(json.dumps(record),
                                                                 encoding="utf-8")
-    found = build_record_since(tmp_path, start)
+    found = record_written_since(tmp_path, start)
     assert found == record
     line = BuildRun("new month (25th)", "hub build", 23.9, 0, {}, "", "", 0,
                     found).where_the_time_went()
