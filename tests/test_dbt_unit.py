@@ -31,6 +31,7 @@ EXPECTED_FAILURES = {
         ("not_null", "partner_name", 1),
         ("not_null", "is_expecting_deliveries", 1),
         ("unique", "partner_code", 2),  # one partner three times: two rows repeat its key
+        ("not_null", "partner_code", 2),  # two keys nulled: no repeat (nulls are left out)
     },
     "kpi_benchmarks": {
         ("not_null", "peers_count", 5),
@@ -53,12 +54,18 @@ def declared_unit_tests(dbt_dir) -> set[str]:
 
 
 def spoil(con) -> None:
-    """Nulls, repeated keys and values outside the accepted ones in two marts of the copy."""
+    """Nulls (keys among them), repeated keys and values outside the accepted ones in two marts
+    of the copy."""
     con.execute("update marts.dim_partner set partner_name = null, is_expecting_deliveries = null "
                 "where partner_code = (select min(partner_code) from marts.dim_partner)")
     last_partner = ("select * from marts.dim_partner "
                     "where partner_code = (select max(partner_code) from marts.dim_partner)")
     con.execute(f"insert into marts.dim_partner {last_partner} union all {last_partner}")
+    # two partners between the first and the last lose their key: a null is no repeated key
+    con.execute("update marts.dim_partner set partner_code = null where partner_code in ("
+                "select partner_code from marts.dim_partner where partner_code > "
+                "(select min(partner_code) from marts.dim_partner) and partner_code < "
+                "(select max(partner_code) from marts.dim_partner) order by partner_code limit 2)")
     # the updates take the last rows by key, the copies the first two: no row is both
     last = (f"({BENCHMARK_KEY}) in (select {BENCHMARK_KEY} from marts.kpi_benchmarks "
             "where partner_quartile is not null and peers_count is not null "
