@@ -294,10 +294,11 @@
 {% macro default__materialized_cte() -%}
 {%- endmacro %}
 
-{#- A hash of the values of `columns` (SQL expressions) to group rows by the whole key, nulls
-    compared equal: equal keys hash alike, and different keys almost never do (column_checks
-    groups the rows of a repeated hash by the key itself). DuckDB's `hash` is a 64-bit integer,
-    grouped in half the CPU of the key's text; elsewhere the row fingerprint (md5 text). -#}
+{#- A hash of the values of `columns` (SQL expressions) to group rows by their combination,
+    nulls compared equal: equal combinations hash alike, different ones almost never do
+    (column_checks groups the rows of a repeated hash by the columns themselves). DuckDB's
+    `hash` is a 64-bit integer, grouped for less CPU and memory than the columns' text;
+    elsewhere the row fingerprint (md5 text). -#}
 {% macro group_key_hash(columns) -%}
     {{ return(adapter.dispatch('group_key_hash', 'hub_warehouse')(columns)) }}
 {%- endmacro %}

@@ -19,14 +19,16 @@
         accepted_range:               every non-null a lies within [min_value, max_value]
           a: {min_value: 0, max_value: 100}   (either bound optional)
 
-    The model is read once for the not-null, value and range checks (one aggregate), and twice
-    for each unique key or combination: a group by on a 64-bit hash of the key finds the
-    hashes held by more than one row (none, when the key is unique), then only the rows with
-    those hashes are grouped by the key itself, so a hash collision is never counted as a
-    repeat. Grouping 8-byte hashes instead of the key's text takes half the CPU and less
-    memory: the unique test of the customer keys (about 70 M rows at scale 10) ran out of a
-    2.5 GiB DuckDB as a group by on the text, and runs in it on hashes, without spilling
-    (docs/benchmarks.md, "Unique keys on hashes"). `config: where:` applies to every
+    The model is read once for the not-null, single-column unique, value and range checks (one
+    aggregate), and twice for each unique combination: a group by on a 64-bit hash of the
+    combination finds the hashes held by more than one row (none, when it is unique), then only
+    the rows with those hashes are grouped by the columns themselves, so a hash collision is
+    never counted as a repeat. Grouping 8-byte hashes instead of several columns' text takes
+    less CPU and memory: the customer keys' combination (about 70 M rows at scale 10) ran out
+    of a 2.5 GiB DuckDB as a group by on its columns, and runs within 2 GiB on hashes (docs/
+    benchmarks.md, "Unique combinations on hashes"). A single column stays a `count(distinct)`
+    in the one aggregate: two more reads of a staging view (which parses the raw text each
+    time) cost more than the hash saves. `config: where:` applies to every
     check of the entry (dbt wraps {{ model }} in it; placeholders such as
     `__in_scoped_deliveries__` are replaced by get_where_subquery, macros/incremental_scope.sql):
     checks with another scope are another column_checks entry of the model.
@@ -51,15 +53,16 @@
         'sql': 'count(*) - count(' ~ column_name ~ ')'}) -%}
 {%- endfor -%}
 {%- for key in unique or [] -%}
-    {#- a single column leaves its nulls out (dbt's unique); a combination compares them -#}
     {%- if key is string -%}
-        {%- do combinations.append({'columns': [key], 'skip_nulls': true}) -%}
+        {%- do checks.append({
+            'check': 'unique', 'columns': key,
+            'sql': 'count(' ~ key ~ ') - count(distinct ' ~ key ~ ')'}) -%}
     {%- else -%}
-        {%- do combinations.append({'columns': key, 'skip_nulls': false}) -%}
+        {%- do combinations.append(key) -%}
+        {%- do checks.append({
+            'check': 'unique', 'columns': key | join(', '),
+            'combination': combinations | length}) -%}
     {%- endif -%}
-    {%- do checks.append({
-        'check': 'unique', 'columns': combinations[-1]['columns'] | join(', '),
-        'combination': combinations | length}) -%}
 {%- endfor -%}
 {%- for column_name, accepted in (accepted_values or {}).items() -%}
     {%- if accepted is mapping -%}
@@ -117,18 +120,15 @@ row_checks as (
 
 {%- for key in combinations %}
 {%- set keyed_columns = [] -%}
-{%- for column in key['columns'] -%}
+{%- for column in key -%}
     {%- do keyed_columns.append('keyed.' ~ column) -%}
 {%- endfor %}
 
 combination_{{ loop.index }}_hashes as (
 
-    select {{ group_key_hash(key['columns']) }} as key_hash
+    select {{ group_key_hash(key) }} as key_hash
     from {{ model }}
-    {%- if key['skip_nulls'] %}
-    where {{ key['columns'][0] }} is not null
-    {%- endif %}
-    group by {{ group_key_hash(key['columns']) }}
+    group by {{ group_key_hash(key) }}
     having count(*) > 1
 
 ),
@@ -139,9 +139,6 @@ combination_{{ loop.index }}_duplicates as (
     from (select * from {{ model }}) as keyed
     inner join combination_{{ loop.index }}_hashes as hashes
         on {{ group_key_hash(keyed_columns) }} = hashes.key_hash
-    {%- if key['skip_nulls'] %}
-    where {{ keyed_columns[0] }} is not null
-    {%- endif %}
     group by {{ keyed_columns | join(', ') }}
     having count(*) > 1
 
