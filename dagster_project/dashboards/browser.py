@@ -372,14 +372,21 @@ class Session:
         self.page.locator(tab).first.click()
         self.page.locator(f'{tab}[aria-selected="true"]').first.wait_for(timeout=60_000)
 
-    def screenshot(self, path: Path, margin: int = 24) -> Path:
-        """PNG of the whole dashboard at the browser's width, cut below its last component
-        (the page itself is at least as tall as the viewport, which was stretched)."""
+    def screenshot(self, path: Path, margin: int = 24, timeout: float = 120) -> Path:
+        """PNG of the whole dashboard at the browser's width, cut below its last component.
+
+        The viewport was stretched to the page (`_fit_viewport`), so the shot is of the
+        viewport: a `full_page` shot would resize it once more, and Superset redraws every
+        chart on a resize; on a busy machine that redraw outlasted Playwright's 30 s default
+        (docs/architecture.md, the browser tests). Only a page taller than MAX_HEIGHT still
+        takes a full-page shot. Animations are stopped; the wait is bounded by `timeout` s."""
         path.parent.mkdir(parents=True, exist_ok=True)
         self._fit_viewport()
         bottom = self.page.evaluate(_CONTENT_BOTTOM_JS)
-        clip = None
-        if bottom:
-            clip = {"x": 0, "y": 0, "width": self.browser.width, "height": bottom + margin}
-        self.page.screenshot(path=str(path), full_page=True, clip=clip)
+        viewport = self.page.viewport_size["height"]
+        height = bottom + margin if bottom else viewport
+        self.page.screenshot(
+            path=str(path), full_page=height > viewport, animations="disabled",
+            clip={"x": 0, "y": 0, "width": self.browser.width, "height": height},
+            timeout=timeout * 1000)
         return path
