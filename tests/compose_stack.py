@@ -35,6 +35,7 @@ from dagster_project.settings import REPO_ROOT
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
 DOCKERFILE = REPO_ROOT / "Dockerfile"
 IMAGE_ROOT = "/app"  # where the Dockerfile copies the repository
+STOP_GRACE_SECONDS = 10  # docker compose stop's default timeout
 # The port each service listens on inside its container.
 CONTAINER_PORTS = {"postgres": 5432, "redis": 6379, "code": 4000, "dagster-webserver": 3000,
                    "superset": 8088}
@@ -223,16 +224,19 @@ class Service:
         if self.proc is not None and self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
 
-    def stop(self) -> None:
-        """As `docker compose stop`: SIGTERM, then SIGKILL after a grace period."""
+    def stop(self) -> bool:
+        """As `docker compose stop`: SIGTERM, then SIGKILL after its default grace period
+        (10 s; no service sets `stop_grace_period`). False if it had to be killed."""
         if self.proc is None or self.proc.poll() is not None:
-            return
+            return True
         self.terminate()
         try:
-            self.proc.wait(timeout=20)
+            self.proc.wait(timeout=STOP_GRACE_SECONDS)
         except subprocess.TimeoutExpired:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
+            return False
+        return True
 
 
 def wait_for(condition: Callable[[], Any], timeout: float, what: str,

@@ -77,6 +77,7 @@ class Stack:
         self.pg_dir: Path | None = None
         self.landed: list[Path] = []
         self.timings: dict[str, float] = {}
+        self.killed: list[str] = []  # services that outlived the stop grace period
 
     def mount_volumes(self) -> None:
         for name, service in self.services.items():
@@ -142,7 +143,8 @@ class Stack:
             for name in level:
                 self.services[name].terminate()
             for name in level:
-                self.services[name].stop()
+                if not self.services[name].stop():
+                    self.killed.append(name)
         self.timings["down"] = time.monotonic() - started
         if self.pg_dir is not None:
             shutil.rmtree(self.pg_dir, ignore_errors=True)
@@ -228,7 +230,8 @@ def stack(tmp_path_factory):
     finally:
         stack.down()
         print("production stack, seconds since start:", {
-            k: round(v, 1) for k, v in stack.timings.items()})
+            k: round(v, 1) for k, v in stack.timings.items()},
+            "; killed after the grace period:", stack.killed or "none")
 
 
 def test_sensor_run_queued_built_and_published(stack):
