@@ -176,7 +176,8 @@ class Service:
         self.log = logs / f"{self.name}.log"
         with self.log.open("a", encoding="utf-8") as out:
             self.proc = subprocess.Popen(self.argv, env=self.env, cwd=REPO_ROOT, stdout=out,
-                                         stderr=subprocess.STDOUT, start_new_session=True)
+                                         stderr=subprocess.STDOUT, start_new_session=True,
+                                         preexec_fn=_container_signals)
 
     def run_once(self, logs: Path, timeout: float) -> int:
         """A one-shot service (`init`): start it and wait until it exits."""
@@ -237,6 +238,16 @@ class Service:
             self.proc.wait()
             return False
         return True
+
+
+def _container_signals() -> None:
+    """In the service's process before its command runs: the signal dispositions a container's
+    first process starts with. A pytest started as a background job of a script ignores
+    SIGINT and SIGQUIT, and its children would too; Dagster's processes take SIGTERM's handler
+    from SIGINT's, so they would then ignore `docker compose stop`'s SIGTERM and be killed
+    after the grace period (seen in every suite run started that way, 4 December 2026)."""
+    for sig in (signal.SIGINT, signal.SIGQUIT):
+        signal.signal(sig, signal.SIG_DFL)
 
 
 def wait_for(condition: Callable[[], Any], timeout: float, what: str,
