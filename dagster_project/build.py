@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dagster_project import duck
+from dagster_project import dbt_in_process, duck
 from dagster_project.ingest.raw_tables import raw_table
 from dagster_project.quality import rejection_messages
 from dagster_project.settings import Settings, environment_with
@@ -144,6 +144,16 @@ def _run_build(settings: Settings, strict: bool, full_refresh: bool,
         return _run_job(settings, full_refresh, start)
 
 
+def _failure_message(error) -> str:
+    """A failed step's error (Dagster's SerializableErrorInfo) in a line; SIGTERM and Ctrl-C
+    interrupt a step with an error that says only its class."""
+    if error is None:
+        return ""
+    if error.cls_name == "DagsterExecutionInterruptedError":
+        return "interrupted (SIGTERM or Ctrl-C): the build stopped"
+    return error.message.strip()
+
+
 def _run_job(settings: Settings, full_refresh: bool, start: float) -> BuildOutcome:
     import dagster as dg
 
@@ -159,10 +169,15 @@ def _run_job(settings: Settings, full_refresh: bool, start: float) -> BuildOutco
     # dagster-dbt echoes dbt's own log lines on stdout: keep them in a file, not the terminal.
     with (dg.DagsterInstance.get() as instance, log_path.open("w", encoding="utf-8") as log,
           contextlib.redirect_stdout(log)):
-        result = job.execute_in_process(
-            instance=instance, tags={"hub/trigger": "hub build"}, run_config=run_config,
-            raise_on_error=False,
-        )
+        try:
+            result = job.execute_in_process(
+                instance=instance, tags={"hub/trigger": "hub build"}, run_config=run_config,
+                raise_on_error=False,
+            )
+        finally:
+            # an interrupted step (SIGTERM, Ctrl-C) leaves dbt running in its thread: stop it
+            # before this process reads the working file again
+            dbt_in_process.stop_running()
         steps = step_times(instance, result.run_id)
     outcome = BuildOutcome(success=result.success, seconds=time.perf_counter() - start,
                            log_path=log_path)
@@ -171,7 +186,7 @@ def _run_job(settings: Settings, full_refresh: bool, start: float) -> BuildOutco
     for event in result.all_events:
         if event.is_step_failure:
             error = event.step_failure_data.error
-            outcome.failures.append(f"{event.step_key}: {error.message.strip() if error else ''}")
+            outcome.failures.append(f"{event.step_key}: {_failure_message(error)}")
         if event.is_step_materialization:
             mat = event.event_specific_data.materialization
             source = LOAD_ASSETS.get(tuple(mat.asset_key.path))

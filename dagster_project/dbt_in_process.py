@@ -16,6 +16,7 @@ Plain Python: no Dagster imports.
 
 from __future__ import annotations
 
+import atexit
 import queue
 import threading
 from collections.abc import Iterator, Sequence
@@ -98,11 +99,61 @@ def run(settings: Settings, args: Sequence[str], target_dir: Path,
         finally:
             events.put(done)
 
+    global _running
     thread = threading.Thread(target=invoke, name="dbt", daemon=True)
+    _running = thread
     thread.start()
-    while (event := events.get()) is not done:
-        yield event
+    try:
+        while (event := events.get()) is not done:
+            yield event
+    except BaseException:  # the caller stopped reading: SIGTERM, Ctrl-C, its own failure
+        stop(thread)
+        raise
     thread.join()
+
+
+# How long a stopped build waits for dbt to cancel its queries and close its files.
+STOP_SECONDS = 60
+
+_running: threading.Thread | None = None  # the thread of this process's latest dbt run
+
+
+def stop_running(timeout: float = STOP_SECONDS) -> bool:
+    """Stop this process's dbt run if it is still going (see `stop`); True once none is. A
+    caller that stops reading a run's events leaves dbt running: Dagster does, when SIGTERM
+    interrupts the step. `hub build` calls this before it opens the working file again, and
+    it runs at the process's exit, so that dbt never dies inside DuckDB."""
+    thread = _running
+    return thread is None or not thread.is_alive() or stop(thread, timeout)
+
+
+atexit.register(stop_running)
+
+
+def stop(thread: threading.Thread, timeout: float = STOP_SECONDS) -> bool:
+    """Stop a dbt run the way Ctrl-C stops `dbt build` (an interrupt in dbt's thread: dbt
+    cancels the open queries, marks the rest not run and returns), and wait for its thread,
+    which then closes dbt's DuckDB files. The build's next steps open those files again: while
+    dbt still held them, DuckDB refused, and the process ended in an abort with dbt's daemon
+    thread inside DuckDB. False if dbt has not ended within `timeout` seconds."""
+    import ctypes
+
+    if thread.ident is not None and thread.is_alive():
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident),
+                                                   ctypes.py_object(KeyboardInterrupt))
+        _cancel_queries()  # a thread inside a long query sees the interrupt when it returns
+    thread.join(timeout)
+    return not thread.is_alive()
+
+
+def _cancel_queries() -> None:
+    """Interrupt the queries dbt-duckdb is running (dbt's own cancellation, from here)."""
+    try:
+        from dbt.adapters.factory import get_adapter_by_type
+
+        get_adapter_by_type("duckdb").cancel_open_connections()
+    except Exception:  # no adapter yet, or nothing open: nothing to cancel
+        pass
 
 
 @contextmanager

@@ -2,10 +2,11 @@
 the session's warehouse with one more month landed (2024-05, generated here).
 
 - two concurrent `hub build`s: the second waits, naming the first; `--no-wait` exits 3;
-- `kill -9` of a build during load, of the next one during dbt and of the next during publish,
-  each observed from outside (the loader's temporary folder, dbt's log lines, the
-  publication's temporary file), never with a hook in the build: after each, the served files
-  are unchanged and answer a dashboard query; the build after the three succeeds without
+- `kill -9` of a build during load, of the next one during dbt, SIGTERM to the next during
+  dbt (it fails cleanly, status 1) and `kill -9` of the next during publish, each observed
+  from outside (the loader's temporary folder, dbt's log lines, the publication's temporary
+  file), never with a hook in the build: after each, the served files are unchanged and answer
+  a dashboard query; the build after the four succeeds without
   clean-up, with marts identical to an uninterrupted one; it and the build killed during
   publication (whose dbt run had finished) are two builds from scratch of the same files, with
   identical marts;
@@ -175,18 +176,23 @@ def killed(built_warehouse, new_month, tmp_path_factory) -> dict:
     before = _served(data)
     answer = _dashboard_query(s.serving_db)
     stages: dict[str, dict] = {}
-    for stage, at in (("load", lambda: _loading), ("dbt", lambda: _in_dbt(time.time())),
-                      ("publish", lambda: _publishing)):
+    for stage, at, sig in (("load", lambda: _loading, signal.SIGKILL),
+                           ("dbt", lambda: _in_dbt(time.time()), signal.SIGKILL),
+                           ("sigterm", lambda: _in_dbt(time.time()), signal.SIGTERM),
+                           ("publish", lambda: _publishing, signal.SIGKILL)):
         out = root / f"killed-{stage}.out"
         proc = _start_build(data, out)
         _until(functools.partial(at(), data), proc, out)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
+        os.kill(proc.pid, sig)
+        signalled = time.monotonic()
+        proc.wait(timeout=STOPPED_WITHIN)
         logs = sorted((data / "logs").glob("build-*.log"), key=lambda p: p.stat().st_mtime)
         stages[stage] = {
             "served": _served(data), "serving_answer": _dashboard_query(s.serving_db),
             "operations_answer": _dashboard_query(s.operations_db),
-            "log": logs[-1].read_text(errors="replace") if logs else ""}
+            "log": logs[-1].read_text(errors="replace") if logs else "",
+            "returncode": proc.returncode, "output": out.read_text(errors="replace"),
+            "seconds": time.monotonic() - signalled}
     # the build killed during publication had finished dbt: its plan, and the marts it built
     # (the working marts file, checkpointed before publication copies it)
     with duckdb.connect(str(s.work_db), read_only=True) as work:
@@ -196,6 +202,10 @@ def killed(built_warehouse, new_month, tmp_path_factory) -> dict:
     return {"data": data, "before": before, "answer": answer, "stages": stages, "again": again,
             "marts": marts_rows(s.serving_db),
             "tmp_left": list(s.serving_db.parent.glob(".*.tmp*"))}
+
+
+# A build stopped by SIGTERM (a service manager, `kill`) ends within this many seconds.
+STOPPED_WITHIN = 60
 
 
 def _served_unchanged(killed: dict, stage: str) -> None:
@@ -216,11 +226,25 @@ def test_kill_9_during_dbt(killed):
     assert " OK created sql " in log and "Completed successfully" not in log
 
 
+def test_sigterm_during_dbt_stops_the_build_cleanly(killed):
+    """SIGTERM interrupts the dbt step; dbt is stopped the way Ctrl-C stops it before the build
+    reads the working file again. The build fails with its usual message and status 1, never an
+    abort of dbt's thread inside DuckDB (status 134, which it was)."""
+    _served_unchanged(killed, "sigterm")
+    stopped = killed["stages"]["sigterm"]
+    assert stopped["returncode"] == 1, stopped["output"][-3000:]
+    assert "hub build FAILED at hub_dbt_models: interrupted" in stopped["output"]
+    assert "were left as they were" in stopped["output"]
+    assert "Traceback" not in stopped["output"] and "terminate called" not in stopped["output"]
+    assert " OK created sql " in stopped["log"] and "Completed successfully" not in stopped["log"]
+    assert stopped["seconds"] < STOPPED_WITHIN
+
+
 def test_kill_9_during_publish(killed):
     _served_unchanged(killed, "publish")
 
 
-def test_the_build_after_three_kills_needs_no_clean_up_and_equals_an_uninterrupted_one(
+def test_the_build_after_the_kills_needs_no_clean_up_and_equals_an_uninterrupted_one(
         killed, concurrent):
     again = killed["again"]
     assert "waiting for" not in again.stdout
