@@ -34,6 +34,10 @@ RESULT_EVENTS = frozenset({"LogSeedResult", "LogModelResult", "LogSnapshotResult
 
 # dbt in-process shares the process's environment and dbt's global state: one run at a time
 _ONE_RUN = threading.Lock()
+_running: threading.Thread | None = None  # the thread of this process's latest dbt run
+
+# How long a stopped build waits for dbt to cancel its queries and close its files.
+STOP_SECONDS = 60
 
 
 @dataclass
@@ -110,12 +114,6 @@ def run(settings: Settings, args: Sequence[str], target_dir: Path,
         stop(thread)
         raise
     thread.join()
-
-
-# How long a stopped build waits for dbt to cancel its queries and close its files.
-STOP_SECONDS = 60
-
-_running: threading.Thread | None = None  # the thread of this process's latest dbt run
 
 
 def stop_running(timeout: float = STOP_SECONDS) -> bool:

@@ -34,6 +34,8 @@ from tests.marts_compare import differences, marts_rows
 
 NEW_MONTH = ["--months", "1", "--end-month", "2024-05", "--seed", "8", "--scale", "0.15"]
 HUB = str(Path(sys.executable).with_name("hub"))
+# A build stopped by SIGTERM (a service manager, `kill`) ends within this many seconds.
+STOPPED_WITHIN = 60
 # what a dashboard asks of the served file (the league table of the hub-board dashboard)
 DASHBOARD_SQL = ("select partner_code, month, sum(calls_total), sum(answered) "
                  "from marts.kpi_telephony_monthly group by all order by all")
@@ -202,10 +204,6 @@ def killed(built_warehouse, new_month, tmp_path_factory) -> dict:
     return {"data": data, "before": before, "answer": answer, "stages": stages, "again": again,
             "marts": marts_rows(s.serving_db),
             "tmp_left": list(s.serving_db.parent.glob(".*.tmp*"))}
-
-
-# A build stopped by SIGTERM (a service manager, `kill`) ends within this many seconds.
-STOPPED_WITHIN = 60
 
 
 def _served_unchanged(killed: dict, stage: str) -> None:
