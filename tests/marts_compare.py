@@ -34,8 +34,12 @@ def marts_rows(db: Path, schema: str = "marts") -> dict[str, pa.Table]:
         con.close()
 
 
-def _rows(table: pa.Table) -> list[tuple]:
-    return list(zip(*(column.to_pylist() for column in table.columns), strict=True))
+def _only_in(con: duckdb.DuckDBPyConnection, limit: int) -> tuple[list[tuple], list[tuple]]:
+    """The first `limit` distinct rows of `a` not in `b`, and of `b` not in `a` (DuckDB over the
+    two Arrow tables registered as a and b: whole tables of a few hundred thousand rows are not
+    turned into Python rows to find the few that differ)."""
+    return tuple(con.execute(f"select * from (from {x} except from {y}) order by all limit {limit}")
+                 .fetchall() for x, y in (("a", "b"), ("b", "a")))
 
 
 def differences(left: dict[str, pa.Table], right: dict[str, pa.Table],
@@ -53,9 +57,10 @@ def differences(left: dict[str, pa.Table], right: dict[str, pa.Table],
             continue
         if a.equals(b):
             continue
-        rows_a, rows_b = _rows(a), _rows(b)
-        only_a = sorted(set(rows_a) - set(rows_b), key=repr)[:limit]
-        only_b = sorted(set(rows_b) - set(rows_a), key=repr)[:limit]
-        problems.append(f"{table}: {len(rows_a)} vs {len(rows_b)} rows; only left {only_a}; "
+        with duckdb.connect() as con:
+            con.register("a", a)
+            con.register("b", b)
+            only_a, only_b = _only_in(con, limit)
+        problems.append(f"{table}: {a.num_rows} vs {b.num_rows} rows; only left {only_a}; "
                         f"only right {only_b}")
     return problems
