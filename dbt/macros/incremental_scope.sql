@@ -71,12 +71,16 @@
     As for deliveries, the months are read when the model runs and written as values, with
     their range: a filter on constants skips the row groups of other months (zone maps) and
     needs no join, where a correlated join with the scope table first collected every distinct
-    value of the column, for a timestamp every row (docs/benchmarks.md, "Scale 10"). -#}
+    value of the column, for a timestamp every row (docs/benchmarks.md, "Scale 10"). A model
+    that filters many relations by the same scope reads it once with scoped_months(shifts,
+    changed_rows_only) and passes it as `months` (one query instead of one per call). -#}
 {% macro in_scoped_month(relation, month_column, shifts=[0], any_partner=false,
-                         changed_rows_only=false, timestamp=false) -%}
+                         changed_rows_only=false, timestamp=false, months=none) -%}
     {%- if is_incremental() -%}
         {%- set prefix = relation ~ '.' -%}
-        {%- set months = scoped_months(shifts, changed_rows_only) -%}
+        {%- if months is none -%}
+            {%- set months = scoped_months(shifts, changed_rows_only) -%}
+        {%- endif -%}
         {%- if months | length == 0 -%}
             false
         {%- else -%}

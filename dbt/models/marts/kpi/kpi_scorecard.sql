@@ -302,6 +302,8 @@ crm_avoidable_months as (
 
 kpi_values as (
 
+    {#- the months in scope, read once for every KPI's filter below -#}
+    {%- set scope_months = scoped_months(shifts=[0, 1, 12]) if is_incremental() else [] %}
     {% for source_cte, segment_code, kpi_code, value_column, numerator_column, denominator_column
         in kpi_rows -%}
     select
@@ -314,7 +316,9 @@ kpi_values as (
         cast({{ numerator_column }} as decimal(38, 6)) as numerator,
         cast({{ denominator_column }} as decimal(38, 6)) as denominator
     from {{ source_cte }}
-    where {{ in_scoped_month(source_cte, 'month', shifts=[0, 1, 12], any_partner=true) }}
+    where {{ in_scoped_month(
+        source_cte, 'month', shifts=[0, 1, 12], any_partner=true, months=scope_months
+    ) }}
     {% if not loop.last %}union all{% endif %}
     {% endfor %}
 
