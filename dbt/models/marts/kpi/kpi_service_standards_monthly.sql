@@ -9,41 +9,43 @@
     pre_hook="{{ delete_scoped_months('month') }}",
 ) }}
 -- depends_on: {{ ref('int_build__scope_months') }}
+{#- the months in scope, read once for the five sources' filters below -#}
+{%- set scope_months = scoped_months() if is_incremental() else [] %}
 
 with
 
 voicemails as (
 
     select * from {{ ref('fct_voicemails') }}
-    where {{ in_scoped_month(ref('fct_voicemails'), 'left_month') }}
+    where {{ in_scoped_month(ref('fct_voicemails'), 'left_month', months=scope_months) }}
 
 ),
 
 tickets as (
 
     select * from {{ ref('fct_reception_tickets') }}
-    where {{ in_scoped_month(ref('fct_reception_tickets'), 'issued_month') }}
+    where {{ in_scoped_month(ref('fct_reception_tickets'), 'issued_month', months=scope_months) }}
 
 ),
 
 page_days as (
 
     select * from {{ ref('fct_web_days') }}
-    where {{ in_scoped_month(ref('fct_web_days'), 'visit_month') }}
+    where {{ in_scoped_month(ref('fct_web_days'), 'visit_month', months=scope_months) }}
 
 ),
 
 contacts as (
 
     select * from {{ ref('fct_contacts') }}
-    where {{ in_scoped_month(ref('fct_contacts'), 'created_month') }}
+    where {{ in_scoped_month(ref('fct_contacts'), 'created_month', months=scope_months) }}
 
 ),
 
 calls as (
 
     select * from {{ ref('fct_calls') }}
-    where {{ in_scoped_month(ref('fct_calls'), 'call_month') }}
+    where {{ in_scoped_month(ref('fct_calls'), 'call_month', months=scope_months) }}
 
 ),
 
