@@ -431,5 +431,13 @@ def main(argv: list[str] | None = None) -> int:
     return args.func(args)
 
 
+def run() -> None:
+    """The `hub` console script: main(), then the process ends without Python's teardown of the
+    modules a command imported (dagster_project/process_exit.py)."""
+    from dagster_project.process_exit import run_and_end
+
+    run_and_end(main)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

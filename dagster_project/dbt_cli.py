@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import pprint
 import signal
-import sys
 
 from dagster_project.children import die_with_parent
 
@@ -65,12 +64,15 @@ def hash_paths_by_name() -> None:
 
 def main() -> None:
     """`hub-dbt`: first made to die with the process that started it (a killed parent never
-    leaves a dbt writing a warehouse), then dbt's command line, in this process."""
+    leaves a dbt writing a warehouse), then dbt's command line, in this process, which ends
+    without Python's teardown of dbt's modules (dagster_project/process_exit.py)."""
+    from dagster_project.process_exit import run_and_end
+
     die_with_parent(signal.SIGKILL, os.getppid())
     hash_paths_by_name()
     from dbt.cli.main import cli
 
-    sys.exit(cli())
+    run_and_end(cli)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ import argparse
 import importlib.metadata
 import json
 import os
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -268,4 +267,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from dagster_project.process_exit import run_and_end
+
+    run_and_end(main)
