@@ -233,6 +233,12 @@ def rebuilds(built_warehouse, tmp_path_factory) -> Rebuilds:
         for folder in ("dbt", "seeds"):
             shutil.copytree(REPO_ROOT / folder, broken / folder,
                             ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"))
+        # with the project's partial parse, as a working copy has it: dbt parses again only
+        # the model changed below (about 2 CPU-seconds less than a parse of every file)
+        parse = REPO_ROOT / "dbt" / "target" / "partial_parse.msgpack"
+        if parse.exists():
+            (broken / "dbt" / "target").mkdir()
+            shutil.copy2(parse, broken / "dbt" / "target" / parse.name)
         model = (broken / "dbt" / "models" / "staging" / "partner_config"
                  / "stg_partner_config__sources.sql")
         assert model.read_text().count("select * from final") == 1
