@@ -1,7 +1,8 @@
 """Asset checks, per source (telephony calls, CRM contacts): reconciliation, quarantine rate
 and delivery freshness; reconciliation and quarantine rate of the service-standard sources
 (voicemail, reception, web) and the direct-dial extract; and vanishing months over all
-(marts.kpi_deliveries)."""
+(marts.kpi_deliveries). A source's reconciliation and quarantine rate are two checks evaluated
+in one step, from one reconciliation query."""
 
 import datetime as dt
 import os
@@ -42,27 +43,28 @@ def _reconciliation(warehouse: WarehouseResource,
         con.close()
 
 
-def _reconcile_result(rows: list[Reconciliation]) -> dg.AssetCheckResult:
+def _reconcile_result(rows: list[Reconciliation], asset: dg.AssetKey,
+                      name: str) -> dg.AssetCheckResult:
     unbalanced = [r for r in rows if not r.balanced]
     table = "\n".join(
         f"| {r.partner_code} | {r.raw_rows:,} | {r.fact_rows:,} | {r.quarantined_rows:,} | "
         f"{r.excluded_rows:,} |" for r in rows)
     return dg.AssetCheckResult(
-        passed=not unbalanced,
+        asset_key=asset, check_name=name, passed=not unbalanced,
         metadata={"partners": len(rows), "unbalanced": [r.partner_code for r in unbalanced],
                   "reconciliation": dg.MetadataValue.md(
                       "| partner | raw | facts | quarantined | excluded |\n|---|---|---|---|---|\n"
                       + table)})
 
 
-def _quarantine_rate_result(rows: list[Reconciliation]) -> dg.AssetCheckResult:
+def _quarantine_rate_result(rows: list[Reconciliation], asset: dg.AssetKey,
+                            name: str) -> dg.AssetCheckResult:
     over = {r.partner_code: round(r.quarantine_pct, 3) for r in rows
             if r.quarantine_pct > MAX_QUARANTINE_PCT}
     # `hub build --strict`: a partner over the threshold blocks publication (an ERROR fails a
     # blocking check); otherwise a warning, and the build's summary names the partner
     return dg.AssetCheckResult(
-        passed=not over,
-        severity=_strict_severity(),
+        asset_key=asset, check_name=name, passed=not over, severity=_strict_severity(),
         metadata={"quarantine_pct": {r.partner_code: round(r.quarantine_pct, 3) for r in rows},
                   "over_threshold": over})
 
@@ -96,39 +98,11 @@ QUARANTINE_RATE = (f"stays at or below {MAX_QUARANTINE_PCT}% per partner "
                    f"(HUB_MAX_QUARANTINE_PCT).")
 
 
-@dg.asset_check(asset=FCT_CALLS, blocking=True,
-                description="Every raw call row is a fact, quarantined or excluded: none vanish "
-                            "and none are double counted.")
-def calls_reconcile(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    return _reconcile_result(_reconciliation(warehouse, reconcile_calls))
-
-
-@dg.asset_check(asset=FCT_CALLS, blocking=True,
-                description="Share of raw call rows quarantined " + QUARANTINE_RATE
-                            + " Blocks publication under `hub build --strict`.")
-def calls_quarantine_rate(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    return _quarantine_rate_result(_reconciliation(warehouse, reconcile_calls))
-
-
 @dg.asset_check(asset=dg.AssetKey(["raw", "telephony_calls"]),
                 description="Which partners (those expecting monthly deliveries) have not "
                             "delivered telephony data for last month.")
 def telephony_freshness(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     return _freshness_result(warehouse, "telephony")
-
-
-@dg.asset_check(asset=FCT_CONTACTS, blocking=True,
-                description="Every raw CRM row is a contact, quarantined or excluded: none "
-                            "vanish and none are double counted.")
-def contacts_reconcile(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    return _reconcile_result(_reconciliation(warehouse, reconcile_contacts))
-
-
-@dg.asset_check(asset=FCT_CONTACTS, blocking=True,
-                description="Share of raw CRM rows quarantined " + QUARANTINE_RATE
-                            + " Blocks publication under `hub build --strict`.")
-def contacts_quarantine_rate(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    return _quarantine_rate_result(_reconciliation(warehouse, reconcile_contacts))
 
 
 @dg.asset_check(asset=dg.AssetKey(["raw", "crm_contacts"]),
@@ -157,7 +131,31 @@ def deliveries_vanishing_months(warehouse: WarehouseResource) -> dg.AssetCheckRe
                                 for m in months]})
 
 
-def _service_standard_checks(source: str) -> list[dg.AssetChecksDefinition]:
+def _reconciliation_checks(source: str, fact: dg.AssetKey, rows: str,
+                           reconcile: Callable[[duckdb.DuckDBPyConnection],
+                                               list[Reconciliation]]) -> dg.AssetChecksDefinition:
+    """`<source>_reconcile` and `<source>_quarantine_rate` on the source's fact, both blocking,
+    evaluated in one step from one reconciliation query (the same figures feed both)."""
+    specs = [
+        dg.AssetCheckSpec(f"{source}_reconcile", asset=fact, blocking=True,
+                          description=f"Every raw {rows} row is a fact, quarantined or "
+                                      "excluded: none vanish and none are double counted."),
+        dg.AssetCheckSpec(f"{source}_quarantine_rate", asset=fact, blocking=True,
+                          description=f"Share of raw {rows} rows quarantined "
+                                      + QUARANTINE_RATE
+                                      + " Blocks publication under `hub build --strict`."),
+    ]
+
+    @dg.multi_asset_check(specs=specs, name=f"{source}_reconciliation")
+    def reconciliation(warehouse: WarehouseResource):
+        reconciled = _reconciliation(warehouse, reconcile)
+        yield _reconcile_result(reconciled, fact, specs[0].name)
+        yield _quarantine_rate_result(reconciled, fact, specs[1].name)
+
+    return reconciliation
+
+
+def _service_standard_checks(source: str) -> dg.AssetChecksDefinition:
     """Reconciliation and quarantine rate of a service-standard source (docs/architecture.md,
     "Service-standard sources"), on its fact, as for calls and contacts."""
     models = SOURCE_MODELS[source]
@@ -166,23 +164,11 @@ def _service_standard_checks(source: str) -> list[dg.AssetChecksDefinition]:
     def reconcile(con: duckdb.DuckDBPyConnection) -> list[Reconciliation]:
         return reconcile_source(con, source)
 
-    @dg.asset_check(asset=fact, blocking=True, name=f"{source}_reconcile",
-                    description=f"Every raw {source} row is a fact, quarantined or excluded: "
-                                "none vanish and none are double counted.")
-    def reconciled(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        return _reconcile_result(_reconciliation(warehouse, reconcile))
-
-    @dg.asset_check(asset=fact, blocking=True, name=f"{source}_quarantine_rate",
-                    description=f"Share of raw {source} rows quarantined " + QUARANTINE_RATE
-                                + " Blocks publication under `hub build --strict`.")
-    def quarantine_rate(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        return _quarantine_rate_result(_reconciliation(warehouse, reconcile))
-
-    return [reconciled, quarantine_rate]
+    return _reconciliation_checks(source, fact, source, reconcile)
 
 
-ASSET_CHECKS = [calls_reconcile, calls_quarantine_rate, telephony_freshness,
-                contacts_reconcile, contacts_quarantine_rate, crm_freshness,
-                deliveries_vanishing_months,
-                *(check for source in OTHER_SOURCES
-                  for check in _service_standard_checks(source))]
+ASSET_CHECKS = [_reconciliation_checks("calls", FCT_CALLS, "call", reconcile_calls),
+                telephony_freshness,
+                _reconciliation_checks("contacts", FCT_CONTACTS, "CRM", reconcile_contacts),
+                crm_freshness, deliveries_vanishing_months,
+                *(_service_standard_checks(source) for source in OTHER_SOURCES)]
