@@ -73,7 +73,8 @@
     needs no join, where a correlated join with the scope table first collected every distinct
     value of the column, for a timestamp every row (docs/benchmarks.md, "Scale 10"). A model
     that filters many relations by the same scope reads it once with scoped_months(shifts,
-    changed_rows_only) and passes it as `months` (one query instead of one per call). -#}
+    changed_rows_only) and passes it as `months` (one query instead of one per call; `shifts`
+    and `changed_rows_only` then say nothing more). -#}
 {% macro in_scoped_month(relation, month_column, shifts=[0], any_partner=false,
                          changed_rows_only=false, timestamp=false, months=none) -%}
     {%- if is_incremental() -%}

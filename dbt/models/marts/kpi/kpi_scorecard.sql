@@ -316,9 +316,7 @@ kpi_values as (
         cast({{ numerator_column }} as decimal(38, 6)) as numerator,
         cast({{ denominator_column }} as decimal(38, 6)) as denominator
     from {{ source_cte }}
-    where {{ in_scoped_month(
-        source_cte, 'month', shifts=[0, 1, 12], any_partner=true, months=scope_months
-    ) }}
+    where {{ in_scoped_month(source_cte, 'month', any_partner=true, months=scope_months) }}
     {% if not loop.last %}union all{% endif %}
     {% endfor %}
 
