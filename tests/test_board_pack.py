@@ -72,8 +72,12 @@ def test_the_hub_pack_and_every_partners_pack_are_written(packs, marts):
     assert len(partners) >= 6
     expected = {f"hub-board-{MONTH:%Y-%m}"} | {f"partner-{p}-{MONTH:%Y-%m}" for p in partners}
     written = {p.name for p in folder.iterdir()}
-    assert written == {f"{name}.{ext}" for name in expected for ext in ("html", "pdf")}
+    packs_written = {f"{name}.{ext}" for name in expected for ext in ("html", "pdf")}
+    # and the record of the publication they were read from (report/pack_record.py)
+    assert written == packs_written | {"pack.json"}
     for path in folder.iterdir():
+        if path.name == "pack.json":
+            continue
         assert path.stat().st_size > 5000, path.name
         if path.suffix == ".pdf":
             assert path.read_bytes().startswith(b"%PDF-")
@@ -287,31 +291,64 @@ def test_a_month_without_figures_exits_non_zero(built_warehouse, tmp_path):
     assert not any(tmp_path.iterdir())
 
 
-def test_the_dagster_asset_writes_the_month_and_the_sensor_asks_for_it(built_warehouse,
-                                                                     tmp_path, monkeypatch):
+def test_the_sensor_asks_for_the_month_and_the_dagster_asset_writes_it(built_warehouse,
+                                                                       tmp_path, monkeypatch):
+    """After a publication the sensor asks for the latest complete month's packs, unless they
+    were already written from the warehouse served now (`hub report` after `hub build`, the UI
+    started again): then it skips, until packs from another publication are what is there."""
+    import json
+
+    from dagster_project.definitions import defs
     from dagster_project.orchestration.reports import (
         SERVING_KEY,
         board_pack,
         board_pack_sensor,
     )
     from dagster_project.orchestration.resources import WarehouseResource
+    from dagster_project.report.pack_record import PACK_RECORD
 
     monkeypatch.setenv("HUB_DATA_DIR", str(built_warehouse.data_dir))
     monkeypatch.setenv("HUB_REPORTS_DIR", str(tmp_path / "reports"))
     resource = WarehouseResource.from_env()
     instance = dg.DagsterInstance.ephemeral()
-    result = dg.materialize([board_pack], partition_key=f"{MONTH:%Y-%m-%d}",
+    cursor = None
+
+    def published_then_sensor():
+        nonlocal cursor
+        instance.report_runless_asset_event(dg.AssetMaterialization(SERVING_KEY))
+        context = dg.build_sensor_context(instance=instance, resources={"warehouse": resource},
+                                          repository_def=defs.get_repository_def(),
+                                          cursor=cursor)
+        tick = board_pack_sensor.evaluate_tick(context)
+        cursor = tick.cursor
+        return tick
+
+    (request,) = published_then_sensor().run_requests
+    assert request.partition_key == f"{MONTH:%Y-%m-%d}"
+    result = dg.materialize([board_pack], partition_key=request.partition_key,
                             resources={"warehouse": resource}, instance=instance,
                             selection=[board_pack])
     assert result.success
     (event,) = result.get_asset_materialization_events()
     path = Path(event.materialization.metadata["path"].value)
-    assert path == tmp_path / "reports" / f"{MONTH:%Y-%m}" / f"hub-board-{MONTH:%Y-%m}.pdf"
+    folder = tmp_path / "reports" / f"{MONTH:%Y-%m}"
+    assert path == folder / f"hub-board-{MONTH:%Y-%m}.pdf"
     assert path.exists()
-    instance.report_runless_asset_event(dg.AssetMaterialization(SERVING_KEY))
-    from dagster_project.definitions import defs
+    record = json.loads((folder / PACK_RECORD).read_text(encoding="utf-8"))
+    assert sorted(p.name for p in folder.iterdir() if p.name != PACK_RECORD) == record["files"]
 
-    context = dg.build_sensor_context(instance=instance, resources={"warehouse": resource},
-                                      repository_def=defs.get_repository_def())
-    (request,) = board_pack_sensor.evaluate_tick(context).run_requests
+    # the same warehouse published again (as far as the sensor sees): nothing to write
+    again = published_then_sensor()
+    assert again.run_requests == []
+    assert "already written from the warehouse served now" in again.skip_message
+    # the packs there are from an earlier publication: the sensor asks again
+    written = (folder / PACK_RECORD).read_text(encoding="utf-8")
+    (folder / PACK_RECORD).write_text(
+        json.dumps(dict(record, published_at="2000-01-01T00:00:00+00:00")), encoding="utf-8")
+    (request,) = published_then_sensor().run_requests
     assert request.partition_key == f"{MONTH:%Y-%m-%d}"
+    # from this publication, but a pack is missing from the folder: asked again too
+    (folder / PACK_RECORD).write_text(written, encoding="utf-8")
+    assert published_then_sensor().run_requests == []
+    path.unlink()
+    assert len(published_then_sensor().run_requests) == 1

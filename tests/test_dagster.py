@@ -162,6 +162,29 @@ def test_sensor_without_cursor_skips_files_already_loaded(settings, partners):
     assert request.tags["hub/partner_months"] == "1"
 
 
+def test_sensor_without_cursor_skips_a_file_the_last_load_rejected(settings, partners):
+    """A rejected file left in the landing folder (here a duplicate delivery) would be rejected
+    again: starting the UI does not start a build for it; other content under its name does."""
+    from dagster_project.ingest import load_source
+
+    content = "\n".join([EASTBROOK_HEADER, *eastbrook_rows(3)])
+    write(eastbrook_file(settings.landing_dir, "202403"), content)
+    duplicate = write(eastbrook_file(settings.landing_dir, "202404"), content)
+    load_source(settings.work_db, settings.landing_dir, partners)
+    con = duckdb.connect(str(settings.work_db), read_only=True)
+    try:
+        assert con.execute("select status from raw.load_events where source_file like ?",
+                           ["%202404%"]).fetchall() == [("rejected",)]
+    finally:
+        con.close()
+    assert changed_partner_months(settings, partners, None)[0] == set()
+    assert isinstance(_sensor(settings)[1], dg.SkipReason)
+    write(duplicate, "\n".join([EASTBROOK_HEADER, *eastbrook_rows(3, start=7)]))
+    assert changed_partner_months(settings, partners, None)[0] == {
+        ("eastbrook", dt.date(2024, 4, 1))}
+    assert isinstance(_sensor(settings)[1], dg.RunRequest)
+
+
 @pytest.mark.parametrize("when, month", [(dt.datetime(2024, 5, 3, 6), "2024-04"),
                                           (dt.datetime(2025, 1, 3, 6), "2024-12")])
 def test_monthly_schedule_asks_for_one_run_over_previous_month(settings, partners, when, month):

@@ -15,6 +15,7 @@ import duckdb
 
 from dagster_project import duck
 from dagster_project.ingest.discovery import discover_files
+from dagster_project.ingest.readers import sha256_of
 from dagster_project.ingest.settle import settle_seconds, waiting_reason
 from dagster_project.orchestration.jobs import build_warehouse_job
 from dagster_project.orchestration.resources import WarehouseResource
@@ -43,14 +44,40 @@ def loaded_file_sizes(work_db) -> dict[str, int]:
         con.close()
 
 
+def rejected_file_hashes(work_db) -> dict[str, str]:
+    """Files whose latest load rejected them (path → the rejected content's hash), for a sensor
+    starting without a cursor: a rejected file still in the landing folder (a duplicate
+    delivery, an unreadable file) would be rejected again, so it does not start a build at
+    every start of the UI; the same path with other content does."""
+    try:
+        con = duck.connect(work_db, read_only=True)
+    except duckdb.Error:
+        return {}
+    try:
+        return dict(con.execute("""
+            select source_file, arg_max(file_hash, event_at)
+            from raw.load_events
+            where source_file is not null
+            group by source_file
+            having arg_max(status, event_at) = 'rejected'
+                and arg_max(file_hash, event_at) is not null
+        """).fetchall())
+    except duckdb.Error:
+        return {}
+    finally:
+        con.close()
+
+
 def changed_partner_months(settings, partners, cursor: dict[str, list[float]] | None
                            ) -> tuple[set[tuple[str, dt.date | None]], dict[str, list[float]]]:
     """Partner-months whose landing files (of every source) are new or changed since `cursor`
     (path → mtime, size); a file without a period in its name counts as (partner, None).
-    Without a cursor, files already loaded with the same size count as seen. A file not yet
+    Without a cursor, files already loaded with the same size, and files the last load rejected
+    with the same content, count as seen. A file not yet
     complete (settle time, `.done` marker: ingest/settle.py) is left out of the cursor, so the
     first tick after it is complete sees it as new and starts the build that loads it."""
     loaded = loaded_file_sizes(settings.work_db) if cursor is None else {}
+    rejected = rejected_file_hashes(settings.work_db) if cursor is None else {}
     cursor = cursor or {}
     current: dict[str, list[float]] = {}
     changed: set[tuple[str, dt.date | None]] = set()
@@ -64,6 +91,8 @@ def changed_partner_months(settings, partners, cursor: dict[str, list[float]] | 
         stat = f.path.stat()
         current[f.rel_path] = [stat.st_mtime, stat.st_size]
         if loaded.get(f.rel_path) == stat.st_size:
+            continue
+        if f.rel_path in rejected and sha256_of(f.path) == rejected[f.rel_path]:
             continue
         if cursor.get(f.rel_path) != current[f.rel_path]:
             changed.add((f.partner_code, f.period_month))

@@ -1,7 +1,8 @@
 """The monthly board pack as a Dagster asset: `reports/board_pack`, one partition per month,
 downstream of the published serving warehouse. After each publication the sensor below asks
 for the latest complete month's pack, so the landing sensor's run is followed by the pack of
-the month it completed. The logic is in dagster_project/report (plain modules)."""
+the month it completed; not when that month's packs were already written from the warehouse
+served now. The logic is in dagster_project/report (plain modules)."""
 
 import datetime as dt
 
@@ -9,6 +10,7 @@ import dagster as dg
 
 from dagster_project.orchestration.resources import WarehouseResource
 from dagster_project.report.pack_data import latest_complete_month
+from dagster_project.report.pack_record import written_from_served
 
 MONTHS = dg.MonthlyPartitionsDefinition(start_date="2015-01-01", end_offset=0)
 SERVING_KEY = dg.AssetKey(["serving", "warehouse"])
@@ -53,6 +55,10 @@ def board_pack_sensor(context: dg.SensorEvaluationContext, asset_event: dg.Event
     month = latest_complete_month(settings.serving_db, dt.date.today())
     if month is None:
         return dg.SkipReason("the published warehouse has no month with figures")
+    if written_from_served(settings.serving_db, settings.reports_dir, month):
+        # e.g. `hub report` after `hub build`, or the UI started again over the same warehouse
+        return dg.SkipReason(f"the board packs of {month:%Y-%m} were already written from the "
+                             "warehouse served now")
     return dg.RunRequest(run_key=f"{month:%Y-%m}:{asset_event.timestamp}",
                          partition_key=f"{month:%Y-%m-%d}",
                          tags={"hub/trigger": "board_pack_sensor"})

@@ -4,8 +4,10 @@ and PDF, into `<reports dir>/YYYY-MM/`, from the published serving warehouse onl
     write_packs(serving_db, reference_dir, reports_dir, month, hub_name) -> PackResult
 
 Each file is written under a temporary name and renamed, so a reader (the Superset route,
-a browser) never sees half a pack. Plain Python: `hub report` and the Dagster asset
-`reports/board_pack` both call it."""
+a browser) never sees half a pack. Once every pack of the month is written (HTML and PDF), the
+folder's `pack.json` records the publication they were read from, so that the board pack sensor
+does not write them again from the same publication (report/pack_record.py). Plain Python:
+`hub report` and the Dagster asset `reports/board_pack` both call it."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from pathlib import Path
 from dagster_project.report import pages
 from dagster_project.report.formats import month_name
 from dagster_project.report.pack_data import NoDataForMonth, PackData, read_pack
+from dagster_project.report.pack_record import PACK_RECORD, record_text
 from dagster_project.report.render import print_pdfs, render_html
 
 __all__ = ["NoDataForMonth", "PackResult", "hub_pack_name", "partner_pack_name", "write_packs"]
@@ -95,4 +98,7 @@ def write_packs(serving_db: Path, reference_dir: Path, reports_dir: Path, month:
         result.files.append(html)
         if pdf:
             result.files.append(pdf_path)
+    if partner is None and pdf:  # every pack of the month
+        _write(folder / PACK_RECORD, record_text(data.published_at, result.files))
     return result
+

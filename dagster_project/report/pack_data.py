@@ -146,6 +146,12 @@ def _pct(numerator, denominator) -> float | None:
     return None if not denominator else 100 * float(numerator) / float(denominator)
 
 
+def published_at(serving_db: Path) -> dt.datetime:
+    """When the serving file was published (UTC): its modification time (a publication swaps a
+    new file in; a rollback swaps an older one back)."""
+    return dt.datetime.fromtimestamp(os.stat(serving_db).st_mtime, dt.UTC)
+
+
 def read_pack(serving_db: Path, reference_dir: Path, month: dt.date,
               hub_name: str) -> PackData:
     """The month's pack figures. Raises NoDataForMonth when the month has no figures."""
@@ -198,6 +204,5 @@ def read_pack(serving_db: Path, reference_dir: Path, month: dt.date,
             missing.setdefault((partner, source), []).append(missed)
     finally:
         con.close()
-    published_at = dt.datetime.fromtimestamp(os.stat(serving_db).st_mtime, dt.UTC)
-    return PackData(hub_name, month, published_at, figures, in_pack, hub_values, missing,
-                    daily, weekday_hour, lines, _definitions(reference_dir))
+    return PackData(hub_name, month, published_at(serving_db), figures, in_pack, hub_values,
+                    missing, daily, weekday_hour, lines, _definitions(reference_dir))
