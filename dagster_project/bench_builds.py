@@ -154,11 +154,32 @@ def run_hub_build(name: str, args: list[str], env: dict[str, str]) -> BuildRun:
     proc = subprocess.Popen([*hub_command(), *args], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     with PeakRss(proc.pid) as rss:
-        stdout, stderr = proc.communicate()
+        try:
+            stdout, stderr = proc.communicate()
+        except BaseException:  # the bench stopped (Ctrl-C, SIGTERM): its build stops first
+            stop_build(proc)
+            raise
     seconds = time.perf_counter() - start
     return BuildRun(name, "hub " + " ".join(args), seconds, rss.peak, rows_by_source(stdout),
                     stdout, stderr, proc.returncode,
                     record_written_since(Path(env["HUB_DATA_DIR"]), started_at - 1))
+
+
+# How long a stopped bench waits for its `hub build` to stop after SIGTERM (a build stopped
+# during dbt cancels its queries and closes its files first) before it kills it.
+BUILD_STOP_SECONDS = 60
+
+
+def stop_build(proc: subprocess.Popen, grace: float = BUILD_STOP_SECONDS) -> None:
+    """Stop a bench's `hub build` the way a service manager would (SIGTERM, then SIGKILL after
+    `grace` seconds), so that the bench removes its folder only once nothing writes in it."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def move_files(files: list[Path], source_root: Path, target_root: Path) -> int:

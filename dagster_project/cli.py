@@ -305,9 +305,18 @@ def cmd_bench(args: argparse.Namespace) -> int:
         print("hub bench: --superset needs --scenarios (it serves their warehouse)",
               file=sys.stderr)
         return 2
-    return run_bench(scale=args.scale, months=args.months, seed=args.seed, keep=args.keep,
-                     partners=args.partners, scenarios=args.scenarios, out=args.out,
-                     superset=args.superset, crm_share=args.crm_share, workdir=args.workdir)
+    # stopped (a job's timeout, a service manager), the bench stops its build and removes its
+    # folder (gigabytes at scale) as after Ctrl-C
+    _stop_on_sigterm()
+    try:
+        return run_bench(scale=args.scale, months=args.months, seed=args.seed, keep=args.keep,
+                         partners=args.partners, scenarios=args.scenarios, out=args.out,
+                         superset=args.superset, crm_share=args.crm_share,
+                         workdir=args.workdir)
+    except KeyboardInterrupt:
+        print("hub bench: stopped" + ("" if args.keep else "; its folder is removed"),
+              file=sys.stderr)
+        return 130
 
 
 def main(argv: list[str] | None = None) -> int:

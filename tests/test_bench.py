@@ -240,3 +240,37 @@ def test_each_scenario_says_where_its_time_went_from_its_build_record(tmp_path):
         "- no-change rebuild: load 0.5 s, dbt 0.2 s, checks 0.0 s, publication 0.0 s")
     assert BuildRun("x", "hub build", 1.0, 0, {}, "", "", 1).where_the_time_went() == (
         "- x: no build record")
+
+
+def test_a_stopped_bench_stops_its_build_and_removes_its_folder(tmp_path):
+    """SIGTERM (a job's timeout, a service manager) during the bench's first `hub build`: the
+    build is stopped, then the bench's folder (gigabytes at scale) is removed, as after
+    Ctrl-C."""
+    from dagster_project.supervisor import descendants
+
+    workdir = tmp_path / "work"
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).with_name("hub")), "bench", "--scale", "0.02", "--months",
+         "2", "--scenarios", "--workdir", str(workdir)],
+        env=cli_env(tmp_path / "unused"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
+    build: list[int] = []
+    deadline = time.monotonic() + 240
+    while not build and proc.poll() is None and time.monotonic() < deadline:
+        build = [pid for pid in descendants(proc.pid) if b"build" in _argv(pid)]
+        time.sleep(0.1)
+    assert build, "the bench's first `hub build` never started"
+    assert any(workdir.glob("hub-bench-*"))
+    proc.terminate()
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert "hub bench: stopped; its folder is removed" in stderr
+    assert not any(workdir.iterdir()), list(workdir.iterdir())
+    assert not any(Path(f"/proc/{pid}").exists() for pid in build)
+
+
+def _argv(pid: int) -> list[bytes]:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:  # ended meanwhile
+        return []
