@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from dagster_project.build_record import record_written_since
+from dagster_project.supervisor import stop
 
 SAMPLE_SECONDS = 0.2
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
@@ -156,8 +157,9 @@ def run_hub_build(name: str, args: list[str], env: dict[str, str]) -> BuildRun:
     with PeakRss(proc.pid) as rss:
         try:
             stdout, stderr = proc.communicate()
-        except BaseException:  # the bench stopped (Ctrl-C, SIGTERM): its build stops first
-            stop_build(proc)
+        except BaseException:  # the bench stopped (Ctrl-C, SIGTERM): its build stops first,
+            # so that the bench removes its folder only once nothing writes in it
+            stop(proc, timeout=BUILD_STOP_SECONDS)
             raise
     seconds = time.perf_counter() - start
     return BuildRun(name, "hub " + " ".join(args), seconds, rss.peak, rows_by_source(stdout),
@@ -168,18 +170,6 @@ def run_hub_build(name: str, args: list[str], env: dict[str, str]) -> BuildRun:
 # How long a stopped bench waits for its `hub build` to stop after SIGTERM (a build stopped
 # during dbt cancels its queries and closes its files first) before it kills it.
 BUILD_STOP_SECONDS = 60
-
-
-def stop_build(proc: subprocess.Popen, grace: float = BUILD_STOP_SECONDS) -> None:
-    """Stop a bench's `hub build` the way a service manager would (SIGTERM, then SIGKILL after
-    `grace` seconds), so that the bench removes its folder only once nothing writes in it."""
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def move_files(files: list[Path], source_root: Path, target_root: Path) -> int:

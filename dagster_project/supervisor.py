@@ -57,7 +57,9 @@ def start(cmd: list[str], stop_signal: str = "TERM", **popen) -> subprocess.Pope
 
 
 def stop(proc: subprocess.Popen, timeout: float | None = None) -> None:
-    """Stop a supervisor started by `start` and wait for it (it stops its tree first)."""
+    """Stop `proc` (SIGTERM, then SIGKILL after `timeout` seconds) and wait for it: a
+    supervisor started by `start` (it stops its tree first; by default it is given the grace
+    plus 15 s), or any child that stops cleanly on SIGTERM (a bench's `hub build`)."""
     if proc.poll() is None:
         proc.terminate()
         try:

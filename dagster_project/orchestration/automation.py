@@ -29,32 +29,20 @@ def build_run_request(partner_months: set[tuple[str, dt.date | None]], run_key: 
         "hub/trigger": trigger, "hub/partner_months": str(len(partner_months))})
 
 
-def loaded_file_sizes(work_db) -> dict[str, int]:
-    """Files already in the warehouse (path → bytes), for a sensor starting without a cursor,
-    so that starting the UI after `hub build` does not rebuild everything."""
+def files_seen(work_db) -> tuple[dict[str, int], dict[str, str]]:
+    """For a sensor starting without a cursor, so that starting the UI after `hub build` does
+    not start a build: the files already in the warehouse (path → bytes), and the files whose
+    latest load rejected them (path → the rejected content's hash: a duplicate delivery or an
+    unreadable file still in the landing folder would be rejected again; the same path with
+    other content would not). Both empty when the warehouse cannot be read yet."""
     try:
         con = duck.connect(work_db, read_only=True)
     except duckdb.Error:
-        return {}
+        return {}, {}
     try:
-        return dict(con.execute("select source_file, file_bytes from raw.load_files").fetchall())
-    except duckdb.Error:
-        return {}
-    finally:
-        con.close()
-
-
-def rejected_file_hashes(work_db) -> dict[str, str]:
-    """Files whose latest load rejected them (path → the rejected content's hash), for a sensor
-    starting without a cursor: a rejected file still in the landing folder (a duplicate
-    delivery, an unreadable file) would be rejected again, so it does not start a build at
-    every start of the UI; the same path with other content does."""
-    try:
-        con = duck.connect(work_db, read_only=True)
-    except duckdb.Error:
-        return {}
-    try:
-        return dict(con.execute("""
+        loaded = dict(con.execute(
+            "select source_file, file_bytes from raw.load_files").fetchall())
+        rejected = dict(con.execute("""
             select source_file, arg_max(file_hash, event_at)
             from raw.load_events
             where source_file is not null
@@ -62,8 +50,9 @@ def rejected_file_hashes(work_db) -> dict[str, str]:
             having arg_max(status, event_at) = 'rejected'
                 and arg_max(file_hash, event_at) is not null
         """).fetchall())
+        return loaded, rejected
     except duckdb.Error:
-        return {}
+        return {}, {}
     finally:
         con.close()
 
@@ -73,11 +62,10 @@ def changed_partner_months(settings, partners, cursor: dict[str, list[float]] | 
     """Partner-months whose landing files (of every source) are new or changed since `cursor`
     (path → mtime, size); a file without a period in its name counts as (partner, None).
     Without a cursor, files already loaded with the same size, and files the last load rejected
-    with the same content, count as seen. A file not yet
-    complete (settle time, `.done` marker: ingest/settle.py) is left out of the cursor, so the
-    first tick after it is complete sees it as new and starts the build that loads it."""
-    loaded = loaded_file_sizes(settings.work_db) if cursor is None else {}
-    rejected = rejected_file_hashes(settings.work_db) if cursor is None else {}
+    with the same content, count as seen (`files_seen`). A file not yet complete (settle time,
+    `.done` marker: ingest/settle.py) is left out of the cursor, so the first tick after it is
+    complete sees it as new and starts the build that loads it."""
+    loaded, rejected = files_seen(settings.work_db) if cursor is None else ({}, {})
     cursor = cursor or {}
     current: dict[str, list[float]] = {}
     changed: set[tuple[str, dt.date | None]] = set()

@@ -101,4 +101,3 @@ def write_packs(serving_db: Path, reference_dir: Path, reports_dir: Path, month:
     if partner is None and pdf:  # every pack of the month
         _write(folder / PACK_RECORD, record_text(data.published_at, result.files))
     return result
-
