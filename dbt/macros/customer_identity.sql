@@ -62,14 +62,16 @@
             from contacts
             where {{ in_scoped_delivery('crm', 'contacts') }}
             union
-            -- only a contact of a redone delivery can have left the valid contacts
+            -- only a contact of a redone delivery can have left the valid contacts. An outer
+            -- join, not `not exists`: the engine then builds its hash table on the few stored
+            -- contacts of the redone deliveries (none for a new month), not on every valid one
             select previous.contact_id
             from previous
+            left join contacts as still_valid
+                on previous.contact_id = still_valid.contact_id
             where
                 {{ in_scoped_delivery('crm', 'previous') }}
-                and not exists (
-                    select 1 from contacts where contacts.contact_id = previous.contact_id
-                )
+                and still_valid.contact_id is null
 
         )
 
@@ -115,14 +117,27 @@
     their edges are added to <model>__edges. -#}
 {% macro customer_identity_supernodes() -%}
     {%- set hits -%}
+        with
+
+        -- the stored contacts holding a key of the graph, first: joined with every stored
+        -- contact's label before that, the engine would build its hash table on all of them
+        shared as {{ materialized_cte() }} (
+
+            select
+                edges.key_value,
+                stored_keys.contact_id
+            from {{ customer_identity_table('edges') }} as edges
+            inner join {{ ref('int_customers__keys') }} as stored_keys
+                on edges.key_value = stored_keys.key_value
+
+        )
+
         select distinct
-            edges.key_value,
+            shared.key_value,
             previous.customer_key
-        from {{ customer_identity_table('edges') }} as edges
-        inner join {{ ref('int_customers__keys') }} as stored_keys
-            on edges.key_value = stored_keys.key_value
+        from shared
         inner join {{ this }} as previous
-            on stored_keys.contact_id = previous.contact_id
+            on shared.contact_id = previous.contact_id
         where
             previous.customer_key is not null
             and not exists (
