@@ -27,7 +27,11 @@ import yaml
 
 from dagster_project.generate import GenerateReport, generate_sample
 from dagster_project.generate.closures import load_bank_holidays
+from dagster_project.generate.crm import ENQUIRY_TYPES, NONE, ContactTable
 from dagster_project.generate.crm_dirt import KPI_KINDS, QUARANTINE_KINDS
+from dagster_project.generate.crm_spec import AVOIDABLE, CHANNELS, FEEDBACK, load_crm_partner
+from dagster_project.generate.crm_writers import format_contacts
+from dagster_project.generate.customers import build_population
 from dagster_project.generate.simulation import ANSWERED, simulate_partner
 from dagster_project.generate.spec import load_partner_spec
 from tests.fast_strptime import strptime
@@ -470,3 +474,47 @@ def test_deterministic_and_clean_without_dirt(tmp_path: Path) -> None:
     assert malformed == 0 and rows
     _, dirty_malformed = read_contacts(tmp_path / "one", "westvale")
     assert dirty_malformed >= 1
+
+
+def _contact_table(rows: int, residents: int, seed: int) -> ContactTable:
+    """Contacts with every kind of value the writer formats, name variants included."""
+    rng = np.random.default_rng(seed)
+    never = np.full(rows, NONE, dtype=np.int64)
+    created = np.sort(rng.integers(0, 60 * 86_400, rows)).astype(np.int64)
+    small = {name: rng.integers(0, high, rows).astype(np.int8) for name, high in (
+        ("channel", len(CHANNELS)), ("avoidable", len(AVOIDABLE)), ("satisfaction", 6),
+        ("enquiry_type", len(ENQUIRY_TYPES)), ("name_variant", 6), ("bad_phone", 2),
+        ("bad_postcode", 2), ("stage", 3))}  # fmt: skip
+    flags = {name: rng.random(rows) < 0.5 for name in (
+        "fcr", "back_office", "gives_phone", "gives_email", "gives_postcode", "gives_uprn",
+        "is_repeat")}  # fmt: skip
+    return ContactTable(
+        created=created, service=rng.integers(0, 2, rows).astype(np.int16),
+        person=np.where(rng.random(rows) < 0.9, rng.integers(0, residents, rows), NONE),
+        resolved=np.where(rng.random(rows) < 0.8, created + 3_600, NONE),
+        feedback=np.where(rng.random(rows) < 0.1, rng.integers(0, len(FEEDBACK), rows), NONE)
+        .astype(np.int8),
+        responded=never, duplicate_of=never, **small, **flags,
+    )  # fmt: skip
+
+
+def test_a_month_formatted_alone_equals_the_whole_table_formatted_at_once() -> None:
+    """The generator formats and writes one month at a time (`crm_writers.file_jobs`), so that
+    it holds one month's text: a month's slice, told where it starts, must give the same text
+    as the whole table, enquiry ids and the name variants that alternate along it included."""
+    population = build_population([("eastbrook", "EB", 3_000)], seed=5)
+    table = _contact_table(400, len(population), seed=5)
+    zone = ZoneInfo("Europe/London")
+    emails = 0
+    for code in GENERATED:
+        partner = load_crm_partner(PARTNERS_DIR / f"{code}.yml")
+        if partner is None:
+            continue
+        whole = format_contacts(partner, table, ["Bins", "Housing"], population, zone)
+        emails += sum(isinstance(v, str) and "@" in v for v in whole.get("email", []))
+        for lo, hi in ((0, 150), (150, 151), (151, 400)):
+            month = format_contacts(partner, table.take(slice(lo, hi)), ["Bins", "Housing"],
+                                    population, zone, first_row=lo)
+            for field, values in whole.items():
+                assert month[field].tolist() == values[lo:hi].tolist(), (code, field, lo)
+    assert emails  # the population's stored bytes come back as text

@@ -92,7 +92,7 @@ class ContactTable:
     def __len__(self) -> int:
         return len(self.created)
 
-    def take(self, index: np.ndarray) -> ContactTable:
+    def take(self, index: np.ndarray | slice) -> ContactTable:
         return ContactTable(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import repeat
 from pathlib import Path
@@ -22,7 +23,7 @@ import numpy as np
 from .crm import ENQUIRY_TYPES, NONE, ContactTable
 from .crm_dirt import INVALID_PHONES, INVALID_POSTCODES, apply_quarantine_dirt
 from .crm_spec import AVOIDABLE, CHANNELS, FEEDBACK, CrmFormat, CrmPartner
-from .customers import Population
+from .customers import Population, text
 from .dirt import DirtyRow
 from .local_time import local_to_utc
 from .writers import (
@@ -48,23 +49,24 @@ def _lookup(values: list[str | None], index: np.ndarray) -> np.ndarray:
     return np.array(values, dtype=object)[index]
 
 
-def _names(table: ContactTable, population: Population) -> np.ndarray:
+def _names(table: ContactTable, population: Population, first_row: int = 0) -> np.ndarray:
     known = table.person != NONE
     person = np.where(known, table.person, 0)
     forename, surname = population.forename[person], population.surname[person]
     names = np.where(known, forename + " " + surname, None)
     for row in np.flatnonzero(table.name_variant).tolist():
         f, s, v = forename[row], surname[row], int(table.name_variant[row])
+        at = first_row + row  # the forms alternate along the partner's whole table
         if v == 1:
-            names[row] = f"{f} {s}".upper() if row % 2 else f"{f} {s}".lower()
+            names[row] = f"{f} {s}".upper() if at % 2 else f"{f} {s}".lower()
         elif v == 2:
-            names[row] = f" {f}  {s} " if row % 2 else f"{f}   {s}"
+            names[row] = f" {f}  {s} " if at % 2 else f"{f}   {s}"
         elif v == 3:
             names[row] = f"{s.upper()}, {f}"
         elif v == 4:
             names[row] = f"{population.title[person[row]]} {f} {s}"
         else:  # a typo: two letters of the forename swapped, or the last one doubled
-            i = 1 + row % max(len(f) - 2, 1)
+            i = 1 + at % max(len(f) - 2, 1)
             typo = f[:i] + f[i + 1] + f[i] + f[i + 2 :] if len(f) > 3 else f + f[-1]
             names[row] = f"{typo if typo != f else f + f[-1]} {s}"
     return names
@@ -74,19 +76,19 @@ def _personal(table: ContactTable, population: Population, field: str) -> np.nda
     known = table.person != NONE
     person = np.where(known, table.person, 0)
     if field == "phone":
-        out = np.where(known & table.gives_phone, population.phone[person], None)
+        out = np.where(known & table.gives_phone, text(population.phone[person]), None)
         bad = table.bad_phone > 0
         out[bad] = _lookup(list(INVALID_PHONES), table.bad_phone[bad] - 1)
         return out
     if field == "email":
-        values = population.email[person]
+        values = text(population.email[person])
         return np.where(known & table.gives_email & (values != ""), values, None)
     if field == "postcode":
-        out = np.where(known & table.gives_postcode, population.postcode[person], None)
+        out = np.where(known & table.gives_postcode, text(population.postcode[person]), None)
         bad = table.bad_postcode > 0
         out[bad] = _lookup(list(INVALID_POSTCODES), table.bad_postcode[bad] - 1)
         return out
-    values = population.uprn[person]
+    values = text(population.uprn[person])
     return np.where(known & table.gives_uprn & (values != ""), values, None)
 
 
@@ -96,8 +98,12 @@ def format_contacts(
     service_names: list[str],
     population: Population,
     zone: ZoneInfo,
+    first_row: int = 0,
 ) -> dict[str, np.ndarray]:
-    """Every mapped canonical field as text (None = empty), in the file's column order."""
+    """Every mapped canonical field as text (None = empty), in the file's column order.
+
+    `first_row`: where `table` starts in the partner's whole table, when it is a month of it
+    (enquiry ids number the whole table; name variants alternate along it)."""
     fmt, settings = partner.crm, partner.settings
     codes = fmt.codes
     flag = codes["flag"]
@@ -106,7 +112,8 @@ def format_contacts(
     for field, _ in fmt.columns:
         if field == "enquiry_id":
             width, prefix = settings.id_digits, settings.id_prefix
-            numbers = np.char.zfill(np.arange(1, len(table) + 1).astype(str), width)
+            first, last = first_row + 1, first_row + len(table) + 1
+            numbers = np.char.zfill(np.arange(first, last).astype(str), width)
             value = prefix + numbers.astype(object)
         elif field == "created_at":
             value = _timestamps(table.created, fmt, zone)
@@ -137,7 +144,7 @@ def format_contacts(
             stage = np.where(table.feedback == 0, table.stage, 0)
             value = _lookup([None, stages.get("1", "1"), stages.get("2", "2")], stage)
         elif field == "customer_name":
-            value = _names(table, population)
+            value = _names(table, population, first_row)
         else:
             value = _personal(table, population, field)
         out[field] = value
@@ -224,22 +231,27 @@ def write_jsonl(
 def file_jobs(
     partner: CrmPartner,
     table: ContactTable,
-    text: dict[str, np.ndarray],
+    service_names: list[str],
+    population: Population,
     dirt: tuple[DirtyRow, ...],
     landing_dir: Path,
     month_starts: list[tuple[int, int, int]],  # (year, month, first local second)
     run_end: int,
     zone: ZoneInfo,
-) -> list[CrmFileJob]:
-    """One job per month (a month without contacts still gets a header-only file)."""
+) -> Iterator[CrmFileJob]:
+    """One job per month (a month without contacts still gets a header-only file), formatted
+    when the next one is asked for: the caller holds one month's text at a time (a partner's
+    whole table formatted at once held several GB of text at scale 10)."""
     fmt = partner.crm
     folder = landing_dir / partner.code / "crm"
     bounds = [start for _, _, start in month_starts] + [run_end]
     edges = np.searchsorted(table.created, bounds)
-    jobs = []
     for i, (year, month, _) in enumerate(month_starts):
         lo, hi = int(edges[i]), int(edges[i + 1])
-        columns = {field: values[lo:hi].tolist() for field, values in text.items()}
+        text = format_contacts(
+            partner, table.take(slice(lo, hi)), service_names, population, zone, first_row=lo
+        )
+        columns = {field: values.tolist() for field, values in text.items()}
         rows = tuple(
             DirtyRow(d.row - lo, d.kind, d.variant, d.resend_gap) for d in dirt if lo <= d.row < hi
         )
@@ -247,5 +259,4 @@ def file_jobs(
             fmt, columns, table.created[lo:hi], rows, lambda s: _timestamps(s, fmt, zone)
         )
         name = period_file_name(fmt, partner.code, year, month)  # type: ignore[arg-type]
-        jobs.append(CrmFileJob(folder / name, fmt, columns, malformed))
-    return jobs
+        yield CrmFileJob(folder / name, fmt, columns, malformed)

@@ -31,7 +31,7 @@ from .crm_dirt import (
     quarantine_counts,
 )
 from .crm_spec import CrmPartner, load_crm_partner
-from .crm_writers import CrmFileJob, file_jobs, format_contacts
+from .crm_writers import CrmFileJob, file_jobs
 from .customers import Population, build_population
 from .direct_dial import split_direct_dials, write_direct_dial_files
 from .dirt import KINDS, DirtPlan, DirtyRow, plan_dirt
@@ -296,10 +296,11 @@ def generate_sample(
     Files are (re)written in `landing_dir/<code>/telephony/`; other files there are left alone.
     Simulation runs in this process; files are written by `workers` processes (default: CPU
     count, at most 4, but 1 for at most a month at scale 1; 1 = everything in this process).
-    Memory is bounded by the largest partner and one population of residents: partners sharing
-    a `generator.crm.population` are generated together and their population dropped before
-    the next group's is built (without that key every partner shares one population, as the
-    sample's six do).
+    Memory is bounded by the largest partner, one population of residents (their personal
+    fields stored as bytes) and one month of CRM text (formatted and written a month at a
+    time): partners sharing a `generator.crm.population` are generated together and their
+    population dropped before the next group's is built (without that key every partner shares
+    one population, as the sample's six do).
     """
     if months < 1:
         raise ValueError("months must be at least 1")
@@ -503,13 +504,15 @@ class _Crm:
             if self.with_dirt
             else ()
         )  # fmt: skip
-        text = format_contacts(partner, table, service_names, population, zone)
         jobs = file_jobs(
-            partner, table, text, dirt, self.landing_dir, self.month_starts, self.run_end, zone
-        )
+            partner, table, service_names, population, dirt, self.landing_dir,
+            self.month_starts, self.run_end, zone,
+        )  # fmt: skip
+        files = rows = 0
         for job in jobs:  # written here: pickling the text for a worker costs as much
-            job.write()
+            rows += job.write()
+            files += 1
         return PartnerOutput(
-            spec.code, "crm", len(jobs), sum(job.rows for job in jobs), "simulated",
+            spec.code, "crm", files, rows, "simulated",
             tuple(quarantine_counts(dirt).items()), tuple(kept.items()),
         )  # fmt: skip
