@@ -74,13 +74,16 @@
     value of the column, for a timestamp every row (docs/benchmarks.md, "Scale 10"). A model
     that filters many relations by the same scope reads it once with scoped_months(shifts,
     changed_rows_only) and passes it as `months` (one query instead of one per call; `shifts`
-    and `changed_rows_only` then say nothing more). -#}
+    and `changed_rows_only` then say nothing more). `scope` names the model holding the months:
+    int_build__scope_months (every source), or int_build__scope_call_months for the models that
+    read calls alone (their months do not follow the contacts' customers). -#}
 {% macro in_scoped_month(relation, month_column, shifts=[0], any_partner=false,
-                         changed_rows_only=false, timestamp=false, months=none) -%}
+                         changed_rows_only=false, timestamp=false, months=none,
+                         scope='int_build__scope_months') -%}
     {%- if is_incremental() -%}
         {%- set prefix = relation ~ '.' -%}
         {%- if months is none -%}
-            {%- set months = scoped_months(shifts, changed_rows_only) -%}
+            {%- set months = scoped_months(shifts, changed_rows_only, scope) -%}
         {%- endif -%}
         {%- if months | length == 0 -%}
             false
@@ -123,9 +126,10 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- The (partner_code, month as 'YYYY-MM-DD') pairs in scope (int_build__scope_months),
-    each shifted by every one of `shifts` months; empty while dbt only parses. -#}
-{% macro scoped_months(shifts=[0], changed_rows_only=false) -%}
+{#- The (partner_code, month as 'YYYY-MM-DD') pairs in scope (the model `scope`, by default
+    int_build__scope_months), each shifted by every one of `shifts` months; empty while dbt
+    only parses (a model that calls it names `scope` in a `depends_on` comment). -#}
+{% macro scoped_months(shifts=[0], changed_rows_only=false, scope='int_build__scope_months') -%}
     {%- if not execute -%}
         {{ return([]) }}
     {%- endif -%}
@@ -134,7 +138,7 @@
         select
             partner_code,
             cast({{ add_months("month", shift) }} as {{ dbt.type_string() }}) as month
-        from {{ ref('int_build__scope_months') }}
+        from {{ ref(scope) }}
         {% if changed_rows_only -%}
         where has_changed_rows
         {%- endif %}
@@ -154,10 +158,12 @@
 {%- endmacro %}
 
 {#- Pre-hook of a monthly incremental model: delete the partner-months in scope. -#}
-{% macro delete_scoped_months(month_column, shifts=[0], any_partner=false) -%}
+{% macro delete_scoped_months(month_column, shifts=[0], any_partner=false,
+                              scope='int_build__scope_months') -%}
     {%- if is_incremental() -%}
         delete from {{ this }}
-        where {{ in_scoped_month(this.identifier, month_column, shifts, any_partner) }}
+        where {{ in_scoped_month(this.identifier, month_column, shifts, any_partner,
+                                 scope=scope) }}
     {%- endif -%}
 {%- endmacro %}
 

@@ -31,11 +31,11 @@
 
 {#- Pre-hook of marts.kpi_telephony_weekly: delete the weeks that touch a partner-month in scope
     (a week of two months is redone when either changes). -#}
-{% macro delete_scoped_weeks() -%}
+{% macro delete_scoped_weeks(scope='int_build__scope_months') -%}
     {%- if is_incremental() -%}
         delete from {{ this }}
         where
-            {{ in_scoped_month(this.identifier, 'first_month') }}
-            or {{ in_scoped_month(this.identifier, 'last_month') }}
+            {{ in_scoped_month(this.identifier, 'first_month', scope=scope) }}
+            or {{ in_scoped_month(this.identifier, 'last_month', scope=scope) }}
     {%- endif -%}
 {%- endmacro %}

@@ -13,8 +13,9 @@
       contact in a redone delivery or a changed label (repeat complainants look back 365 days);
     - the partner's latest contact moved and the month is near it (repeat contact needs 7 days
       after a contact, complaint policy its due date, both measured up to the latest contact).
-    The service-standard sources (voicemail, reception, web) and the direct-dial extract bring
-    the months of their redone rows, now or before, as telephony does.
+    The months of redone calls and direct-dial rows come from int_build__scope_call_months
+    (which the telephony models read alone); the service-standard sources (voicemail,
+    reception, web) bring the months of their redone rows, now or before, the same way.
     Telephony months also bring their next month (month-on-month change) and the scorecard the
     month a year later (channel shift); those models add them. In a full build this model is
     not read.
@@ -23,7 +24,6 @@
     ('voicemail', 'int_voicemails__validated', 'left_at'),
     ('reception', 'int_reception_tickets__validated', 'issued_at'),
     ('web', 'int_web_days__validated', 'visit_date'),
-    ('direct_dial', 'int_direct_dial_calls__validated', 'started_at'),
 ] -%}
 
 with
@@ -52,9 +52,9 @@ scope_customers as (
 
 ),
 
-calls as (
+call_months as (
 
-    select * from {{ ref('int_calls__validated') }}
+    select * from {{ ref('int_build__scope_call_months') }}
 
 ),
 
@@ -79,28 +79,6 @@ complaint_policy as (
 calendar as (
 
     select * from {{ ref('dim_date') }}
-
-),
-
-redone_calls as (
-
-    select
-        calls.partner_code,
-        calls.period_month,
-        -- a time that did not parse, or parsed out of range (1970 from an unset clock), is
-        -- no month of its own: the row counts in its file's period month
-        case
-            when
-                calls.quarantine_reason is null
-                or calls.quarantine_reason not in ('bad_timestamp', 'timestamp_out_of_range')
-                then calls.started_at
-        end as started_at
-    from calls
-    inner join scope_deliveries
-        on
-            calls.partner_code = scope_deliveries.partner_code
-            and calls.delivery_key = scope_deliveries.delivery_key
-            and scope_deliveries.source = 'telephony'
 
 ),
 
@@ -172,26 +150,6 @@ service_standard_months as (
         '{{ source }}'{% if not loop.last %}, {% endif %}
         {%- endfor -%}
     )
-
-),
-
-telephony_months as (
-
-    select
-        partner_code,
-        period_month as month
-    from redone_calls
-    union
-    select
-        partner_code,
-        cast(date_trunc('month', started_at) as date) as month
-    from redone_calls
-    union
-    select
-        partner_code,
-        month
-    from previous_months
-    where source = 'telephony'
 
 ),
 
@@ -341,8 +299,7 @@ changed_months as (
     select
         partner_code,
         month
-    from telephony_months
-    where month is not null
+    from call_months
     union
     select
         partner_code,

@@ -1,16 +1,18 @@
 {#- Redone by partner and month (docs/architecture.md, "Incremental builds"). -#}
 {{ config(
     materialized='incremental',
-    pre_hook="{{ delete_scoped_months('call_month') }}",
+    pre_hook="{{ delete_scoped_months('call_month', scope='int_build__scope_call_months') }}",
 ) }}
--- depends_on: {{ ref('int_build__scope_months') }}
+-- depends_on: {{ ref('int_build__scope_call_months') }}
 
 with
 
 calls as (
 
     select * from {{ ref('int_calls__classified') }}
-    where {{ in_scoped_month(ref('int_calls__classified'), 'call_month') }}
+    where {{ in_scoped_month(
+        ref('int_calls__classified'), 'call_month', scope='int_build__scope_call_months'
+    ) }}
 
 ),
 

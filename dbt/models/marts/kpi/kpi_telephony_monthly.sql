@@ -2,9 +2,11 @@
     scope and the month after each (its month-on-month change compares with them). -#}
 {{ config(
     materialized='incremental',
-    pre_hook="{{ delete_scoped_months('month', shifts=[0, 1]) }}",
+    pre_hook="{{ delete_scoped_months(
+        'month', shifts=[0, 1], scope='int_build__scope_call_months'
+    ) }}",
 ) }}
--- depends_on: {{ ref('int_build__scope_months') }}
+-- depends_on: {{ ref('int_build__scope_call_months') }}
 
 with
 
@@ -12,14 +14,19 @@ calls as (
 
     -- the months redone and the month before each (for the month-on-month change)
     select * from {{ ref('fct_calls') }}
-    where {{ in_scoped_month(ref('fct_calls'), 'call_month', shifts=[-1, 0, 1]) }}
+    where {{ in_scoped_month(
+        ref('fct_calls'), 'call_month', shifts=[-1, 0, 1], scope='int_build__scope_call_months'
+    ) }}
 
 ),
 
 partner_days as (
 
     select * from {{ ref('int_telephony__partner_days') }}
-    where {{ in_scoped_month(ref('int_telephony__partner_days'), 'call_month', shifts=[0, 1]) }}
+    where {{ in_scoped_month(
+        ref('int_telephony__partner_days'), 'call_month', shifts=[0, 1],
+        scope='int_build__scope_call_months'
+    ) }}
 
 ),
 
@@ -128,7 +135,9 @@ figures as (
         on
             with_previous.partner_code = direct_dial_extract.partner_code
             and with_previous.month = direct_dial_extract.month
-    where {{ in_scoped_month('with_previous', 'month', shifts=[0, 1]) }}
+    where {{ in_scoped_month(
+        'with_previous', 'month', shifts=[0, 1], scope='int_build__scope_call_months'
+    ) }}
 
 ),
 

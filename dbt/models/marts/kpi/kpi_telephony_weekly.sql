@@ -3,16 +3,18 @@
     (a week of two months holds days of both). -#}
 {{ config(
     materialized='incremental',
-    pre_hook="{{ delete_scoped_weeks() }}",
+    pre_hook="{{ delete_scoped_weeks(scope='int_build__scope_call_months') }}",
 ) }}
--- depends_on: {{ ref('int_build__scope_months') }}
+-- depends_on: {{ ref('int_build__scope_call_months') }}
 
 with
 
 calls as (
 
     select * from {{ ref('fct_calls') }}
-    where {{ in_scoped_month(ref('fct_calls'), 'call_month', shifts=[-1, 0, 1]) }}
+    where {{ in_scoped_month(
+        ref('fct_calls'), 'call_month', shifts=[-1, 0, 1], scope='int_build__scope_call_months'
+    ) }}
 
 ),
 
@@ -108,8 +110,8 @@ final as (
             weeks.partner_code = last_delivered.partner_code
             and weeks.last_month = last_delivered.month
     where
-        {{ in_scoped_month('weeks', 'first_month') }}
-        or {{ in_scoped_month('weeks', 'last_month') }}
+        {{ in_scoped_month('weeks', 'first_month', scope='int_build__scope_call_months') }}
+        or {{ in_scoped_month('weeks', 'last_month', scope='int_build__scope_call_months') }}
 
 )
 
