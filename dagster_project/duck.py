@@ -1,8 +1,8 @@
 """DuckDB connections with bounded memory: every connection the hub opens goes through here.
 
 `HUB_MEMORY_LIMIT` (e.g. `3GB`, `800MB`; default a quarter of the machine's memory, at most
-3 GiB: DuckDB plus the hub's own Python processes peaked at 4.06 GiB at scale 10, and
-2.5 GiB is too little there: docs/benchmarks.md), `HUB_THREADS`
+3 GiB: DuckDB plus the hub's own Python processes peak at 3.96–4.14 GiB in a scale-10 full
+build; at 2.5 GiB at 3.65 GiB, the build 8 % slower: docs/benchmarks.md), `HUB_THREADS`
 (default: every core) and a spill directory under the data folder (`<data>/tmp/duckdb`)
 apply to the loader, dbt (through `dbt/profiles.yml`), publication, checks and status.
 Plain Python: no Dagster imports.
