@@ -8,6 +8,10 @@
     not wait for customer identity. int_build__scope_months holds these months too, with every
     other source's. In a full build this model is not read.
 -#}
+{%- set call_sources = [
+    ('telephony', 'int_calls__validated', 'started_at'),
+    ('direct_dial', 'int_direct_dial_calls__validated', 'started_at'),
+] -%}
 
 with
 
@@ -23,53 +27,11 @@ previous_months as (
 
 ),
 
-{% for source, model, event_at in [
-    ('telephony', 'int_calls__validated', 'started_at'),
-    ('direct_dial', 'int_direct_dial_calls__validated', 'started_at'),
-] -%}
-redone_{{ source }} as (
+{{ redone_source_rows(call_sources) }}
 
-    select
-        validated.partner_code,
-        validated.period_month,
-        -- a time that did not parse, or parsed out of range (1970 from an unset clock), is
-        -- no month of its own: the row counts in its file's period month
-        case
-            when
-                validated.quarantine_reason is null
-                or validated.quarantine_reason
-                not in ('bad_timestamp', 'timestamp_out_of_range')
-                then cast(date_trunc('month', validated.{{ event_at }}) as date)
-        end as event_month
-    from {{ ref(model) }} as validated
-    inner join scope_deliveries
-        on
-            validated.partner_code = scope_deliveries.partner_code
-            and validated.delivery_key = scope_deliveries.delivery_key
-            and scope_deliveries.source = '{{ source }}'
-
-),
-
-{% endfor -%}
 call_months as (
 
-    {% for source in ['telephony', 'direct_dial'] -%}
-    select
-        partner_code,
-        period_month as month
-    from redone_{{ source }}
-    union
-    select
-        partner_code,
-        event_month as month
-    from redone_{{ source }}
-    union
-    {% endfor -%}
-    select
-        partner_code,
-        month
-    from previous_months
-    where source in ('telephony', 'direct_dial')
+    {{ redone_source_months(call_sources) }}
 
 ),
 
@@ -80,7 +42,6 @@ final as (
         month,
         true as has_changed_rows
     from call_months
-    where month is not null
 
 )
 

@@ -103,53 +103,11 @@ redone_contacts as (
 
 ),
 
-{% for source, model, event_at in service_standard_sources -%}
-redone_{{ source }} as (
-
-    select
-        validated.partner_code,
-        validated.period_month,
-        case
-            when
-                validated.quarantine_reason is null
-                or validated.quarantine_reason
-                not in ('bad_timestamp', 'timestamp_out_of_range')
-                then cast(date_trunc('month', validated.{{ event_at }}) as date)
-        end as event_month
-    from {{ ref(model) }} as validated
-    inner join scope_deliveries
-        on
-            validated.partner_code = scope_deliveries.partner_code
-            and validated.delivery_key = scope_deliveries.delivery_key
-            and scope_deliveries.source = '{{ source }}'
-
-),
-
-{% endfor -%}
+{{ redone_source_rows(service_standard_sources) }}
 
 service_standard_months as (
 
-    {% for source, model, event_at in service_standard_sources -%}
-    select
-        partner_code,
-        period_month as month
-    from redone_{{ source }}
-    union
-    select
-        partner_code,
-        event_month as month
-    from redone_{{ source }}
-    union
-    {% endfor -%}
-    select
-        partner_code,
-        month
-    from previous_months
-    where source in (
-        {%- for source, model, event_at in service_standard_sources -%}
-        '{{ source }}'{% if not loop.last %}, {% endif %}
-        {%- endfor -%}
-    )
+    {{ redone_source_months(service_standard_sources) }}
 
 ),
 
