@@ -248,10 +248,10 @@ def file_jobs(
     edges = np.searchsorted(table.created, bounds)
     for i, (year, month, _) in enumerate(month_starts):
         lo, hi = int(edges[i]), int(edges[i + 1])
-        text = format_contacts(
+        formatted = format_contacts(
             partner, table.take(slice(lo, hi)), service_names, population, zone, first_row=lo
         )
-        columns = {field: values.tolist() for field, values in text.items()}
+        columns = {field: values.tolist() for field, values in formatted.items()}
         rows = tuple(
             DirtyRow(d.row - lo, d.kind, d.variant, d.resend_gap) for d in dirt if lo <= d.row < hi
         )
