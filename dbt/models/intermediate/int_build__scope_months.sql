@@ -263,7 +263,6 @@ changed_months as (
         partner_code,
         month
     from service_standard_months
-    where month is not null
     union
     select
         partner_code,
