@@ -157,13 +157,15 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- Pre-hook of a monthly incremental model: delete the partner-months in scope. -#}
+{#- Pre-hook of a monthly incremental model: delete the partner-months in scope (with
+    changed_rows_only, only the months with changed rows: a model whose figures do not depend
+    on the contacts' customers). -#}
 {% macro delete_scoped_months(month_column, shifts=[0], any_partner=false,
-                              scope='int_build__scope_months') -%}
+                              changed_rows_only=false, scope='int_build__scope_months') -%}
     {%- if is_incremental() -%}
         delete from {{ this }}
         where {{ in_scoped_month(this.identifier, month_column, shifts, any_partner,
-                                 scope=scope) }}
+                                 changed_rows_only, scope=scope) }}
     {%- endif -%}
 {%- endmacro %}
 

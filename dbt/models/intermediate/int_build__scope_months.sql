@@ -1,9 +1,10 @@
 {#-
     The partner-months an incremental build recomputes (docs/architecture.md, "Incremental
     builds"): one row per partner x month. Every aggregate model (daily and monthly KPIs, the
-    scorecard) deletes and recomputes these months; fct_contacts and fct_satisfaction redo the
-    contacts of the months with has_changed_rows and, in other months, only the contacts of
-    the customers in int_build__scope_customers.
+    scorecard) deletes and recomputes these months (kpi_service_standards_monthly, which never
+    reads a customer's flags, only those with has_changed_rows); fct_contacts and
+    fct_satisfaction redo the contacts of the months with has_changed_rows and, in other
+    months, only the contacts of the customers in int_build__scope_customers.
     A month is in scope when
     - rows of a redone delivery fall in it, now or before this build (their delivery's period
       month or their own month);
