@@ -1,8 +1,8 @@
 """DuckDB connections with bounded memory: every connection the hub opens goes through here.
 
 `HUB_MEMORY_LIMIT` (e.g. `3GB`, `800MB`; default a quarter of the machine's memory, at most
-3 GiB: DuckDB plus the hub's own Python processes peak at 3.96–4.14 GiB in a scale-10 full
-build; at 2.5 GiB at 3.65 GiB, the build 8 % slower: docs/benchmarks.md), `HUB_THREADS`
+2.75 GiB: DuckDB plus the hub's own Python processes then peak at 3.82 GiB in a scale-10 full
+build, as fast as at 3 GiB, which peaked at 3.96–4.14 GiB: docs/benchmarks.md), `HUB_THREADS`
 (default: every core) and a spill directory under the data folder (`<data>/tmp/duckdb`)
 apply to the loader, dbt (through `dbt/profiles.yml`), publication, checks and status.
 Plain Python: no Dagster imports.
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 
-MAX_DEFAULT_BYTES = 3 * 1024**3  # docs/benchmarks.md, "peak RSS"
+MAX_DEFAULT_BYTES = 2816 * 1024**2  # 2.75 GiB: docs/benchmarks.md, "Scale 10"
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)?\s*$", re.IGNORECASE)
 _UNITS = {"kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4,
           "kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4}
