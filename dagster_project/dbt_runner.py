@@ -102,14 +102,39 @@ def manifest_path(settings: Settings) -> Path:
     return settings.dbt_project_dir / "target" / "manifest.json"
 
 
-def ensure_manifest(settings: Settings) -> Path:
-    """Parse the dbt project if its manifest is missing or older than any project file."""
+# DuckDB's settings in the profile, which dbt hashes by value (the data folder's paths it
+# hashes by name: dagster_project/dbt_cli.py): a parse made under other values is no seed.
+PROFILE_SETTINGS = ("HUB_DUCKDB_MEMORY_LIMIT", "HUB_DUCKDB_THREADS")
+PARSED_SETTINGS = ".hub_parsed_settings"
+
+
+def _profile_settings(settings: Settings) -> str:
+    variables = dbt_variables(settings)
+    return "\n".join(f"{name}={variables[name]}" for name in PROFILE_SETTINGS)
+
+
+def manifest_is_current(settings: Settings) -> bool:
+    """The project's parse (dbt/target) exists, is newer than every project file and was made
+    under this process's DuckDB settings (another HUB_MEMORY_LIMIT or HUB_THREADS, or another
+    default, would make its partial parse no seed for a new data folder)."""
     manifest = manifest_path(settings)
+    if not manifest.exists():
+        return False
     watched = [settings.dbt_project_dir / d for d in ("models", "macros", "tests", "seeds")]
     watched.append(settings.home / "seeds" / "reference")
     newest = max((p.stat().st_mtime for d in watched if d.exists() for p in d.rglob("*")
                   if p.is_file()), default=0.0)
     newest = max(newest, (settings.dbt_project_dir / "dbt_project.yml").stat().st_mtime)
-    if not manifest.exists() or manifest.stat().st_mtime < newest:
+    stamp = manifest.with_name(PARSED_SETTINGS)
+    return (manifest.stat().st_mtime >= newest and stamp.exists()
+            and stamp.read_text(encoding="utf-8") == _profile_settings(settings))
+
+
+def ensure_manifest(settings: Settings) -> Path:
+    """Parse the dbt project unless its parse is current (manifest_is_current):
+    seed_partial_parse hands that parse to every new data folder."""
+    if not manifest_is_current(settings):
         run_dbt(settings, "parse", "--quiet")
-    return manifest
+        manifest_path(settings).with_name(PARSED_SETTINGS).write_text(
+            _profile_settings(settings), encoding="utf-8")
+    return manifest_path(settings)

@@ -7,7 +7,13 @@ import dataclasses
 import json
 
 from dagster_project.dbt_cli import profile_text
-from dagster_project.dbt_runner import dbt_process, ensure_manifest, seed_partial_parse
+from dagster_project.dbt_runner import (
+    PARSED_SETTINGS,
+    dbt_process,
+    ensure_manifest,
+    manifest_is_current,
+    seed_partial_parse,
+)
 from dagster_project.settings import Settings
 
 
@@ -53,3 +59,29 @@ def test_a_new_data_folder_parses_only_what_changed(tmp_path):
     assert perf["parsed_path_count"] == 0, perf
     manifest = json.loads((target / "manifest.json").read_text())
     assert len([n for n in manifest["nodes"] if n.startswith("model.")]) >= 50
+
+
+def test_a_parse_under_other_duckdb_settings_is_not_current(tmp_path, monkeypatch):
+    """The project's parse seeds every new data folder only under the settings it was made
+    with: another HUB_MEMORY_LIMIT (or default) or HUB_THREADS means parsing again."""
+    project = tmp_path / "home" / "dbt"
+    (project / "models").mkdir(parents=True)
+    (project / "models" / "m.sql").write_text("select 1 as x\n")
+    (project / "dbt_project.yml").write_text("name: x\n")
+    settings = dataclasses.replace(Settings.from_env(), home=tmp_path / "home",
+                                   data_dir=tmp_path / "data")
+    monkeypatch.setenv("HUB_MEMORY_LIMIT", "1GiB")
+    monkeypatch.setenv("HUB_THREADS", "2")
+    assert not manifest_is_current(settings)  # never parsed
+    target = project / "target"
+    target.mkdir()
+    (target / "manifest.json").write_text("{}")
+    assert not manifest_is_current(settings)  # parsed by a hub that wrote no settings
+    (target / PARSED_SETTINGS).write_text(
+        "HUB_DUCKDB_MEMORY_LIMIT=1024MiB\nHUB_DUCKDB_THREADS=2")
+    assert manifest_is_current(settings)
+    monkeypatch.setenv("HUB_MEMORY_LIMIT", "2GiB")
+    assert not manifest_is_current(settings)
+    monkeypatch.setenv("HUB_MEMORY_LIMIT", "1GiB")
+    monkeypatch.setenv("HUB_THREADS", "1")
+    assert not manifest_is_current(settings)
