@@ -305,6 +305,7 @@ def _incremental_builds(seq: Rebuilds, built_warehouse, root: Path) -> None:
     seen["crm_rows_after"] = _crm_rows(data, "eastbrook")
     seen["split"] = _customers(data)
     seen["incremental_ops"] = _ops(data)
+    seen["scratch_tables"] = _scratch_tables(data)
 
 
 def test_incremental_builds(rebuilds, built_warehouse):
@@ -376,6 +377,8 @@ def test_incremental_builds(rebuilds, built_warehouse):
     split = seen["split"]
     assert split[f"eastbrook:{with_phone}"] != split[f"eastbrook:{with_email}"]
     assert differences(seen["incremental_ops"], marts_rows(built_warehouse.operations_db))
+    # the scratch tables of the incremental builds' pre-hooks were dropped by their post-hooks
+    assert seen["scratch_tables"] == []
 
 
 def test_incremental_figures_equal_the_independent_recomputations(rebuilds, built_warehouse):
@@ -479,6 +482,17 @@ def _customers(data: Path) -> dict[str, str | None]:
                                 "from intermediate.int_customers__resolved").fetchall())
     finally:
         con.close()
+
+
+def _scratch_tables(data: Path) -> list[str]:
+    """Tables of the working file named like a model's scratch table (<model>__<name>: the
+    validation models' redone ids, customer identity's graph), which their post-hooks drop."""
+    con = duckdb.connect(str(settings_of(data).work_db), read_only=True)
+    try:
+        names = con.execute("select table_name from information_schema.tables").fetchall()
+    finally:
+        con.close()
+    return sorted(name for (name,) in names if name.count("__") > 1)
 
 
 def _relabelled(data: Path) -> dict[str, str]:

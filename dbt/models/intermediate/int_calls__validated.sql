@@ -1,7 +1,11 @@
 {#- Redone by delivery (docs/architecture.md, "Incremental builds"). -#}
 {{ config(
     materialized='incremental',
-    pre_hook="{{ delete_scoped_deliveries('telephony') }}",
+    pre_hook=[
+        "{{ delete_scoped_deliveries('telephony') }}",
+        "{{ create_redone_ids('telephony', ref('stg_telephony__calls'), 'source_call_id') }}",
+    ],
+    post_hook="{{ drop_redone_ids() }}",
 ) }}
 -- depends_on: {{ ref('stg_build__scope_deliveries') }}
 
@@ -125,10 +129,10 @@ candidates as (
         row_check_failure is null
         and exists (
             select 1
-            from checked
+            from {{ redone_ids_table() }} as redone_ids
             where
-                checked.partner_code = kept_calls.partner_code
-                and checked.source_call_id = kept_calls.source_call_id
+                redone_ids.partner_code = kept_calls.partner_code
+                and redone_ids.source_call_id = kept_calls.source_call_id
         )
     {%- endif %}
 

@@ -1,7 +1,11 @@
 {#- Redone by delivery (docs/architecture.md, "Incremental builds"). -#}
 {{ config(
     materialized='incremental',
-    pre_hook="{{ delete_scoped_deliveries('crm') }}",
+    pre_hook=[
+        "{{ delete_scoped_deliveries('crm') }}",
+        "{{ create_redone_ids('crm', ref('stg_crm__contacts'), 'enquiry_id') }}",
+    ],
+    post_hook="{{ drop_redone_ids() }}",
 ) }}
 -- depends_on: {{ ref('stg_build__scope_deliveries') }}
 
@@ -117,10 +121,10 @@ candidates as (
         row_check_failure is null
         and exists (
             select 1
-            from checked
+            from {{ redone_ids_table() }} as redone_ids
             where
-                checked.partner_code = kept_contacts.partner_code
-                and checked.enquiry_id = kept_contacts.enquiry_id
+                redone_ids.partner_code = kept_contacts.partner_code
+                and redone_ids.enquiry_id = kept_contacts.enquiry_id
         )
     {%- endif %}
 
