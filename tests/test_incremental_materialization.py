@@ -28,7 +28,7 @@ ROWS = f"select * from intermediate.{REWRITTEN} order by all"
 @pytest.fixture(scope="module")
 def incremental_run(built_warehouse, tmp_path_factory) -> dict:
     tmp = tmp_path_factory.mktemp("incremental_materialization")
-    work_db = tmp / "work.duckdb"
+    work_db = tmp / built_warehouse.work_db.name  # its catalog name: dbt's partial parse holds
     shutil.copyfile(built_warehouse.work_db, work_db)
     shutil.copyfile(built_warehouse.marts_db, duck.marts_db_of(work_db))
     with duck.connect_work(work_db) as con:
