@@ -7,16 +7,16 @@
     docs/benchmarks.md). The first build, `--full-refresh` and other strategies are
     dbt-duckdb's own, unchanged.
 
-    `on_schema_change: fail` still holds: the model's columns (the compiled query's, found by
-    planning it without rows) must be the table's, in order, or the build fails before writing.
-    (A changed model never gets here in practice: a project change makes `hub build` rebuild
-    everything, docs/architecture.md "Incremental builds".)
+    `on_schema_change: fail` is kept for the column names: the model's (the compiled query's,
+    found by planning it without rows) must be the table's, in order, or the build fails before
+    writing; a changed type is cast on insert or fails there. (A changed model never gets here
+    in practice: a project change makes `hub build` rebuild everything, docs/architecture.md
+    "Incremental builds".) Not applied here: grants and indexes, which the project has none of.
 -#}
 {% materialization incremental, adapter='duckdb', supported_languages=['sql'] -%}
     {%- set existing_relation = load_cached_relation(this) -%}
-    {%- set strategy = config.get('incremental_strategy') or 'default' -%}
     {%- if existing_relation is none or existing_relation.is_view or should_full_refresh()
-          or strategy not in ('append', 'default') -%}
+          or config.get('incremental_strategy') != 'append' -%}
         {{ return(dbt.materialization_incremental_duckdb()) }}
     {%- endif -%}
     {%- set target_relation = this.incorporate(type='table') -%}
