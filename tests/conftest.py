@@ -102,6 +102,27 @@ def copy_data_dir(source: Path, target: Path) -> Path:
     return target
 
 
+def working_file_copy(built_warehouse: Settings, tmp: Path) -> tuple[Settings, Path]:
+    """A copy of the session warehouse's working file and its marts file in `tmp`, for a dbt
+    run of its own: (settings pointing at the copy, a dbt target folder seeded with the
+    session's partial parse). The copy keeps the working file's name, so the catalog dbt's
+    profile names after it is the same and dbt takes the seeded parse (another name: a whole
+    parse, about 3 s); dbt parses again anyway if the seed no longer matches."""
+    import dataclasses
+
+    from dagster_project import duck
+
+    work_db = tmp / built_warehouse.work_db.name
+    shutil.copyfile(built_warehouse.work_db, work_db)
+    shutil.copyfile(built_warehouse.marts_db, duck.marts_db_of(work_db))
+    target = tmp / "target"
+    partial = built_warehouse.dbt_target_dir / "partial_parse.msgpack"
+    if partial.exists():
+        target.mkdir()
+        shutil.copyfile(partial, target / partial.name)
+    return dataclasses.replace(built_warehouse, data_dir=tmp, work_db=work_db), target
+
+
 def checked_partner(root: Path, landing: Path, partners: Path, code: str):
     """Run `hub check <code>`'s machinery on a throwaway warehouse under `root`; yield
     (report, read-only connection to that warehouse with its marts file as the default

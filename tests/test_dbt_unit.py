@@ -13,15 +13,14 @@ repeated keys, a value not accepted, values out of range) and of two left as bui
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import shutil
 
 import pytest
 import yaml
 
 from dagster_project import duck
 from dagster_project.dbt_runner import dbt_process
+from tests.conftest import working_file_copy
 
 BENCHMARK_KEY = "partner_code, month, kpi_code"  # the unique combination of kpi_benchmarks
 
@@ -85,20 +84,10 @@ def dbt_results(built_warehouse, tmp_path_factory) -> dict[str, dict]:
     """unique_id -> result of one `dbt test` run: every unit test, and the column_checks of
     the spoilt and the clean models, each data test's result with its stored failing rows
     (`rows`: (check_name, column_names, failing_rows) tuples)."""
-    tmp = tmp_path_factory.mktemp("dbt_unit")
-    # named as the session's working file: the same catalog name in the profile, so dbt
-    # takes the seeded partial parse (another name: a whole parse, about 3 s)
-    work_db = tmp / built_warehouse.work_db.name
-    shutil.copyfile(built_warehouse.work_db, work_db)
-    shutil.copyfile(built_warehouse.marts_db, duck.marts_db_of(work_db))
+    settings, target = working_file_copy(built_warehouse, tmp_path_factory.mktemp("dbt_unit"))
+    work_db = settings.work_db
     with duck.connect_work(work_db) as con:
         spoil(con)
-    settings = dataclasses.replace(built_warehouse, data_dir=tmp, work_db=work_db)
-    target = tmp / "target"
-    partial = built_warehouse.dbt_target_dir / "partial_parse.msgpack"
-    if partial.exists():  # saves a full parse; dbt re-parses if it no longer matches
-        target.mkdir()
-        shutil.copyfile(partial, target / partial.name)
     column_checks = [f"{model},test_name:column_checks" for model in [*EXPECTED_FAILURES, *CLEAN]]
     proc = dbt_process(settings, "test", "--store-failures", "--select", "test_type:unit",
                        *column_checks, "--target-path", str(target))

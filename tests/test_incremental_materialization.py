@@ -10,15 +10,14 @@ row.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
-import shutil
 
 import pytest
 
 from dagster_project import duck
 from dagster_project.dbt_runner import dbt_process
+from tests.conftest import working_file_copy
 
 REWRITTEN = "int_voicemails__validated"  # unchanged: written again, directly
 CHANGED = "int_web_days__validated"  # its stored table gains a column the model does not have
@@ -28,9 +27,8 @@ ROWS = f"select * from intermediate.{REWRITTEN} order by all"
 @pytest.fixture(scope="module")
 def incremental_run(built_warehouse, tmp_path_factory) -> dict:
     tmp = tmp_path_factory.mktemp("incremental_materialization")
-    work_db = tmp / built_warehouse.work_db.name  # its catalog name: dbt's partial parse holds
-    shutil.copyfile(built_warehouse.work_db, work_db)
-    shutil.copyfile(built_warehouse.marts_db, duck.marts_db_of(work_db))
+    settings, target = working_file_copy(built_warehouse, tmp)
+    work_db = settings.work_db
     with duck.connect_work(work_db) as con:
         before = con.execute(ROWS).fetchall()
         # every voicemail delivery redone, as if each had been re-delivered unchanged
@@ -40,12 +38,6 @@ def incremental_run(built_warehouse, tmp_path_factory) -> dict:
         scoped = con.execute("select count(*) from build.scope_deliveries "
                              "where source = 'voicemail'").fetchone()[0]
         con.execute(f"alter table intermediate.{CHANGED} add column extra_column integer")
-    settings = dataclasses.replace(built_warehouse, data_dir=tmp, work_db=work_db)
-    target = tmp / "target"
-    partial = built_warehouse.dbt_target_dir / "partial_parse.msgpack"
-    if partial.exists():
-        target.mkdir()
-        shutil.copyfile(partial, target / partial.name)
     proc = dbt_process(settings, "run", "--select", REWRITTEN, CHANGED,
                        "--target-path", str(target), "--log-path", str(tmp / "logs"),
                        "--log-level-file", "debug")
