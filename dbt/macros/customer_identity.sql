@@ -29,7 +29,7 @@
 -#}
 
 {% macro customer_identity_table(name) -%}
-    {{ this.schema }}.{{ this.identifier }}__{{ name }}
+    {{ scratch_table(name) }}
 {%- endmacro %}
 
 {#- The scratch tables of the pre-hook (dropped by the post-hook). -#}

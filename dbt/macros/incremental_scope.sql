@@ -157,6 +157,12 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- A scratch table of the model being built: <model's schema>.<model>__<name>, written and
+    dropped by its hooks (customer identity's graph, the validation models' redone ids). -#}
+{% macro scratch_table(name) -%}
+    {{ this.schema }}.{{ this.identifier }}__{{ name }}
+{%- endmacro %}
+
 {#- Incremental only: a validation model's scratch table <model>__redone_ids holding the
     (partner_code, <id>) of the rows of the deliveries this build redoes, written by its
     pre-hook and dropped by its post-hook. The stored rows sharing an id with them (a possible
@@ -166,7 +172,7 @@
     the 68.9 M stored calls instead (docs/benchmarks.md, "Why the national month's call
     validation is slow"). -#}
 {% macro redone_ids_table() -%}
-    {{ this.schema }}.{{ this.identifier }}__redone_ids
+    {{ scratch_table('redone_ids') }}
 {%- endmacro %}
 
 {% macro create_redone_ids(source, relation, id_column) -%}
