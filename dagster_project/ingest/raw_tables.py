@@ -156,14 +156,28 @@ def write_partner_config(con: duckdb.DuckDBPyConnection,
         for name, (ddl, rows) in tables.items():
             con.execute(f"create or replace table raw.{name} ({ddl})")
             if rows:
-                marks = ", ".join("?" * len(rows[0]))
-                con.executemany(f"insert into raw.{name} values ({marks})", rows)
+                _insert_rows(con, f"raw.{name}", rows)
             counts[name] = len(rows)
         con.execute("commit")
     except Exception:
         con.execute("rollback")
         raise
     return counts
+
+
+def _insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[tuple]) -> None:
+    """Insert `rows` (tuples in the table's column order) by one statement over an Arrow
+    table: `executemany` runs one insert per row (about 6 s for 400 partners' configuration,
+    at every build)."""
+    import pyarrow as pa
+
+    columns = zip(*rows, strict=True)  # the rows' columns
+    arrow_rows = pa.table({f"c{i}": pa.array(column) for i, column in enumerate(columns)})
+    con.register("_hub_config_rows", arrow_rows)
+    try:
+        con.execute(f"insert into {table} select * from _hub_config_rows")
+    finally:
+        con.unregister("_hub_config_rows")
 
 
 # The tables of delivered rows, one per source: they stay in the working file (publish.py).
