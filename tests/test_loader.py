@@ -5,7 +5,9 @@ Real DuckDB, real files written here by hand in each partner's declared format.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import re
 from pathlib import Path
 
 import duckdb
@@ -299,3 +301,34 @@ def test_identical_new_files_in_one_batch_load_once(settings, partners):
     assert "identical content to eastbrook/telephony/EB_Telephony_202403.csv" in (
         report.files[1].message)
     assert query(settings, "select count(*) from raw.telephony_calls") == [(4,)]
+
+
+def test_partners_loaded_together_keep_their_own_column_mappings(settings, partners):
+    """Small partners share one transaction (`MAX_BATCH_BYTES`) and files of one format are
+    read by one statement: two partners with the same header but different column mappings
+    each get their own mapping, and a file identical to another partner's is a duplicate of it,
+    as when the partners were loaded one after the other."""
+    eastbrook = partners["eastbrook"]
+    telephony = eastbrook.sources["telephony"]
+    swapped = dict(telephony.columns)  # the twin reads its call id from the service column
+    swapped["call_id"], swapped["queue"] = telephony.columns["queue"], telephony.columns["call_id"]
+    twin_source = dataclasses.replace(
+        telephony, columns={name: dataclasses.replace(spec, field=name)
+                            for name, spec in swapped.items()},
+        period_pattern=re.compile(r"TB_Telephony_(?P<year>\d{4})(?P<month>\d{2})\.csv$"))
+    twin = dataclasses.replace(eastbrook, code="twinbrook", sources={"telephony": twin_source})
+    both = {"eastbrook": eastbrook, "twinbrook": twin}
+    content = "\n".join([EASTBROOK_HEADER, *eastbrook_rows(3)]) + "\n"
+    write(eastbrook_file(settings.landing_dir, "202403"), content)
+    write(settings.landing_dir / "twinbrook" / "telephony" / "TB_Telephony_202403.csv",
+          "\n".join([EASTBROOK_HEADER, *eastbrook_rows(2, start=50)]) + "\n")
+    write(settings.landing_dir / "twinbrook" / "telephony" / "TB_Telephony_202404.csv", content)
+    report = load_source(settings.work_db, settings.landing_dir, both)
+    assert [(f.partner_code, f.status, f.rows_loaded) for f in report.files] == [
+        ("eastbrook", "loaded", 3), ("twinbrook", "loaded", 2), ("twinbrook", "rejected", 0)]
+    assert "identical content to eastbrook/telephony/EB_Telephony_202403.csv" in (
+        report.files[2].message)
+    rows = query(settings, "select partner_code, _row_number, call_id, queue "
+                           "from raw.telephony_calls order by 1, 2")
+    assert rows == [("eastbrook", n, f"EB{n:05d}", "Council Tax") for n in (1, 2, 3)] + [
+        ("twinbrook", n, "Council Tax", f"EB{49 + n:05d}") for n in (1, 2)]

@@ -12,13 +12,15 @@ Rules (see docs/architecture.md):
 - a message names the file, the YAML key and the problem, and never quotes the file's content
   beyond the header names the configuration expects.
 
-How (docs/architecture.md, "Loading rules"): the files of one partner are loaded in one
-transaction. Each file is hashed and looked up in `raw.load_files` (two queries for all the
-partner's files, not one per file), made readable (`readers.readable_file`) and its header
+How (docs/architecture.md, "Loading rules"): the files of whole partners are loaded in one
+transaction (a batch: as many partners as fit in MAX_BATCH_BYTES of landing data, a bigger
+partner alone). Each file is hashed and looked up in `raw.load_files` (two queries for all the
+batch's files, not one per file), made readable (`readers.readable_file`) and its header
 checked, one by one; a file that fails there is rejected alone. The files that pass and share
-a format (encoding, delimiter, header) are then read together by ONE `read_csv([...],
-filename = ...)` statement, and numbered, quarantined, inserted and recorded set-wise, the file
-of each row and rejected line telling them apart. A file whose content or delivery key repeats
+a format (encoding, delimiter, header) and what their insert takes from their configuration
+are then read together by ONE `read_csv([...], filename = ...)` statement, and numbered,
+quarantined, inserted and recorded set-wise, the file of each row and rejected line telling
+them apart. A file whose content or delivery key repeats
 an earlier new file of the batch waits for a next round, so it sees that file as loaded, as it
 would one file at a time. If DuckDB fails anywhere in the batch, the batch is undone and its
 files loaded one transaction per file, so one bad file never costs the others.
@@ -37,7 +39,7 @@ import shutil
 import stat
 import tempfile
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,6 +69,10 @@ COMMON_DELIMITERS = (",", ";", "|", "\t")
 # Files read by one statement hold at most this many bytes of landing data (at least one file),
 # so the temp table of one read stays small whatever a partner has delivered.
 MAX_READ_BYTES = 64 * 1024**2
+# One transaction loads the files of whole partners, as many as fit in this many bytes of
+# landing data (a bigger partner alone): a month of 400 partners is then some twenty batches,
+# not 400 of a few statements each (docs/architecture.md, "Loading rules").
+MAX_BATCH_BYTES = MAX_READ_BYTES
 # `hub build --accept-shrink` sets it: a re-delivery with fewer than half the rows of the
 # delivery it replaces is applied instead of held.
 ACCEPT_SHRINK_VAR = "HUB_ACCEPT_SHRINK"
@@ -295,13 +301,15 @@ class _Loader:
         # read once; `rehash` ignores them and hashes every file
         self.stamps: dict[tuple[str, str], tuple[str, int, int, str]] | None = None
         self.rehash = rehash
+        # `_insert_key` per configuration object (kept with it, so an id is never reused)
+        self._insert_keys: dict[int, tuple[SourceConfig, tuple[str, str]]] = {}
 
     # --- batches, rounds and files alone ---------------------------------------------------
 
     def load_batch(self, items: list[tuple[LandingFile, SourceConfig]]) -> list[FileResult]:
-        """Load several files (of one partner) in one transaction, files of one format read
-        together. If DuckDB fails on any of them, undo the batch and load them one transaction
-        per file, so one bad file never costs the others."""
+        """Load several files (of one or more partners) in one transaction, files of one
+        format read together. If DuckDB fails on any of them, undo the batch and load them one
+        transaction per file, so one bad file never costs the others."""
         batch = [_New(i, f, cfg, self._stamped_hash(f) or sha256_of(f.path))
                  for i, (f, cfg) in enumerate(items)]
         self.con.execute("begin transaction")
@@ -360,7 +368,7 @@ class _Loader:
         workdir = Path(tempfile.mkdtemp(prefix="round-", dir=self.workdir))
         try:
             ready, deferred = self._prepare(todo, known, workdir, done)
-            for group in _read_groups(ready):
+            for group in _read_groups(ready, self._insert_key):
                 self._load_group(group, done)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -768,6 +776,15 @@ class _Loader:
 
         return scrub_free_text_sql(expr)
 
+    def _insert_key(self, cfg: SourceConfig) -> tuple[str, str]:
+        """What `_insert` takes from a file's configuration: files of one read group share it,
+        so the group's rows go in with the first file's."""
+        key = self._insert_keys.get(id(cfg))
+        if key is None or key[0] is not cfg:
+            key = (cfg, (self._select_list(cfg), self._rows_from(cfg)))
+            self._insert_keys[id(cfg)] = key
+        return key[1]
+
     def _rows_from(self, cfg: SourceConfig) -> str:
         rows = "_rows"
         if not self.personal:
@@ -870,12 +887,14 @@ def _still_delivered(landing_dir: Path, rel: str) -> bool:
     return (not any(p.is_symlink() for p in (*folders, path))) and path.is_file()
 
 
-def _read_groups(ready: list[_Ready]) -> Iterable[list[_Ready]]:
-    """The ready files by format (`read_key`), in batch order, in groups of at most
-    MAX_READ_BYTES of landing data (a bigger file alone)."""
+def _read_groups(ready: list[_Ready],
+                 insert_key: Callable[[SourceConfig], tuple]) -> Iterable[list[_Ready]]:
+    """The ready files by format (`read_key`) and by what their insert takes from their
+    configuration (`insert_key`: partners of a batch may map columns differently), in batch
+    order, in groups of at most MAX_READ_BYTES of landing data (a bigger file alone)."""
     by_key: dict[tuple, list[_Ready]] = {}
     for r in ready:
-        by_key.setdefault(r.read_key, []).append(r)
+        by_key.setdefault((r.read_key, insert_key(r.new.cfg)), []).append(r)
     for members in by_key.values():
         group: list[_Ready] = []
         size = 0
@@ -887,6 +906,23 @@ def _read_groups(ready: list[_Ready]) -> Iterable[list[_Ready]]:
             size += r.file_bytes
         if group:
             yield group
+
+
+def _batches(by_partner: Iterable[list[tuple[LandingFile, SourceConfig]]],
+             ) -> Iterable[list[tuple[LandingFile, SourceConfig]]]:
+    """Each partner's files, in order, gathered into batches of whole partners holding at
+    most MAX_BATCH_BYTES of landing data (a bigger partner alone)."""
+    batch: list[tuple[LandingFile, SourceConfig]] = []
+    size = 0
+    for items in by_partner:
+        items_bytes = sum(max(f.size, 0) for f, _ in items)
+        if batch and size + items_bytes > MAX_BATCH_BYTES:
+            yield batch
+            batch, size = [], 0
+        batch.extend(items)
+        size += items_bytes
+    if batch:
+        yield batch
 
 
 def load_source(db_path: Path, landing_dir: Path, partners: dict[str, PartnerConfig],
@@ -946,7 +982,7 @@ def load_source(db_path: Path, landing_dir: Path, partners: dict[str, PartnerCon
                     report.files.append(_waiting(loader, f, waiting))
                     continue
                 by_partner.setdefault(f.partner_code, []).append((f, cfg))
-            for items in by_partner.values():
+            for items in _batches(by_partner.values()):
                 report.files.extend(loader.load_batch(items))
             if scope_set is None:
                 report.files.extend(loader.withdraw_missing(landing_dir, set(partners)))
