@@ -104,8 +104,10 @@ spread as (
         month,
         kpi_code,
         {{ quantile_linear('deviation', 0.5) }} as median_absolute_deviation,
-        -- rounded: a sum of doubles is not reproducible bit for bit across builds
-        round(avg(deviation), 9) as mean_absolute_deviation
+        -- summed as exact decimals: a sum of doubles depends on the order the engine adds
+        -- them, and rounding it is not enough (at 400 partners two builds gave
+        -- 4.370177443 and 4.370177442: the sum fell either side of a rounding boundary)
+        round(avg(cast(deviation as decimal(38, 12))), 9) as mean_absolute_deviation
     from deviations
     group by month, kpi_code
 
