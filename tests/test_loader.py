@@ -303,21 +303,28 @@ def test_identical_new_files_in_one_batch_load_once(settings, partners):
     assert query(settings, "select count(*) from raw.telephony_calls") == [(4,)]
 
 
-def test_partners_loaded_together_keep_their_own_column_mappings(settings, partners):
-    """Small partners share one transaction (`MAX_BATCH_BYTES`) and files of one format are
-    read by one statement: two partners with the same header but different column mappings
-    each get their own mapping, and a file identical to another partner's is a duplicate of it,
-    as when the partners were loaded one after the other."""
+def with_twinbrook(partners) -> dict:
+    """Eastbrook and a twin partner, twinbrook (files TB_Telephony_YYYYMM.csv), whose files have
+    Eastbrook's header but which reads its call id from the service column and its queue from
+    the call reference: the same format, another column mapping."""
     eastbrook = partners["eastbrook"]
     telephony = eastbrook.sources["telephony"]
-    swapped = dict(telephony.columns)  # the twin reads its call id from the service column
+    swapped = dict(telephony.columns)
     swapped["call_id"], swapped["queue"] = telephony.columns["queue"], telephony.columns["call_id"]
     twin_source = dataclasses.replace(
         telephony, columns={name: dataclasses.replace(spec, field=name)
                             for name, spec in swapped.items()},
         period_pattern=re.compile(r"TB_Telephony_(?P<year>\d{4})(?P<month>\d{2})\.csv$"))
     twin = dataclasses.replace(eastbrook, code="twinbrook", sources={"telephony": twin_source})
-    both = {"eastbrook": eastbrook, "twinbrook": twin}
+    return {"eastbrook": eastbrook, "twinbrook": twin}
+
+
+def test_partners_loaded_together_keep_their_own_column_mappings(settings, partners):
+    """Small partners share one transaction (`MAX_BATCH_BYTES`) and files of one format are
+    read by one statement: two partners with the same header but different column mappings
+    each get their own mapping, and a file identical to another partner's is a duplicate of it,
+    as when the partners were loaded one after the other."""
+    both = with_twinbrook(partners)
     content = "\n".join([EASTBROOK_HEADER, *eastbrook_rows(3)]) + "\n"
     write(eastbrook_file(settings.landing_dir, "202403"), content)
     write(settings.landing_dir / "twinbrook" / "telephony" / "TB_Telephony_202403.csv",
@@ -332,3 +339,20 @@ def test_partners_loaded_together_keep_their_own_column_mappings(settings, partn
                            "from raw.telephony_calls order by 1, 2")
     assert rows == [("eastbrook", n, f"EB{n:05d}", "Council Tax") for n in (1, 2, 3)] + [
         ("twinbrook", n, "Council Tax", f"EB{49 + n:05d}") for n in (1, 2)]
+
+
+def test_a_file_duckdb_cannot_read_costs_no_other_partner(settings, partners):
+    """A file DuckDB refuses aborts the transaction its partner shares with another partner;
+    the batch is retried file by file, so the other partner's file still loads, with its own
+    column mapping."""
+    write(eastbrook_file(settings.landing_dir, "202403"),
+          "\n".join([EASTBROOK_HEADER + ";Service", *(r + ";x" for r in eastbrook_rows(4))]))
+    write(settings.landing_dir / "twinbrook" / "telephony" / "TB_Telephony_202403.csv",
+          "\n".join([EASTBROOK_HEADER, *eastbrook_rows(2, start=50)]) + "\n")
+    report = load_source(settings.work_db, settings.landing_dir, with_twinbrook(partners))
+    assert [(f.partner_code, f.status, f.rows_loaded) for f in report.files] == [
+        ("eastbrook", "rejected", 0), ("twinbrook", "loaded", 2)]
+    assert "DuckDB could not read it" in report.files[0].message
+    assert query(settings, "select partner_code, call_id, queue from raw.telephony_calls "
+                           "order by 1, 2") == [
+        ("twinbrook", "Council Tax", f"EB{n:05d}") for n in (50, 51)]
