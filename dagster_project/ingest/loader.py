@@ -20,10 +20,10 @@ checked, one by one; a file that fails there is rejected alone. The files that p
 a format (encoding, delimiter, header) and what their insert takes from their configuration
 are then read together by ONE `read_csv([...], filename = ...)` statement, and numbered,
 quarantined, inserted and recorded set-wise, the file of each row and rejected line telling
-them apart. A file whose content or delivery key repeats
-an earlier new file of the batch waits for a next round, so it sees that file as loaded, as it
-would one file at a time. If DuckDB fails anywhere in the batch, the batch is undone and its
-files loaded one transaction per file, so one bad file never costs the others.
+them apart. A file whose content or delivery key repeats an earlier new file of the batch
+waits for a next round, so it sees that file as loaded, as it would one file at a time. If
+DuckDB fails anywhere in the batch, the batch is undone and its files loaded one transaction
+per file, so one bad file never costs the others.
 
 CRM files carry personal data (docs/crm.md): the personal fields are replaced by keyed hashes
 and flags in the insert statement itself (SQL from `dagster_project.privacy.crm_pseudonyms_sql`),
