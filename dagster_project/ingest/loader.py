@@ -42,6 +42,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 
@@ -77,6 +78,7 @@ MAX_BATCH_BYTES = MAX_READ_BYTES
 # delivery it replaces is applied instead of held.
 ACCEPT_SHRINK_VAR = "HUB_ACCEPT_SHRINK"
 REHASH_VAR = "HUB_REHASH_FILES"  # hash every landing file, trusting no stored stamp
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -703,12 +705,13 @@ class _Loader:
                 con.execute(f"insert into _blank values {marks}", params)
         self._number_rows(row_column, numbered)
         columns = ", ".join(f'"{c}"' for c in (*self.fields, *self.derived))
-        cfg = loaded[0][0].new.cfg
+        # the group's files share these (`_read_groups`)
+        select_list, rows_from = self._insert_key(loaded[0][0].new.cfg)
         con.execute(
             f"insert into {self.table} (partner_code, {columns}, "
             f"_source_file, _file_hash, _row_number, _delivery_key, _load_id, _loaded_at) "
-            f"select a._hub_partner, {self._select_list(cfg)}, a._hub_rel, a._hub_hash, "
-            f"a._hub_row, a._hub_key, ?, ? from {self._rows_from(cfg)} a",
+            f"select a._hub_partner, {select_list}, a._hub_rel, a._hub_hash, "
+            f"a._hub_row, a._hub_key, ?, ? from {rows_from} a",
             [self.load_id, self.now])
         if any(rejected for _, _, rejected, _ in loaded):
             con.execute(
@@ -896,33 +899,32 @@ def _read_groups(ready: list[_Ready],
     for r in ready:
         by_key.setdefault((r.read_key, insert_key(r.new.cfg)), []).append(r)
     for members in by_key.values():
-        group: list[_Ready] = []
-        size = 0
-        for r in members:
-            if group and size + r.file_bytes > MAX_READ_BYTES:
-                yield group
-                group, size = [], 0
-            group.append(r)
-            size += r.file_bytes
-        if group:
-            yield group
+        yield from _bounded(members, lambda r: r.file_bytes, MAX_READ_BYTES)
 
 
 def _batches(by_partner: Iterable[list[tuple[LandingFile, SourceConfig]]],
              ) -> Iterable[list[tuple[LandingFile, SourceConfig]]]:
     """Each partner's files, in order, gathered into batches of whole partners holding at
     most MAX_BATCH_BYTES of landing data (a bigger partner alone)."""
-    batch: list[tuple[LandingFile, SourceConfig]] = []
-    size = 0
-    for items in by_partner:
-        items_bytes = sum(max(f.size, 0) for f, _ in items)
-        if batch and size + items_bytes > MAX_BATCH_BYTES:
-            yield batch
-            batch, size = [], 0
-        batch.extend(items)
-        size += items_bytes
-    if batch:
-        yield batch
+    for partners in _bounded(by_partner, lambda items: sum(max(f.size, 0) for f, _ in items),
+                             MAX_BATCH_BYTES):
+        yield [item for items in partners for item in items]
+
+
+def _bounded(items: Iterable[_T], size: Callable[[_T], int], limit: int) -> Iterable[list[_T]]:
+    """`items` in order, in runs whose sizes add up to at most `limit` (an item bigger than
+    that alone)."""
+    run: list[_T] = []
+    total = 0
+    for item in items:
+        item_size = size(item)
+        if run and total + item_size > limit:
+            yield run
+            run, total = [], 0
+        run.append(item)
+        total += item_size
+    if run:
+        yield run
 
 
 def load_source(db_path: Path, landing_dir: Path, partners: dict[str, PartnerConfig],
