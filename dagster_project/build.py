@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -154,6 +155,39 @@ def _failure_message(error) -> str:
     return error.message.strip()
 
 
+# Dagster's warning, before publication, for a blocking asset check whose step ran nothing.
+CHECK_WITHOUT_RESULT = "emitted no result"
+
+
+class _NothingNewChecks(logging.Filter):
+    """Drops Dagster's warning that a blocking check emitted no result when the build found
+    nothing new: no fact was rebuilt, so no check had anything to evaluate, and `hub build`
+    says so in its own summary. In any other build the warning stands."""
+
+    def __init__(self, settings: Settings):
+        super().__init__()
+        self.settings = settings
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if CHECK_WITHOUT_RESULT not in record.getMessage():
+            return True
+        from dagster_project.build_plan import planned
+
+        plan = planned(self.settings)
+        return not (plan is not None and plan.nothing_to_do)
+
+
+@contextlib.contextmanager
+def _quiet_when_nothing_new(settings: Settings):
+    logger = logging.getLogger("dagster._core.execution.plan.active")
+    only = _NothingNewChecks(settings)
+    logger.addFilter(only)
+    try:
+        yield
+    finally:
+        logger.removeFilter(only)
+
+
 def _run_job(settings: Settings, full_refresh: bool, start: float) -> BuildOutcome:
     import dagster as dg
 
@@ -168,7 +202,7 @@ def _run_job(settings: Settings, full_refresh: bool, start: float) -> BuildOutco
                   "ops": {"hub_dbt_models": {"config": {"full_refresh": full_refresh}}}}
     # dagster-dbt echoes dbt's own log lines on stdout: keep them in a file, not the terminal.
     with (dg.DagsterInstance.get() as instance, log_path.open("w", encoding="utf-8") as log,
-          contextlib.redirect_stdout(log)):
+          contextlib.redirect_stdout(log), _quiet_when_nothing_new(settings)):
         try:
             result = job.execute_in_process(
                 instance=instance, tags={"hub/trigger": "hub build"}, run_config=run_config,

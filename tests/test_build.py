@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 from pathlib import Path
@@ -204,3 +205,23 @@ def test_environment_with_sets_variables_for_the_block_only(monkeypatch):
     with environment_with({"HUB_TEST_KEPT": "inside", "HUB_TEST_NEW": "1"}):
         assert (os.environ["HUB_TEST_KEPT"], os.environ["HUB_TEST_NEW"]) == ("inside", "1")
     assert os.environ["HUB_TEST_KEPT"] == "before" and "HUB_TEST_NEW" not in os.environ
+
+
+def test_the_check_warning_is_dropped_only_when_the_build_found_nothing_new(built_warehouse,
+                                                                             tmp_path):
+    """Dagster warns that a blocking check emitted no result; `hub build` drops the warning
+    only when its plan found nothing new (tests/test_incremental.py runs that build)."""
+    import logging
+
+    from dagster_project.build import CHECK_WITHOUT_RESULT, _NothingNewChecks
+    from dagster_project.build_plan import planned
+
+    def record(message: str) -> logging.LogRecord:
+        return logging.LogRecord("dagster", logging.WARNING, __file__, 1, message, None, None)
+
+    warning = record(f"Blocking asset check 'x' {CHECK_WITHOUT_RESULT} in step 'y'")
+    assert not planned(built_warehouse).nothing_to_do  # the session's build built everything
+    assert _NothingNewChecks(built_warehouse).filter(warning)
+    assert _NothingNewChecks(built_warehouse).filter(record("another warning"))
+    never_built = dataclasses.replace(built_warehouse, work_db=tmp_path / "none.duckdb")
+    assert _NothingNewChecks(never_built).filter(warning)

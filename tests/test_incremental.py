@@ -41,6 +41,7 @@ import yaml
 import tests.test_crm_kpis_recomputed as crm_recomputed
 import tests.test_service_standards_recomputed as standards_recomputed
 from dagster_project import duck
+from dagster_project.build import CHECK_WITHOUT_RESULT
 from dagster_project.settings import REPO_ROOT
 from tests.conftest import PARTNERS_DIR, REALDATA_DIR, copy_data_dir, hub, hub_env, settings_of
 from tests.marts_compare import differences, marts_rows
@@ -404,6 +405,8 @@ def test_build_with_nothing_new_leaves_the_served_files_untouched(rebuilds):
     assert "hub build: nothing new" in run.stdout
     assert "dbt: nothing new since the last published build" in run.stdout
     assert "left untouched" in run.stdout
+    # no Dagster warning that the skipped checks emitted nothing (build.CHECK_WITHOUT_RESULT)
+    assert CHECK_WITHOUT_RESULT not in run.stderr, run.stderr
     assert rebuilds.after["nothing_new"] == rebuilds.initial
 
 
