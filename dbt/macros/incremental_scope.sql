@@ -323,6 +323,12 @@
       build.scope_deliveries, written as values (as in_scoped_delivery: the filter reaches the
       scan of the stored table and its zone maps; a subquery joined by `or` with the plan's mode
       made every test read every stored row); `true` in a full build.
+    - `__in_scoped_contacts__`: the contact (columns partner_code, created_month, customer_id)
+      is one this build redid, as in_scoped_contacts: its month has changed rows (written as
+      values) or its customer is in int_build__scope_customers; `true` in a full build. A new
+      month relabels customers whose contacts lie in every month, so the months in scope are
+      all of them (int_build__scope_months) where the rows redone are the month's and those
+      customers' only.
 
     Placeholders are replaced before dbt wraps the model in its subquery; a `where` without
     one is used as written. -#}
@@ -332,6 +338,10 @@
         {%- if '__in_scoped_deliveries__' in where -%}
             {%- set where = where | replace('__in_scoped_deliveries__',
                                             tested_deliveries_predicate()) -%}
+        {%- endif -%}
+        {%- if '__in_scoped_contacts__' in where -%}
+            {%- set where = where | replace('__in_scoped_contacts__',
+                                            tested_contacts_predicate()) -%}
         {%- endif -%}
         {%- set filtered -%}
             (select * from {{ relation }} where {{ where }}) dbt_subquery
@@ -366,6 +376,40 @@
                 {%- for row in scoped %}
                 ({{ sql_values(row) }}){% if not loop.last %},{% endif %}
                 {%- endfor %}
+            )
+        )
+    {%- endset -%}
+    {{ return(predicate) }}
+{%- endmacro %}
+
+{#- The predicate `__in_scoped_contacts__` stands for (see get_where_subquery), read from the
+    build schema and the scope models when the test runs. -#}
+{% macro tested_contacts_predicate() -%}
+    {%- if not execute -%}
+        {{ return('true') }}
+    {%- endif -%}
+    {%- set modes = run_query('select mode from build.plan').columns[0].values() -%}
+    {%- if modes | length == 0 or modes[0] == 'full' -%}
+        {{ return('true') }}
+    {%- endif -%}
+    {%- set schema = generate_schema_name('intermediate', none) | trim -%}
+    {%- set months = run_query(
+        'select distinct partner_code, cast(month as ' ~ dbt.type_string() ~ ') from '
+        ~ schema ~ '.int_build__scope_months where has_changed_rows order by 1, 2'
+    ).rows | map('list') | list -%}
+    {%- set predicate -%}
+        (
+            {% if months | length > 0 -%}
+            (partner_code, created_month) in (
+                {%- for row in months %}
+                ('{{ row[0] | replace("'", "''") }}', date '{{ row[1] }}')
+                {%- if not loop.last %},{% endif %}
+                {%- endfor %}
+            )
+            or {% endif -%}
+            customer_id in (
+                select scope_customers.customer_id
+                from {{ schema }}.int_build__scope_customers as scope_customers
             )
         )
     {%- endset -%}
