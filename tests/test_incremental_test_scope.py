@@ -1,8 +1,10 @@
-"""The data tests of the contact-level facts check, in an incremental build, the contacts that
-build redid (`where: "__in_scoped_contacts__"`, dbt/macros/incremental_scope.sql): those of the
-months with changed rows and those of the customers merged or split. A new month relabels
-customers whose contacts lie in every month, so scoping these tests by the months in scope
-checked every stored contact.
+"""What the data tests check in an incremental build: the rows and files it redid.
+
+The data tests of the contact-level facts check the contacts that build redid
+(`where: "__in_scoped_contacts__"`, dbt/macros/incremental_scope.sql): those of the months with
+changed rows and those of the customers merged or split. A new month relabels customers whose
+contacts lie in every month, so scoping these tests by the months in scope checked every stored
+contact.
 
 On a copy of the session warehouse's working file, four contacts of `fct_contacts` in three
 months are given customer ids `dim_customer` does not hold: one in a month with changed rows,
@@ -10,6 +12,11 @@ two in a month in scope only through customers (as a new month puts every month 
 customers it relabels in scope), one of a customer in scope (merged by this build). With the
 plan marked incremental the relationship test counts the first and the last; with the plan
 full, all four. Scoped by the months in scope, as before, it counted the first three.
+
+The load files' and the contacts' reconciliations (dbt/tests/assert_load_files_reconcile.sql,
+assert_contacts_reconcile.sql) check the files of the deliveries in scope: two CRM files are
+given one line read more than they hold, one of a delivery in scope; each test counts that one
+in the incremental build and both in the full one.
 """
 
 from __future__ import annotations
@@ -23,17 +30,18 @@ from dagster_project.dbt_runner import dbt_process
 from tests.conftest import working_file_copy
 
 TEST = "relationships_fct_contacts_customer_id__customer_id__ref_dim_customer_"
+RECONCILIATIONS = ("assert_load_files_reconcile", "assert_contacts_reconcile")
 MISSING = "cus_not_a_customer"
 MERGED = "cus_merged_away"  # not in dim_customer either
 
 
-def _failures(settings, target, tmp, name: str) -> tuple[int, str]:
-    proc = dbt_process(settings, "test", "--select", TEST, "--target-path", str(target),
-                       "--log-path", str(tmp / f"logs-{name}"))
+def _failures(settings, target, tmp, name: str) -> dict[str, tuple[int, str]]:
+    """Each selected test's (failing rows, status)."""
+    proc = dbt_process(settings, "test", "--select", TEST, *RECONCILIATIONS,
+                       "--target-path", str(target), "--log-path", str(tmp / f"logs-{name}"))
     results = json.loads((target / "run_results.json").read_text())["results"]
-    assert len(results) == 1, proc.stdout[-3000:]
-    [result] = results
-    return result["failures"], result["status"]
+    assert len(results) == 1 + len(RECONCILIATIONS), proc.stdout[-3000:]
+    return {r["unique_id"].split(".")[2]: (r["failures"], r["status"]) for r in results}
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +73,16 @@ def scoped_tests(built_warehouse, tmp_path_factory) -> dict:
         con.execute("delete from intermediate.int_build__scope_customers")
         con.execute("insert into intermediate.int_build__scope_customers by name "
                     "select ? as customer_id", [MERGED])
+        # two CRM files read one line more than they hold; the first one's delivery in scope
+        files = con.execute("select partner_code, delivery_key, source_file from raw.load_files "
+                            "where source = 'crm' order by partner_code, delivery_key "
+                            "limit 2").fetchall()
+        con.execute("delete from build.scope_deliveries")
+        con.execute("insert into build.scope_deliveries values (?, 'crm', ?, 'replaced')",
+                    list(files[0][:2]))
+        con.execute("update raw.load_files set rows_read = rows_read + 1 "
+                    "where source = 'crm' and source_file in (?, ?)",
+                    [files[0][2], files[1][2]])
         con.execute("update build.plan set mode = 'incremental'")
     incremental = _failures(settings, target, tmp, "incremental")
     with duck.connect_work(settings.work_db) as con:
@@ -75,8 +93,18 @@ def scoped_tests(built_warehouse, tmp_path_factory) -> dict:
 
 def test_an_incremental_build_tests_the_contacts_it_redid(scoped_tests):
     # the contact of the changed month and the merged customer's, not the other two
-    assert scoped_tests["incremental"] == (2, "fail")
+    assert scoped_tests["incremental"][TEST] == (2, "fail")
 
 
 def test_a_full_build_tests_every_contact(scoped_tests):
-    assert scoped_tests["full"] == (4, "fail")
+    assert scoped_tests["full"][TEST] == (4, "fail")
+
+
+def test_an_incremental_build_reconciles_the_files_of_its_deliveries(scoped_tests):
+    for test in RECONCILIATIONS:
+        assert scoped_tests["incremental"][test] == (1, "fail"), test
+
+
+def test_a_full_build_reconciles_every_file(scoped_tests):
+    for test in RECONCILIATIONS:
+        assert scoped_tests["full"][test] == (2, "fail"), test
