@@ -302,14 +302,9 @@
     read every stored row). -#}
 {% macro in_scoped_files(source, relation, partner_column='partner_code',
                          file_column='source_file') -%}
-    {%- set plan = ref('stg_build__plan') -%}
     {%- set files = ref('stg_loads__files') -%}
     {%- set scope = ref('stg_build__scope_deliveries') -%}
-    {%- if not execute -%}
-        {{ return('true') }}
-    {%- endif -%}
-    {%- set modes = run_query('select build_mode from ' ~ plan).columns[0].values() -%}
-    {%- if modes | length == 0 or modes[0] == 'full' -%}
+    {%- if tests_every_row() -%}
         {{ return('true') }}
     {%- endif -%}
     {%- set scoped_files -%}
@@ -330,14 +325,30 @@
     {%- set predicate -%}
         (
             {{ relation }}.{{ partner_column }} in ({{ sql_values(scoped | map(attribute=0) | unique) }})
-            and ({{ relation }}.{{ partner_column }}, {{ relation }}.{{ file_column }}) in (
-                {%- for row in scoped %}
-                ({{ sql_values(row) }}){% if not loop.last %},{% endif %}
-                {%- endfor %}
-            )
+            and {{ row_in_values([relation ~ '.' ~ partner_column, relation ~ '.' ~ file_column],
+                                 scoped) }}
         )
     {%- endset -%}
     {{ return(predicate) }}
+{%- endmacro %}
+
+{#- True while dbt only parses, in a full build and before any plan: a data test then checks
+    every row. Read from the build schema when the test runs (tests are not incremental models). -#}
+{% macro tests_every_row() -%}
+    {%- if not execute -%}
+        {{ return(true) }}
+    {%- endif -%}
+    {%- set modes = run_query('select mode from build.plan').columns[0].values() -%}
+    {{ return(modes | length == 0 or modes[0] == 'full') }}
+{%- endmacro %}
+
+{#- A predicate: the tuple of `columns` is one of `rows` (lists of strings), written as values. -#}
+{% macro row_in_values(columns, rows) -%}
+    ({{ columns | join(', ') }}) in (
+        {%- for row in rows %}
+        ({{ sql_values(row) }}){% if not loop.last %},{% endif %}
+        {%- endfor %}
+    )
 {%- endmacro %}
 
 {#- Data tests of incremental models check, in an incremental build, only the rows it redid:
@@ -380,11 +391,7 @@
 {#- The predicate `__in_scoped_deliveries__` stands for (see get_where_subquery). Tests are not
     incremental models: the plan is read from the build schema when the test runs. -#}
 {% macro tested_deliveries_predicate() -%}
-    {%- if not execute -%}
-        {{ return('true') }}
-    {%- endif -%}
-    {%- set modes = run_query('select mode from build.plan').columns[0].values() -%}
-    {%- if modes | length == 0 or modes[0] == 'full' -%}
+    {%- if tests_every_row() -%}
         {{ return('true') }}
     {%- endif -%}
     {%- set scoped = run_query(
@@ -397,11 +404,7 @@
         (
             partner_code in ({{ sql_values(scoped | map(attribute=0) | unique) }})
             and delivery_key in ({{ sql_values(scoped | map(attribute=1) | unique) }})
-            and (partner_code, delivery_key) in (
-                {%- for row in scoped %}
-                ({{ sql_values(row) }}){% if not loop.last %},{% endif %}
-                {%- endfor %}
-            )
+            and {{ row_in_values(['partner_code', 'delivery_key'], scoped) }}
         )
     {%- endset -%}
     {{ return(predicate) }}
@@ -410,11 +413,7 @@
 {#- The predicate `__in_scoped_contacts__` stands for (see get_where_subquery), read from the
     build schema and the scope models when the test runs. -#}
 {% macro tested_contacts_predicate() -%}
-    {%- if not execute -%}
-        {{ return('true') }}
-    {%- endif -%}
-    {%- set modes = run_query('select mode from build.plan').columns[0].values() -%}
-    {%- if modes | length == 0 or modes[0] == 'full' -%}
+    {%- if tests_every_row() -%}
         {{ return('true') }}
     {%- endif -%}
     {%- set schema = generate_schema_name('intermediate', none) | trim -%}
