@@ -297,39 +297,22 @@
 {#- A predicate for a data test: the row of `relation` (columns `partner_column`,
     `file_column`) comes from a file of a delivery this build redoes, or the build is a full
     one. Singular tests are not incremental models (is_incremental() is false in them), so the
-    plan and the files are read when the test runs and written as values (as
-    tested_deliveries_predicate: a subquery joined by `or` with the plan's mode made the test
-    read every stored row). -#}
+    plan is read at run time. -#}
 {% macro in_scoped_files(source, relation, partner_column='partner_code',
                          file_column='source_file') -%}
-    {%- set files = ref('stg_loads__files') -%}
-    {%- set scope = ref('stg_build__scope_deliveries') -%}
-    {%- if tests_every_row() -%}
-        {{ return('true') }}
-    {%- endif -%}
-    {%- set scoped_files -%}
-        select distinct scoped_files.partner_code, scoped_files.source_file
-        from {{ files }} as scoped_files
-        inner join {{ scope }} as scoped
-            on
-                scoped_files.partner_code = scoped.partner_code
-                and scoped_files.source = scoped.source
-                and scoped_files.delivery_key = scoped.delivery_key
-        where scoped_files.source = '{{ source }}'
-        order by 1, 2
-    {%- endset -%}
-    {%- set scoped = run_query(scoped_files).rows | map('list') | list -%}
-    {%- if scoped | length == 0 -%}
-        {{ return('false') }}
-    {%- endif -%}
-    {%- set predicate -%}
-        (
-            {{ relation }}.{{ partner_column }} in ({{ sql_values(scoped | map(attribute=0) | unique) }})
-            and {{ row_in_values([relation ~ '.' ~ partner_column, relation ~ '.' ~ file_column],
-                                 scoped) }}
+    (
+        (select plan.build_mode from {{ ref('stg_build__plan') }} as plan) = 'full'
+        or ({{ relation }}.{{ partner_column }}, {{ relation }}.{{ file_column }}) in (
+            select (scoped_files.partner_code, scoped_files.source_file)
+            from {{ ref('stg_loads__files') }} as scoped_files
+            inner join {{ ref('stg_build__scope_deliveries') }} as scope
+                on
+                    scoped_files.partner_code = scope.partner_code
+                    and scoped_files.source = scope.source
+                    and scoped_files.delivery_key = scope.delivery_key
+            where scoped_files.source = '{{ source }}'
         )
-    {%- endset -%}
-    {{ return(predicate) }}
+    )
 {%- endmacro %}
 
 {#- True while dbt only parses, in a full build and before any plan: a data test then checks
