@@ -325,15 +325,6 @@
     {{ return(modes | length == 0 or modes[0] == 'full') }}
 {%- endmacro %}
 
-{#- A predicate: the tuple of `columns` is one of `rows` (lists of strings), written as values. -#}
-{% macro row_in_values(columns, rows) -%}
-    ({{ columns | join(', ') }}) in (
-        {%- for row in rows %}
-        ({{ sql_values(row) }}){% if not loop.last %},{% endif %}
-        {%- endfor %}
-    )
-{%- endmacro %}
-
 {#- Data tests of incremental models check, in an incremental build, only the rows it redid:
     their `where` config names a placeholder that this override of dbt's get_where_subquery
     replaces when the test runs (the documented way to a dynamic `where`):
@@ -387,7 +378,11 @@
         (
             partner_code in ({{ sql_values(scoped | map(attribute=0) | unique) }})
             and delivery_key in ({{ sql_values(scoped | map(attribute=1) | unique) }})
-            and {{ row_in_values(['partner_code', 'delivery_key'], scoped) }}
+            and (partner_code, delivery_key) in (
+                {%- for row in scoped %}
+                ({{ sql_values(row) }}){% if not loop.last %},{% endif %}
+                {%- endfor %}
+            )
         )
     {%- endset -%}
     {{ return(predicate) }}

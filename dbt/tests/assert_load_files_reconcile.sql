@@ -9,34 +9,35 @@
 -- Returns the files whose counts disagree.
 -- Reported in Dagster as an asset check on stg_loads__files.
 {{ config(meta={'dagster': {'ref': {'name': 'stg_loads__files'}}}) }}
+{%- set in_scope = tested_deliveries_predicate() %}
 
 with
 
 load_files as (
 
     select * from {{ ref('stg_loads__files') }}
-    where source in ('telephony', 'crm') and {{ tested_deliveries_predicate() }}
+    where source in ('telephony', 'crm') and {{ in_scope }}
 
 ),
 
 calls as (
 
     select * from {{ ref('stg_telephony__calls') }}
-    where {{ tested_deliveries_predicate() }}
+    where {{ in_scope }}
 
 ),
 
 contacts as (
 
     select * from {{ ref('stg_crm__contacts') }}
-    where {{ tested_deliveries_predicate() }}
+    where {{ in_scope }}
 
 ),
 
 rejected_rows as (
 
     select * from {{ ref('stg_loads__rejected_rows') }}
-    where source in ('telephony', 'crm') and {{ tested_deliveries_predicate() }}
+    where source in ('telephony', 'crm') and {{ in_scope }}
 
 ),
 
