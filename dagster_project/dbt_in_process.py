@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dagster_project.dbt_runner import dbt_variables
+from dagster_project.dbt_runner import dbt_variables, seed_partial_parse
 from dagster_project.settings import Settings, environment_with
 
 # dbt's events that carry a node's result (what dagster-dbt maps to Dagster events)
@@ -42,11 +42,13 @@ STOP_SECONDS = 60
 
 @dataclass
 class DbtOutcome:
-    """How a `dbt build` ended: its success, and the errors dbt logged (for the message)."""
+    """How a `dbt build` ended: its success, the errors dbt logged (for the message), and
+    whether it ran on a parse made ahead (parse_ahead) instead of parsing the project itself."""
 
     success: bool = False
     errors: list[str] = field(default_factory=list)
     exception: BaseException | None = None
+    parsed_ahead: bool = False
 
     def problem(self, lines: int = 20) -> str:
         """What went wrong: the last errors dbt logged, or the exception it raised."""
@@ -62,10 +64,65 @@ def dbt_args(settings: Settings, args: Sequence[str], target_dir: Path) -> list[
             "--no-use-colors", "--no-send-anonymous-usage-stats"]
 
 
+# The parses started ahead of a run (parse_ahead), by the key their run gives: each is a
+# thread and, once it has parsed, the manifest it made.
+_ahead: dict[str, tuple[threading.Thread, dict[str, Any]]] = {}
+
+
+def parse_ahead(settings: Settings, target_dir: Path, key: str) -> None:
+    """Start dbt's parse of the project now, in a thread of its own, for the run that later
+    passes the same `key` to `run` (a build's Dagster run id). A build calls this as soon as
+    its load has found something new: importing dbt and reading its partial parse (about
+    2 CPU-seconds, mostly Python) then overlap the rest of the load, whose DuckDB queries
+    leave Python's lock free, instead of delaying the first dbt node. The parse is that of the
+    run itself (same profile, environment and target folder); nothing a load writes is read
+    by a parse. A parse that fails, or a run that finds none, parses as before."""
+    if key in _ahead:
+        return
+    seed_partial_parse(settings, target_dir)
+    parsed: dict[str, Any] = {}
+    env = dbt_variables(settings)
+
+    def parse() -> None:  # the parse's own thread
+        from dbt.cli.main import dbtRunner
+
+        from dagster_project.dbt_cli import hash_paths_by_name
+
+        hash_paths_by_name()
+        with _ONE_RUN, environment_with(env), debug_events_unbuilt():
+            try:
+                # silent on the terminal: the run that follows logs as it always did, and a
+                # parse error again when it parses the project itself
+                result = dbtRunner().invoke(dbt_args(
+                    settings, ["parse", "--log-level", "none", "--no-write-json"],
+                    target_dir))
+                if result.success and result.result is not None:
+                    parsed["manifest"] = result.result
+            except Exception:  # the run parses the project itself, and reports what fails
+                pass
+            finally:
+                _close_duckdb()
+
+    thread = threading.Thread(target=parse, name="dbt-parse", daemon=True)
+    _ahead[key] = (thread, parsed)
+    thread.start()
+
+
+def _parsed_ahead(key: str | None) -> Any:
+    """The manifest the parse started ahead for `key` made (waiting for it), or None. Each
+    parse serves one run."""
+    if key is None or key not in _ahead:
+        return None
+    thread, parsed = _ahead.pop(key)
+    thread.join()
+    return parsed.get("manifest")
+
+
 def run(settings: Settings, args: Sequence[str], target_dir: Path,
-        outcome: DbtOutcome) -> Iterator[dict[str, Any]]:
+        outcome: DbtOutcome, parsed_for: str | None = None) -> Iterator[dict[str, Any]]:
     """Run `dbt <args>` here and yield each node's result event (a dict, as in dbt's JSON log)
-    as it comes; `outcome` says how the run ended once the iterator is exhausted.
+    as it comes; `outcome` says how the run ended once the iterator is exhausted. With
+    `parsed_for`, the key given to parse_ahead, dbt runs on that parse's manifest.
 
     dbt runs in a daemon thread: if this process is stopped, dbt stops with it (as `hub-dbt`
     did with its parent), and a build killed during dbt leaves what a killed `dbt build` left.
@@ -90,9 +147,11 @@ def run(settings: Settings, args: Sequence[str], target_dir: Path,
 
     def invoke() -> None:  # dbt's own thread
         try:
+            manifest = _parsed_ahead(parsed_for)
+            outcome.parsed_ahead = manifest is not None
             with _ONE_RUN, environment_with(env), debug_events_unbuilt():
                 try:
-                    result = dbtRunner(callbacks=[keep]).invoke(
+                    result = dbtRunner(manifest=manifest, callbacks=[keep]).invoke(
                         dbt_args(settings, args, target_dir))
                 finally:
                     _close_duckdb()

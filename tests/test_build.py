@@ -158,6 +158,25 @@ def test_a_build_runs_dbt_in_its_own_process(built_warehouse, tmp_path):
     assert dict(os.environ) == before
 
 
+def test_a_build_runs_dbt_on_the_parse_its_load_started(built_warehouse, tmp_path):
+    """A load that finds something new starts dbt's parse in a thread (parse_ahead); the run
+    with the same key runs on that parse's manifest, once, and a run with no parse ahead (or
+    another key) parses the project itself. Both select the same nodes."""
+    settings = settings_of(tmp_path / "data")
+    args = ["ls", "--resource-type", "model", "--output", "name", "--quiet"]
+
+    def names(outcome, **kwargs) -> None:
+        list(dbt_in_process.run(settings, args, tmp_path / "target", outcome, **kwargs))
+
+    dbt_in_process.parse_ahead(settings, tmp_path / "target", "run-1")
+    ahead, again, other = (dbt_in_process.DbtOutcome() for _ in range(3))
+    names(ahead, parsed_for="run-1")
+    names(again, parsed_for="run-1")  # the parse served its run: this one parses itself
+    names(other, parsed_for="run-2")
+    assert ahead.success and again.success and other.success
+    assert (ahead.parsed_ahead, again.parsed_ahead, other.parsed_ahead) == (True, False, False)
+
+
 def test_processes_of_the_package_collect_cycles_less_often():
     """Importing the package raises the cyclic collector's thresholds (dagster_project/__init__.py)
     in the importing process: `hub`, Dagster's processes, Superset's workers."""

@@ -50,7 +50,8 @@ def hub_dbt_models(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     outcome = dbt_in_process.DbtOutcome()
     nodes: list[tuple[str, float]] = []  # each node's seconds, for the build record
     try:
-        for raw in dbt_in_process.run(settings, args, settings.dbt_target_dir, outcome):
+        for raw in dbt_in_process.run(settings, args, settings.dbt_target_dir, outcome,
+                                       parsed_for=context.run.run_id):
             if (timed := node_seconds(raw)) is not None:
                 nodes.append(timed)
             if raw["info"]["name"] == "LogTestResult":

@@ -11,7 +11,7 @@ import os
 
 import dagster as dg
 
-from dagster_project import duck
+from dagster_project import dbt_in_process, duck
 from dagster_project.ingest import load_source, write_partner_config
 from dagster_project.ingest.raw_tables import CONFIG_TABLES, raw_table
 from dagster_project.orchestration.resources import WarehouseResource, WriterLockResource
@@ -98,6 +98,9 @@ def _load(context: dg.AssetExecutionContext, warehouse: WarehouseResource, sourc
     report = load_source(settings.work_db, settings.landing_dir, warehouse.partners(),
                          source, pseudonymisation_key=key)
     context.log.info(report.summary())
+    if any(report.count(status) for status in ("loaded", "replaced", "withdrawn")):
+        # dbt will run: its parse overlaps the rest of the load (dbt_in_process.parse_ahead)
+        dbt_in_process.parse_ahead(settings, settings.dbt_target_dir, context.run.run_id)
     # Each log line is an event in Dagster's instance (a few ms each): name the first ones, count
     # the rest (all are in raw.load_events, the materialization's `rejections` and `hub build`).
     noted = report.rejected + report.held + [f for f in report.files
