@@ -65,7 +65,18 @@ raw_rows as (
 
 ),
 
+-- the large inputs first: DuckDB 2.0's grouping after a union whose first inputs are small
+-- (the quarantined and excluded rows) did not spill its hash table, and a scale-10 full build
+-- ran out of memory here (docs/benchmarks.md, "The row accounting's memory")
 accounted_rows as (
+
+    select
+        partner_code,
+        source_file,
+        source_row_number
+    from fct_contacts
+
+    union all
 
     select
         partner_code,
@@ -81,44 +92,45 @@ accounted_rows as (
         source_row_number
     from excluded_contacts
 
+),
+
+-- each raw row and each accounted row, counted by (partner, file, row): one grouping, which
+-- spills to disk, where a full outer join of the two followed by a grouping of its result
+-- needed both hash tables in memory at once
+tagged_rows as (
+
+    select
+        partner_code,
+        source_file,
+        source_row_number,
+        true as is_raw
+    from raw_rows
+
     union all
 
     select
         partner_code,
         source_file,
-        source_row_number
-    from fct_contacts
+        source_row_number,
+        false as is_raw
+    from accounted_rows
 
 ),
 
-row_matches as (
-
-    select
-        coalesce(raw_rows.partner_code, accounted_rows.partner_code) as partner_code,
-        coalesce(raw_rows.source_file, accounted_rows.source_file) as source_file,
-        coalesce(raw_rows.source_row_number, accounted_rows.source_row_number)
-            as source_row_number,
-        raw_rows.partner_code is not null as is_raw,
-        accounted_rows.partner_code is not null as is_accounted
-    from raw_rows
-    full outer join accounted_rows
-        on
-            raw_rows.partner_code = accounted_rows.partner_code
-            and raw_rows.source_file = accounted_rows.source_file
-            and raw_rows.source_row_number = accounted_rows.source_row_number
-
-),
-
+-- a row is unmatched unless it is in raw exactly once and accounted for exactly once (a raw
+-- row in none or several of the outcomes, an accounted row with no raw row)
 unmatched_rows as (
 
     select
         partner_code,
         source_file,
         source_row_number,
-        count(*) filter (where is_accounted) as accounted_count
-    from row_matches
+        count(*) filter (where not is_raw) as accounted_count
+    from tagged_rows
     group by partner_code, source_file, source_row_number
-    having bool_or(not is_raw) or count(*) filter (where is_accounted) != 1
+    having
+        count(*) filter (where is_raw) != 1
+        or count(*) filter (where not is_raw) != 1
 
 ),
 
