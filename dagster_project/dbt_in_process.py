@@ -17,6 +17,7 @@ Plain Python: no Dagster imports.
 from __future__ import annotations
 
 import atexit
+import os
 import queue
 import threading
 from collections.abc import Iterator, Sequence
@@ -64,6 +65,13 @@ def dbt_args(settings: Settings, args: Sequence[str], target_dir: Path) -> list[
             "--no-use-colors", "--no-send-anonymous-usage-stats"]
 
 
+def dbt_environment(settings: Settings) -> None:
+    """Set dbt's variables (dbt_runner.dbt_variables) in this process's environment for good,
+    so that its builds' loads may start dbt's parse ahead (parse_ahead). For a process that
+    runs one build and nothing else (`hub build`)."""
+    os.environ.update(dbt_variables(settings))
+
+
 # The parses started ahead of a run (parse_ahead), by the key their run gives: each is a
 # thread and, once it has parsed, the manifest it made.
 _ahead: dict[str, tuple[threading.Thread, dict[str, Any]]] = {}
@@ -76,12 +84,17 @@ def parse_ahead(settings: Settings, target_dir: Path, key: str) -> None:
     2 CPU-seconds, mostly Python) then overlap the rest of the load, whose DuckDB queries
     leave Python's lock free, instead of delaying the first dbt node. The parse is that of the
     run itself (same profile, environment and target folder); nothing a load writes is read
-    by a parse. A parse that fails, or a run that finds none, parses as before."""
-    if key in _ahead:
+    by a parse. A parse that fails, or a run that finds none, parses as before.
+
+    Only where the process's environment already holds dbt's variables (`hub build` sets them
+    for its whole process: `dbt_environment`): the parse must not change the environment
+    while other threads read it (a process that starts other builds would hand them this
+    build's files). Elsewhere this does nothing, and the run parses the project itself."""
+    env = dbt_variables(settings)
+    if key in _ahead or any(os.environ.get(name) != value for name, value in env.items()):
         return
     seed_partial_parse(settings, target_dir)
     parsed: dict[str, Any] = {}
-    env = dbt_variables(settings)
 
     def parse() -> None:  # the parse's own thread
         from dbt.cli.main import dbtRunner
@@ -89,7 +102,7 @@ def parse_ahead(settings: Settings, target_dir: Path, key: str) -> None:
         from dagster_project.dbt_cli import hash_paths_by_name
 
         hash_paths_by_name()
-        with _ONE_RUN, environment_with(env), debug_events_unbuilt():
+        with _ONE_RUN, debug_events_unbuilt():
             try:
                 # silent on the terminal: the run that follows logs as it always did, and a
                 # parse error again when it parses the project itself

@@ -12,6 +12,7 @@ import duckdb
 import pytest
 
 from dagster_project import dbt_in_process, duck
+from dagster_project.dbt_runner import dbt_variables
 from dagster_project.quality import reconcile_calls
 from dagster_project.settings import environment_with
 from tests.conftest import hub, hub_env, settings_of
@@ -158,16 +159,26 @@ def test_a_build_runs_dbt_in_its_own_process(built_warehouse, tmp_path):
     assert dict(os.environ) == before
 
 
-def test_a_build_runs_dbt_on_the_parse_its_load_started(built_warehouse, tmp_path):
+def test_a_build_runs_dbt_on_the_parse_its_load_started(tmp_path, monkeypatch):
     """A load that finds something new starts dbt's parse in a thread (parse_ahead); the run
     with the same key runs on that parse's manifest, once, and a run with no parse ahead (or
-    another key) parses the project itself. Both select the same nodes."""
+    another key) parses the project itself. Only in a process whose environment holds dbt's
+    variables (as `hub build` sets them): elsewhere no parse starts, and the environment is
+    left as it was."""
     settings = settings_of(tmp_path / "data")
     args = ["ls", "--resource-type", "model", "--output", "name", "--quiet"]
 
     def names(outcome, **kwargs) -> None:
         list(dbt_in_process.run(settings, args, tmp_path / "target", outcome, **kwargs))
 
+    before = dict(os.environ)
+    dbt_in_process.parse_ahead(settings, tmp_path / "target", "elsewhere")
+    elsewhere = dbt_in_process.DbtOutcome()
+    names(elsewhere, parsed_for="elsewhere")
+    assert elsewhere.success and not elsewhere.parsed_ahead
+    assert dict(os.environ) == before
+    for name, value in dbt_variables(settings).items():
+        monkeypatch.setenv(name, value)
     dbt_in_process.parse_ahead(settings, tmp_path / "target", "run-1")
     ahead, again, other = (dbt_in_process.DbtOutcome() for _ in range(3))
     names(ahead, parsed_for="run-1")
