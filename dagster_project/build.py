@@ -132,9 +132,9 @@ def _run_build(settings: Settings, strict: bool, full_refresh: bool,
                accept_shrink: bool) -> BuildOutcome:
     start = time.perf_counter()
     prepare_dagster_home(settings)
-    os.environ["HUB_WORK_DB"] = str(settings.work_db)
-    # this process runs this build only: dbt's variables set for good let its loads start
-    # dbt's parse ahead of the run (dbt_in_process.parse_ahead)
+    # this process runs this build only: dbt's variables set for good (HUB_WORK_DB among them,
+    # which the Dagster resources read too) let its loads start dbt's parse ahead of the run
+    # (dbt_in_process.parse_ahead)
     dbt_in_process.dbt_environment(settings)
     if strict:
         os.environ["HUB_STRICT_LOAD"] = "1"

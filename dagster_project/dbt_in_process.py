@@ -90,8 +90,8 @@ def parse_ahead(settings: Settings, target_dir: Path, key: str) -> None:
     for its whole process: `dbt_environment`): the parse must not change the environment
     while other threads read it (a process that starts other builds would hand them this
     build's files). Elsewhere this does nothing, and the run parses the project itself."""
-    env = dbt_variables(settings)
-    if key in _ahead or any(os.environ.get(name) != value for name, value in env.items()):
+    if key in _ahead or any(os.environ.get(name) != value
+                            for name, value in dbt_variables(settings).items()):
         return
     seed_partial_parse(settings, target_dir)
     parsed: dict[str, Any] = {}
