@@ -66,16 +66,19 @@ def node_seconds(event: dict) -> tuple[str, float] | None:
 
 
 def write_node_seconds(settings: Settings, run_id: str,
-                       nodes: list[tuple[str, float]]) -> None:
-    """Keep the dbt step's node times for the build record of the same run."""
+                       nodes: list[tuple[str, float]], parsed_ahead: bool = False) -> None:
+    """Keep the dbt step's node times for the build record of the same run, and whether dbt
+    ran on the parse its load started ahead (dagster_project/dbt_in_process.py)."""
     path = settings.dbt_target_dir / NODE_SECONDS_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"run_id": run_id, "nodes": nodes}), encoding="utf-8")
+    path.write_text(json.dumps({"run_id": run_id, "nodes": nodes,
+                                "parsed_ahead": parsed_ahead}), encoding="utf-8")
 
 
 def dbt_nodes(settings: Settings, run_id: str | None) -> dict | None:
-    """How many dbt nodes the run ran, their summed seconds and the longest (None when the
-    run ran no dbt: nothing new, or it failed before dbt)."""
+    """How many dbt nodes the run ran, their summed seconds, the longest, and whether dbt ran
+    on the parse started ahead of it (None when the run ran no dbt: nothing new, or it failed
+    before dbt)."""
     path = settings.dbt_target_dir / NODE_SECONDS_FILE
     try:
         kept = json.loads(path.read_text(encoding="utf-8"))
@@ -86,7 +89,8 @@ def dbt_nodes(settings: Settings, run_id: str | None) -> dict | None:
     nodes = [(str(name), float(seconds)) for name, seconds in kept.get("nodes", [])]
     longest = sorted(nodes, key=lambda n: (-n[1], n[0]))[:LONGEST_NODES]
     return {"count": len(nodes), "seconds": round(sum(s for _, s in nodes), 2),
-            "longest": [{"node": name, "seconds": seconds} for name, seconds in longest]}
+            "longest": [{"node": name, "seconds": seconds} for name, seconds in longest],
+            "parsed_ahead": bool(kept.get("parsed_ahead", False))}
 
 
 def rows_by_source(settings: Settings) -> list[dict] | None:

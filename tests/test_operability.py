@@ -109,6 +109,8 @@ def _check_dbt_nodes(settings, record: dict) -> None:
     assert nodes["seconds"] >= sum(longest)
     assert all(n["node"].split(" ")[0] in ("model", "test", "seed") for n in nodes["longest"])
     assert build_record.dbt_nodes(settings, record["run_id"]) == nodes
+    # `hub build` ran dbt on the parse its load started ahead (dbt_in_process.parse_ahead)
+    assert nodes["parsed_ahead"] is True
     # another run (a build with nothing new runs no dbt) is not given these nodes
     assert build_record.dbt_nodes(settings, "another-run") is None
 

@@ -66,6 +66,6 @@ def hub_dbt_models(context: dg.AssetExecutionContext, warehouse: WarehouseResour
                 manifest=manifest, dagster_dbt_translator=translator, context=context,
                 target_path=settings.dbt_target_dir, project=dbt_project)
     finally:
-        write_node_seconds(settings, context.run.run_id, nodes)
+        write_node_seconds(settings, context.run.run_id, nodes, outcome.parsed_ahead)
     if not outcome.success:
         raise dg.Failure(f"`dbt {' '.join(args)}` failed:\n{outcome.problem()}")
