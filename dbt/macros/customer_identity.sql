@@ -22,8 +22,9 @@
     contacts that really change customer, not of every returning resident's history.
 
     How: min-label propagation with one pointer jump per round (a key's label is itself a key,
-    whose label it takes when smaller), one statement per step into scratch tables of the
-    model's schema; after the first round only from the labels that fell (semi-naive), until a
+    whose label it takes when smaller), one statement per step into scratch tables
+    (scratch_table: temporary in an incremental build, of the model's schema in a full one);
+    after the first round only from the labels that fell (semi-naive), until a
     round changes no label (at most var customer_identity_max_rounds, else
     the build fails): memory stays that of one grouped join, whatever the graph's diameter.
 -#}
@@ -84,10 +85,10 @@
             on previous.contact_id = redone.contact_id
         where previous.customer_key is not null
     {%- endset -%}
-    {%- do run_query('create or replace table ' ~ customer_identity_table('redone') ~ ' as '
+    {%- do run_query(create_scratch_table(customer_identity_table('redone'))
                      ~ redone) -%}
-    {%- do run_query('create or replace table ' ~ customer_identity_table('split_labels')
-                     ~ ' as ' ~ split_labels) -%}
+    {%- do run_query(create_scratch_table(customer_identity_table('split_labels'))
+                     ~ split_labels) -%}
 {%- endmacro %}
 
 {#- The contacts labelled one by one (one column contact_id), as a select: every valid contact
@@ -175,10 +176,10 @@
         inner join {{ customer_identity_table('supernodes') }} as supernodes
             on hits.customer_key = supernodes.customer_key
     {%- endset -%}
-    {%- do run_query('create or replace table ' ~ customer_identity_table('hits') ~ ' as '
+    {%- do run_query(create_scratch_table(customer_identity_table('hits'))
                      ~ hits) -%}
-    {%- do run_query('create or replace table ' ~ customer_identity_table('supernodes')
-                     ~ ' as ' ~ supernodes) -%}
+    {%- do run_query(create_scratch_table(customer_identity_table('supernodes'))
+                     ~ supernodes) -%}
     {%- do run_query('insert into ' ~ customer_identity_table('edges')
                      ~ ' (node_id, key_value) ' ~ supernode_edges) -%}
 {%- endmacro %}
@@ -199,7 +200,7 @@
         {%- if is_incremental() -%}
             {%- do customer_identity_scope() -%}
         {%- endif -%}
-        {%- do run_query('create or replace table ' ~ nodes ~ ' as ' ~ customer_identity_nodes()) -%}
+        {%- do run_query(create_scratch_table(nodes) ~ customer_identity_nodes()) -%}
         {%- set contact_edges -%}
             select
                 customer_keys.contact_id as node_id,
@@ -208,7 +209,7 @@
             inner join {{ nodes }} as nodes
                 on customer_keys.contact_id = nodes.contact_id
         {%- endset -%}
-        {%- do run_query('create or replace table ' ~ edges ~ ' as ' ~ contact_edges) -%}
+        {%- do run_query(create_scratch_table(edges) ~ contact_edges) -%}
         {#- a node's own key (the smallest of its keys; a super-node's stored label) and the
             order of the stable-label rule -#}
         {%- set own_key_rows -%}
@@ -221,7 +222,7 @@
                 on edges.node_id = contacts.contact_id
             group by edges.node_id
         {%- endset -%}
-        {%- do run_query('create or replace table ' ~ own_keys ~ ' as ' ~ own_key_rows) -%}
+        {%- do run_query(create_scratch_table(own_keys) ~ own_key_rows) -%}
         {%- if is_incremental() -%}
             {%- do customer_identity_supernodes() -%}
             {%- do run_query(
@@ -230,7 +231,7 @@
             ) -%}
         {%- endif -%}
         {%- do run_query(
-            'create or replace table ' ~ labels ~ ' as select node_id, own_key as '
+            create_scratch_table(labels) ~ 'select node_id, own_key as '
             ~ 'component_label from ' ~ own_keys
         ) -%}
         {%- set state = namespace(converged=false, rounds=0, merged=0) -%}
@@ -264,15 +265,15 @@
             left join direct as jump
                 on direct.component_label = jump.key_value
         {%- endset -%}
-        {%- do run_query('create or replace table ' ~ key_labels ~ ' as ' ~ key_label_rows) -%}
+        {%- do run_query(create_scratch_table(key_labels) ~ key_label_rows) -%}
         {%- do run_query(
-            'create or replace table ' ~ next_labels ~ ' as select edges.node_id, '
+            create_scratch_table(next_labels) ~ 'select edges.node_id, '
             ~ 'min(key_labels.component_label) as component_label from ' ~ edges
             ~ ' as edges inner join ' ~ key_labels ~ ' as key_labels on '
             ~ 'edges.key_value = key_labels.key_value group by edges.node_id'
         ) -%}
         {%- do run_query(
-            'create or replace table ' ~ changed_nodes ~ ' as select next_labels.node_id, '
+            create_scratch_table(changed_nodes) ~ 'select next_labels.node_id, '
             ~ 'next_labels.component_label from ' ~ next_labels ~ ' as next_labels inner join '
             ~ labels ~ ' as labels on next_labels.node_id = labels.node_id '
             ~ 'where next_labels.component_label < labels.component_label'
@@ -350,14 +351,14 @@
         {%- endset -%}
         {%- for round in range(var('customer_identity_max_rounds') - 1) -%}
             {%- if not state.converged -%}
-                {%- do run_query('create or replace table ' ~ changed_keys ~ ' as '
+                {%- do run_query(create_scratch_table(changed_keys)
                                  ~ changed_key_rows) -%}
                 {%- do run_query(
                     'update ' ~ key_labels ~ ' set component_label = changed.component_label '
                     ~ 'from ' ~ changed_keys ~ ' as changed where ' ~ key_labels
                     ~ '.key_value = changed.key_value'
                 ) -%}
-                {%- do run_query('create or replace table ' ~ changed_nodes ~ ' as '
+                {%- do run_query(create_scratch_table(changed_nodes)
                                  ~ changed_node_rows) -%}
                 {%- do run_query(
                     'update ' ~ labels ~ ' set component_label = changed.component_label '
@@ -399,7 +400,7 @@
             inner join firsts
                 on labels.component_label = firsts.component_label
         {%- endset -%}
-        {%- do run_query('create or replace table ' ~ next_labels ~ ' as ' ~ stable_labels) -%}
+        {%- do run_query(create_scratch_table(next_labels) ~ stable_labels) -%}
         {%- do run_query('drop table ' ~ labels) -%}
         {%- do run_query('alter table ' ~ next_labels ~ ' rename to '
                          ~ this.identifier ~ '__labels') -%}
@@ -417,7 +418,7 @@
                     on supernodes.customer_key = previous.customer_key
                 where labels.component_label != supernodes.customer_key
             {%- endset -%}
-            {%- do run_query('create or replace table ' ~ merged ~ ' as ' ~ merged_rows) -%}
+            {%- do run_query(create_scratch_table(merged) ~ merged_rows) -%}
             {%- do run_query(
                 'delete from ' ~ labels ~ ' where node_id in (select node_id from '
                 ~ supernodes ~ ')'
@@ -442,6 +443,6 @@
 {#- Post-hook: drop the scratch tables of the pre-hook. -#}
 {% macro drop_customer_component_tables() -%}
     {%- for name in customer_identity_tables() -%}
-        drop table if exists {{ customer_identity_table(name) }};
+        {{ drop_scratch_table(name) }}
     {% endfor -%}
 {%- endmacro %}

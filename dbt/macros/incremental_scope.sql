@@ -157,10 +157,25 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- A scratch table of the model being built: <model's schema>.<model>__<name>, written and
-    dropped by its hooks (customer identity's graph, the validation models' redone ids). -#}
+{#- A scratch table of the model being built, <model>__<name>, written and dropped by its hooks
+    (customer identity's graph, the validation models' redone ids): in an incremental build a
+    temporary table of the model's connection, in a full build a table of the model's schema
+    (scratch_relation, macros/portable.sql). -#}
 {% macro scratch_table(name) -%}
-    {{ this.schema }}.{{ this.identifier }}__{{ name }}
+    {{ scratch_relation(this.identifier ~ '__' ~ name, is_incremental()) }}
+{%- endmacro %}
+
+{#- `create or replace [temporary] table <scratch table> as`, for the select that follows. -#}
+{% macro create_scratch_table(relation) -%}
+    {{ return(create_scratch_table_as(relation, is_incremental()) ~ ' ') }}
+{%- endmacro %}
+
+{#- Drop the scratch table <model>__<name>, whichever kind: a post-hook runs once the model's
+    table exists, so is_incremental() is true there even in the model's first build, whose
+    scratch tables were of its schema. -#}
+{% macro drop_scratch_table(name) -%}
+    drop table if exists {{ scratch_relation(this.identifier ~ '__' ~ name, true) }};
+    drop table if exists {{ scratch_relation(this.identifier ~ '__' ~ name, false) }};
 {%- endmacro %}
 
 {#- Incremental only: a validation model's scratch table <model>__redone_ids holding the
@@ -177,7 +192,7 @@
 
 {% macro create_redone_ids(source, relation, id_column) -%}
     {%- if is_incremental() -%}
-        create or replace table {{ redone_ids_table() }} as
+        {{ create_scratch_table(redone_ids_table()) }}
         select partner_code, {{ id_column }}
         from {{ relation }}
         where {{ in_scoped_delivery(source, relation) }}
@@ -185,7 +200,7 @@
 {%- endmacro %}
 
 {% macro drop_redone_ids() -%}
-    drop table if exists {{ redone_ids_table() }}
+    {{ drop_scratch_table('redone_ids') }}
 {%- endmacro %}
 
 {#- Pre-hook of a monthly incremental model: delete the partner-months in scope (with

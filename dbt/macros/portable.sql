@@ -324,3 +324,36 @@
 {% macro default__seconds_between(start, end) -%}
     {{ dbt.datediff(start, end, 'second') }}
 {%- endmacro %}
+
+{#- A scratch table of the model being built (`name`: <model>__<what>; customer identity's
+    graph, the validation models' redone ids), written by the model's pre-hook, read by its
+    select and dropped by its post-hook, all on the model's one connection. `temporary`: a
+    table of that connection alone, never written to the database file (no compression, no
+    log, no checkpoint: an incremental build's scratch tables are small, and DuckDB spills
+    them past its memory limit); otherwise a table of the model's schema (a full build's graph
+    holds every contact, and is stored compressed). Trino and Spark: a table of the schema. -#}
+{% macro scratch_relation(name, temporary) -%}
+    {{ return(adapter.dispatch('scratch_relation', 'hub_warehouse')(name, temporary)) }}
+{%- endmacro %}
+
+{% macro duckdb__scratch_relation(name, temporary) -%}
+    {{ 'temp.main' if temporary else this.schema }}.{{ name }}
+{%- endmacro %}
+
+{% macro default__scratch_relation(name, temporary) -%}
+    {{ this.schema }}.{{ name }}
+{%- endmacro %}
+
+{#- The start of the statement writing a scratch table (scratch_relation) from the select that
+    follows it: `create or replace [temporary] table <relation> as`. -#}
+{% macro create_scratch_table_as(relation, temporary) -%}
+    {{ return(adapter.dispatch('create_scratch_table_as', 'hub_warehouse')(relation, temporary)) }}
+{%- endmacro %}
+
+{% macro duckdb__create_scratch_table_as(relation, temporary) -%}
+    create or replace {{ 'temporary ' if temporary }}table {{ relation }} as
+{%- endmacro %}
+
+{% macro default__create_scratch_table_as(relation, temporary) -%}
+    create or replace table {{ relation }} as
+{%- endmacro %}
