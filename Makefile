@@ -74,10 +74,11 @@ lint: install
 	@set -o pipefail; HUB_WORK_DB=$(LINT_DB) HUB_MARTS_DB=$(LINT_DB:.duckdb=.marts.duckdb) \
 		DBT_TARGET_PATH=$(dir $(LINT_DB))dbt-target \
 		$(BIN)/sqlfluff lint --processes 1 dbt/models dbt/tests dbt/macros 2>&1 \
-		| tee $(dir $(LINT_DB))sqlfluff.log; \
+		| tee $(dir $(LINT_DB))sqlfluff.log; status=$$?; \
 	if grep -q "because dbt raised" $(dir $(LINT_DB))sqlfluff.log; then \
 		echo "make lint: dbt could not compile the file(s) above, so sqlfluff did not lint them" >&2; \
-		exit 1; fi
+		exit 1; fi; \
+	exit $$status
 
 # Chromium for the browser tests and screenshots (never Playwright's own browser downloads).
 browser:
