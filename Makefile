@@ -71,7 +71,7 @@ serve: install
 lint: install
 	$(BIN)/ruff check .
 	mkdir -p $(dir $(LINT_DB))
-	$(BIN)/python -c "import sys, duckdb, dagster_project.build_scope as b; \
+	$(BIN)/python -c "import sys, dagster_project.build_scope as b, duckdb; \
 		b.ensure_build_schema(duckdb.connect(sys.argv[1]))" $(LINT_DB)
 	@set -o pipefail; HUB_WORK_DB=$(LINT_DB) HUB_MARTS_DB=$(LINT_DB:.duckdb=.marts.duckdb) \
 		DBT_TARGET_PATH=$(dir $(LINT_DB))dbt-target \
