@@ -5,7 +5,8 @@ Generates `rows` CRM-like personal records (name, phone, email, postcode, uprn o
 people who contact several times, some spelt differently, some empty or invalid, about one
 name in twenty non-ASCII) in a DuckDB temp table, then times computing the `CRM_DERIVED`
 columns from them into another temp table (in one statement, or one per `--file-rows` rows as
-the loader runs one per file: a small table is one DuckDB thread, with fewer repeats):
+the loader runs one per group of files sharing a format and configuration, which in the sample
+is one partner's file: a small table is one DuckDB thread, with fewer repeats):
 
 - default: `privacy.crm_pseudonyms_sql`, what the loader runs (each distinct value once);
 - `--row-by-row`: the SQL macro `hub_crm_pseudonyms` on every row;
@@ -93,7 +94,7 @@ def measure(rows: int = 400_000, how: str = "sql", key: str = BENCH_KEY,
             file_rows: int | None = None) -> dict[str, float]:
     """Seconds (wall and CPU) to pseudonymise `rows` generated records (`how`: sql, row-by-row
     or python), and rows and values per second. With `file_rows`, one statement per that many
-    rows (as the loader does per file), else one for all."""
+    rows (as the loader does per group of files sharing a format), else one for all."""
     import pyarrow as pa
 
     records = pa.table(bench_records(rows))
@@ -131,7 +132,8 @@ def main(argv: list[str] | None = None) -> None:
     how.add_argument("--row-by-row", dest="how", action="store_const", const="row-by-row")
     how.add_argument("--python", dest="how", action="store_const", const="python")
     parser.add_argument("--file-rows", type=int, help="one statement per this many rows, as "
-                        "the loader runs one per file (CRM files: about 19,000 rows)")
+                        "the loader runs one per group of files sharing a format "
+                        "(in the sample, one partner's CRM file: about 19,000 rows)")
     args = parser.parse_args(argv)
     r = measure(args.rows, args.how or "sql", file_rows=args.file_rows)
     print(f"{args.how or 'sql'}: {args.rows:,} rows ({args.rows * len(PERSONAL):,} personal "
