@@ -216,7 +216,10 @@ def test_project_instance_runs_one_build_at_a_time(settings, monkeypatch):
 def test_project_instance_keeps_its_event_log_where_dagster_does(settings, monkeypatch):
     """The instance `hub` configures records runs in Dagster's own files (history/runs), read
     back by a second instance as the Dagster UI would; its event log keeps one engine per file
-    (a bounded number), without an fsync at every commit."""
+    (a bounded number), without an fsync at every commit, and keeps the answers about its
+    schema that Dagster would otherwise ask the index for again at every asset event."""
+    from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+
     from dagster_project.build import prepare_dagster_home
     from dagster_project.orchestration.event_log import HubSqliteEventLogStorage
 
@@ -239,6 +242,23 @@ def test_project_instance_keeps_its_event_log_where_dagster_does(settings, monke
             with storage.run_connection(f"other-{n}"):
                 pass
         assert len(storage._engines) == storage.KEPT_ENGINES
+        # the schema's answers it keeps are Dagster's own (asked of the index again, uncached);
+        # a column that does not exist is asked again each time, never kept
+        assert instance.get_asset_records([dg.AssetKey("recorded")])
+        kept_columns = set(storage._asset_key_columns)
+        kept_indexes = set(storage._secondary_indexes)
+        assert {"last_materialization_timestamp", "cached_status_data"} <= kept_columns
+        assert kept_indexes
+        with storage.index_connection() as conn:
+            for column in kept_columns:
+                assert SqliteEventLogStorage._has_asset_key_col_on_connection(storage, conn, column)
+            assert not storage._has_asset_key_col_on_connection(conn, "no_such_column")
+        assert all(SqliteEventLogStorage.has_secondary_index(storage, name)
+                   for name in kept_indexes)
+        assert not storage.has_secondary_index("no_such_migration")
+        assert not storage.has_asset_key_col("no_such_column")
+        assert "no_such_column" not in storage._asset_key_columns
+        assert "no_such_migration" not in storage._secondary_indexes
     assert (home / "history" / "runs" / f"{run.run_id}.db").exists()
     with dg.DagsterInstance.from_config(str(home)) as reader:
         assert reader.get_run_by_id(run.run_id).is_success

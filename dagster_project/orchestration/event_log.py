@@ -10,6 +10,13 @@ the engines stay (still without a pool: each connection is opened and closed as 
 the storage's own lock), so SQLAlchemy's compiled-statement cache is reused. A long-lived
 process (the Dagster UI, its daemon) keeps the engines of the last few files it used only.
 
+Dagster also asks the index about its own schema again and again: whether a table exists,
+whether the asset key table has a column, whether a data migration has completed, each a query
+or an inspection of the table for every asset event and every read of asset records (a build
+reads the records of each model's parents when it records the model). Here each answer is
+asked until it is yes, then kept: tables and columns are never dropped, and a completed
+migration never undone, under a running process.
+
 Configured by the dagster.yaml `hub` writes (dagster_project/build.py, DAGSTER_YAML), with
 the folder Dagster's default would use (`base_dir`, DAGSTER_HOME/history/runs).
 """
@@ -38,6 +45,8 @@ class HubSqliteEventLogStorage(SqliteEventLogStorage):
     def __init__(self, base_dir: str, inst_data=None):
         self._engines: OrderedDict[str, Any] = OrderedDict()
         self._tables: set[str] = set()  # tables of the index seen to exist
+        self._asset_key_columns: set[str] = set()  # columns of its asset key table seen
+        self._secondary_indexes: set[str] = set()  # its data migrations seen completed
         super().__init__(base_dir, inst_data=inst_data)
 
     @classmethod
@@ -79,6 +88,31 @@ class HubSqliteEventLogStorage(SqliteEventLogStorage):
             if not super().has_table(table_name):
                 return False
             self._tables.add(table_name)
+        return True
+
+    def _has_asset_key_col_on_connection(self, conn, column_name: str) -> bool:
+        """Dagster's check (the asset key table's columns read again with SQLAlchemy's
+        inspector, for every asset event stored and every read of asset records), asked once
+        per column that exists: a column is never dropped under a running process."""
+        if column_name not in self._asset_key_columns:
+            if not super()._has_asset_key_col_on_connection(conn, column_name):
+                return False
+            self._asset_key_columns.add(column_name)
+        return True
+
+    def has_asset_key_col(self, column_name: str) -> bool:
+        # a connection only when the column was not seen yet
+        return (column_name in self._asset_key_columns
+                or super().has_asset_key_col(column_name))
+
+    def has_secondary_index(self, name: str) -> bool:
+        """Dagster's check (a query of the index for every read of asset records), asked once
+        per data migration that has completed: a completed migration stays completed (a wipe
+        of the event log keeps the table that records them)."""
+        if name not in self._secondary_indexes:
+            if not super().has_secondary_index(name):
+                return False
+            self._secondary_indexes.add(name)
         return True
 
     def dispose(self) -> None:
