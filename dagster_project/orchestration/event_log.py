@@ -24,8 +24,9 @@ the folder Dagster's default would use (`base_dir`, DAGSTER_HOME/history/runs).
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
@@ -84,21 +85,14 @@ class HubSqliteEventLogStorage(SqliteEventLogStorage):
     def has_table(self, table_name: str) -> bool:
         """Dagster's check (a new engine and connection each time, for every asset event),
         asked once per table that exists: a table is never dropped under a running process."""
-        if table_name not in self._tables:
-            if not super().has_table(table_name):
-                return False
-            self._tables.add(table_name)
-        return True
+        return _yes_kept(self._tables, super().has_table, table_name)
 
     def _has_asset_key_col_on_connection(self, conn, column_name: str) -> bool:
         """Dagster's check (the asset key table's columns read again with SQLAlchemy's
         inspector, for every asset event stored and every read of asset records), asked once
         per column that exists: a column is never dropped under a running process."""
-        if column_name not in self._asset_key_columns:
-            if not super()._has_asset_key_col_on_connection(conn, column_name):
-                return False
-            self._asset_key_columns.add(column_name)
-        return True
+        return _yes_kept(self._asset_key_columns,
+                         partial(super()._has_asset_key_col_on_connection, conn), column_name)
 
     def has_asset_key_col(self, column_name: str) -> bool:
         # a connection only when the column was not seen yet
@@ -109,11 +103,7 @@ class HubSqliteEventLogStorage(SqliteEventLogStorage):
         """Dagster's check (a query of the index for every read of asset records), asked once
         per data migration that has completed: a completed migration stays completed (a wipe
         of the event log keeps the table that records them)."""
-        if name not in self._secondary_indexes:
-            if not super().has_secondary_index(name):
-                return False
-            self._secondary_indexes.add(name)
-        return True
+        return _yes_kept(self._secondary_indexes, super().has_secondary_index, name)
 
     def dispose(self) -> None:
         with self._db_lock:
@@ -121,6 +111,15 @@ class HubSqliteEventLogStorage(SqliteEventLogStorage):
         for engine in engines:
             engine.dispose()
         super().dispose()
+
+
+def _yes_kept(seen: set[str], ask: Callable[[str], bool], key: str) -> bool:
+    """`ask(key)`, asked until it answers yes; a yes is kept in `seen` and not asked again."""
+    if key not in seen:
+        if not ask(key):
+            return False
+        seen.add(key)
+    return True
 
 
 def _normal_sync(dbapi_connection, _record) -> None:
