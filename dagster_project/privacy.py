@@ -440,15 +440,6 @@ def register_udfs(con: Any, key: str) -> None:
 
     require()  # the clear values must not outlive their use in memory
 
-    def _messages(kinds, values):
-        cache: dict[tuple[str, str], str | None] = {}
-        out = []
-        for k, v in zip(kinds.to_pylist(), values.to_pylist(), strict=True):
-            if (k, v) not in cache:
-                cache[k, v] = _message(k, v)
-            out.append(cache[k, v])
-        return pa.array(out, pa.string())
-
     def _pseudonym(kinds, values):
         return pa.array([pseudonym(key, k, v) for k, v in
                          zip(kinds.to_pylist(), values.to_pylist(), strict=True)], pa.string())
@@ -461,14 +452,19 @@ def register_udfs(con: Any, key: str) -> None:
         return pa.array([is_valid(k, v) for k, v in
                          zip(kinds.to_pylist(), values.to_pylist(), strict=True)], pa.bool_())
 
-    for name, fn, params, result in (
-            ("hub_pii_message_py", _messages, [VARCHAR, VARCHAR], VARCHAR),
-            ("hub_pseudonym", _pseudonym, [VARCHAR, VARCHAR], VARCHAR),
-            ("hub_name_postcode_pseudonym", _name_postcode, [VARCHAR, VARCHAR], VARCHAR),
-            ("hub_is_valid", _valid, [VARCHAR, VARCHAR], BOOLEAN)):
+    # The loader's UDF is called value by value ("native"): DuckDB hands it only the non-ASCII
+    # values (_pick_message_sql), a small share, and an Arrow UDF's result (`pa.array` of a
+    # list) makes pyarrow import pandas, about 0.8 CPU-second in every process that loads
+    # personal data (docs/benchmarks.md, "pandas' import in every load").
+    for name, fn, params, result, udf_type in (
+            ("hub_pii_message_py", _message, [VARCHAR, VARCHAR], VARCHAR, "native"),
+            ("hub_pseudonym", _pseudonym, [VARCHAR, VARCHAR], VARCHAR, "arrow"),
+            ("hub_name_postcode_pseudonym", _name_postcode, [VARCHAR, VARCHAR], VARCHAR,
+             "arrow"),
+            ("hub_is_valid", _valid, [VARCHAR, VARCHAR], BOOLEAN, "arrow")):
         with contextlib.suppress(Exception):  # not registered yet on this connection
             con.remove_function(name)
-        con.create_function(name, fn, params, result, type="arrow", null_handling="special",
+        con.create_function(name, fn, params, result, type=udf_type, null_handling="special",
                             side_effects=False)
     ipad, opad = hmac_pads(key)
     con.execute("set variable hub_pii_ipad = ?", [ipad])

@@ -166,18 +166,14 @@ def write_partner_config(con: duckdb.DuckDBPyConnection,
 
 
 def _insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[tuple]) -> None:
-    """Insert `rows` (tuples in the table's column order) by one statement over an Arrow
-    table: `executemany` runs one insert per row (about 6 s for 400 partners' configuration,
-    at every build)."""
-    import pyarrow as pa
-
-    columns = zip(*rows, strict=True)  # the rows' columns
-    arrow_rows = pa.table({f"c{i}": pa.array(column) for i, column in enumerate(columns)})
-    con.register("_hub_config_rows", arrow_rows)
-    try:
-        con.execute(f"insert into {table} select * from _hub_config_rows")
-    finally:
-        con.unregister("_hub_config_rows")
+    """Insert `rows` (tuples in the table's column order) by one statement, each column bound
+    as one list parameter and unnested: `executemany` runs one insert per row (about 6 s for
+    400 partners' configuration, at every build), and an Arrow table of the rows made pyarrow
+    import pandas (about 0.8 CPU-second of every build: docs/benchmarks.md, "pandas' import in
+    every load")."""
+    columns = [list(column) for column in zip(*rows, strict=True)]
+    con.execute(f"insert into {table} select {', '.join('unnest(?)' for _ in columns)}",
+                columns)
 
 
 # The tables of delivered rows, one per source: they stay in the working file (publish.py).
