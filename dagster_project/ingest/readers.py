@@ -6,7 +6,8 @@ to its last; a file that is not is decoded whole with the source's fallback enco
 (`format.fallback_encoding`, Windows-1252 by default) or rejected with the byte offset of its
 first undecodable byte. Windows-1252 (configured or fallback, with or without a BOM) is
 transcoded to UTF-8 in chunks, and Excel workbooks are read with calamine and written out as
-CSV through DuckDB, because DuckDB here has neither the encodings nor the excel extension. JSON
+CSV with Python's csv module, because DuckDB here has neither the encodings nor the excel
+extension. JSON
 lines files are parsed line by line: good objects are flattened (dotted keys) into a CSV that
 carries each line's number in the original file; bad lines are returned for quarantine, never
 dropped.
@@ -22,7 +23,6 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dagster_project import duck
 from dagster_project.partners import SOURCE_FIELDS, SourceConfig
 
 UTF8_BOM = codecs.BOM_UTF8
@@ -139,7 +139,6 @@ def _cell_text(value: object) -> str | None:
 
 
 def _xlsx_to_csv(src: Path, dst: Path, sheet: str | None) -> None:
-    import pyarrow as pa
     from python_calamine import CalamineWorkbook
 
     try:
@@ -155,18 +154,12 @@ def _xlsx_to_csv(src: Path, dst: Path, sheet: str | None) -> None:
         raise FileRejected(f"cannot read the workbook: {exc}") from exc
     if not rows:
         raise FileRejected("the sheet is empty")
-    header = [str(h) for h in rows[0]]
-    columns = list(zip(*rows[1:], strict=True)) if len(rows) > 1 else [[] for _ in header]
-    table = pa.table({f"c{i}": pa.array([_cell_text(v) for v in col], pa.string())
-                      for i, col in enumerate(columns)})
-    con = duck.connect()
-    try:
-        con.register("sheet", table)
-        aliases = ", ".join(f'c{i} as "{h.replace(chr(34), chr(34) * 2)}"'
-                            for i, h in enumerate(header))
-        con.execute(f"copy (select {aliases} from sheet) to '{dst}' (header, delimiter ',')")
-    finally:
-        con.close()
+    # written as the JSON lines' CSV is (csv.writer): an Arrow table of the cells made pyarrow
+    # import pandas (docs/benchmarks.md, "pandas' import in every load")
+    with dst.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow([str(h) for h in rows[0]])
+        writer.writerows([_cell_text(v) for v in row] for row in rows[1:])
 
 
 # The column of a converted JSON lines file that holds each object's line in the original file.
