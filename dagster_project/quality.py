@@ -95,7 +95,8 @@ def partners_missing_month(con: duckdb.DuckDBPyConnection, partner_codes: list[s
 
 def rejection_messages(con: duckdb.DuckDBPyConnection, load_id: str,
                        status: str = "rejected") -> list[str]:
-    """The messages of the files one load rejected (or withdrew), in file order."""
+    """The messages of the files one load gave `status` (rejected, withdrawn, waiting or held:
+    build.MESSAGE_STATUSES), in file order."""
     return [r[0] for r in con.execute(
         "select message from raw.load_events where load_id = ? and status = ? "
         "order by source_file", [load_id, status]).fetchall()]

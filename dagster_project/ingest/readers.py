@@ -7,10 +7,9 @@ to its last; a file that is not is decoded whole with the source's fallback enco
 first undecodable byte. Windows-1252 (configured or fallback, with or without a BOM) is
 transcoded to UTF-8 in chunks, and Excel workbooks are read with calamine and written out as
 CSV with Python's csv module, because DuckDB here has neither the encodings nor the excel
-extension. JSON
-lines files are parsed line by line: good objects are flattened (dotted keys) into a CSV that
-carries each line's number in the original file; bad lines are returned for quarantine, never
-dropped.
+extension. JSON lines files are parsed line by line: good objects are flattened (dotted keys)
+into a CSV that carries each line's number in the original file; bad lines are returned for
+quarantine, never dropped.
 """
 
 from __future__ import annotations
