@@ -40,8 +40,8 @@ def board_pack(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         "files": len(result.files)})
 
 
+# Partitioned by month like its asset (Dagster infers the job's partitions from it).
 board_pack_job = dg.define_asset_job("board_pack", selection=[board_pack],
-                                     partitions_def=MONTHS,
                                      description="Write one month's board packs.")
 
 
