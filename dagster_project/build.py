@@ -41,6 +41,16 @@ event_log_storage:
 concurrency:
   runs:
     max_concurrent_runs: 1
+# A run whose process died (`hub serve` or the machine stopped during it) is marked failed within
+# seconds of the daemon's start, instead of holding the queue for ever
+# (dagster_project/orchestration/run_launcher.py).
+run_launcher:
+  module: dagster_project.orchestration.run_launcher
+  class: HubRunLauncher
+run_monitoring:
+  enabled: true
+  poll_interval_seconds: 10
+  max_resume_run_attempts: 0
 """
 
 

@@ -10,6 +10,9 @@ the session's warehouse with one more month landed (2024-05, generated here).
   clean-up, with marts identical to an uninterrupted one; it and the build killed during
   publication (whose dbt run had finished) are two builds from scratch of the same files, with
   identical marts;
+- the runs the three `kill -9`s left STARTED (a killed process cannot report its end) are
+  marked failed by Dagster's run monitoring, so they no longer hold the one-run queue
+  (dagster_project/orchestration/run_launcher.py);
 - `hub rollback` serves the previous published warehouse again.
 """
 
@@ -260,6 +263,36 @@ def test_two_builds_from_scratch_give_identical_marts(killed):
     assert killed["stages"]["publish"]["plan"] == ("full", full)
     assert f"dbt: full build ({full})" in killed["again"].stdout
     assert differences(killed["stages"]["publish"]["marts"], killed["marts"]) == []
+
+
+def test_the_runs_the_kills_left_started_are_marked_failed_by_the_run_monitoring(
+        killed, monkeypatch):
+    """What the daemon's run monitoring does at each poll (Dagster's own function), with the
+    instance `hub build` configured in the killed builds' data folder: no build holds the writer
+    lock, so none of the three runs is still running, and each is marked failed with the
+    reason. The build stopped by SIGTERM ended its run itself; the last build succeeded."""
+    import logging
+
+    import dagster as dg
+    from dagster._daemon.monitoring.run_monitoring import monitor_started_run
+
+    s = settings_of(killed["data"])
+    monkeypatch.setenv("HUB_DATA_DIR", str(killed["data"]))
+    monkeypatch.setenv("DAGSTER_HOME", str(s.dagster_home))
+    with dg.DagsterInstance.get() as instance:
+        assert instance.run_monitoring_enabled
+        runs = instance.get_runs(dg.RunsFilter(tags={"hub/trigger": "hub build"}))
+        statuses = [run.status for run in reversed(runs)]  # oldest first
+        started = dg.DagsterRunStatus.STARTED
+        assert statuses[-5:] == [started, started, dg.DagsterRunStatus.FAILURE, started,
+                                 dg.DagsterRunStatus.SUCCESS], statuses
+        left = [run for run in runs if run.status == started]
+        for run in left:
+            record = instance.get_run_record_by_id(run.run_id)
+            monitor_started_run(instance, None, record, logging.getLogger(__name__))
+            assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.FAILURE
+            (failure,) = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
+            assert "no build holds the writer lock" in failure.dagster_event.message
 
 
 def test_rollback_serves_the_previous_warehouse_again(concurrent, built_warehouse):

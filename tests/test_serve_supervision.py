@@ -1,10 +1,12 @@
 """`hub serve` stopped the way a service manager stops it, or killed outright: every process it
 started (Superset's gunicorn and its worker, `dagster dev` and its webserver, daemon and code
 server) is gone and both ports are free within seconds. Real `hub serve` processes on free
-ports, over a copy of the session's warehouse (dagster_project/supervisor.py)."""
+ports, over a copy of the session's warehouse (dagster_project/supervisor.py). The first, once
+up, has marked failed a run a killed build left (dagster_project/orchestration/run_launcher.py)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
@@ -14,24 +16,46 @@ import sys
 import time
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
 from dagster_project.readiness import free_port
+from dagster_project.settings import environment_with
 from dagster_project.supervisor import descendants
-from tests.conftest import copy_data_dir, hub_env
+from tests.conftest import copy_data_dir, hub_env, settings_of
 
 HUB = str(Path(sys.executable).with_name("hub"))
 UP = "Hub Warehouse is up"
+LEFT_BY_A_KILL = "0b1d2c3e-4f50-4617-8293-a4b5c6d7e8f9"  # a run id
+FAILED = dg.DagsterRunStatus.FAILURE
 
 
 @pytest.fixture(scope="module")
 def serve_env(built_warehouse, tmp_path_factory) -> dict[str, str]:
     root = tmp_path_factory.mktemp("serve")
     data = copy_data_dir(built_warehouse.data_dir, root / "data")
-    # one Superset home for both tests: the second `hub serve` skips the migrations
+    # A run a killed `hub build` left STARTED (as tests/test_build_safety.py's `kill -9`s leave
+    # theirs): the first `hub serve`'s daemon must mark it failed, or it holds the one-run queue
+    # for ever (dagster_project/orchestration/run_launcher.py).
+    with _instance(data) as instance:
+        instance.add_run(dg.DagsterRun(job_name="build_warehouse", run_id=LEFT_BY_A_KILL,
+                                       status=dg.DagsterRunStatus.STARTED,
+                                       tags={"hub/trigger": "hub build"}))
+    # one Superset home for both tests: the second `hub serve` skips the migrations. The
+    # temporary files of the processes killed (the code servers' sockets, Chromium's profile)
+    # stay in the test's folder.
+    (root / "tmp").mkdir()
     return hub_env(data, HUB_SUPERSET_HOME=str(root / "superset"), HUB_MODE="demo",
                    HUB_SUPERSET_ADMIN_PASSWORD=secrets.token_urlsafe(12),
-                   HUB_DEMO_PASSWORD=secrets.token_urlsafe(12), HUB_STOP_GRACE_SECONDS="5")
+                   HUB_DEMO_PASSWORD=secrets.token_urlsafe(12), HUB_STOP_GRACE_SECONDS="5",
+                   TMPDIR=str(root / "tmp"))
+
+
+@contextlib.contextmanager
+def _instance(data: Path):
+    with (environment_with({"DAGSTER_HOME": str(settings_of(data).dagster_home)}),
+          dg.DagsterInstance.get() as instance):
+        yield instance
 
 
 def _alive(pid: int) -> bool:
@@ -109,7 +133,18 @@ def _all_gone(tree: list[int], ports: list[int], timeout: float = 30) -> float:
 
 
 def test_sigterm_to_the_group_then_sigkill_stops_everything(serve_env, tmp_path):
+    """Up first: the run a killed build left is marked failed by the daemon's run monitoring."""
     proc, ports, tree = _serve(serve_env, tmp_path / "serve.out")
+    try:
+        deadline = time.monotonic() + 60
+        with _instance(Path(serve_env["HUB_DATA_DIR"])) as instance:
+            while (status := instance.get_run_by_id(LEFT_BY_A_KILL).status) != FAILED:
+                assert time.monotonic() < deadline, f"the run a kill left is still {status}"
+                time.sleep(0.5)
+        assert "no build holds the writer lock" in (tmp_path / "serve.out").read_text()
+    except BaseException:
+        _kill(proc, descendants(proc.pid))
+        raise
     # as a service manager stops a service: SIGTERM to its process group, SIGKILL a few
     # seconds later to whatever is left in it
     os.killpg(proc.pid, signal.SIGTERM)

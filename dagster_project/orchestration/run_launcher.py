@@ -1,0 +1,125 @@
+"""Dagster's default run launcher, able to say whether a run's process is still running, so that
+the daemon's run monitoring marks a run whose process died as failed.
+
+Runs queue one at a time (`max_concurrent_runs: 1`: every build writes the same working file).
+A run whose process died without reporting its end (`hub serve` killed, the machine or the code
+container restarted during a run) would otherwise stay STARTED for ever, and every later run
+(the landing sensor's builds, the monthly schedule, the board packs) would wait behind it.
+Dagster's `DefaultRunLauncher` cannot check a run's process, so its run monitoring only times
+out runs that never start. This launcher answers for the two kinds of run this project has:
+
+- **Runs of the queue** (sensors, schedules, the Dagster UI), launched in a code server, whose
+  address is in the run's `dagster/grpc_info` tag: running while that code server lists the run
+  among its executions. A code server that no longer answers (its socket gone, its port closed),
+  or that answers without the run (a restarted one at the same address), means the run's
+  process is gone, unless the run still holds the writer lock (a run of the build job holds it
+  under its run id: a code server killed alone leaves its runs' processes running). While the
+  code server lives, Dagster itself marks a run failed whose process exits (an OOM kill).
+- **`hub build`'s own runs** (in-process, tagged `hub/trigger: hub build`), which hold the working
+  warehouse's writer lock for their whole run (dagster_project/writer_lock.py): running while the
+  lock is held; a free lock means no build is running. Where the lock's file is not visible (the
+  production daemon's container does not mount the data volume) nothing is decided.
+
+Anything else, or an answer that may be passing (a code server too busy to answer in time), is
+taken as running. Configured in the `dagster.yaml` `hub` writes (dagster_project/build.py) and
+in deploy/dagster/dagster.yaml, with `run_monitoring` enabled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from dagster import DefaultRunLauncher
+from dagster._core.launcher.base import CheckRunHealthResult, WorkerStatus
+from dagster._core.storage.dagster_run import DagsterRun
+from dagster._core.storage.tags import GRPC_INFO_TAG
+
+from dagster_project.settings import Settings
+from dagster_project.writer_lock import is_locked, lock_path, read_holder
+
+IN_PROCESS_TRIGGER = "hub build"
+GONE = ("its process is no longer running (`hub serve`, the code server or the machine stopped "
+        "during the run)")
+
+
+def _running(msg: str) -> CheckRunHealthResult:
+    return CheckRunHealthResult(WorkerStatus.RUNNING, msg)
+
+
+def _gone(msg: str) -> CheckRunHealthResult:
+    return CheckRunHealthResult(WorkerStatus.FAILED, f"{msg}: {GONE}")
+
+
+def code_server_health(run: DagsterRun, grpc_info: dict) -> CheckRunHealthResult:
+    """Whether the code server at `grpc_info` (a run's `dagster/grpc_info` tag) runs `run`."""
+    import grpc
+    from dagster._core.errors import DagsterUserCodeUnreachableError
+    from dagster._grpc.client import DagsterGrpcClient
+    from dagster._grpc.types import GetCurrentRunsResult
+    from dagster._serdes import deserialize_value
+
+    socket, port = grpc_info.get("socket"), grpc_info.get("port")
+    where = f"socket {socket}" if socket else f"{grpc_info.get('host')}:{port}"
+    if socket and not Path(socket).exists():
+        return _gone(f"the code server that ran it ({where}) is gone")
+    client = DagsterGrpcClient(port=port, socket=socket, host=grpc_info.get("host", "localhost"),
+                               use_ssl=bool(grpc_info.get("use_ssl", False)))
+    try:
+        current = deserialize_value(client.get_current_runs(), GetCurrentRunsResult)
+    except DagsterUserCodeUnreachableError as exc:
+        cause = exc.__cause__
+        if isinstance(cause, grpc.RpcError) and cause.code() == grpc.StatusCode.UNAVAILABLE:
+            return _gone(f"the code server that ran it ({where}) does not answer")
+        return _running(f"the code server at {where} did not answer in time")
+    if run.run_id in current.current_runs:
+        return _running(f"the code server at {where} runs it")
+    return _gone(f"the code server at {where} does not run it")
+
+
+def _lock_visible(work_db: Path) -> bool:
+    """Whether this process can probe the working warehouse's writer lock (the production daemon's
+    container does not mount the data volume)."""
+    lock = lock_path(work_db)
+    return lock.exists() and os.access(lock, os.R_OK | os.W_OK)
+
+
+def holds_writer_lock(run: DagsterRun, work_db: Path) -> bool:
+    """Whether `run`'s process holds the writer lock now: a run of the build job holds it for its
+    whole run, named by its run id, so its process is alive even if its code server is not (a
+    code server killed alone leaves its runs' processes running)."""
+    if not _lock_visible(work_db) or not is_locked(work_db):
+        return False
+    holder = read_holder(work_db)
+    return holder is not None and holder.run_id == run.run_id
+
+
+def in_process_health(run: DagsterRun, work_db: Path) -> CheckRunHealthResult:
+    """Whether `hub build`'s run `run` can still be running: its writer lock is held (`hub build`
+    takes it before its run starts, and records no run id)."""
+    if not _lock_visible(work_db):
+        return _running(f"the writer lock {lock_path(work_db)} cannot be probed here")
+    if is_locked(work_db):
+        return _running("a build holds the writer lock")
+    return _gone("no build holds the writer lock")
+
+
+class HubRunLauncher(DefaultRunLauncher):
+    """DefaultRunLauncher that tells the run monitoring whether a run's process is alive."""
+
+    @property
+    def supports_check_run_worker_health(self) -> bool:
+        return True
+
+    def check_run_worker_health(self, run: DagsterRun) -> CheckRunHealthResult:
+        work_db = Settings.from_env().work_db
+        info = run.tags.get(GRPC_INFO_TAG)
+        if info:
+            health = code_server_health(run, json.loads(info))
+            if health.status == WorkerStatus.FAILED and holds_writer_lock(run, work_db):
+                return _running("its process still holds the writer lock")
+            return health
+        if run.tags.get("hub/trigger") == IN_PROCESS_TRIGGER:
+            return in_process_health(run, work_db)
+        return _running("not a run this launcher can check")
