@@ -25,6 +25,7 @@ from dagster._daemon.monitoring.run_monitoring import monitor_started_run
 
 from dagster_project.build import prepare_dagster_home
 from dagster_project.orchestration.run_launcher import HubRunLauncher
+from dagster_project.readiness import free_port
 from dagster_project.settings import Settings
 from dagster_project.supervisor import descendants
 from tests.test_writer_lock import RUN_ID, _holder, _until
@@ -99,6 +100,7 @@ def test_a_run_in_a_live_code_server_runs_and_is_failed_once_its_processes_are_k
         with dg.DagsterInstance.get() as instance:
             assert instance.run_monitoring_enabled
             assert isinstance(instance.run_launcher, HubRunLauncher)
+            assert instance.run_launcher.unreachable_grace_seconds == 90
             run = _started(instance)
             assert GRPC_INFO_TAG in run.tags
             health = instance.run_launcher.check_run_worker_health(run)
@@ -159,6 +161,23 @@ def test_a_build_run_is_running_while_it_holds_the_writer_lock_whatever_its_code
     finally:
         other.kill()
         other.wait()
+
+
+def test_a_code_server_at_a_host_and_port_may_not_answer_for_a_while_before_its_run_is_gone(
+        data_dir):
+    """Production's code server is `code:4000`: a network blip or the container's restart may
+    pass, so a refused connection there fails the run only once it has lasted
+    `unreachable_grace_seconds` (a socket refusing is a dead server at once: above)."""
+    run = _run(**{GRPC_INFO_TAG: json.dumps({"host": "127.0.0.1", "port": free_port()})})
+    launcher = HubRunLauncher(unreachable_grace_seconds=1)
+    health = launcher.check_run_worker_health(run)
+    assert health.status == WorkerStatus.RUNNING, health
+    assert "has not answered for 0s (taken as gone after 1s)" in health.msg
+    time.sleep(1.1)
+    health = launcher.check_run_worker_health(run)
+    assert health.status == WorkerStatus.FAILED, health
+    assert "(127.0.0.1:" in health.msg and "does not answer" in health.msg
+    assert HubRunLauncher().unreachable_grace_seconds == 90
 
 
 def test_hub_builds_run_is_running_while_a_build_holds_the_writer_lock(data_dir):

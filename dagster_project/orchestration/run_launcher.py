@@ -10,11 +10,13 @@ out runs that never start. This launcher answers for the two kinds of run this p
 
 - **Runs of the queue** (sensors, schedules, the Dagster UI), launched in a code server, whose
   address is in the run's `dagster/grpc_info` tag: running while that code server lists the run
-  among its executions. A code server that no longer answers (its socket gone, its port closed),
-  or that answers without the run (a restarted one at the same address), means the run's
-  process is gone, unless the run still holds the writer lock (a run of the build job holds it
-  under its run id: a code server killed alone leaves its runs' processes running). While the
-  code server lives, Dagster itself marks a run failed whose process exits (an OOM kill).
+  among its executions. A code server that no longer answers (its socket gone or refusing; a
+  host and port for `unreachable_grace_seconds`, 90 by default, as a network blip or a
+  container's restart may pass), or that answers without the run (a restarted one at the same
+  address), means the run's process is gone, unless the run still holds the writer lock (a run
+  of the build job holds it under its run id: a code server killed alone leaves its runs'
+  processes running). While the code server lives, Dagster itself marks a run failed whose
+  process exits (an OOM kill).
 - **`hub build`'s own runs** (in-process, tagged `hub/trigger: hub build`), which hold the working
   warehouse's writer lock for their whole run (dagster_project/writer_lock.py): running while the
   lock is held; a free lock means no build is running. Where the lock's file is not visible (the
@@ -29,17 +31,24 @@ from __future__ import annotations
 
 import json
 import os
+import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any, Self
 
+import dagster as dg
 from dagster import DefaultRunLauncher
+from dagster._config.config_schema import UserConfigSchema
 from dagster._core.launcher.base import CheckRunHealthResult, WorkerStatus
 from dagster._core.storage.dagster_run import DagsterRun
 from dagster._core.storage.tags import GRPC_INFO_TAG
+from dagster._serdes.config_class import ConfigurableClassData
 
 from dagster_project.settings import Settings
 from dagster_project.writer_lock import is_locked, lock_path, read_holder
 
 IN_PROCESS_TRIGGER = "hub build"
+UNREACHABLE_GRACE_SECONDS = 90
 GONE = ("its process is no longer running (`hub serve`, the code server or the machine stopped "
         "during the run)")
 
@@ -71,7 +80,10 @@ def code_server_health(run: DagsterRun, grpc_info: dict) -> CheckRunHealthResult
     except DagsterUserCodeUnreachableError as exc:
         cause = exc.__cause__
         if isinstance(cause, grpc.RpcError) and cause.code() == grpc.StatusCode.UNAVAILABLE:
-            return _gone(f"the code server that ran it ({where}) does not answer")
+            gone = _gone(f"the code server that ran it ({where}) does not answer")
+            # a stale socket file refuses for good; a host and port may be passing (a network
+            # blip, the container being restarted): HubRunLauncher waits before it decides
+            return gone if socket else gone._replace(transient=True)
         return _running(f"the code server at {where} did not answer in time")
     if run.run_id in current.current_runs:
         return _running(f"the code server at {where} runs it")
@@ -106,7 +118,27 @@ def in_process_health(run: DagsterRun, work_db: Path) -> CheckRunHealthResult:
 
 
 class HubRunLauncher(DefaultRunLauncher):
-    """DefaultRunLauncher that tells the run monitoring whether a run's process is alive."""
+    """DefaultRunLauncher that tells the run monitoring whether a run's process is alive.
+
+    Config: `unreachable_grace_seconds` (default 90), how long a code server at a host and port
+    may not answer before its runs are taken as gone (a restarted one answers at once, and
+    without them)."""
+
+    def __init__(self, inst_data: ConfigurableClassData | None = None,
+                 unreachable_grace_seconds: float = UNREACHABLE_GRACE_SECONDS):
+        super().__init__(inst_data=inst_data)
+        self.unreachable_grace_seconds = unreachable_grace_seconds
+        self._unreachable_since: dict[str, float] = {}  # run id -> monotonic time first seen
+
+    @classmethod
+    def config_type(cls) -> UserConfigSchema:
+        return {"unreachable_grace_seconds": dg.Field(
+            int, is_required=False, default_value=UNREACHABLE_GRACE_SECONDS)}
+
+    @classmethod
+    def from_config_value(cls, inst_data: ConfigurableClassData,
+                          config_value: Mapping[str, Any]) -> Self:
+        return cls(inst_data=inst_data, **config_value)
 
     @property
     def supports_check_run_worker_health(self) -> bool:
@@ -119,6 +151,14 @@ class HubRunLauncher(DefaultRunLauncher):
             health = code_server_health(run, json.loads(info))
             if health.status == WorkerStatus.FAILED and holds_writer_lock(run, work_db):
                 return _running("its process still holds the writer lock")
+            if not health.transient:
+                self._unreachable_since.pop(run.run_id, None)
+                return health
+            since = self._unreachable_since.setdefault(run.run_id, time.monotonic())
+            if time.monotonic() - since < self.unreachable_grace_seconds:
+                return _running(f"its code server has not answered for "
+                                f"{time.monotonic() - since:.0f}s (taken as gone after "
+                                f"{self.unreachable_grace_seconds:.0f}s)")
             return health
         if run.tags.get("hub/trigger") == IN_PROCESS_TRIGGER:
             return in_process_health(run, work_db)
