@@ -17,7 +17,9 @@ gunicorn, `dagster dev` — as
 - on SIGTERM, SIGINT or SIGHUP (or when the server exits by itself) sends the stop signal to
   the server (it stops its own children gracefully), waits up to the grace period
   (HUB_STOP_GRACE_SECONDS, default 10) for every descendant to exit, then SIGKILLs those left
-  (the orphaned Dagster processes seen ignoring SIGTERM and SIGINT) and exits.
+  (the orphaned Dagster processes seen ignoring SIGTERM and SIGINT) but multiprocessing's
+  resource trackers, which it gives a few seconds to exit by themselves, removing the
+  semaphores of the runs just killed, and exits.
 
 Linux only (prctl, /proc); elsewhere it only runs the command.
 """
@@ -93,6 +95,10 @@ def descendants(root: int) -> list[int]:
     return found
 
 
+# How long multiprocessing's resource trackers may take to exit once the rest have gone.
+TRACKER_SECONDS = 5
+
+
 class _Stop(Exception):
     pass
 
@@ -126,10 +132,28 @@ def stop_tree(proc: subprocess.Popen, stop_signal: int, grace: float) -> None:
         time.sleep(0.1)
     deadline = time.monotonic() + 10
     while (left := descendants(me)) and time.monotonic() < deadline:
-        _signal_all(left, signal.SIGKILL)
+        others = [pid for pid in left if not _is_resource_tracker(pid)]
+        if not others:
+            break
+        _signal_all(others, signal.SIGKILL)
         _reap(proc)
         time.sleep(0.05)
+    # Python's multiprocessing resource trackers (a Dagster code server starts one for each
+    # run's queue) exit by themselves once every process using them has gone, after removing the
+    # named semaphores those left in /dev/shm; killed with the others, they leave them behind
+    deadline = time.monotonic() + TRACKER_SECONDS
+    while descendants(me) and time.monotonic() < deadline:
+        _reap(proc)
+        time.sleep(0.05)
+    _signal_all(descendants(me), signal.SIGKILL)
     _reap(proc)
+
+
+def _is_resource_tracker(pid: int) -> bool:
+    try:
+        return b"multiprocessing.resource_tracker" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
 
 
 def main(argv: list[str] | None = None) -> int:

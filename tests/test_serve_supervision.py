@@ -117,6 +117,26 @@ def _kill(proc: subprocess.Popen, tree: list[int]) -> None:
     proc.wait()
 
 
+def _semaphores(pids: list[int]) -> set[Path]:
+    """The named semaphores in /dev/shm (Python's multiprocessing makes them: a Dagster code
+    server for each run's queue) that the processes `pids` have mapped."""
+    found = set()
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            found.update(Path(line.split()[-1]) for line in
+                         Path(f"/proc/{pid}/maps").read_text().splitlines()
+                         if line.split()[-1].startswith("/dev/shm/sem."))
+    return found
+
+
+def _stopped(tree: list[int], ports: list[int], semaphores: set[Path]) -> float:
+    """_all_gone, and none of the named semaphores of the stopped processes left behind (a run
+    in progress leaves them if multiprocessing's resource tracker is killed with it)."""
+    seconds = _all_gone(tree, ports)
+    assert not [sem for sem in semaphores if sem.exists()], "semaphores left in /dev/shm"
+    return seconds
+
+
 def _all_gone(tree: list[int], ports: list[int], timeout: float = 30) -> float:
     """Seconds until every process of `tree` has exited and both ports are free."""
     start = time.monotonic()
@@ -133,8 +153,11 @@ def _all_gone(tree: list[int], ports: list[int], timeout: float = 30) -> float:
 
 
 def test_sigterm_to_the_group_then_sigkill_stops_everything(serve_env, tmp_path):
-    """Up first: the run a killed build left is marked failed by the daemon's run monitoring."""
-    proc, ports, tree = _serve(serve_env, tmp_path / "serve.out")
+    """Up first: the run a killed build left is marked failed by the daemon's run monitoring.
+    Then stopped with a grace of 1 s, so the supervisor's SIGKILLs reach the processes of the
+    board-pack run in progress: its semaphores must not be left behind."""
+    proc, ports, tree = _serve(dict(serve_env, HUB_STOP_GRACE_SECONDS="1"),
+                               tmp_path / "serve.out")
     try:
         deadline = time.monotonic() + 60
         with _instance(Path(serve_env["HUB_DATA_DIR"])) as instance:
@@ -145,6 +168,8 @@ def test_sigterm_to_the_group_then_sigkill_stops_everything(serve_env, tmp_path)
     except BaseException:
         _kill(proc, descendants(proc.pid))
         raise
+    tree = sorted({*tree, *descendants(proc.pid)})  # with a run's processes, if one runs
+    semaphores = _semaphores(tree)
     # as a service manager stops a service: SIGTERM to its process group, SIGKILL a few
     # seconds later to whatever is left in it
     os.killpg(proc.pid, signal.SIGTERM)
@@ -153,11 +178,15 @@ def test_sigterm_to_the_group_then_sigkill_stops_everything(serve_env, tmp_path)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-    print(f"SIGTERM: everything gone, ports free in {_all_gone(tree, ports):.1f}s")
+    print(f"SIGTERM ({len(semaphores)} semaphores): everything gone, ports free in "
+          f"{_stopped(tree, ports, semaphores):.1f}s")
 
 
 def test_sigkill_of_hub_serve_alone_stops_everything(serve_env, tmp_path):
     proc, ports, tree = _serve(serve_env, tmp_path / "serve.out")
+    tree = sorted({*tree, *descendants(proc.pid)})
+    semaphores = _semaphores(tree)
     os.kill(proc.pid, signal.SIGKILL)  # no clean-up of its own at all
     proc.wait()
-    print(f"SIGKILL: everything gone, ports free in {_all_gone(tree, ports):.1f}s")
+    print(f"SIGKILL ({len(semaphores)} semaphores): everything gone, ports free in "
+          f"{_stopped(tree, ports, semaphores):.1f}s")
