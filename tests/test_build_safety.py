@@ -276,10 +276,8 @@ def test_the_runs_the_kills_left_started_are_marked_failed_by_the_run_monitoring
     import dagster as dg
     from dagster._daemon.monitoring.run_monitoring import monitor_started_run
 
-    s = settings_of(killed["data"])
-    monkeypatch.setenv("HUB_DATA_DIR", str(killed["data"]))
-    monkeypatch.setenv("DAGSTER_HOME", str(s.dagster_home))
-    with dg.DagsterInstance.get() as instance:
+    monkeypatch.setenv("HUB_DATA_DIR", str(killed["data"]))  # where the launcher probes the lock
+    with dg.DagsterInstance.from_config(str(settings_of(killed["data"]).dagster_home)) as instance:
         assert instance.run_monitoring_enabled
         runs = instance.get_runs(dg.RunsFilter(tags={"hub/trigger": "hub build"}))
         statuses = [run.status for run in reversed(runs)]  # oldest first

@@ -20,7 +20,6 @@ import dagster as dg
 import pytest
 
 from dagster_project.readiness import free_port
-from dagster_project.settings import environment_with
 from dagster_project.supervisor import descendants
 from tests.conftest import copy_data_dir, hub_env, settings_of
 
@@ -51,11 +50,8 @@ def serve_env(built_warehouse, tmp_path_factory) -> dict[str, str]:
                    TMPDIR=str(root / "tmp"))
 
 
-@contextlib.contextmanager
-def _instance(data: Path):
-    with (environment_with({"DAGSTER_HOME": str(settings_of(data).dagster_home)}),
-          dg.DagsterInstance.get() as instance):
-        yield instance
+def _instance(data: Path) -> dg.DagsterInstance:
+    return dg.DagsterInstance.from_config(str(settings_of(data).dagster_home))
 
 
 def _alive(pid: int) -> bool:

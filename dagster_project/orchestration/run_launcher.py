@@ -159,6 +159,7 @@ class HubRunLauncher(DefaultRunLauncher):
                 return _running(f"its code server has not answered for "
                                 f"{time.monotonic() - since:.0f}s (taken as gone after "
                                 f"{self.unreachable_grace_seconds:.0f}s)")
+            del self._unreachable_since[run.run_id]  # decided: the run is failed now
             return health
         if run.tags.get("hub/trigger") == IN_PROCESS_TRIGGER:
             return in_process_health(run, work_db)
