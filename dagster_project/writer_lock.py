@@ -161,14 +161,16 @@ def _write_holder(work_db: Path, holder: Holder) -> None:
 
 
 def is_locked(work_db: Path) -> bool:
-    """Whether a writer holds the lock now (a probe: takes and releases it at once)."""
+    """Whether a writer holds the lock now (a probe: takes and releases it at once). The file is
+    opened for reading only (flock needs no more), so a process with the data folder mounted
+    read-only can probe it (the production daemon, docker-compose.yml)."""
     path = lock_path(Path(work_db))
     if not path.exists():
         return False
     if str(path.resolve()) in _held:
         return True
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:  # not ours to open: cannot tell
         return False
     try:

@@ -10,9 +10,11 @@ compose file says, so that the two cannot drift.
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -198,8 +200,31 @@ def dagster_home_files() -> dict[str, float]:
     return {str(p.relative_to(home)): p.stat().st_mtime for p in home.rglob("*")}
 
 
-RUNS = """{ runsOrError(filter: {tags: [{key: "hub/trigger", value: "landing_files_sensor"}]})
+RUNS = """{ runsOrError(filter: {tags: [{key: "hub/trigger", value: "%s"}]})
   { ... on Runs { results { runId status } } } }"""
+
+
+def runs(stack: Stack, trigger: str) -> list[dict]:
+    return stack.graphql(RUNS % trigger)["runsOrError"]["results"]
+
+
+def kill_a_hub_build(stack: Stack) -> str:
+    """`docker compose exec code hub build --full-refresh`, `kill -9`ed once its run has started
+    (in PostgreSQL): the run's process is gone without reporting its end. Returns its run id."""
+    code = stack.services["code"]
+    log = stack.logs / "exec-hub-build.log"
+    with log.open("w", encoding="utf-8") as out:
+        proc = subprocess.Popen(code.resolve(["hub", "build", "--full-refresh"], code.env),
+                                env=code.env, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    try:
+        (run,) = wait_for(lambda: [r for r in runs(stack, "hub build")
+                                   if r["status"] == "STARTED"], 120,
+                          "`hub build`'s run to start", proc, log.read_text, poll=0.1)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(30)
+    return run["runId"]
 
 
 @pytest.fixture(scope="module")
@@ -216,14 +241,15 @@ def stack(tmp_path_factory):
         stack.timings["up"] = time.monotonic() - started
 
         def finished():
-            runs = stack.graphql(RUNS)["runsOrError"]["results"]
-            done = [r for r in runs if r["status"] in ("SUCCESS", "FAILURE", "CANCELED")]
+            done = [r for r in runs(stack, "landing_files_sensor")
+                    if r["status"] in ("SUCCESS", "FAILURE", "CANCELED")]
             return done or None
 
         daemon = stack.services["dagster-daemon"]
         stack.sensor_runs = wait_for(finished, 600, "the landing sensor's run to finish",
                                      daemon.proc, lambda: stack.services["code"].log_tail())
         stack.timings["sensor run"] = time.monotonic() - started
+        stack.killed_build = kill_a_hub_build(stack)  # judged by the daemon meanwhile
         stack.run_init()
         stack.timings["init again"] = time.monotonic() - started
         yield stack
@@ -245,6 +271,20 @@ def test_sensor_run_queued_built_and_published(stack):
     assert {"PIPELINE_ENQUEUED", "PIPELINE_STARTING", "PIPELINE_SUCCESS"} <= events
     # DAGSTER_HOME is the image's /app/deploy/dagster: nothing may be written there.
     assert dagster_home_files() == stack.dagster_home_before
+
+
+def test_a_killed_hub_build_is_marked_failed_by_the_daemon(stack):
+    """The daemon's run monitoring probes the writer lock in the `data` volume (mounted read-only
+    in its container): the run of the `hub build` killed in the fixture is failed, with the
+    reason, instead of holding the one-run queue for ever."""
+    run_id = stack.killed_build
+    wait_for(lambda: [r for r in runs(stack, "hub build")
+                      if r["runId"] == run_id and r["status"] == "FAILURE"], 120,
+             "the daemon to fail the killed build's run", stack.services["dagster-daemon"].proc,
+             stack.services["dagster-daemon"].log_tail)
+    (event,) = stack.sql("dagster", "select event from event_logs where run_id = %s and "
+                         "dagster_event_type = 'PIPELINE_FAILURE'", run_id)
+    assert "no build holds the writer lock" in event[0], event[0][:2000]
 
 
 def _rows(answer) -> list[dict]:

@@ -160,3 +160,49 @@ def test_a_dagster_run_waits_for_hub_build_then_holds_the_lock_for_the_whole_run
     assert any(m.startswith("waiting for the build started ") and
                f"by `hub build` (pid {holder.pid})" in m for m in logs), logs
     assert not is_locked(work_db)
+
+
+# `is_locked` and the launcher's check that it can probe, from a process that sees the data folder
+# through a read-only mount (the production daemon: `data:/srv/hub/data:ro` in docker-compose.yml)
+PROBE_READ_ONLY = """
+import sys
+from pathlib import Path
+from dagster_project.orchestration.run_launcher import _lock_visible
+from dagster_project.writer_lock import is_locked
+work_db = Path(sys.argv[1])
+try:
+    open(work_db.with_name("written-here"), "w")
+    print("writable")
+except OSError:
+    print("read-only")
+print(_lock_visible(work_db), is_locked(work_db))
+"""
+
+
+def _probe_through_read_only_mount(folder: Path, work_db: Path) -> list[str]:
+    """PROBE_READ_ONLY in a mount namespace of its own where `folder` is bind-mounted read-only
+    (as root; otherwise in a user namespace, where the machine allows one)."""
+    unshare = ["unshare", "--mount"] if os.geteuid() == 0 else [
+        "unshare", "--user", "--map-root-user", "--mount"]
+    script = 'mount --bind -o ro "$1" "$1" || exit 97; shift; exec "$@"'
+    proc = subprocess.run([*unshare, "sh", "-c", script, "sh", str(folder), sys.executable,
+                           "-c", PROBE_READ_ONLY, str(work_db)],
+                          capture_output=True, text=True, timeout=60)
+    if proc.returncode == 97 or "unshare failed" in proc.stderr:
+        pytest.skip(f"no read-only bind mount here: {proc.stderr.strip()[:200]}")
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.split("\n", 1)
+
+
+def test_the_lock_is_probed_through_a_read_only_mount(tmp_path):
+    work_db = tmp_path / "work" / "warehouse.duckdb"
+    holder = _holder(work_db, "hub build")
+    try:
+        where, answer = _probe_through_read_only_mount(work_db.parent, work_db)
+        assert where.strip() == "read-only"
+        assert answer.split() == ["True", "True"]  # visible, and held
+    finally:
+        holder.kill()
+        holder.wait()
+    where, answer = _probe_through_read_only_mount(work_db.parent, work_db)
+    assert (where.strip(), answer.split()) == ("read-only", ["True", "False"])

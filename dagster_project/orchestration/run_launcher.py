@@ -19,8 +19,9 @@ out runs that never start. This launcher answers for the two kinds of run this p
   process exits (an OOM kill).
 - **`hub build`'s own runs** (in-process, tagged `hub/trigger: hub build`), which hold the working
   warehouse's writer lock for their whole run (dagster_project/writer_lock.py): running while the
-  lock is held; a free lock means no build is running. Where the lock's file is not visible (the
-  production daemon's container does not mount the data volume) nothing is decided.
+  lock is held; a free lock means no build is running (in production, `docker compose exec code
+  hub build`: the daemon's container mounts the data volume read-only for this probe). Where
+  the lock's file is not visible nothing is decided.
 
 Anything else, or an answer that may be passing (a code server too busy to answer in time), is
 taken as running. Configured in the `dagster.yaml` `hub` writes (dagster_project/build.py) and
@@ -91,10 +92,11 @@ def code_server_health(run: DagsterRun, grpc_info: dict) -> CheckRunHealthResult
 
 
 def _lock_visible(work_db: Path) -> bool:
-    """Whether this process can probe the working warehouse's writer lock (the production daemon's
-    container does not mount the data volume)."""
+    """Whether this process can probe the working warehouse's writer lock (its file exists and is
+    readable: the probe opens it for reading, docker-compose.yml mounts `data` read-only in the
+    daemon)."""
     lock = lock_path(work_db)
-    return lock.exists() and os.access(lock, os.R_OK | os.W_OK)
+    return lock.exists() and os.access(lock, os.R_OK)
 
 
 def holds_writer_lock(run: DagsterRun, work_db: Path) -> bool:
