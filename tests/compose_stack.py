@@ -9,7 +9,8 @@ network, applied by `Loopback`:
   container port become 127.0.0.1 with a free port; so do a `*_HOST` variable naming a service,
   a `*_PORT` variable or `-p`/`--port` argument holding a container port, and `0.0.0.0`;
 - paths: `/app` (the image's copy of the repository) is the repository, and every volume's
-  container path (`/srv/hub/...`) is a folder of the test;
+  container path (`/srv/hub/...`) is a folder of the test, which a service with the volume
+  `:ro` sees read-only (a bind mount in a mount namespace of its own, `read_only_mounts`);
 - programs: the image's PATH (`/app/.venv/bin` first) is the repository's virtual environment;
 - `postgres` and `redis` are Debian's binaries (tests/local_servers.py), not the images.
 """
@@ -169,15 +170,21 @@ class Service:
         assert program, f"{self.name}: {argv[0]} is not on the image's PATH ({env['PATH']})"
         return [program, *self.loopback.args(argv)[1:]]
 
+    def read_only_folders(self) -> list[Path]:
+        """The folders of the service's volumes mounted `:ro`."""
+        return [self.loopback.path(mount.split(":")[1])
+                for mount in self.spec.get("volumes", []) if mount.split(":")[2:] == ["ro"]]
+
     def start(self, logs: Path, extra_args: tuple[str, ...] = (),
               extra_env: dict[str, str] | None = None) -> None:
         self.env = {**self.process_env(), **(extra_env or {})}
         self.argv = [*self.resolve(self.command, self.env), *extra_args]
         self.log = logs / f"{self.name}.log"
         with self.log.open("a", encoding="utf-8") as out:
-            self.proc = subprocess.Popen(self.argv, env=self.env, cwd=REPO_ROOT, stdout=out,
-                                         stderr=subprocess.STDOUT, start_new_session=True,
-                                         preexec_fn=_container_signals)
+            self.proc = subprocess.Popen(
+                [*read_only_mounts(self.read_only_folders()), *self.argv], env=self.env,
+                cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                preexec_fn=_container_signals)
 
     def run_once(self, logs: Path, timeout: float) -> int:
         """A one-shot service (`init`): start it and wait until it exits."""
@@ -238,6 +245,37 @@ class Service:
             self.proc.wait()
             return False
         return True
+
+
+# `:ro` volumes: the command runs in a mount namespace of its own (util-linux's `unshare`; not as
+# root, in a user namespace too, where the machine allows them) where each such folder is
+# bind-mounted onto itself read-only; `exec` keeps the process the service's own, so its
+# signals and process group are as without it. Exit status 125: a mount failed.
+READ_ONLY_MOUNTS = """n=$1; shift
+while [ "$n" -gt 0 ]; do
+  mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" || exit 125
+  shift; n=$((n - 1))
+done
+exec "$@"
+"""
+
+
+def read_only_mounts(folders: list[Path]) -> list[str]:
+    """The argv prefix that runs a command with `folders` mounted read-only (none: no prefix)."""
+    if not folders:
+        return []
+    user = [] if os.geteuid() == 0 else ["--user", "--map-root-user"]
+    return ["unshare", *user, "--mount", "--propagation", "private", "sh", "-c",
+            READ_ONLY_MOUNTS, "sh", str(len(folders)), *map(str, folders)]
+
+
+def mounted_read_only(pid: int, folder: Path) -> bool:
+    """Whether process `pid` sees `folder` as a read-only mount point (its mountinfo)."""
+    for line in Path(f"/proc/{pid}/mountinfo").read_text().splitlines():
+        fields = line.split()
+        if fields[4] == str(folder):
+            return "ro" in fields[5].split(",")
+    return False
 
 
 def _container_signals() -> None:

@@ -35,6 +35,7 @@ from tests.compose_stack import (
     Service,
     dockerfile_env,
     load_compose,
+    mounted_read_only,
     start_order,
     wait_for,
 )
@@ -344,10 +345,14 @@ def test_what_ran_is_what_the_compose_file_says(stack):
         assert set(service.env) == {"HOME", "LANG", "PATH"} | image | set(spec["environment"])
         for key, value in spec["environment"].items():
             assert service.env[key] == stack.loopback.env_value(key, str(value)), (name, key)
-        # its volumes are the test's folders of the same names
+        # its volumes are the test's folders of the same names, the `:ro` ones mounted
+        # read-only for the service's process (a mount namespace of its own)
         for mount in spec.get("volumes", []):
             source, target = mount.split(":")[:2]
             assert stack.volumes[source] == stack.loopback.path(target), (name, mount)
+        for folder in service.read_only_folders():
+            assert service.proc.poll() is None, name
+            assert mounted_read_only(service.proc.pid, folder), (name, folder)
     assert stack.services["redis"].argv[:len(compose["services"]["redis"]["command"])] == [
         shutil.which("redis-server"), *compose["services"]["redis"]["command"][1:]]
     # the services the stack needs are the ones the compose file starts, in its order

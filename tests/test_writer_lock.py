@@ -22,6 +22,7 @@ from dagster_project.writer_lock import (
     read_holder,
     writer_lock,
 )
+from tests.compose_stack import read_only_mounts
 
 RUN_ID = "3f2a1b0c-5d6e-4f70-8192-a3b4c5d6e7f8"
 
@@ -180,16 +181,10 @@ print(_lock_visible(work_db), is_locked(work_db))
 
 
 def _probe_through_read_only_mount(folder: Path, work_db: Path) -> list[str]:
-    """PROBE_READ_ONLY in a mount namespace of its own where `folder` is bind-mounted read-only
-    (as root; otherwise in a user namespace, where the machine allows one)."""
-    unshare = ["unshare", "--mount"] if os.geteuid() == 0 else [
-        "unshare", "--user", "--map-root-user", "--mount"]
-    script = 'mount --bind -o ro "$1" "$1" || exit 97; shift; exec "$@"'
-    proc = subprocess.run([*unshare, "sh", "-c", script, "sh", str(folder), sys.executable,
-                           "-c", PROBE_READ_ONLY, str(work_db)],
-                          capture_output=True, text=True, timeout=60)
-    if proc.returncode == 97 or "unshare failed" in proc.stderr:
-        pytest.skip(f"no read-only bind mount here: {proc.stderr.strip()[:200]}")
+    """PROBE_READ_ONLY with `folder` bind-mounted read-only, in a mount namespace of its own (as
+    tests/test_production.py runs the daemon)."""
+    proc = subprocess.run([*read_only_mounts([folder]), sys.executable, "-c", PROBE_READ_ONLY,
+                           str(work_db)], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout.split("\n", 1)
 
