@@ -22,6 +22,7 @@ from pathlib import Path
 from dagster_project import dbt_in_process, duck
 from dagster_project.ingest.raw_tables import raw_table
 from dagster_project.quality import rejection_messages
+from dagster_project.run_tags import hub_build_tags
 from dagster_project.settings import Settings, environment_with
 from dagster_project.source_models import SOURCE_MODELS
 from dagster_project.writer_lock import writer_lock
@@ -225,7 +226,7 @@ def _run_job(settings: Settings, full_refresh: bool, start: float) -> BuildOutco
           contextlib.redirect_stdout(log), _quiet_when_nothing_new(settings)):
         try:
             result = job.execute_in_process(
-                instance=instance, tags={"hub/trigger": "hub build"}, run_config=run_config,
+                instance=instance, tags=hub_build_tags(), run_config=run_config,
                 raise_on_error=False,
             )
         finally:

@@ -3,7 +3,9 @@ the session's warehouse with one more month landed (2024-05, generated here).
 
 - two concurrent `hub build`s: the second waits, naming the first; `--no-wait` exits 3;
 - `kill -9` of a build during load, of the next one during dbt, SIGTERM to the next during
-  dbt (it fails cleanly, status 1) and `kill -9` of the next during publish, each observed
+  dbt, sent by the Dagster UI's Terminate (the run launcher's `terminate`: the run is marked
+  canceling and the build fails cleanly, status 1) and `kill -9` of the next during publish,
+  each observed
   from outside (the loader's temporary folder, dbt's log lines, the publication's temporary
   file), never with a hook in the build: after each, the served files are unchanged and answer
   a dashboard query; the build after the four succeeds without
@@ -169,6 +171,23 @@ def _publishing(data: Path) -> bool:
     return any((data / "serving").glob(".operations.duckdb.*.tmp"))
 
 
+def _terminate_from_dagster(data: Path, pid: int) -> dict:
+    """What the Dagster UI's Terminate does to the run of the `hub build` with process id `pid`
+    (the runs earlier kills left are STARTED too): the instance's run launcher's `terminate`, in
+    a process whose settings are those of `hub serve` over `data`."""
+    import dagster as dg
+
+    from dagster_project.run_tags import PID_TAG
+    from dagster_project.settings import environment_with
+
+    home = str(settings_of(data).dagster_home)
+    with (environment_with({"HUB_DATA_DIR": str(data)}),
+          dg.DagsterInstance.from_config(home) as instance):
+        (run,) = instance.get_runs(dg.RunsFilter(tags={PID_TAG: str(pid)},
+                                                 statuses=[dg.DagsterRunStatus.STARTED]))
+        return {"run_id": run.run_id, "sent": instance.run_launcher.terminate(run.run_id)}
+
+
 @pytest.fixture(scope="module")
 def killed(built_warehouse, new_month, tmp_path_factory) -> dict:
     """One data folder, one build after another, each `kill -9`ed at a later point: during the
@@ -188,7 +207,10 @@ def killed(built_warehouse, new_month, tmp_path_factory) -> dict:
         out = root / f"killed-{stage}.out"
         proc = _start_build(data, out)
         _until(functools.partial(at(), data), proc, out)
-        os.kill(proc.pid, sig)
+        if sig == signal.SIGTERM:
+            terminated = _terminate_from_dagster(data, proc.pid)
+        else:
+            os.kill(proc.pid, sig)
         signalled = time.monotonic()
         proc.wait(timeout=STOPPED_WITHIN)
         logs = sorted((data / "logs").glob("build-*.log"), key=lambda p: p.stat().st_mtime)
@@ -198,6 +220,7 @@ def killed(built_warehouse, new_month, tmp_path_factory) -> dict:
             "log": logs[-1].read_text(errors="replace") if logs else "",
             "returncode": proc.returncode, "output": out.read_text(errors="replace"),
             "seconds": time.monotonic() - signalled}
+    stages["sigterm"]["terminated"] = terminated
     # the build killed during publication had finished dbt: its plan, and the marts it built
     # (the working marts file, checkpointed before publication copies it)
     with duckdb.connect(str(s.work_db), read_only=True) as work:
@@ -236,6 +259,7 @@ def test_sigterm_during_dbt_stops_the_build_cleanly(killed):
     assert stopped["returncode"] == 1, stopped["output"][-3000:]
     assert "hub build FAILED at hub_dbt_models: interrupted" in stopped["output"]
     assert "were left as they were" in stopped["output"]
+    assert stopped["terminated"]["sent"], "the launcher did not signal the build"
     assert "Traceback" not in stopped["output"] and "terminate called" not in stopped["output"]
     assert " OK created sql " in stopped["log"] and "Completed successfully" not in stopped["log"]
     assert stopped["seconds"] < STOPPED_WITHIN
@@ -270,7 +294,8 @@ def test_the_runs_the_kills_left_started_are_marked_failed_by_the_run_monitoring
     """What the daemon's run monitoring does at each poll (Dagster's own function), with the
     instance `hub build` configured in the killed builds' data folder: no build holds the writer
     lock, so none of the three runs is still running, and each is marked failed with the
-    reason. The build stopped by SIGTERM ended its run itself; the last build succeeded."""
+    reason. The build stopped by the Dagster UI's Terminate (SIGTERM) ended its run itself, as
+    canceled; the last build succeeded."""
     import logging
 
     import dagster as dg
@@ -282,7 +307,7 @@ def test_the_runs_the_kills_left_started_are_marked_failed_by_the_run_monitoring
         runs = instance.get_runs(dg.RunsFilter(tags={"hub/trigger": "hub build"}))
         statuses = [run.status for run in reversed(runs)]  # oldest first
         started = dg.DagsterRunStatus.STARTED
-        assert statuses[-5:] == [started, started, dg.DagsterRunStatus.FAILURE, started,
+        assert statuses[-5:] == [started, started, dg.DagsterRunStatus.CANCELED, started,
                                  dg.DagsterRunStatus.SUCCESS], statuses
         left = [run for run in runs if run.status == started]
         for run in left:

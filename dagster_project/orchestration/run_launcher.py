@@ -24,14 +24,25 @@ out runs that never start. This launcher answers for the two kinds of run this p
   the lock's file is not visible nothing is decided.
 
 Anything else, or an answer that may be passing (a code server too busy to answer in time), is
-taken as running. Configured in the `dagster.yaml` `hub` writes (dagster_project/build.py) and
-in deploy/dagster/dagster.yaml, with `run_monitoring` enabled.
+taken as running.
+
+**Terminate** (the Dagster UI's button) on a run of the queue asks its code server to cancel it,
+as Dagster's launcher does. On a `hub build` run, which no code server runs, Dagster's launcher
+marked the run CANCELING and the build went on to publish: here the build's process (its pid
+and host in the run's tags, dagster_project/run_tags.py) is sent SIGTERM, which stops it as
+Ctrl-C does, when it runs on this host and still holds the writer lock; otherwise nothing is
+marked and the refusal says where to stop it.
+
+Configured in the `dagster.yaml` `hub` writes (dagster_project/build.py) and in
+deploy/dagster/dagster.yaml, with `run_monitoring` enabled.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
+import socket
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -45,10 +56,11 @@ from dagster._core.storage.dagster_run import DagsterRun
 from dagster._core.storage.tags import GRPC_INFO_TAG
 from dagster._serdes.config_class import ConfigurableClassData
 
+from dagster_project.run_tags import HOST_TAG, HUB_BUILD, PID_TAG, TRIGGER_TAG
 from dagster_project.settings import Settings
 from dagster_project.writer_lock import is_locked, lock_path, read_holder
 
-IN_PROCESS_TRIGGER = "hub build"
+IN_PROCESS_TRIGGER = HUB_BUILD
 UNREACHABLE_GRACE_SECONDS = 90
 GONE = ("its process is no longer running (`hub serve`, the code server or the machine stopped "
         "during the run)")
@@ -119,6 +131,29 @@ def in_process_health(run: DagsterRun, work_db: Path) -> CheckRunHealthResult:
     return _gone("no build holds the writer lock")
 
 
+def stop_hub_build(run: DagsterRun, work_db: Path) -> tuple[bool, str]:
+    """SIGTERM to the process of `hub build`'s run `run`, if it runs on this host and holds the
+    writer lock (so the pid is still that build's): (sent, what happened, for the run's log)."""
+    pid, host = run.tags.get(PID_TAG, ""), run.tags.get(HOST_TAG, "")
+    if not pid.isdigit():
+        return False, ("this `hub build` run did not record its process: stop it where it runs "
+                       "(Ctrl-C)")
+    if host != socket.gethostname():
+        return False, (f"this run is `hub build` on {host} (pid {pid}), which this server "
+                       f"cannot signal: stop it there (Ctrl-C, or `kill {pid}`)")
+    holder = read_holder(work_db)
+    if not (_lock_visible(work_db) and is_locked(work_db) and holder is not None
+            and holder.who == HUB_BUILD and holder.pid == int(pid)):
+        return False, (f"`hub build` (pid {pid}) no longer holds the writer lock: nothing to "
+                       f"stop (the run monitoring marks a run whose process died as failed)")
+    try:
+        os.kill(int(pid), signal.SIGTERM)
+    except OSError as exc:
+        return False, f"`hub build` (pid {pid}) could not be signalled: {exc.strerror}"
+    return True, (f"SIGTERM sent to `hub build` (pid {pid}): it stops as Ctrl-C stops it, "
+                  f"leaving the served files as they were")
+
+
 class HubRunLauncher(DefaultRunLauncher):
     """DefaultRunLauncher that tells the run monitoring whether a run's process is alive.
 
@@ -163,6 +198,18 @@ class HubRunLauncher(DefaultRunLauncher):
                                 f"{self.unreachable_grace_seconds:.0f}s)")
             del self._unreachable_since[run.run_id]  # decided: the run is failed now
             return health
-        if run.tags.get("hub/trigger") == IN_PROCESS_TRIGGER:
+        if run.tags.get(TRIGGER_TAG) == IN_PROCESS_TRIGGER:
             return in_process_health(run, work_db)
         return _running("not a run this launcher can check")
+
+    def terminate(self, run_id: str) -> bool:
+        run = self._instance.get_run_by_id(run_id) if self.has_instance else None
+        if (run is None or run.is_finished or GRPC_INFO_TAG in run.tags
+                or run.tags.get(TRIGGER_TAG) != IN_PROCESS_TRIGGER):
+            return super().terminate(run_id)
+        sent, message = stop_hub_build(run, Settings.from_env().work_db)
+        if sent:
+            self._instance.report_run_canceling(run, message=message)
+        else:
+            self._instance.report_engine_event(message, run, cls=self.__class__)
+        return sent
