@@ -3,8 +3,8 @@ the session's warehouse with one more month landed (2024-05, generated here).
 
 - two concurrent `hub build`s: the second waits, naming the first; `--no-wait` exits 3;
 - `kill -9` of a build during load, of the next one during dbt, SIGTERM to the next during
-  dbt, sent by the Dagster UI's Terminate (the run launcher's `terminate`: the run is marked
-  canceling and the build fails cleanly, status 1) and `kill -9` of the next during publish,
+  dbt, sent by the Dagster UI's Terminate (the run coordinator's `cancel_run`, then the run
+  launcher's `terminate`: the run is canceled and the build fails cleanly, status 1) and `kill -9` of the next during publish,
   each observed
   from outside (the loader's temporary folder, dbt's log lines, the publication's temporary
   file), never with a hook in the build: after each, the served files are unchanged and answer
@@ -173,8 +173,9 @@ def _publishing(data: Path) -> bool:
 
 def _terminate_from_dagster(data: Path, pid: int) -> dict:
     """What the Dagster UI's Terminate does to the run of the `hub build` with process id `pid`
-    (the runs earlier kills left are STARTED too): the instance's run launcher's `terminate`, in
-    a process whose settings are those of `hub serve` over `data`."""
+    (the runs earlier kills left are STARTED too): the instance's `run_coordinator.cancel_run`,
+    which the UI's terminate mutation calls (a started run: the run launcher's `terminate`), in a
+    process whose settings are those of `hub serve` over `data`."""
     import dagster as dg
 
     from dagster_project.run_tags import PID_TAG
@@ -185,7 +186,7 @@ def _terminate_from_dagster(data: Path, pid: int) -> dict:
           dg.DagsterInstance.from_config(home) as instance):
         (run,) = instance.get_runs(dg.RunsFilter(tags={PID_TAG: str(pid)},
                                                  statuses=[dg.DagsterRunStatus.STARTED]))
-        return {"run_id": run.run_id, "sent": instance.run_launcher.terminate(run.run_id)}
+        return {"run_id": run.run_id, "sent": instance.run_coordinator.cancel_run(run.run_id)}
 
 
 @pytest.fixture(scope="module")
