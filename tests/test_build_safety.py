@@ -4,14 +4,13 @@ the session's warehouse with one more month landed (2024-05, generated here).
 - two concurrent `hub build`s: the second waits, naming the first; `--no-wait` exits 3;
 - `kill -9` of a build during load, of the next one during dbt, SIGTERM to the next during
   dbt, sent by the Dagster UI's Terminate (the run coordinator's `cancel_run`, then the run
-  launcher's `terminate`: the run is canceled and the build fails cleanly, status 1) and `kill -9` of the next during publish,
-  each observed
-  from outside (the loader's temporary folder, dbt's log lines, the publication's temporary
-  file), never with a hook in the build: after each, the served files are unchanged and answer
-  a dashboard query; the build after the four succeeds without
-  clean-up, with marts identical to an uninterrupted one; it and the build killed during
-  publication (whose dbt run had finished) are two builds from scratch of the same files, with
-  identical marts;
+  launcher's `terminate`: the run is canceled and the build fails cleanly, status 1) and
+  `kill -9` of the next during publish, each observed from outside (the loader's temporary
+  folder, dbt's log lines, the publication's temporary file), never with a hook in the build:
+  after each, the served files are unchanged and answer a dashboard query; the build after the
+  four succeeds without clean-up, with marts identical to an uninterrupted one; it and the
+  build killed during publication (whose dbt run had finished) are two builds from scratch of
+  the same files, with identical marts;
 - the runs the three `kill -9`s left STARTED (a killed process cannot report its end) are
   marked failed by Dagster's run monitoring, so they no longer hold the one-run queue
   (dagster_project/orchestration/run_launcher.py);
