@@ -22,7 +22,7 @@ from pathlib import Path
 from dagster_project import dbt_in_process, duck
 from dagster_project.ingest.raw_tables import raw_table
 from dagster_project.quality import rejection_messages
-from dagster_project.run_tags import hub_build_tags
+from dagster_project.run_tags import HUB_BUILD, hub_build_tags
 from dagster_project.settings import Settings, environment_with
 from dagster_project.source_models import SOURCE_MODELS
 from dagster_project.writer_lock import writer_lock
@@ -142,7 +142,7 @@ def run_build(settings: Settings, strict: bool = False, full_refresh: bool = Fal
     when another writer holds it, calls `on_wait` with a message naming it and waits, or with
     `wait=False` raises WriterBusy."""
     settings.ensure_dirs()
-    with writer_lock(settings.work_db, "hub build", wait=wait, on_wait=on_wait):
+    with writer_lock(settings.work_db, HUB_BUILD, wait=wait, on_wait=on_wait):
         return _run_build(settings, strict, full_refresh, accept_shrink)
 
 
@@ -288,7 +288,7 @@ def _write_record(settings: Settings, result, outcome: BuildOutcome,
                   steps: list[tuple[str, str, float]]) -> None:
     from dagster_project.build_record import build_record, stage_seconds, write_record
 
-    record = build_record(settings, run_id=result.run_id, trigger="hub build",
+    record = build_record(settings, run_id=result.run_id, trigger=HUB_BUILD,
                           success=result.success, seconds=stage_seconds(steps),
                           plan=outcome.plan_summary,
                           failures=outcome.failures + outcome.check_failures)

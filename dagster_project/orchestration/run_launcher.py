@@ -60,7 +60,6 @@ from dagster_project.run_tags import HOST_TAG, HUB_BUILD, PID_TAG, TRIGGER_TAG
 from dagster_project.settings import Settings
 from dagster_project.writer_lock import is_locked, lock_path, read_holder
 
-IN_PROCESS_TRIGGER = HUB_BUILD
 UNREACHABLE_GRACE_SECONDS = 90
 GONE = ("its process is no longer running (`hub serve`, the code server or the machine stopped "
         "during the run)")
@@ -198,14 +197,14 @@ class HubRunLauncher(DefaultRunLauncher):
                                 f"{self.unreachable_grace_seconds:.0f}s)")
             del self._unreachable_since[run.run_id]  # decided: the run is failed now
             return health
-        if run.tags.get(TRIGGER_TAG) == IN_PROCESS_TRIGGER:
+        if run.tags.get(TRIGGER_TAG) == HUB_BUILD:
             return in_process_health(run, work_db)
         return _running("not a run this launcher can check")
 
     def terminate(self, run_id: str) -> bool:
         run = self._instance.get_run_by_id(run_id) if self.has_instance else None
         if (run is None or run.is_finished or GRPC_INFO_TAG in run.tags
-                or run.tags.get(TRIGGER_TAG) != IN_PROCESS_TRIGGER):
+                or run.tags.get(TRIGGER_TAG) != HUB_BUILD):
             return super().terminate(run_id)
         sent, message = stop_hub_build(run, Settings.from_env().work_db)
         if sent:
