@@ -21,12 +21,19 @@ def dagster_port() -> int:
     return int(os.environ.get("HUB_DAGSTER_PORT", "3000"))
 
 
+# `dagster dev` warns at every start that `dg dev` supersedes it: `dg` is another package with
+# its own project layout, not installed here, so an analyst can do nothing about the warning
+# (Python's warning filter for that message alone, after any the environment already has).
+DG_DEV_WARNING = "ignore:Function `dev_command` is superseded"
+
+
 def _start_dagster(settings: Settings, host: str, port: int) -> subprocess.Popen:
     """`dagster dev` (webserver, daemon, code server) under the supervisor
     (dagster_project/supervisor.py): it and every process it starts stop with `hub serve`,
     whatever stops `hub serve` (SIGTERM, SIGKILL, its group killed); Ctrl-C's SIGINT is what
     `dagster dev` is stopped with, the rest is killed after HUB_STOP_GRACE_SECONDS."""
-    env = dict(os.environ, HUB_WORK_DB=str(settings.work_db))
+    warnings = ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"), DG_DEV_WARNING]))
+    env = dict(os.environ, HUB_WORK_DB=str(settings.work_db), PYTHONWARNINGS=warnings)
     dagster = str(Path(sys.executable).with_name("dagster"))
     cmd = [dagster, "dev", "-h", host, "-p", str(port), "-m", "dagster_project.definitions"]
     return supervisor.start(cmd, stop_signal="INT", env=env, cwd=settings.home)

@@ -86,6 +86,8 @@ def _serve(env: dict[str, str], out: Path) -> tuple[subprocess.Popen, list[int],
         time.sleep(0.5)
     tree = descendants(proc.pid)
     try:
+        # Dagster's warning that `dg dev` (not installed) supersedes `dagster dev` is filtered
+        assert "dg dev" not in out.read_text(), out.read_text()[-3000:]
         commands = " ".join(_command(pid) for pid in tree)
         # Superset's gunicorn and `dagster dev` with the webserver, daemon and code server
         for server in ("gunicorn", "dagster dev", "-m dagster_webserver", "-m dagster._daemon",
