@@ -130,27 +130,28 @@ def in_process_health(run: DagsterRun, work_db: Path) -> CheckRunHealthResult:
     return _gone("no build holds the writer lock")
 
 
-def stop_hub_build(run: DagsterRun, work_db: Path) -> tuple[bool, str]:
-    """SIGTERM to the process of `hub build`'s run `run`, if it runs on this host and holds the
-    writer lock (so the pid is still that build's): (sent, what happened, for the run's log)."""
+def hub_build_to_stop(run: DagsterRun, work_db: Path) -> tuple[int | None, str]:
+    """The process of `hub build`'s run `run`, if this process can signal it: it runs on this host
+    and holds the writer lock (so the pid is still that build's). (pid, what will be done), or
+    (None, why not: for the run's log)."""
     pid, host = run.tags.get(PID_TAG, ""), run.tags.get(HOST_TAG, "")
     if not pid.isdigit():
-        return False, ("this `hub build` run did not record its process: stop it where it runs "
-                       "(Ctrl-C)")
+        return None, ("this `hub build` run did not record its process: stop it where it runs "
+                      "(Ctrl-C)")
     if host != socket.gethostname():
-        return False, (f"this run is `hub build` on {host} (pid {pid}), which this server "
-                       f"cannot signal: stop it there (Ctrl-C, or `kill {pid}`)")
+        return None, (f"this run is `hub build` on {host} (pid {pid}), which this server "
+                      f"cannot signal: stop it there (Ctrl-C, or `kill {pid}`)")
     holder = read_holder(work_db)
     if not (_lock_visible(work_db) and is_locked(work_db) and holder is not None
             and holder.who == HUB_BUILD and holder.pid == int(pid)):
-        return False, (f"`hub build` (pid {pid}) no longer holds the writer lock: nothing to "
-                       f"stop (the run monitoring marks a run whose process died as failed)")
+        return None, (f"`hub build` (pid {pid}) no longer holds the writer lock: nothing to "
+                      f"stop (the run monitoring marks a run whose process died as failed)")
     try:
-        os.kill(int(pid), signal.SIGTERM)
+        os.kill(int(pid), 0)  # may this process signal it?
     except OSError as exc:
-        return False, f"`hub build` (pid {pid}) could not be signalled: {exc.strerror}"
-    return True, (f"SIGTERM sent to `hub build` (pid {pid}): it stops as Ctrl-C stops it, "
-                  f"leaving the served files as they were")
+        return None, f"`hub build` (pid {pid}) cannot be signalled from here: {exc.strerror}"
+    return int(pid), (f"SIGTERM sent to `hub build` (pid {pid}): it stops as Ctrl-C stops it, "
+                      f"leaving the served files as they were")
 
 
 class HubRunLauncher(DefaultRunLauncher):
@@ -206,9 +207,17 @@ class HubRunLauncher(DefaultRunLauncher):
         if (run is None or run.is_finished or GRPC_INFO_TAG in run.tags
                 or run.tags.get(TRIGGER_TAG) != HUB_BUILD):
             return super().terminate(run_id)
-        sent, message = stop_hub_build(run, Settings.from_env().work_db)
-        if sent:
-            self._instance.report_run_canceling(run, message=message)
-        else:
+        pid, message = hub_build_to_stop(run, Settings.from_env().work_db)
+        if pid is None:
             self._instance.report_engine_event(message, run, cls=self.__class__)
-        return sent
+            return False
+        # canceling first: the build may end its run (canceled) as soon as it has the signal
+        self._instance.report_run_canceling(run, message=message)
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except OSError as exc:  # it ended in between
+            self._instance.report_engine_event(
+                f"`hub build` (pid {pid}) could not be signalled: {exc.strerror}", run,
+                cls=self.__class__)
+            return False
+        return True
