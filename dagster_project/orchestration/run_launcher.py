@@ -58,7 +58,7 @@ from dagster._serdes.config_class import ConfigurableClassData
 
 from dagster_project.run_tags import HOST_TAG, HUB_BUILD, PID_TAG, TRIGGER_TAG
 from dagster_project.settings import Settings
-from dagster_project.writer_lock import is_locked, lock_path, read_holder
+from dagster_project.writer_lock import Holder, is_locked, lock_path, read_holder
 
 UNREACHABLE_GRACE_SECONDS = 90
 GONE = ("its process is no longer running (`hub serve`, the code server or the machine stopped "
@@ -110,13 +110,19 @@ def _lock_visible(work_db: Path) -> bool:
     return lock.exists() and os.access(lock, os.R_OK)
 
 
+def _holder_now(work_db: Path) -> Holder | None:
+    """Who holds the writer lock now, as its holder record says; None if nobody does, or if this
+    process cannot tell."""
+    if not _lock_visible(work_db) or not is_locked(work_db):
+        return None
+    return read_holder(work_db)
+
+
 def holds_writer_lock(run: DagsterRun, work_db: Path) -> bool:
     """Whether `run`'s process holds the writer lock now: a run of the build job holds it for its
     whole run, named by its run id, so its process is alive even if its code server is not (a
     code server killed alone leaves its runs' processes running)."""
-    if not _lock_visible(work_db) or not is_locked(work_db):
-        return False
-    holder = read_holder(work_db)
+    holder = _holder_now(work_db)
     return holder is not None and holder.run_id == run.run_id
 
 
@@ -141,9 +147,8 @@ def hub_build_to_stop(run: DagsterRun, work_db: Path) -> tuple[int | None, str]:
     if host != socket.gethostname():
         return None, (f"this run is `hub build` on {host} (pid {pid}), which this server "
                       f"cannot signal: stop it there (Ctrl-C, or `kill {pid}`)")
-    holder = read_holder(work_db)
-    if not (_lock_visible(work_db) and is_locked(work_db) and holder is not None
-            and holder.who == HUB_BUILD and holder.pid == int(pid)):
+    holder = _holder_now(work_db)
+    if holder is None or holder.who != HUB_BUILD or holder.pid != int(pid):
         return None, (f"`hub build` (pid {pid}) no longer holds the writer lock: nothing to "
                       f"stop (the run monitoring marks a run whose process died as failed)")
     try:
