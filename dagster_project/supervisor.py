@@ -132,7 +132,7 @@ def stop_tree(proc: subprocess.Popen, stop_signal: int, grace: float) -> None:
         time.sleep(0.1)
     deadline = time.monotonic() + 10
     while (left := descendants(me)) and time.monotonic() < deadline:
-        others = [pid for pid in left if not _is_resource_tracker(pid)]
+        others = [pid for pid in left if not is_resource_tracker(pid)]
         if not others:
             break
         _signal_all(others, signal.SIGKILL)
@@ -149,7 +149,8 @@ def stop_tree(proc: subprocess.Popen, stop_signal: int, grace: float) -> None:
     _reap(proc)
 
 
-def _is_resource_tracker(pid: int) -> bool:
+def is_resource_tracker(pid: int) -> bool:
+    """Whether `pid` is a multiprocessing resource tracker (by its command line)."""
     try:
         return b"multiprocessing.resource_tracker" in Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:

@@ -30,7 +30,7 @@ from dagster_project.orchestration.run_launcher import HubRunLauncher
 from dagster_project.readiness import free_port
 from dagster_project.run_tags import HOST_TAG, HUB_BUILD, PID_TAG, TRIGGER_TAG
 from dagster_project.settings import Settings
-from dagster_project.supervisor import descendants
+from dagster_project.supervisor import descendants, is_resource_tracker
 from tests.test_writer_lock import RUN_ID, _holder, _until
 
 JOB_FILE = Path(__file__).with_name("run_monitoring_job.py")
@@ -114,7 +114,7 @@ def test_a_run_in_a_live_code_server_runs_and_is_failed_once_its_processes_are_k
             # as `hub serve`'s stop, or the code container's restart, ends them: every process
             # but multiprocessing's resource tracker, which then removes the run's semaphores
             killed = [pid for pid in [launch.pid, *descendants(launch.pid)]
-                      if b"resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_bytes()]
+                      if not is_resource_tracker(pid)]
             for pid in killed:
                 os.kill(pid, signal.SIGKILL)
             launch.wait(timeout=10)
