@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import json
 import logging
 import os
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +27,7 @@ from dagster_project.quality import rejection_messages
 from dagster_project.run_tags import HUB_BUILD, hub_build_tags
 from dagster_project.settings import Settings, environment_with
 from dagster_project.source_models import SOURCE_MODELS
+from dagster_project.stop_request import stop_when
 from dagster_project.writer_lock import writer_lock
 
 DAGSTER_YAML = """\
@@ -222,13 +225,17 @@ def _run_job(settings: Settings, full_refresh: bool, start: float) -> BuildOutco
     run_config = {"loggers": {"console": {"config": {"log_level": "WARNING"}}},
                   "ops": {"hub_dbt_models": {"config": {"full_refresh": full_refresh}}}}
     # dagster-dbt echoes dbt's own log lines on stdout: keep them in a file, not the terminal.
+    # the run's id is chosen here so that the build can watch its run: the Dagster UI's Terminate
+    # marks it CANCELING, and the build then stops itself (dagster_project/stop_request.py)
+    run_id = str(uuid.uuid4())
     with (dg.DagsterInstance.get() as instance, log_path.open("w", encoding="utf-8") as log,
           contextlib.redirect_stdout(log), _quiet_when_nothing_new(settings)):
         try:
-            result = job.execute_in_process(
-                instance=instance, tags=hub_build_tags(), run_config=run_config,
-                raise_on_error=False,
-            )
+            with stop_when(functools.partial(_canceling, instance, run_id)):
+                result = job.execute_in_process(
+                    instance=instance, run_id=run_id, run_config=run_config,
+                    tags=hub_build_tags(settings.work_db), raise_on_error=False,
+                )
         finally:
             # an interrupted step (SIGTERM, Ctrl-C) leaves dbt running in its thread: stop it
             # before this process reads the working file again
@@ -268,6 +275,14 @@ def _run_job(settings: Settings, full_refresh: bool, start: float) -> BuildOutco
     if not outcome.published:  # a run that publishes writes its summary itself (serving.py)
         _write_record(settings, result, outcome, steps)
     return outcome
+
+
+def _canceling(instance, run_id: str) -> bool:
+    """Whether this build's run has been asked to stop (the Dagster UI's Terminate)."""
+    from dagster import DagsterRunStatus
+
+    run = instance.get_run_by_id(run_id)
+    return run is not None and run.status == DagsterRunStatus.CANCELING
 
 
 def step_times(instance, run_id: str) -> list[tuple[str, str, float]]:

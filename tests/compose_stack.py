@@ -10,7 +10,10 @@ network, applied by `Loopback`:
   a `*_PORT` variable or `-p`/`--port` argument holding a container port, and `0.0.0.0`;
 - paths: `/app` (the image's copy of the repository) is the repository, and every volume's
   container path (`/srv/hub/...`) is a folder of the test, which a service with the volume
-  `:ro` sees read-only (a bind mount in a mount namespace of its own, `read_only_mounts`);
+  `:ro` sees read-only (a bind mount in a mount namespace of its own, `namespaces`);
+- hosts: each service (and a command run in it, as `docker compose exec` runs one) has a host
+  name of its own, its service's name, in a UTS namespace of its own (`namespaces`), as each
+  container has its own: a process that compares host names sees other services as elsewhere;
 - programs: the image's PATH (`/app/.venv/bin` first) is the repository's virtual environment;
 - `postgres` and `redis` are Debian's binaries (tests/local_servers.py), not the images.
 """
@@ -170,6 +173,10 @@ class Service:
         assert program, f"{self.name}: {argv[0]} is not on the image's PATH ({env['PATH']})"
         return [program, *self.loopback.args(argv)[1:]]
 
+    def in_container(self, argv: list[str], env: dict[str, str]) -> list[str]:
+        """`argv` as it runs in the service's container: its host name, its `:ro` volumes."""
+        return [*namespaces(self.read_only_folders(), self.name), *self.resolve(argv, env)]
+
     def read_only_folders(self) -> list[Path]:
         """The folders of the service's volumes mounted `:ro`."""
         return [self.loopback.path(mount.split(":")[1])
@@ -182,7 +189,7 @@ class Service:
         self.log = logs / f"{self.name}.log"
         with self.log.open("a", encoding="utf-8") as out:
             self.proc = subprocess.Popen(
-                [*read_only_mounts(self.read_only_folders()), *self.argv], env=self.env,
+                [*self.in_container(self.command, self.env), *extra_args], env=self.env,
                 cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
                 preexec_fn=_container_signals)
 
@@ -247,11 +254,13 @@ class Service:
         return True
 
 
-# `:ro` volumes: the command runs in a mount namespace of its own (util-linux's `unshare`; not as
-# root, in a user namespace too, where the machine allows them) where each such folder is
-# bind-mounted onto itself read-only; `exec` keeps the process the service's own, so its
-# signals and process group are as without it. Exit status 125: a mount failed.
-READ_ONLY_MOUNTS = """n=$1; shift
+# A service's namespaces: the command runs in a UTS namespace of its own, with the service's name
+# as its host name, and in a mount namespace of its own (util-linux's `unshare`; not as root, in
+# a user namespace too, where the machine allows them) where each `:ro` folder is bind-mounted
+# onto itself read-only; `exec` keeps the process the service's own, so its signals and process
+# group are as without it. Exit status 125: the host name or a mount could not be set.
+NAMESPACES = """host=$1; n=$2; shift 2
+[ -z "$host" ] || hostname "$host" || exit 125
 while [ "$n" -gt 0 ]; do
   mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" || exit 125
   shift; n=$((n - 1))
@@ -260,13 +269,15 @@ exec "$@"
 """
 
 
-def read_only_mounts(folders: list[Path]) -> list[str]:
-    """The argv prefix that runs a command with `folders` mounted read-only (none: no prefix)."""
-    if not folders:
+def namespaces(read_only: list[Path], hostname: str = "") -> list[str]:
+    """The argv prefix that runs a command with the folders `read_only` mounted read-only and, if
+    given, its own `hostname` (neither: no prefix)."""
+    if not read_only and not hostname:
         return []
     user = [] if os.geteuid() == 0 else ["--user", "--map-root-user"]
-    return ["unshare", *user, "--mount", "--propagation", "private", "sh", "-c",
-            READ_ONLY_MOUNTS, "sh", str(len(folders)), *map(str, folders)]
+    uts = ["--uts"] if hostname else []
+    return ["unshare", *user, *uts, "--mount", "--propagation", "private", "sh", "-c",
+            NAMESPACES, "sh", hostname, str(len(read_only)), *map(str, read_only)]
 
 
 def mounted_read_only(pid: int, folder: Path) -> bool:

@@ -2,9 +2,10 @@
 the session's warehouse with one more month landed (2024-05, generated here).
 
 - two concurrent `hub build`s: the second waits, naming the first; `--no-wait` exits 3;
-- `kill -9` of a build during load, of the next one during dbt, SIGTERM to the next during
-  dbt, sent by the Dagster UI's Terminate (the run coordinator's `cancel_run`, then the run
-  launcher's `terminate`: the run is canceled and the build fails cleanly, status 1) and
+- `kill -9` of a build during load, of the next one during dbt, the Dagster UI's Terminate of
+  the next during dbt (the run coordinator's `cancel_run`, then the run launcher's `terminate`,
+  which marks the run CANCELING; the build sees it and sends itself SIGTERM: the run is
+  canceled and the build fails cleanly, status 1) and
   `kill -9` of the next during publish, each observed from outside (the loader's temporary
   folder, dbt's log lines, the publication's temporary file), never with a hook in the build:
   after each, the served files are unchanged and answer a dashboard query; the build after the
@@ -259,7 +260,7 @@ def test_sigterm_during_dbt_stops_the_build_cleanly(killed):
     assert stopped["returncode"] == 1, stopped["output"][-3000:]
     assert "hub build FAILED at hub_dbt_models: interrupted" in stopped["output"]
     assert "were left as they were" in stopped["output"]
-    assert stopped["terminated"]["sent"], "the launcher did not signal the build"
+    assert stopped["terminated"]["sent"], "the launcher did not mark the run canceling"
     assert "Traceback" not in stopped["output"] and "terminate called" not in stopped["output"]
     assert " OK created sql " in stopped["log"] and "Completed successfully" not in stopped["log"]
     assert stopped["seconds"] < STOPPED_WITHIN

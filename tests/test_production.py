@@ -209,23 +209,62 @@ def runs(stack: Stack, trigger: str) -> list[dict]:
     return stack.graphql(RUNS % trigger)["runsOrError"]["results"]
 
 
-def kill_a_hub_build(stack: Stack) -> str:
-    """`docker compose exec code hub build --full-refresh`, `kill -9`ed once its run has started
-    (in PostgreSQL): the run's process is gone without reporting its end. Returns its run id."""
+def exec_hub_build(stack: Stack, name: str) -> tuple[subprocess.Popen, str, Path]:
+    """`docker compose exec code hub build --full-refresh`, once its run has started (in
+    PostgreSQL): its process (in a session of its own), its run id and its output's file."""
     code = stack.services["code"]
-    log = stack.logs / "exec-hub-build.log"
+    log = stack.logs / f"exec-hub-build-{name}.log"
+    earlier = {r["runId"] for r in runs(stack, "hub build")}  # a killed one may be STARTED
     with log.open("w", encoding="utf-8") as out:
-        proc = subprocess.Popen(code.resolve(["hub", "build", "--full-refresh"], code.env),
+        proc = subprocess.Popen(code.in_container(["hub", "build", "--full-refresh"], code.env),
                                 env=code.env, stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True)
     try:
         (run,) = wait_for(lambda: [r for r in runs(stack, "hub build")
-                                   if r["status"] == "STARTED"], 120,
+                                   if r["status"] == "STARTED" and r["runId"] not in earlier],
+                          120,
                           "`hub build`'s run to start", proc, log.read_text, poll=0.1)
-    finally:
+    except BaseException:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(30)
-    return run["runId"]
+        raise
+    return proc, run["runId"], log
+
+
+def kill_a_hub_build(stack: Stack) -> str:
+    """A `hub build` `kill -9`ed once its run has started: the run's process is gone without
+    reporting its end. Returns its run id."""
+    proc, run_id, _ = exec_hub_build(stack, "killed")
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(30)
+    return run_id
+
+
+TERMINATE = """mutation { terminateRun(runId: "%s") { __typename
+  ... on TerminateRunFailure { message } ... on PythonError { message } } }"""
+
+
+def terminate_a_hub_build(stack: Stack) -> dict:
+    """A `hub build` terminated from the Dagster UI once its run has started: the webserver's
+    `terminateRun`, in another service than the build (in production another container, which
+    cannot signal it). What the mutation answered, the build's exit status and output, and the
+    served warehouse's bytes before and after."""
+    serving = stack.volumes["data"] / "serving" / "warehouse.duckdb"
+    before = serving.read_bytes()
+    proc, run_id, log = exec_hub_build(stack, "terminated")
+    try:
+        answer = stack.graphql(TERMINATE % run_id)["terminateRun"]
+        returncode = proc.wait(120)  # stopped within seconds; bounded for a busy machine
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(30)
+    engine_events = [row[0][:2000] for row in stack.sql(
+        "dagster", "select event from event_logs where run_id = %s and "
+        "dagster_event_type = 'ENGINE_EVENT'", run_id)]
+    return {"run_id": run_id, "answer": answer, "returncode": returncode,
+            "output": log.read_text(errors="replace"), "engine_events": engine_events,
+            "served_unchanged": serving.read_bytes() == before}
 
 
 @pytest.fixture(scope="module")
@@ -251,6 +290,7 @@ def stack(tmp_path_factory):
                                      daemon.proc, lambda: stack.services["code"].log_tail())
         stack.timings["sensor run"] = time.monotonic() - started
         stack.killed_build = kill_a_hub_build(stack)  # judged by the daemon meanwhile
+        stack.terminated_build = terminate_a_hub_build(stack)
         stack.run_init()
         stack.timings["init again"] = time.monotonic() - started
         yield stack
@@ -286,6 +326,22 @@ def test_a_killed_hub_build_is_marked_failed_by_the_daemon(stack):
     (event,) = stack.sql("dagster", "select event from event_logs where run_id = %s and "
                          "dagster_event_type = 'PIPELINE_FAILURE'", run_id)
     assert "no build holds the writer lock" in event[0], event[0][:2000]
+
+
+def test_terminate_in_the_dagster_ui_stops_a_hub_build_in_another_service(stack):
+    """The webserver marks the run CANCELING; the build, in the `code` service, sees it and stops
+    as Ctrl-C stops it: status 1, the served warehouse unchanged, the run CANCELED."""
+    stopped = stack.terminated_build
+    assert stopped["answer"]["__typename"] == "TerminateRunSuccess", (
+        stopped["answer"], stopped["engine_events"])
+    assert stopped["returncode"] == 1, stopped["output"][-3000:]
+    assert "interrupted (SIGTERM or Ctrl-C)" in stopped["output"], stopped["output"][-3000:]
+    assert stopped["served_unchanged"]
+    (run,) = [r for r in runs(stack, "hub build") if r["runId"] == stopped["run_id"]]
+    assert run["status"] == "CANCELED"
+    (event,) = stack.sql("dagster", "select event from event_logs where run_id = %s and "
+                         "dagster_event_type = 'PIPELINE_CANCELING'", stopped["run_id"])
+    assert "asked `hub build` (pid" in event[0], event[0][:2000]
 
 
 def _rows(answer) -> list[dict]:
@@ -332,6 +388,8 @@ def test_what_ran_is_what_the_compose_file_says(stack):
     assert set(compose["services"]) == SERVICES
     assert set(compose["volumes"]) == VOLUMES
     assert set(stack.started) == SERVICES and stack.init_runs == 2
+    hosts: set[str] = set()
+    running = 0
     for name, service in stack.services.items():
         spec = compose["services"][name]
         if name in ("postgres", "redis"):
@@ -353,6 +411,13 @@ def test_what_ran_is_what_the_compose_file_says(stack):
         for folder in service.read_only_folders():
             assert service.proc.poll() is None, name
             assert mounted_read_only(service.proc.pid, folder), (name, folder)
+        # a host of its own, as a container has (its own UTS namespace, named after it)
+        if service.proc.poll() is None:
+            assert os.readlink(f"/proc/{service.proc.pid}/ns/uts") != os.readlink(
+                "/proc/self/ns/uts"), name
+            hosts.add(os.readlink(f"/proc/{service.proc.pid}/ns/uts"))
+            running += 1
+    assert len(hosts) == running >= 3  # code, the webserver, the daemon, Superset
     assert stack.services["redis"].argv[:len(compose["services"]["redis"]["command"])] == [
         shutil.which("redis-server"), *compose["services"]["redis"]["command"][1:]]
     # the services the stack needs are the ones the compose file starts, in its order

@@ -22,7 +22,7 @@ from dagster_project.writer_lock import (
     read_holder,
     writer_lock,
 )
-from tests.compose_stack import read_only_mounts
+from tests.compose_stack import namespaces
 
 RUN_ID = "3f2a1b0c-5d6e-4f70-8192-a3b4c5d6e7f8"
 
@@ -183,7 +183,7 @@ print(_lock_visible(work_db), is_locked(work_db))
 def _probe_through_read_only_mount(folder: Path, work_db: Path) -> list[str]:
     """PROBE_READ_ONLY with `folder` bind-mounted read-only, in a mount namespace of its own (as
     tests/test_production.py runs the daemon)."""
-    proc = subprocess.run([*read_only_mounts([folder]), sys.executable, "-c", PROBE_READ_ONLY,
+    proc = subprocess.run([*namespaces([folder]), sys.executable, "-c", PROBE_READ_ONLY,
                            str(work_db)], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout.split("\n", 1)

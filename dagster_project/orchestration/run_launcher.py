@@ -18,20 +18,25 @@ out runs that never start. This launcher answers for the two kinds of run this p
   processes running). While the code server lives, Dagster itself marks a run failed whose
   process exits (an OOM kill).
 - **`hub build`'s own runs** (in-process, tagged `hub/trigger: hub build`), which hold the working
-  warehouse's writer lock for their whole run (dagster_project/writer_lock.py): running while the
-  lock is held; a free lock means no build is running (in production, `docker compose exec code
-  hub build`: the daemon's container mounts the data volume read-only for this probe). Where
-  the lock's file is not visible nothing is decided.
+  warehouse's writer lock (named in the run's tags) for their whole run
+  (dagster_project/writer_lock.py): running while the lock is held; a free lock means no build
+  is running (in production, `docker compose exec code hub build`: the daemon's container
+  mounts the data volume read-only for this probe). Where the lock's file is not visible
+  nothing is decided.
 
 Anything else, or an answer that may be passing (a code server too busy to answer in time), is
 taken as running.
 
 **Terminate** (the Dagster UI's button) on a run of the queue asks its code server to cancel it,
-as Dagster's launcher does. On a `hub build` run, which no code server runs, Dagster's launcher
-marked the run CANCELING and the build went on to publish: here the build's process (its pid
-and host in the run's tags, dagster_project/run_tags.py) is sent SIGTERM, which stops it as
-Ctrl-C does, when it runs on this host and still holds the writer lock; otherwise nothing is
-marked and the refusal says where to stop it.
+as Dagster's launcher does. A `hub build` run has no code server: Dagster's launcher marked it
+CANCELING and the build went on to publish. Here the run is marked CANCELING only while its
+process can still be running, and that process, which asks its run's status every second
+(dagster_project/stop_request.py), then stops itself as Ctrl-C stops it: no signal has to cross
+from the webserver to the build (in production they run in different containers). The writer
+lock named in the run's tags (dagster_project/run_tags.py) tells: free, or held by another
+process, and the build is gone (refused, and the refusal says so); where this server cannot see
+it, the run is marked, and the run monitoring ends a run whose process is gone as canceled
+after its cancel timeout. `hub build`'s health is judged on that same lock.
 
 Configured in the `dagster.yaml` `hub` writes (dagster_project/build.py) and in
 deploy/dagster/dagster.yaml, with `run_monitoring` enabled.
@@ -41,8 +46,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -56,8 +59,9 @@ from dagster._core.storage.dagster_run import DagsterRun
 from dagster._core.storage.tags import GRPC_INFO_TAG
 from dagster._serdes.config_class import ConfigurableClassData
 
-from dagster_project.run_tags import HOST_TAG, HUB_BUILD, PID_TAG, TRIGGER_TAG
+from dagster_project.run_tags import HOST_TAG, HUB_BUILD, PID_TAG, TRIGGER_TAG, WORK_DB_TAG
 from dagster_project.settings import Settings
+from dagster_project.stop_request import EVERY_SECONDS
 from dagster_project.writer_lock import Holder, is_locked, lock_path, read_holder
 
 UNREACHABLE_GRACE_SECONDS = 90
@@ -136,27 +140,36 @@ def in_process_health(run: DagsterRun, work_db: Path) -> CheckRunHealthResult:
     return _gone("no build holds the writer lock")
 
 
-def hub_build_to_stop(run: DagsterRun, work_db: Path) -> tuple[int | None, str]:
-    """The process of `hub build`'s run `run`, if this process can signal it: it runs on this host
-    and holds the writer lock (so the pid is still that build's). (pid, what will be done), or
-    (None, why not: for the run's log)."""
+def build_work_db(run: DagsterRun) -> Path:
+    """The working warehouse whose writer lock `hub build`'s run `run` holds: the one named in
+    its tags (where the build ran), else this process's settings."""
+    tagged = run.tags.get(WORK_DB_TAG)
+    return Path(tagged) if tagged else Settings.from_env().work_db
+
+
+def hub_build_stop(run: DagsterRun) -> tuple[bool, str]:
+    """Whether `hub build`'s run `run` may be marked CANCELING, which its process watches for and
+    then stops as Ctrl-C stops it (dagster_project/stop_request.py), wherever it runs: (True,
+    what will happen) or (False, why not: for the run's log). Refused when its process is known
+    to be gone (the writer lock it held is free, or held by another process)."""
     pid, host = run.tags.get(PID_TAG, ""), run.tags.get(HOST_TAG, "")
     if not pid.isdigit():
-        return None, ("this `hub build` run did not record its process: stop it where it runs "
-                      "(Ctrl-C)")
-    if host != socket.gethostname():
-        return None, (f"this run is `hub build` on {host} (pid {pid}), which this server "
-                      f"cannot signal: stop it there (Ctrl-C, or `kill {pid}`)")
+        return False, ("this `hub build` run did not record its process: stop it where it runs "
+                       "(Ctrl-C)")
+    stops = (f"asked `hub build` (pid {pid} on {host}) to stop: it checks its run every "
+             f"{EVERY_SECONDS:.0f} s and stops as Ctrl-C stops it, leaving the served files as "
+             f"they were")
+    work_db = build_work_db(run)
+    if not _lock_visible(work_db):
+        return True, (f"{stops} (this server cannot see its writer lock: if that process is "
+                      f"gone, the run monitoring marks the run canceled after its cancel "
+                      f"timeout)")
     holder = _holder_now(work_db)
-    if holder is None or holder.who != HUB_BUILD or holder.pid != int(pid):
-        return None, (f"`hub build` (pid {pid}) no longer holds the writer lock: nothing to "
-                      f"stop (the run monitoring marks a run whose process died as failed)")
-    try:
-        os.kill(int(pid), 0)  # may this process signal it?
-    except OSError as exc:
-        return None, f"`hub build` (pid {pid}) cannot be signalled from here: {exc.strerror}"
-    return int(pid), (f"SIGTERM sent to `hub build` (pid {pid}): it stops as Ctrl-C stops it, "
-                      f"leaving the served files as they were")
+    if (holder is None or holder.who != HUB_BUILD or holder.pid != int(pid)
+            or (holder.host and host and holder.host != host)):
+        return False, (f"`hub build` (pid {pid}) no longer holds the writer lock: nothing to "
+                       f"stop (the run monitoring marks a run whose process died as failed)")
+    return True, stops
 
 
 class HubRunLauncher(DefaultRunLauncher):
@@ -187,11 +200,11 @@ class HubRunLauncher(DefaultRunLauncher):
         return True
 
     def check_run_worker_health(self, run: DagsterRun) -> CheckRunHealthResult:
-        work_db = Settings.from_env().work_db
         info = run.tags.get(GRPC_INFO_TAG)
         if info:
             health = code_server_health(run, json.loads(info))
-            if health.status == WorkerStatus.FAILED and holds_writer_lock(run, work_db):
+            if (health.status == WorkerStatus.FAILED
+                    and holds_writer_lock(run, Settings.from_env().work_db)):
                 return _running("its process still holds the writer lock")
             if not health.transient:
                 self._unreachable_since.pop(run.run_id, None)
@@ -204,7 +217,7 @@ class HubRunLauncher(DefaultRunLauncher):
             del self._unreachable_since[run.run_id]  # decided: the run is failed now
             return health
         if run.tags.get(TRIGGER_TAG) == HUB_BUILD:
-            return in_process_health(run, work_db)
+            return in_process_health(run, build_work_db(run))
         return _running("not a run this launcher can check")
 
     def terminate(self, run_id: str) -> bool:
@@ -212,17 +225,9 @@ class HubRunLauncher(DefaultRunLauncher):
         if (run is None or run.is_finished or GRPC_INFO_TAG in run.tags
                 or run.tags.get(TRIGGER_TAG) != HUB_BUILD):
             return super().terminate(run_id)
-        pid, message = hub_build_to_stop(run, Settings.from_env().work_db)
-        if pid is None:
+        stoppable, message = hub_build_stop(run)
+        if not stoppable:
             self._instance.report_engine_event(message, run, cls=self.__class__)
             return False
-        # canceling first: the build may end its run (canceled) as soon as it has the signal
         self._instance.report_run_canceling(run, message=message)
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except OSError as exc:  # it ended in between
-            self._instance.report_engine_event(
-                f"`hub build` (pid {pid}) could not be signalled: {exc.strerror}", run,
-                cls=self.__class__)
-            return False
         return True
