@@ -15,7 +15,9 @@ the session's warehouse with one more month landed (2024-05, generated here).
 - the runs the three `kill -9`s left STARTED (a killed process cannot report its end) are
   marked failed by Dagster's run monitoring, so they no longer hold the one-run queue
   (dagster_project/orchestration/run_launcher.py);
-- `hub rollback` serves the previous published warehouse again.
+- `hub rollback` serves the previous published warehouse again;
+- a run interrupted outside its dbt step's generator (as Dagster may interrupt a run of the
+  queue) has dbt stopped before its writer lock is free.
 """
 
 from __future__ import annotations
@@ -330,3 +332,35 @@ def test_rollback_serves_the_previous_warehouse_again(concurrent, built_warehous
     assert _dashboard_query(s.serving_db) == _dashboard_query(built_warehouse.serving_db)
     again = hub(env, "rollback", check=False)
     assert again.returncode == 1 and "no earlier version is kept" in again.stderr
+
+
+def test_a_run_interrupted_outside_the_dbt_step_stops_dbt_before_the_writer_lock_is_free(
+        built_warehouse, tmp_path):
+    """Terminate on a run of the queue: Dagster may raise the interrupt between two events of the
+    dbt step, outside its generator, which is then left suspended with dbt still building in its
+    thread (seen by hand on 6 December 2026: the run CANCELED and its writer lock free, its
+    process kept DuckDB's lock on the working file for over a minute, and the next `hub build`
+    failed on it). The run's writer lock resource stops dbt before it releases the lock: once
+    the lock is free, the working file opens for writing."""
+    import dagster as dg
+
+    from dagster_project import dbt_in_process
+    from dagster_project.dbt_runner import build_args
+    from dagster_project.orchestration.resources import WriterLockResource
+    from dagster_project.writer_lock import is_locked
+    from tests.conftest import working_file_copy
+
+    settings, target = working_file_copy(built_warehouse, tmp_path)
+    resource = WriterLockResource.from_settings(settings)
+    outcome = dbt_in_process.DbtOutcome()
+    with resource.yield_for_execution(dg.build_init_resource_context()):
+        events = dbt_in_process.run(settings, [*build_args(), "--full-refresh"], target, outcome)
+        next(events)  # dbt is building; the step's generator is then left, not closed
+    assert not is_locked(settings.work_db)
+    assert dbt_in_process.stop_running(timeout=0), "dbt still runs, and the lock is free"
+    # another process (the next build) opens the working file for writing
+    opened = subprocess.run([sys.executable, "-c", "import sys, duckdb; "
+                             "duckdb.connect(sys.argv[1]).execute('select 1').fetchall()",
+                             str(settings.work_db)], capture_output=True, text=True, timeout=60)
+    assert opened.returncode == 0, opened.stderr[-2000:]
+    events.close()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from dagster_project import dbt_in_process
 from dagster_project.partners import PartnerConfig, load_partners
 from dagster_project.settings import Settings
 from dagster_project.writer_lock import writer_lock
@@ -89,4 +90,13 @@ class WriterLockResource(dg.ConfigurableResource):
 
         with writer_lock(Path(self.work_db), who, run_id=run.run_id if run else None,
                          on_wait=on_wait):
-            yield self
+            try:
+                yield self
+            finally:
+                # A run interrupted while dbt builds (the Dagster UI's Terminate) may leave dbt
+                # running in its thread: Dagster can raise the interrupt outside the dbt step's
+                # generator, which then never learns of it. Stopped here, before the lock is
+                # released, dbt never writes beside the next build.
+                if not dbt_in_process.stop_running() and context.log:
+                    context.log.error("dbt did not stop within "
+                                      f"{dbt_in_process.STOP_SECONDS} s of the run's end")
