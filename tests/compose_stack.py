@@ -173,9 +173,10 @@ class Service:
         assert program, f"{self.name}: {argv[0]} is not on the image's PATH ({env['PATH']})"
         return [program, *self.loopback.args(argv)[1:]]
 
-    def in_container(self, argv: list[str], env: dict[str, str]) -> list[str]:
-        """`argv` as it runs in the service's container: its host name, its `:ro` volumes."""
-        return [*namespaces(self.read_only_folders(), self.name), *self.resolve(argv, env)]
+    def in_container(self, argv: list[str]) -> list[str]:
+        """The resolved `argv` as it runs in the service's container: its host name, its `:ro`
+        volumes."""
+        return [*namespaces(self.read_only_folders(), self.name), *argv]
 
     def read_only_folders(self) -> list[Path]:
         """The folders of the service's volumes mounted `:ro`."""
@@ -189,7 +190,7 @@ class Service:
         self.log = logs / f"{self.name}.log"
         with self.log.open("a", encoding="utf-8") as out:
             self.proc = subprocess.Popen(
-                [*self.in_container(self.command, self.env), *extra_args], env=self.env,
+                self.in_container(self.argv), env=self.env,
                 cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
                 preexec_fn=_container_signals)
 

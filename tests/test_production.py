@@ -216,7 +216,8 @@ def exec_hub_build(stack: Stack, name: str) -> tuple[subprocess.Popen, str, Path
     log = stack.logs / f"exec-hub-build-{name}.log"
     earlier = {r["runId"] for r in runs(stack, "hub build")}  # a killed one may be STARTED
     with log.open("w", encoding="utf-8") as out:
-        proc = subprocess.Popen(code.in_container(["hub", "build", "--full-refresh"], code.env),
+        argv = code.resolve(["hub", "build", "--full-refresh"], code.env)
+        proc = subprocess.Popen(code.in_container(argv),
                                 env=code.env, stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True)
     try:
