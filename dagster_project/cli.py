@@ -68,9 +68,7 @@ def _print_summary(settings: Settings, published: bool) -> None:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from dagster_project.build import run_build
     from dagster_project.partners import PartnerConfigError, load_partners
-    from dagster_project.writer_lock import WriterBusy
 
     settings = Settings.from_env()
     try:
@@ -79,6 +77,35 @@ def cmd_build(args: argparse.Namespace) -> int:
         print(f"hub build: partner configuration error: {exc}", file=sys.stderr)
         return 2
     print(f"hub build: {len(partners)} partners, landing {settings.landing_dir}", flush=True)
+    # SIGTERM outside the build's run (waiting for the writer lock, the summary) stops it as
+    # Ctrl-C does, with a word on the published files; inside the run Dagster's own handler
+    # stops the run's step
+    _stop_on_sigterm()
+    served = _identity(settings.serving_db)
+    try:
+        return _build(settings, args)
+    except KeyboardInterrupt:
+        left = _identity(settings.serving_db) == served
+        print("hub build: interrupted (SIGTERM or Ctrl-C): " + (
+            f"the published files {settings.serving_db} and {settings.operations_db} were left "
+            "as they were" if left else f"{settings.serving_db} had already been published"),
+            file=sys.stderr)
+        return 1
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """Which file is at `path` (publication replaces it by a rename: a new inode)."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns
+
+
+def _build(settings: Settings, args: argparse.Namespace) -> int:
+    from dagster_project.build import run_build
+    from dagster_project.writer_lock import WriterBusy
+
     try:
         outcome = run_build(settings, strict=args.strict, full_refresh=args.full_refresh,
                             accept_shrink=args.accept_shrink, wait=not args.no_wait,
@@ -217,10 +244,15 @@ def cmd_report(args: argparse.Namespace) -> int:
         print("hub report: the published warehouse has no month with figures",
               file=sys.stderr)
         return 1
+    _stop_on_sigterm()
     try:
         result = write_packs(settings.serving_db, settings.reference_dir,
                              args.out or settings.reports_dir, month, settings.hub_name,
                              partner=args.partner, pdf=not args.html_only)
+    except KeyboardInterrupt:  # the month's packs change all at once (report/month_folder.py)
+        print(f"hub report: interrupted (SIGTERM or Ctrl-C): the packs of {month:%Y-%m} were "
+              "left as they were", file=sys.stderr)
+        return 1
     except NoDataForMonth as exc:
         print(f"hub report: no figures for {exc} in {settings.serving_db}", file=sys.stderr)
         return 1

@@ -283,6 +283,44 @@ def test_packs_hold_no_personal_data_shapes(packs):
         assert not EMAIL_SHAPE.search(text) and not UK_PHONE_SHAPE.search(text), path.name
 
 
+def test_a_report_stopped_midway_leaves_the_months_packs_as_they_were(packs, tmp_path):
+    """SIGTERM to `hub report` while it prints the PDFs (its HTML already written): status 1,
+    a word, and the month shows exactly the packs it showed before (report/month_folder.py),
+    on a copy of the module's packs."""
+    import shutil
+    import signal
+    import sys
+    import time
+
+    folder, _, built_warehouse = packs
+    out = tmp_path / "reports"
+    shutil.copytree(folder.parent, out, symlinks=True)
+    month = out / folder.name
+    before = {p.name: p.read_bytes() for p in month.iterdir()}
+    sets = out / ".packs" / folder.name
+    report = subprocess.Popen(
+        [str(Path(sys.executable).with_name("hub")), "report", "--out", str(out)],
+        env=hub_env(built_warehouse.data_dir) | {"HUB_NAME": HUB_NAME},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not any(p.suffix == ".html" for new in sets.iterdir()
+                      if new != month.resolve() for p in new.iterdir()):
+            assert report.poll() is None and time.monotonic() < deadline, report.stderr.read()
+            time.sleep(0.05)
+        report.send_signal(signal.SIGTERM)
+        _, err = report.communicate(timeout=60)
+    finally:
+        if report.poll() is None:
+            report.kill()
+            report.wait()
+    assert report.returncode == 1, err
+    assert f"hub report: interrupted (SIGTERM or Ctrl-C): the packs of {folder.name} were " \
+           "left as they were" in err
+    assert {p.name: p.read_bytes() for p in month.iterdir()} == before
+    assert list(sets.iterdir()) == [month.resolve()]  # its half-written set removed
+
+
 def test_a_month_without_figures_exits_non_zero(built_warehouse, tmp_path):
     env = hub_env(built_warehouse.data_dir)
     result = hub(env, "report", "--month", "2019-01", "--out", str(tmp_path), check=False)

@@ -201,3 +201,29 @@ def test_the_lock_is_probed_through_a_read_only_mount(tmp_path):
         holder.wait()
     where, answer = _probe_through_read_only_mount(work_db.parent, work_db)
     assert (where.strip(), answer.split()) == ("read-only", ["True", "False"])
+
+
+def test_sigterm_while_hub_build_waits_for_the_lock_stops_it_with_a_word(tmp_path):
+    """Outside its run (here waiting for the writer lock) `hub build` stops on SIGTERM as on
+    Ctrl-C: status 1 and a line saying the published files were left as they were, not
+    Python's default end (status -15, no word)."""
+    from tests.conftest import hub_env
+
+    data = tmp_path / "data"
+    holder = _holder(data / "work" / "warehouse.duckdb", "landing_files_sensor", RUN_ID)
+    try:
+        build = subprocess.Popen([str(Path(sys.executable).with_name("hub")), "build"],
+                                 env=hub_env(data), stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True)
+        waiting = ""
+        while "waiting for" not in waiting:
+            waiting = build.stdout.readline()
+            assert waiting or build.poll() is None, build.stderr.read()
+        build.send_signal(signal.SIGTERM)
+        out, err = build.communicate(timeout=60)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert build.returncode == 1, (out, err)
+    assert "hub build: interrupted (SIGTERM or Ctrl-C): the published files " in err
+    assert "were left as they were" in err and "Traceback" not in err

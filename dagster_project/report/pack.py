@@ -3,11 +3,13 @@ and PDF, into `<reports dir>/YYYY-MM/`, from the published serving warehouse onl
 
     write_packs(serving_db, reference_dir, reports_dir, month, hub_name) -> PackResult
 
-Each file is written under a temporary name and renamed, so a reader (the Superset route,
-a browser) never sees half a pack. Once every pack of the month is written (HTML and PDF), the
-folder's `pack.json` records the publication they were read from, so that the board pack sensor
-does not write them again from the same publication (report/pack_record.py). Plain Python:
-`hub report` and the Dagster asset `reports/board_pack` both call it."""
+The packs are written into a new folder of their own, which becomes the month's in one rename
+once all are written (report/month_folder.py): a reader (the Superset route, a browser) sees the
+month's earlier packs or all the new ones, never a mix, and a run stopped midway changes
+nothing. Once every pack of the month is written (HTML and PDF), the folder's `pack.json`
+records the publication they were read from, so that the board pack sensor does not write them
+again from the same publication (report/pack_record.py). Plain Python: `hub report` and the
+Dagster asset `reports/board_pack` both call it."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from pathlib import Path
 
 from dagster_project.report import pages
 from dagster_project.report.formats import month_name
+from dagster_project.report.month_folder import month_link, replacing_month
 from dagster_project.report.pack_data import NoDataForMonth, PackData, read_pack
 from dagster_project.report.pack_record import PACK_RECORD, record_text
 from dagster_project.report.render import print_pdfs, render_html
@@ -48,6 +51,8 @@ def _common(data: PackData, produced: dt.datetime) -> dict:
 
 
 def _write(path: Path, text: str) -> Path:
+    # a new file, then a rename: a file carried over from the month's current set is a hard
+    # link to what readers see, and must not be rewritten in place
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
@@ -63,10 +68,19 @@ def write_packs(serving_db: Path, reference_dir: Path, reports_dir: Path, month:
     data = read_pack(serving_db, reference_dir, month, hub_name)
     if partner is not None and partner not in data.partner_codes:
         raise NoDataForMonth(f"{month:%Y-%m} for partner {partner}")
-    folder = reports_dir / f"{month:%Y-%m}"
-    folder.mkdir(parents=True, exist_ok=True)
-    result = PackResult(month, folder)
-    common = _common(data, produced)
+    result = PackResult(month, month_link(reports_dir, month))
+    # a partner's pack alone replaces that partner's files and keeps the month's others
+    with replacing_month(reports_dir, month, keep_others=partner is not None) as folder:
+        written = _write_month(data, folder, partner, pdf, _common(data, produced))
+    result.files = [result.folder / path.name for path in written]
+    result.partners = list(data.partner_codes if partner is None else [partner])
+    return result
+
+
+def _write_month(data: PackData, folder: Path, partner: str | None, pdf: bool,
+                 common: dict) -> list[Path]:
+    """The packs into `folder` (the month's new set); the files written, in order."""
+    month, hub_name = data.month, data.hub_name
     stamp = pages.completeness(data)
     jobs: list[tuple[Path, Path, str]] = []
     # each partner's page (and its charts) drawn once: the hub pack shows it without the trends
@@ -91,13 +105,9 @@ def write_packs(serving_db: Path, reference_dir: Path, reports_dir: Path, month:
             **common))
         jobs.append((html, html.with_suffix(".pdf"),
                      f"{hub_name} · {page.partner_name} · {month_name(month)}"))
-        result.partners.append(code)
     if pdf:
         print_pdfs(jobs)
-    for html, pdf_path, _ in jobs:
-        result.files.append(html)
-        if pdf:
-            result.files.append(pdf_path)
+    files = [path for html, pdf_path, _ in jobs for path in ((html, pdf_path) if pdf else (html,))]
     if partner is None and pdf:  # every pack of the month
-        _write(folder / PACK_RECORD, record_text(data.published_at, result.files))
-    return result
+        _write(folder / PACK_RECORD, record_text(data.published_at, files))
+    return files
