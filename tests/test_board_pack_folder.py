@@ -34,8 +34,12 @@ def _shown(reports: Path) -> dict[str, str]:
     return {p.name: p.read_text(encoding="utf-8") for p in sorted(folder.iterdir())}
 
 
-def _sets(reports: Path) -> list[Path]:
-    return sorted((reports / SETS / f"{MONTH:%Y-%m}").iterdir())
+def _sets(reports: Path) -> list[str]:
+    return sorted(p.name for p in (reports / SETS / f"{MONTH:%Y-%m}").iterdir())
+
+
+def _shown_set(reports: Path) -> list[str]:
+    return [Path(os.readlink(month_link(reports, MONTH))).name]
 
 
 def test_a_new_set_replaces_the_month_and_the_old_set_is_removed(tmp_path):
@@ -45,8 +49,22 @@ def test_a_new_set_replaces_the_month_and_the_old_set_is_removed(tmp_path):
     assert _shown(tmp_path) == dict.fromkeys(NAMES, "first")
     _write_set(tmp_path, "second", NAMES[:3])
     assert _shown(tmp_path) == dict.fromkeys(NAMES[:3], "second")  # nothing stale kept
-    assert _sets(tmp_path) == [link.resolve()]
+    assert _sets(tmp_path) == _shown_set(tmp_path)
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".link")]
+
+
+def test_a_reports_folder_reached_through_a_link_keeps_the_set_it_shows(tmp_path):
+    """HUB_REPORTS_DIR through a symbolic link (/srv/hub -> /mnt/...): the set shown is known
+    by name, so the next writer never takes it for a leftover."""
+    (tmp_path / "real").mkdir()
+    (tmp_path / "via").symlink_to(tmp_path / "real")
+    reports = tmp_path / "via"
+    _write_set(reports, "first")
+    with replacing_month(reports, MONTH) as folder:
+        assert _shown(reports) == dict.fromkeys(NAMES, "first")  # still there while writing
+        _write(folder / NAMES[0], "second")
+    assert _shown(reports) == {NAMES[0]: "second"}
+    assert _sets(reports) == _shown_set(reports)
 
 
 def test_a_failed_writer_leaves_the_month_as_it_was(tmp_path):
@@ -56,7 +74,7 @@ def test_a_failed_writer_leaves_the_month_as_it_was(tmp_path):
         _write(folder / NAMES[0], "second")
         raise RuntimeError("printing failed")
     assert _shown(tmp_path) == dict.fromkeys(NAMES, "first")
-    assert _sets(tmp_path) == [month_link(tmp_path, MONTH).resolve()]
+    assert _sets(tmp_path) == _shown_set(tmp_path)
 
 
 KILLED_WRITER = textwrap.dedent("""
@@ -84,7 +102,7 @@ def test_a_killed_writer_leaves_the_month_as_it_was_and_the_next_cleans_up(tmp_p
     assert len(_sets(tmp_path)) == 2  # the killed writer's half set, invisible to readers
     _write_set(tmp_path, "third")  # the lock was released by the kernel: no wait
     assert _shown(tmp_path) == dict.fromkeys(NAMES, "third")
-    assert _sets(tmp_path) == [month_link(tmp_path, MONTH).resolve()]
+    assert _sets(tmp_path) == _shown_set(tmp_path)
 
 
 def test_a_reader_never_sees_two_sets_mixed(tmp_path):
@@ -137,7 +155,7 @@ def test_a_month_folder_of_the_earlier_layout_is_replaced_whole(tmp_path):
     _write_set(tmp_path, "new")
     assert plain.is_symlink()
     assert _shown(tmp_path) == dict.fromkeys(NAMES, "new")
-    assert _sets(tmp_path) == [plain.resolve()]
+    assert _sets(tmp_path) == _shown_set(tmp_path)
 
 
 def test_writers_of_one_month_take_turns(tmp_path):
@@ -167,4 +185,4 @@ def test_writers_of_one_month_take_turns(tmp_path):
     two.join(timeout=30)
     assert second_done.is_set()
     assert _shown(tmp_path) == {NAMES[0]: "second"}
-    assert _sets(tmp_path) == [month_link(tmp_path, MONTH).resolve()]
+    assert _sets(tmp_path) == _shown_set(tmp_path)

@@ -70,9 +70,18 @@ def _switch(link: Path, sets: Path, new: Path) -> None:
     _fsync(link.parent)
 
 
-def _remove_all_but(sets: Path, keep: Path | None) -> None:
+def _shown_set(link: Path, sets: Path) -> str | None:
+    """The name of the set in `sets` the month's link points at, if any (by name: the reports
+    folder may itself be reached through a symbolic link)."""
+    if not link.is_symlink():
+        return None
+    target = Path(os.readlink(link))
+    return target.name if target.parent.name == sets.name else None
+
+
+def _remove_all_but(sets: Path, keep: str | None) -> None:
     for path in sets.iterdir():
-        if path != keep:
+        if path.name != keep:
             shutil.rmtree(path, ignore_errors=True)
 
 
@@ -89,21 +98,22 @@ def replacing_month(reports_dir: Path, month: dt.date, keep_others: bool = False
     lock_fd = os.open(sets.with_name(f"{month:%Y-%m}.lock"), os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(lock_fd, fcntl.LOCK_EX)  # a writer of the same month finishes first
-        current = link.resolve() if link.is_dir() else None
-        _remove_all_but(sets, current)  # what stopped writers left
+        _remove_all_but(sets, _shown_set(link, sets))  # what stopped writers left
         new = sets / f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
         new.mkdir()
         try:
-            if keep_others and current is not None:
-                _carry_over(current, new)
+            if keep_others and link.is_dir():
+                _carry_over(link, new)
             yield new
             for path in new.iterdir():
                 _fsync(path)
             _fsync(new)
-            _switch(link, sets, new)
         except BaseException:
             shutil.rmtree(new, ignore_errors=True)
             raise
-        _remove_all_but(sets, new)
+        # stopped before the rename, the new set is a leftover for the next writer; after it,
+        # the new set is what the month shows
+        _switch(link, sets, new)
+        _remove_all_but(sets, new.name)
     finally:
         os.close(lock_fd)  # releases the flock
