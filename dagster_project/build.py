@@ -27,7 +27,7 @@ from dagster_project.quality import rejection_messages
 from dagster_project.run_tags import HUB_BUILD, hub_build_tags
 from dagster_project.settings import Settings, environment_with
 from dagster_project.source_models import SOURCE_MODELS
-from dagster_project.stop_request import stop_when
+from dagster_project.stop_request import raise_if_interrupted, stop_when
 from dagster_project.writer_lock import writer_lock
 
 DAGSTER_YAML = """\
@@ -152,6 +152,7 @@ def run_build(settings: Settings, strict: bool = False, full_refresh: bool = Fal
 def _run_build(settings: Settings, strict: bool, full_refresh: bool,
                accept_shrink: bool) -> BuildOutcome:
     start = time.perf_counter()
+    raise_if_interrupted()  # stopped while it waited (a KeyboardInterrupt Python lost)
     prepare_dagster_home(settings)
     # this process runs this build only: dbt's variables set for good (HUB_WORK_DB among them,
     # which the Dagster resources read too) let its loads start dbt's parse ahead of the run

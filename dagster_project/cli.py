@@ -266,13 +266,11 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def _stop_on_sigterm() -> None:
-    """SIGTERM (e.g. from a service manager) unwinds like Ctrl-C, so child servers stop too."""
-    import signal
+    """SIGTERM (e.g. from a service manager) unwinds like Ctrl-C, so child servers stop too
+    (dagster_project/stop_request.py)."""
+    from dagster_project.stop_request import interrupt_on_signals
 
-    def handler(signum, frame):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, handler)
+    interrupt_on_signals()
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

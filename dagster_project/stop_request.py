@@ -4,6 +4,14 @@ launcher: dagster_project/orchestration/run_launcher.py), sends itself SIGTERM, 
 build as Ctrl-C does (dagster_project/cli.py). Whoever clicks Terminate needs no way to signal
 this process: in production the webserver and the build run in different containers.
 
+The commands' own SIGTERM (and Ctrl-C) handling is here too: `interrupt_on_signals` makes both
+raise KeyboardInterrupt and remembers that they came, and `raise_if_interrupted` raises it again
+at the points where going on would change something (a month's board packs about to be shown,
+a build about to start its run, the wait for the writer lock). Python ignores an exception
+raised while it runs a finalizer or a weak reference's callback ("Exception ignored in ..."),
+so the handler's KeyboardInterrupt alone can be lost: once in a suite run, `hub report` went on
+to replace the month's packs after its SIGTERM.
+
 Plain Python: the question is a function the caller passes. No Dagster imports."""
 
 from __future__ import annotations
@@ -15,6 +23,26 @@ import threading
 from collections.abc import Callable, Iterator
 
 EVERY_SECONDS = 1.0
+_interrupted = threading.Event()
+
+
+def interrupt_on_signals() -> None:
+    """SIGTERM and SIGINT raise KeyboardInterrupt in the main thread, and are remembered for
+    `raise_if_interrupted`. (Dagster installs its own handlers for the length of a run, and
+    puts these back afterwards.)"""
+
+    def handler(signum, frame):
+        _interrupted.set()
+        raise KeyboardInterrupt
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, handler)
+
+
+def raise_if_interrupted() -> None:
+    """Raise KeyboardInterrupt if SIGTERM or SIGINT came (even if its own exception was lost)."""
+    if _interrupted.is_set():
+        raise KeyboardInterrupt
 
 
 @contextlib.contextmanager

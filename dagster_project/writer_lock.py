@@ -30,6 +30,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from dagster_project.stop_request import raise_if_interrupted
+
 # How each trigger reads in the waiting message (the "hub/trigger" tag of a run).
 TRIGGER_NAMES = {
     "landing_files_sensor": "the landing sensor",
@@ -135,6 +137,7 @@ def writer_lock(work_db: Path, who: str, run_id: str | None = None, wait: bool =
             if on_wait:
                 on_wait(message)
             while not _try_flock(fd):
+                raise_if_interrupted()  # a SIGTERM whose own KeyboardInterrupt was lost
                 time.sleep(poll_seconds)
         holder = Holder(who=who, pid=os.getpid(), host=socket.gethostname(),
                         started_at=dt.datetime.now().astimezone().isoformat(timespec="seconds"),

@@ -3,6 +3,7 @@ SIGTERM once asked, asks again after an error, and sends nothing once its block 
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import textwrap
@@ -56,3 +57,38 @@ def test_nothing_is_sent_once_the_block_has_ended(tmp_path):
     proc, _ = _child(tmp_path, "ended")
     out, _ = proc.communicate(timeout=20)
     assert proc.returncode == 0 and out == "ended\n"
+
+
+LOST_INTERRUPT = textwrap.dedent("""
+    import time
+    from dagster_project.stop_request import interrupt_on_signals, raise_if_interrupted
+
+    interrupt_on_signals()
+
+    class Slow:
+        def __del__(self):
+            print("finalizing", flush=True)
+            time.sleep(30)  # SIGTERM comes here: Python ignores its KeyboardInterrupt
+
+    held = Slow()
+    try:
+        del held
+        print("went on", flush=True)
+        raise_if_interrupted()
+        print("not stopped", flush=True)
+    except KeyboardInterrupt:
+        print("stopped", flush=True)
+""")
+
+
+def test_a_sigterm_whose_interrupt_python_ignored_still_stops_at_the_next_check():
+    """SIGTERM during a finalizer: Python ignores the handler's KeyboardInterrupt (as it did
+    once in `hub report`, which then went on to replace the month's packs); the check that
+    follows raises it again."""
+    proc = subprocess.Popen([sys.executable, "-c", LOST_INTERRUPT], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline() == "finalizing\n"
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=20)
+    assert "Exception ignored" in err and "KeyboardInterrupt" in err
+    assert (proc.returncode, out) == (0, "went on\nstopped\n")

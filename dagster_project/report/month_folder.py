@@ -31,6 +31,8 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+from dagster_project.stop_request import raise_if_interrupted
+
 SETS = ".packs"
 
 
@@ -108,6 +110,7 @@ def replacing_month(reports_dir: Path, month: dt.date, keep_others: bool = False
             for path in new.iterdir():
                 _fsync(path)
             _fsync(new)
+            raise_if_interrupted()  # a SIGTERM whose own KeyboardInterrupt Python lost
         except BaseException:
             shutil.rmtree(new, ignore_errors=True)
             raise
