@@ -28,15 +28,17 @@ _interrupted = threading.Event()
 
 def interrupt_on_signals() -> None:
     """SIGTERM and SIGINT raise KeyboardInterrupt in the main thread, and are remembered for
-    `raise_if_interrupted`. (Dagster installs its own handlers for the length of a run, and
-    puts these back afterwards.)"""
+    `raise_if_interrupted`. A SIGINT this process was started ignoring (a job a shell ran in
+    the background) stays ignored, as Python leaves it. (Dagster installs its own handlers for
+    the length of a run, and puts these back afterwards.)"""
 
     def handler(signum, frame):
         _interrupted.set()
         raise KeyboardInterrupt
 
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, handler)
+    signal.signal(signal.SIGTERM, handler)
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        signal.signal(signal.SIGINT, handler)
 
 
 def raise_if_interrupted() -> None:

@@ -92,3 +92,29 @@ def test_a_sigterm_whose_interrupt_python_ignored_still_stops_at_the_next_check(
     out, err = proc.communicate(timeout=20)
     assert "Exception ignored" in err and "KeyboardInterrupt" in err
     assert (proc.returncode, out) == (0, "went on\nstopped\n")
+
+
+IGNORING_SIGINT = textwrap.dedent("""
+    import signal, time
+    from dagster_project.stop_request import interrupt_on_signals
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # as a shell starts a job in the background
+    interrupt_on_signals()
+    try:
+        print("ready", flush=True)
+        time.sleep(30)
+    except KeyboardInterrupt:
+        print("stopped", flush=True)
+""")
+
+
+def test_a_sigint_the_process_was_started_ignoring_stays_ignored():
+    proc = subprocess.Popen([sys.executable, "-c", IGNORING_SIGINT], stdout=subprocess.PIPE,
+                            text=True)
+    assert proc.stdout.readline() == "ready\n"
+    proc.send_signal(signal.SIGINT)
+    with pytest.raises(subprocess.TimeoutExpired):
+        proc.wait(timeout=1)
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=20)
+    assert (proc.returncode, out) == (0, "stopped\n")
