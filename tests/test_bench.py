@@ -190,6 +190,18 @@ def test_peak_rss_covers_the_whole_process_tree():
     assert rss.peak > 300_000_000
 
 
+def test_peak_rss_sees_a_spike_no_sample_caught():
+    """300 MB held for a moment and freed before the first sample (as a spike between two
+    samples): the samples never see it, the kernel's high-water mark does."""
+    code = ("import time; b = bytearray(300_000_000); b[::4096] = b'x' * len(b[::4096]); "
+            "del b; print('freed', flush=True); time.sleep(1)")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline() == "freed\n"
+    with PeakRss(proc.pid) as rss:
+        proc.wait()
+    assert rss.sampled < 200_000_000 < 300_000_000 < rss.peak
+
+
 def test_build_output_is_read_per_source_and_paths_are_never_inherited(monkeypatch):
     stdout = ("hub build: 8 partners, landing /x\n"
               "load: telephony files: 48 loaded, 0 replaced, 0 unchanged, 0 rejected; "
