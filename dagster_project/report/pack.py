@@ -68,25 +68,25 @@ def write_packs(serving_db: Path, reference_dir: Path, reports_dir: Path, month:
     data = read_pack(serving_db, reference_dir, month, hub_name)
     if partner is not None and partner not in data.partner_codes:
         raise NoDataForMonth(f"{month:%Y-%m} for partner {partner}")
-    result = PackResult(month, month_link(reports_dir, month))
+    codes = list(data.partner_codes if partner is None else [partner])
+    shown = month_link(reports_dir, month)
     # a partner's pack alone replaces that partner's files and keeps the month's others
     with replacing_month(reports_dir, month, keep_others=partner is not None) as folder:
-        written = _write_month(data, folder, partner, pdf, _common(data, produced))
-    result.files = [result.folder / path.name for path in written]
-    result.partners = list(data.partner_codes if partner is None else [partner])
-    return result
+        written = _write_month(data, folder, codes, partner is None, pdf,
+                               _common(data, produced))
+    return PackResult(month, shown, [shown / path.name for path in written], codes)
 
 
-def _write_month(data: PackData, folder: Path, partner: str | None, pdf: bool,
+def _write_month(data: PackData, folder: Path, codes: list[str], with_hub: bool, pdf: bool,
                  common: dict) -> list[Path]:
-    """The packs into `folder` (the month's new set); the files written, in order."""
+    """The packs of `codes` (and the hub's, `with_hub`) into `folder`, the month's new set; the
+    files written, in order."""
     month, hub_name = data.month, data.hub_name
     stamp = pages.completeness(data)
     jobs: list[tuple[Path, Path, str]] = []
     # each partner's page (and its charts) drawn once: the hub pack shows it without the trends
-    partner_pages = {code: pages.partner_page(data, code, with_trends=True)
-                     for code in (data.partner_codes if partner is None else [partner])}
-    if partner is None:
+    partner_pages = {code: pages.partner_page(data, code, with_trends=True) for code in codes}
+    if with_hub:
         html = _write(folder / f"{hub_pack_name(month)}.html", render_html(
             "hub_board.html.j2", title=f"{hub_name}: hub board report, {month_name(month)}",
             completeness=stamp, header=pages.summary_header(data),
@@ -108,6 +108,6 @@ def _write_month(data: PackData, folder: Path, partner: str | None, pdf: bool,
     if pdf:
         print_pdfs(jobs)
     files = [path for html, pdf_path, _ in jobs for path in ((html, pdf_path) if pdf else (html,))]
-    if partner is None and pdf:  # every pack of the month
+    if with_hub and pdf:  # every pack of the month
         _write(folder / PACK_RECORD, record_text(data.published_at, files))
     return files
