@@ -36,6 +36,7 @@ DENYLIST: dict[str, str] = {
     r"\barg_(min|max)\s*\(": "first_by",
     r"\bstring_split\s*\(|\bstr_split\s*\(|\bstring_agg\s*\(": "a dispatched macro",
     r"\bmd5\s*\(": "dbt.hash",
+    r"\b(u?hugeint)\b|\bto_hex\s*\(": "customer_key_number / customer_key_text",
     r"\bepoch(_ms|_us|_ns)?\s*\(|\bmake_date\s*\(|\blast_day\s*\(": "a dispatched macro",
     r"\b(left|right)\s*\(": "substr (Trino has no left/right)",
     r"\bas\s+varchar\b": "dbt.type_string() (Spark needs a length for varchar)",

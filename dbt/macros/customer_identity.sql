@@ -21,6 +21,11 @@
     rows. So the work is that of the redone contacts, the components that may split and the
     contacts that really change customer, not of every returning resident's history.
 
+    Keys and labels are handled as numbers inside the pre-hook (customer_key_number: on DuckDB
+    the 128-bit integer a key's 32 hexadecimal digits spell, which sorts as the digits do), and
+    written back as the digits (customer_key_text): the same labels as the text gives, without a
+    copy of each key's text in every join and group of the rounds.
+
     How: min-label propagation with one pointer jump per round (a key's label is itself a key,
     whose label it takes when smaller), one statement per step into scratch tables
     (scratch_table: temporary in an incremental build, of the model's schema in a full one);
@@ -129,7 +134,7 @@
                 stored_keys.contact_id
             from {{ customer_identity_table('edges') }} as edges
             inner join {{ ref('int_customers__keys') }} as stored_keys
-                on edges.key_value = stored_keys.key_value
+                on {{ customer_key_text('edges.key_value') }} = stored_keys.key_value
 
         )
 
@@ -204,7 +209,7 @@
         {%- set contact_edges -%}
             select
                 customer_keys.contact_id as node_id,
-                customer_keys.key_value
+                {{ customer_key_number('customer_keys.key_value') }} as key_value
             from {{ ref('int_customers__keys') }} as customer_keys
             inner join {{ nodes }} as nodes
                 on customer_keys.contact_id = nodes.contact_id
@@ -227,7 +232,7 @@
             {%- do customer_identity_supernodes() -%}
             {%- do run_query(
                 'insert into ' ~ own_keys ~ ' (node_id, own_key, created_at) select node_id, '
-                ~ 'customer_key, created_at from ' ~ supernodes
+                ~ customer_key_number('customer_key') ~ ', created_at from ' ~ supernodes
             ) -%}
         {%- endif -%}
         {%- do run_query(
@@ -416,7 +421,8 @@
                     on supernodes.node_id = labels.node_id
                 inner join {{ this }} as previous
                     on supernodes.customer_key = previous.customer_key
-                where labels.component_label != supernodes.customer_key
+                where labels.component_label
+                    != {{ customer_key_number('supernodes.customer_key') }}
             {%- endset -%}
             {%- do run_query(create_scratch_table(merged) ~ merged_rows) -%}
             {%- do run_query(

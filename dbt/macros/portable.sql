@@ -18,6 +18,34 @@
     min_by({{ value_column }}, struct({{ order_1 }}, {{ order_2 }}))
 {%- endmacro %}
 
+{#- A customer key (32 lowercase hexadecimal digits: the pseudonymiser's keyed hash, docs/crm.md)
+    as a value the engine joins, groups and compares without keeping the text: DuckDB's 128-bit
+    unsigned integer the digits spell, which sorts as the digits do; on other engines the text
+    itself. customer_key_text gives the digits back. -#}
+{% macro customer_key_number(key_text) -%}
+    {{ return(adapter.dispatch('customer_key_number', 'hub_warehouse')(key_text)) }}
+{%- endmacro %}
+
+{% macro duckdb__customer_key_number(key_text) -%}
+    cast('0x' || {{ key_text }} as uhugeint)
+{%- endmacro %}
+
+{% macro default__customer_key_number(key_text) -%}
+    {{ key_text }}
+{%- endmacro %}
+
+{% macro customer_key_text(key_number) -%}
+    {{ return(adapter.dispatch('customer_key_text', 'hub_warehouse')(key_number)) }}
+{%- endmacro %}
+
+{% macro duckdb__customer_key_text(key_number) -%}
+    lpad(lower(to_hex({{ key_number }})), 32, '0')
+{%- endmacro %}
+
+{% macro default__customer_key_text(key_number) -%}
+    {{ key_number }}
+{%- endmacro %}
+
 {#- The date `months` months after the date `date_expression` (a first of month stays one). -#}
 {% macro add_months(date_expression, months) -%}
     {{ return(adapter.dispatch('add_months', 'hub_warehouse')(date_expression, months)) }}

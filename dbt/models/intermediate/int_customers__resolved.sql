@@ -64,7 +64,7 @@ resolved as (
         contacts.partner_code,
         contacts.delivery_key,
         contacts.created_at,
-        components.component_label as customer_key
+        {{ customer_key_text('components.component_label') }} as customer_key
     from contacts
     inner join nodes
         on contacts.contact_id = nodes.contact_id
