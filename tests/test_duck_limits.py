@@ -5,8 +5,10 @@ a real connection."""
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from dagster_project import duck
+from dagster_project.settings import REPO_ROOT
 
 GIB = 1024**3
 
@@ -50,3 +52,21 @@ def test_a_connection_carries_the_limits(monkeypatch, tmp_path):
     assert limit in ("1.0 GiB", "1024.0 MiB"), limit
     assert threads == 1
     assert spill == str(tmp_path / "tmp" / "duckdb") and (tmp_path / "tmp" / "duckdb").is_dir()
+
+
+def test_the_allocator_settings_are_those_of_every_connection_and_of_dbt(tmp_path):
+    """DuckDB's allocator settings (duck.ALLOCATOR) reach a connection, and dbt's profile
+    sets the same values."""
+    con = duck.connect(tmp_path / "w.duckdb", data_dir=tmp_path)
+    try:
+        applied = dict(con.execute(
+            "select name, value from duckdb_settings() where name like 'allocator%'").fetchall())
+    finally:
+        con.close()
+    assert applied["allocator_background_threads"] == "true"
+    assert applied["allocator_flush_threshold"] in ("32MiB", "32.0 MiB")
+    assert applied["allocator_bulk_deallocation_flush_threshold"] == "64.0 MiB"
+    profile = yaml.safe_load((REPO_ROOT / "dbt" / "profiles.yml").read_text())
+    options = profile["hub_warehouse"]["outputs"]["work"]["config_options"]
+    assert ({name: str(options[name]).lower() for name in duck.ALLOCATOR}
+            == {name: value.lower() for name, value in duck.ALLOCATOR.items()})
