@@ -57,11 +57,6 @@ def _tree(root: int) -> dict[int, int]:
     return tree
 
 
-def tree_rss(root: int) -> int:
-    """Resident bytes of `root` and all its descendants (summed)."""
-    return sum(_tree(root).values())
-
-
 def high_water(pid: int) -> int:
     """The most bytes `pid` has held resident so far (VmHWM), 0 if it is gone."""
     try:
