@@ -1,8 +1,9 @@
 """DuckDB connections with bounded memory: every connection the hub opens goes through here.
 
 `HUB_MEMORY_LIMIT` (e.g. `3GB`, `800MB`; default a quarter of the machine's memory, at most
-2.75 GiB: DuckDB plus the hub's own Python processes then peak at 3.82 GiB in a scale-10 full
-build, as fast as at 3 GiB, which peaked at 3.96–4.14 GiB: docs/benchmarks.md), `HUB_THREADS`
+2.75 GiB: a scale-10 full build, DuckDB with the hub's own Python, then peaks at 3.60 GiB by the
+kernel's count with the ALLOCATOR settings below, 3.94 GiB without them: docs/benchmarks.md),
+`HUB_THREADS`
 (default: every core), a spill directory under the data folder (`<data>/tmp/duckdb`) and
 the allocator's settings (ALLOCATOR: freed memory returned sooner) apply to the loader, dbt
 (through `dbt/profiles.yml`), publication, checks and status.
