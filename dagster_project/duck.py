@@ -3,10 +3,9 @@
 `HUB_MEMORY_LIMIT` (e.g. `3GB`, `800MB`; default a quarter of the machine's memory, at most
 2.75 GiB: a scale-10 full build, DuckDB with the hub's own Python, then peaks at 3.60 GiB by the
 kernel's count with the ALLOCATOR settings below, 3.94 GiB without them: docs/benchmarks.md),
-`HUB_THREADS`
-(default: every core), a spill directory under the data folder (`<data>/tmp/duckdb`) and
-the allocator's settings (ALLOCATOR: freed memory returned sooner) apply to the loader, dbt
-(through `dbt/profiles.yml`), publication, checks and status.
+`HUB_THREADS` (default: every core), a spill directory under the data folder
+(`<data>/tmp/duckdb`) and the allocator's settings (ALLOCATOR: freed memory returned sooner)
+apply to the loader, dbt (through `dbt/profiles.yml`), publication, checks and status.
 Plain Python: no Dagster imports.
 """
 
