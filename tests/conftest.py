@@ -57,11 +57,11 @@ SAMPLE_ARGS = ["--months", "4", "--end-month", "2024-04", "--seed", "7", "--scal
 
 
 def hub(env: dict[str, str], *args: str, check: bool = True):
-    import subprocess
-    import sys
+    """`hub <args>` with `env`, in a process of its own forked from one that has already
+    imported Dagster and dbt (tests/forked_hub.py); its output and status."""
+    from tests.forked_hub import run_hub
 
-    exe = str(Path(sys.executable).with_name("hub"))
-    proc = subprocess.run([exe, *args], env=env, capture_output=True, text=True, check=False)
+    proc = run_hub(list(args), env)
     if check and proc.returncode != 0:
         raise AssertionError(f"hub {' '.join(args)} exited {proc.returncode}:\n"
                              f"{proc.stdout}\n{proc.stderr}")

@@ -1,0 +1,84 @@
+"""`hub <args>` in a process forked from one that has already imported what `hub` imports.
+
+A `hub build` starts by importing Dagster, dagster-dbt, dbt and DuckDB: about 2 CPU-seconds
+before it reads a file, paid again by every one of the suite's `hub` runs (docs/benchmarks.md,
+"The test suite"). Here each run is a child of a fork server (Python's `multiprocessing`
+"forkserver" context) that imported them once per test worker: the child is a process of its
+own, with the run's environment, working folder, arguments and exit status, stdout and stderr
+(its file descriptors 1 and 2, so what DuckDB or dbt writes itself is captured too), and it runs
+the console script's own function (`dagster_project.cli.run`, which ends the process with the
+command's status). What it does not repeat is the import.
+
+What stays with the real console script: the tests that signal, kill or time a `hub` process
+(tests/test_build_safety.py, tests/test_serve_supervision.py, tests/test_writer_lock.py,
+tests/test_process_exit.py) and every `hub` the product itself starts (`hub bench`'s builds,
+Dagster's runs). A module that reads the environment when it is imported would see the fork
+server's: the package reads it when a command runs, except the landing sensor's interval
+(`dagster_project/orchestration/automation.py`), which only Dagster's daemon uses.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HUB = str(Path(sys.executable).with_name("hub"))
+# The libraries `hub build` spends its import time on (python -X importtime), after the
+# package's `__init__` (which sets DuckDB's allocator option before DuckDB is imported:
+# dagster_project/freed_memory.py), and none of the project's other modules: some build state
+# from the environment when imported (the Dagster definitions' resources,
+# `orchestration/dbt_assets.py`'s settings), which must be the run's.
+PRELOAD = ["dagster_project", "dagster", "dagster_dbt", "dbt.cli.main", "dbt.adapters.duckdb",
+           "duckdb", "pyarrow"]
+
+_context: multiprocessing.context.ForkServerContext | None = None
+
+
+def _forkserver() -> multiprocessing.context.ForkServerContext:
+    global _context
+    if _context is None:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(PRELOAD)
+        _context = context
+    return _context
+
+
+def _run_hub(args: list[str], env: dict[str, str], cwd: str, stdout: str, stderr: str) -> None:
+    """The child: become `hub <args>` (environment, folder, output) and run the console
+    script's function."""
+    for fd, path in ((1, stdout), (2, stderr)):
+        target = os.open(path, os.O_WRONLY | os.O_TRUNC)
+        os.dup2(target, fd)
+        os.close(target)
+    os.chdir(cwd)
+    os.environ.clear()
+    os.environ.update(env)
+    time.tzset()
+    tempfile.tempdir = None  # the next temporary file asks TMPDIR again
+    sys.argv = [HUB, *args]
+    from dagster_project.cli import run
+
+    run()
+
+
+def run_hub(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    """Run `hub <args>` with `env` in a forked child; its output and status, as
+    `subprocess.run(..., capture_output=True, text=True)` gives them."""
+    with tempfile.TemporaryDirectory(prefix="hub-run-") as tmp:
+        out, err = Path(tmp, "stdout"), Path(tmp, "stderr")
+        out.touch()
+        err.touch()
+        child = _forkserver().Process(target=_run_hub,
+                                      args=(list(args), dict(env), os.getcwd(), str(out),
+                                            str(err)))
+        child.start()
+        child.join()
+        return subprocess.CompletedProcess(
+            [HUB, *args], child.exitcode,
+            out.read_text(encoding="utf-8", errors="replace"),
+            err.read_text(encoding="utf-8", errors="replace"))
