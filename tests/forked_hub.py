@@ -77,7 +77,15 @@ def run_hub(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess
                                       args=(list(args), dict(env), os.getcwd(), str(out),
                                             str(err)))
         child.start()
-        child.join()
+        try:
+            child.join()
+        finally:  # the test stopped waiting (a timeout, Ctrl-C): the run stops with it
+            if child.is_alive():
+                child.terminate()
+                child.join(10)
+                if child.is_alive():
+                    child.kill()
+                    child.join()
         return subprocess.CompletedProcess(
             [HUB, *args], child.exitcode,
             out.read_text(encoding="utf-8", errors="replace"),
