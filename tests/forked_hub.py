@@ -10,14 +10,14 @@ the console script's own function (`dagster_project.cli.run`, which ends the pro
 command's status). What it does not repeat is the import.
 
 What stays with the real console script: the tests that signal, kill or time a `hub` process
-(tests/test_build_safety.py, whose builds from scratch compared row for row are one of each,
-tests/test_serve_supervision.py, tests/test_writer_lock.py, the stopped bench of
-tests/test_bench.py) and every `hub` the product itself starts (`hub bench`'s builds, Dagster's
-runs). A module that reads the environment when it is imported would see the fork server's:
-the package reads it when a command runs, except the landing sensor's interval
-(`dagster_project/orchestration/automation.py`), which only Dagster's daemon uses. The forked
-runs share the fork server's string-hash seed, where each console-script process draws its
-own.
+(tests/test_build_safety.py, whose two builds from scratch compared row for row are one console
+script and one forked run; tests/test_serve_supervision.py, tests/test_writer_lock.py, the
+stopped bench of tests/test_bench.py) and every `hub` the product itself starts (`hub
+bench`'s builds, Dagster's runs). A module that reads the environment when it is imported would
+see the fork server's: the package reads it when a command runs, except the landing sensor's
+interval (`dagster_project/orchestration/automation.py`), which only Dagster's daemon uses. The
+forked runs share the fork server's string-hash seed, where each console-script process draws
+its own.
 """
 
 from __future__ import annotations
