@@ -61,7 +61,7 @@ def hub(env: dict[str, str], *args: str, check: bool = True):
     imported Dagster and dbt (tests/forked_hub.py); its output and status."""
     from tests.forked_hub import run_hub
 
-    proc = run_hub(list(args), env)
+    proc = run_hub(args, env)
     if check and proc.returncode != 0:
         raise AssertionError(f"hub {' '.join(args)} exited {proc.returncode}:\n"
                              f"{proc.stdout}\n{proc.stderr}")

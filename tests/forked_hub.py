@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 HUB = str(Path(sys.executable).with_name("hub"))
@@ -38,17 +39,9 @@ HUB = str(Path(sys.executable).with_name("hub"))
 # `orchestration/dbt_assets.py`'s settings), which must be the run's.
 PRELOAD = ["dagster_project", "dagster", "dagster_dbt", "dbt.cli.main", "dbt.adapters.duckdb",
            "duckdb", "pyarrow"]
-
-_context: multiprocessing.context.ForkServerContext | None = None
-
-
-def _forkserver() -> multiprocessing.context.ForkServerContext:
-    global _context
-    if _context is None:
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(PRELOAD)
-        _context = context
-    return _context
+# The fork server starts with this worker's first run, not at import.
+FORKSERVER = multiprocessing.get_context("forkserver")
+FORKSERVER.set_forkserver_preload(PRELOAD)
 
 
 def _run_hub(args: list[str], env: dict[str, str], cwd: str, stdout: str, stderr: str) -> None:
@@ -69,16 +62,15 @@ def _run_hub(args: list[str], env: dict[str, str], cwd: str, stdout: str, stderr
     run()
 
 
-def run_hub(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+def run_hub(args: Sequence[str], env: dict[str, str]) -> subprocess.CompletedProcess:
     """Run `hub <args>` with `env` in a forked child; its output and status, as
     `subprocess.run(..., capture_output=True, text=True)` gives them."""
     with tempfile.TemporaryDirectory(prefix="hub-run-") as tmp:
         out, err = Path(tmp, "stdout"), Path(tmp, "stderr")
         out.touch()
         err.touch()
-        child = _forkserver().Process(target=_run_hub,
-                                      args=(list(args), dict(env), os.getcwd(), str(out),
-                                            str(err)))
+        child = FORKSERVER.Process(target=_run_hub,
+                                   args=(list(args), dict(env), os.getcwd(), str(out), str(err)))
         child.start()
         try:
             child.join()
