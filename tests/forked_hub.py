@@ -9,15 +9,19 @@ own, with the run's environment, working folder, arguments and exit status, stdo
 the console script's own function (`dagster_project.cli.run`, which ends the process with the
 command's status). What it does not repeat is the import.
 
-What stays with the real console script: the tests that signal, kill or time a `hub` process
-(tests/test_build_safety.py, whose two builds from scratch compared row for row are one console
-script and one forked run; tests/test_serve_supervision.py, tests/test_writer_lock.py, the
-stopped bench of tests/test_bench.py) and every `hub` the product itself starts (`hub
-bench`'s builds, Dagster's runs). A module that reads the environment when it is imported would
-see the fork server's: the package reads it when a command runs, except the landing sensor's
-interval (`dagster_project/orchestration/automation.py`), which only Dagster's daemon uses. The
-forked runs share the fork server's string-hash seed, where each console-script process draws
-its own.
+The tests that signal, kill or wait on a build left running (tests/test_build_safety.py) start
+it with `start_hub`, which returns what they use of `subprocess.Popen`: the child is the build's
+process, so its process id is the one in the writer lock and the run's tags, and a `kill -9` or
+a SIGTERM reaches the build itself. What stays with the real console script: the build killed
+during publication in tests/test_build_safety.py (its marts are compared row for row with those
+of the forked build after it: two processes with their own string-hash seeds), the tests that
+read a `hub` process's pipes or its process group (tests/test_serve_supervision.py,
+tests/test_writer_lock.py, the stopped report of tests/test_board_pack.py, the stopped bench of
+tests/test_bench.py) and every `hub` the product itself starts (`hub bench`'s builds, Dagster's
+runs). A module that reads the environment when it is imported would see the fork server's: the
+package reads it when a command runs, except the landing sensor's interval
+(`dagster_project/orchestration/automation.py`), which only Dagster's daemon uses. The forked
+runs share the fork server's string-hash seed, where each console-script process draws its own.
 """
 
 from __future__ import annotations
@@ -44,10 +48,15 @@ FORKSERVER = multiprocessing.get_context("forkserver")
 FORKSERVER.set_forkserver_preload(PRELOAD)
 
 
-def _run_hub(args: list[str], env: dict[str, str], cwd: str, stdout: str, stderr: str) -> None:
-    """The child: become `hub <args>` (environment, folder, output) and run the console
-    script's function."""
+def _run_hub(args: list[str], env: dict[str, str], cwd: str, stdout: str,
+             stderr: str | None) -> None:
+    """The child: become `hub <args>` (environment, folder, output: `stderr` None sends it to
+    `stdout`'s file, as `stderr=subprocess.STDOUT` does) and run the console script's
+    function."""
     for fd, path in ((1, stdout), (2, stderr)):
+        if path is None:
+            os.dup2(1, fd)
+            continue
         target = os.open(path, os.O_WRONLY | os.O_TRUNC)
         os.dup2(target, fd)
         os.close(target)
@@ -62,25 +71,69 @@ def _run_hub(args: list[str], env: dict[str, str], cwd: str, stdout: str, stderr
     run()
 
 
+def _fork(args: Sequence[str], env: dict[str, str], stdout: Path,
+          stderr: Path | None) -> multiprocessing.process.BaseProcess:
+    for path in (stdout, stderr):
+        if path is not None:
+            path.touch()
+    child = FORKSERVER.Process(target=_run_hub, args=(
+        list(args), dict(env), os.getcwd(), str(stdout), None if stderr is None else str(stderr)))
+    child.start()
+    return child
+
+
+def _stop(child: multiprocessing.process.BaseProcess) -> None:
+    """The test stopped waiting (a timeout, Ctrl-C, a failed assertion): the run stops with
+    it."""
+    if child.is_alive():
+        child.terminate()
+        child.join(10)
+        if child.is_alive():
+            child.kill()
+            child.join()
+
+
+class StartedHub:
+    """A forked `hub <args>` left running, with what the tests use of `subprocess.Popen`: its
+    process id, `poll`, `wait`, `kill` and `returncode` (negative: the signal that ended it)."""
+
+    def __init__(self, child: multiprocessing.process.BaseProcess, args: list[str]) -> None:
+        self._child, self.args = child, args
+        self.pid = child.pid
+
+    @property
+    def returncode(self) -> int | None:
+        return self._child.exitcode
+
+    def poll(self) -> int | None:
+        return self._child.exitcode
+
+    def wait(self, timeout: float | None = None) -> int:
+        self._child.join(timeout)
+        if self._child.exitcode is None:
+            raise subprocess.TimeoutExpired(self.args, timeout or 0)
+        return self._child.exitcode
+
+    def kill(self) -> None:
+        self._child.kill()
+
+
+def start_hub(args: Sequence[str], env: dict[str, str], out: Path) -> StartedHub:
+    """Start `hub <args>` with `env` in a forked child, its stdout and stderr to the file
+    `out`; the caller waits for it (or kills it)."""
+    return StartedHub(_fork(args, env, out, None), [HUB, *args])
+
+
 def run_hub(args: Sequence[str], env: dict[str, str]) -> subprocess.CompletedProcess:
     """Run `hub <args>` with `env` in a forked child; its output and status, as
     `subprocess.run(..., capture_output=True, text=True)` gives them."""
     with tempfile.TemporaryDirectory(prefix="hub-run-") as tmp:
         out, err = Path(tmp, "stdout"), Path(tmp, "stderr")
-        out.touch()
-        err.touch()
-        child = FORKSERVER.Process(target=_run_hub,
-                                   args=(list(args), dict(env), os.getcwd(), str(out), str(err)))
-        child.start()
+        child = _fork(args, env, out, err)
         try:
             child.join()
-        finally:  # the test stopped waiting (a timeout, Ctrl-C): the run stops with it
-            if child.is_alive():
-                child.terminate()
-                child.join(10)
-                if child.is_alive():
-                    child.kill()
-                    child.join()
+        finally:
+            _stop(child)
         return subprocess.CompletedProcess(
             [HUB, *args], child.exitcode,
             out.read_text(encoding="utf-8", errors="replace"),

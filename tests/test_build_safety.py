@@ -37,6 +37,7 @@ import pytest
 
 from dagster_project.writer_lock import read_holder
 from tests.conftest import DEFAULT_DBT_THREADS, copy_data_dir, hub, hub_env, settings_of
+from tests.forked_hub import StartedHub, start_hub
 from tests.marts_compare import differences, marts_rows
 
 NEW_MONTH = ["--months", "1", "--end-month", "2024-05", "--seed", "8", "--scale", "0.15"]
@@ -86,17 +87,23 @@ def _dashboard_query(db: Path) -> list[tuple]:
         con.close()
 
 
-def _start_build(data: Path, out: Path, *args: str) -> subprocess.Popen:
+def _start_build(data: Path, out: Path, console: bool = False) -> subprocess.Popen | StartedHub:
+    """A `hub build` left running, its output to `out`: forked (tests/forked_hub.py), or with
+    `console` the console script in a process of its own (its own string-hash seed: the build
+    killed during publication is compared row for row with the forked build after it)."""
     tmp = data.parent / "proc-tmp"
     tmp.mkdir(exist_ok=True)
     # dbt's default threads: the build killed during publication and the one after it are two
     # builds from scratch compared row for row (tests/conftest.py, ONE_DBT_THREAD)
     env = hub_env(data, TMPDIR=str(tmp), **DEFAULT_DBT_THREADS)
-    return subprocess.Popen([HUB, "build", *args], env=env,
-                            stdout=out.open("w"), stderr=subprocess.STDOUT)
+    if not console:
+        return start_hub(["build"], env, out)
+    return subprocess.Popen([HUB, "build"], env=env, stdout=out.open("w"),
+                            stderr=subprocess.STDOUT)
 
 
-def _until(condition, proc: subprocess.Popen, out: Path, timeout: float = 240) -> None:
+def _until(condition, proc: subprocess.Popen | StartedHub, out: Path,
+           timeout: float = 240) -> None:
     """Poll `condition` every 10 ms until true; fail if the build ends first."""
     deadline = time.monotonic() + timeout
     while not condition():
@@ -121,8 +128,7 @@ def concurrent(built_warehouse, new_month, tmp_path_factory) -> dict:
     work_db = settings_of(data).work_db
     _until(lambda: (h := read_holder(work_db)) is not None and h.pid == first.pid,
            first, root / "first.out", 60)
-    no_wait = subprocess.run([HUB, "build", "--no-wait"], env=hub_env(data),
-                             capture_output=True, text=True, check=False)
+    no_wait = hub(hub_env(data), "build", "--no-wait", check=False)
     second = _start_build(data, root / "second.out")
     first.wait(timeout=600)
     second.wait(timeout=600)
@@ -208,7 +214,7 @@ def killed(built_warehouse, new_month, tmp_path_factory) -> dict:
                            ("sigterm", lambda: _in_dbt(time.time()), signal.SIGTERM),
                            ("publish", lambda: _publishing, signal.SIGKILL)):
         out = root / f"killed-{stage}.out"
-        proc = _start_build(data, out)
+        proc = _start_build(data, out, console=stage == "publish")
         _until(functools.partial(at(), data), proc, out)
         if sig == signal.SIGTERM:
             terminated = _terminate_from_dagster(data, proc.pid)
