@@ -25,6 +25,7 @@ import re
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Callable
@@ -227,8 +228,23 @@ class Service:
         return 2 * (seconds(check.get("start_period"), 0)
                     + seconds(check.get("interval"), 30) * int(check.get("retries", 3)))
 
+    def listening(self) -> bool:
+        """The service's port accepts a connection."""
+        with socket.socket() as sock:
+            sock.settimeout(2)
+            return sock.connect_ex(("127.0.0.1", self.loopback.ports[self.name])) == 0
+
     def wait_healthy(self) -> None:
-        wait_for(self.healthcheck, self.health_deadline(), f"{self.name} healthy",
+        """Until its health check passes. A service with a port is first awaited until the port
+        accepts a connection: some checks are programs that take a second or two of CPU each
+        (Dagster's `grpc-health-check` imports Dagster), which, run back to back while the
+        service starts, would take that CPU from the service itself. The check itself must
+        still pass."""
+        deadline = time.monotonic() + self.health_deadline()
+        if self.name in self.loopback.ports:
+            wait_for(self.listening, deadline - time.monotonic(), f"{self.name} listening",
+                     self.proc, self.log_tail, poll=0.2)
+        wait_for(self.healthcheck, deadline - time.monotonic(), f"{self.name} healthy",
                  self.proc, self.log_tail)
 
     def log_tail(self, lines: int = 40) -> str:
