@@ -81,12 +81,17 @@ def seed_partial_parse(settings: Settings, target_dir: Path) -> None:
     os.replace(tmp, target)
 
 
-def dbt_process(settings: Settings, *args: str) -> subprocess.CompletedProcess:
-    """Run `dbt <args>` in the project and return the finished process, whatever its exit."""
+def dbt_invocation(settings: Settings, *args: str) -> tuple[list[str], dict[str, str], Path]:
+    """`dbt <args>` in the project: its command line, environment and working folder."""
     cmd = [dbt_executable(), *args, "--project-dir", str(settings.dbt_project_dir),
            "--profiles-dir", str(settings.dbt_project_dir)]
-    return subprocess.run(cmd, env=dbt_env(settings), capture_output=True, text=True,
-                          cwd=settings.dbt_project_dir, check=False)
+    return cmd, dbt_env(settings), settings.dbt_project_dir
+
+
+def dbt_process(settings: Settings, *args: str) -> subprocess.CompletedProcess:
+    """Run `dbt <args>` in the project and return the finished process, whatever its exit."""
+    cmd, env, cwd = dbt_invocation(settings, *args)
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=cwd, check=False)
 
 
 def run_dbt(settings: Settings, *args: str) -> str:

@@ -7,7 +7,9 @@ before it reads a file, paid again by every one of the suite's `hub` runs (docs/
 own, with the run's environment, working folder, arguments and exit status, stdout and stderr
 (its file descriptors 1 and 2, so what DuckDB or dbt writes itself is captured too), and it runs
 the console script's own function (`dagster_project.cli.run`, which ends the process with the
-command's status). What it does not repeat is the import.
+command's status). What it does not repeat is the import. The tests' own dbt commands
+(`run_dbt`: `hub-dbt`, what `dagster_project.dbt_runner.dbt_process` runs) are forked the same
+way.
 
 The tests that signal, kill or wait on a build left running (tests/test_build_safety.py) start
 it with `start_hub`, which returns what they use of `subprocess.Popen`: the child is the build's
@@ -36,6 +38,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 HUB = str(Path(sys.executable).with_name("hub"))
+# The console scripts run forked (pyproject.toml, [project.scripts]): their functions.
+SCRIPTS = {"hub": ("dagster_project.cli", "run"), "hub-dbt": ("dagster_project.dbt_cli", "main")}
 # The libraries `hub build` spends its import time on (python -X importtime), after the
 # package's `__init__` (which sets DuckDB's allocator option before DuckDB is imported:
 # dagster_project/freed_memory.py), and none of the project's other modules: some build state
@@ -48,11 +52,13 @@ FORKSERVER = multiprocessing.get_context("forkserver")
 FORKSERVER.set_forkserver_preload(PRELOAD)
 
 
-def _run_hub(args: list[str], env: dict[str, str], cwd: str, stdout: str,
-             stderr: str | None) -> None:
-    """The child: become `hub <args>` (environment, folder, output: `stderr` None sends it to
-    `stdout`'s file, as `stderr=subprocess.STDOUT` does) and run the console script's
+def _run_script(script: str, args: list[str], env: dict[str, str], cwd: str, stdout: str,
+                stderr: str | None) -> None:
+    """The child: become `<script> <args>` (environment, folder, output: `stderr` None sends
+    it to `stdout`'s file, as `stderr=subprocess.STDOUT` does) and run the console script's
     function."""
+    import importlib
+
     for fd, path in ((1, stdout), (2, stderr)):
         if path is None:
             os.dup2(1, fd)
@@ -65,19 +71,19 @@ def _run_hub(args: list[str], env: dict[str, str], cwd: str, stdout: str,
     os.environ.update(env)
     time.tzset()
     tempfile.tempdir = None  # the next temporary file asks TMPDIR again
-    sys.argv = [HUB, *args]
-    from dagster_project.cli import run
+    sys.argv = [str(Path(sys.executable).with_name(script)), *args]
+    module, function = SCRIPTS[script]
+    getattr(importlib.import_module(module), function)()
 
-    run()
 
-
-def _fork(args: Sequence[str], env: dict[str, str], stdout: Path,
-          stderr: Path | None) -> multiprocessing.process.BaseProcess:
+def _fork(args: Sequence[str], env: dict[str, str], stdout: Path, stderr: Path | None,
+          script: str = "hub", cwd: str | None = None) -> multiprocessing.process.BaseProcess:
     for path in (stdout, stderr):
         if path is not None:
             path.touch()
-    child = FORKSERVER.Process(target=_run_hub, args=(
-        list(args), dict(env), os.getcwd(), str(stdout), None if stderr is None else str(stderr)))
+    child = FORKSERVER.Process(target=_run_script, args=(
+        script, list(args), dict(env), cwd or os.getcwd(), str(stdout),
+        None if stderr is None else str(stderr)))
     child.start()
     return child
 
@@ -124,17 +130,32 @@ def start_hub(args: Sequence[str], env: dict[str, str], out: Path) -> StartedHub
     return StartedHub(_fork(args, env, out, None), [HUB, *args])
 
 
-def run_hub(args: Sequence[str], env: dict[str, str]) -> subprocess.CompletedProcess:
-    """Run `hub <args>` with `env` in a forked child; its output and status, as
+def _run(script: str, args: Sequence[str], env: dict[str, str],
+         cwd: str | None = None) -> subprocess.CompletedProcess:
+    """Run `<script> <args>` with `env` in a forked child; its output and status, as
     `subprocess.run(..., capture_output=True, text=True)` gives them."""
-    with tempfile.TemporaryDirectory(prefix="hub-run-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=f"{script}-run-") as tmp:
         out, err = Path(tmp, "stdout"), Path(tmp, "stderr")
-        child = _fork(args, env, out, err)
+        child = _fork(args, env, out, err, script, cwd)
         try:
             child.join()
         finally:
             _stop(child)
         return subprocess.CompletedProcess(
-            [HUB, *args], child.exitcode,
+            [script, *args], child.exitcode,
             out.read_text(encoding="utf-8", errors="replace"),
             err.read_text(encoding="utf-8", errors="replace"))
+
+
+def run_hub(args: Sequence[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    """Run `hub <args>` with `env` in a forked child; its output and status."""
+    return _run("hub", args, env)
+
+
+def run_dbt(settings, *args: str) -> subprocess.CompletedProcess:
+    """What `dagster_project.dbt_runner.dbt_process(settings, *args)` runs (`hub-dbt` in the
+    dbt project, with the build's dbt environment), in a forked child."""
+    from dagster_project.dbt_runner import dbt_invocation
+
+    argv, env, cwd = dbt_invocation(settings, *args)
+    return _run("hub-dbt", argv[1:], env, str(cwd))

@@ -9,12 +9,12 @@ import json
 from dagster_project.dbt_cli import profile_text
 from dagster_project.dbt_runner import (
     PARSED_SETTINGS,
-    dbt_process,
     ensure_manifest,
     manifest_is_current,
     seed_partial_parse,
 )
 from dagster_project.settings import Settings
+from tests.forked_hub import run_dbt
 
 
 def _info(folder: str, memory: str = "3072MiB"):
@@ -52,7 +52,7 @@ def test_a_new_data_folder_parses_only_what_changed(tmp_path):
     ensure_manifest(settings)
     target = data / "tmp" / "dbt"
     seed_partial_parse(settings, target)
-    proc = dbt_process(settings, "parse", "--target-path", str(target))
+    proc = run_dbt(settings, "parse", "--target-path", str(target))
     assert proc.returncode == 0, proc.stdout[-2000:]
     perf = json.loads((target / "perf_info.json").read_text())
     assert perf["is_partial_parse_enabled"] and perf["path_count"] >= 200, perf

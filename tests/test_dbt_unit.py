@@ -19,8 +19,8 @@ import pytest
 import yaml
 
 from dagster_project import duck
-from dagster_project.dbt_runner import dbt_process
 from tests.conftest import working_file_copy
+from tests.forked_hub import run_dbt
 
 BENCHMARK_KEY = "partner_code, month, kpi_code"  # the unique combination of kpi_benchmarks
 
@@ -89,7 +89,7 @@ def dbt_results(built_warehouse, tmp_path_factory) -> dict[str, dict]:
     with duck.connect_work(work_db) as con:
         spoil(con)
     column_checks = [f"{model},test_name:column_checks" for model in [*EXPECTED_FAILURES, *CLEAN]]
-    proc = dbt_process(settings, "test", "--store-failures", "--select", "test_type:unit",
+    proc = run_dbt(settings, "test", "--store-failures", "--select", "test_type:unit",
                        *column_checks, "--target-path", str(target))
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]  # the spoilt fail
     results = {r["unique_id"]: r for r in

@@ -16,8 +16,8 @@ import re
 import pytest
 
 from dagster_project import duck
-from dagster_project.dbt_runner import dbt_process
 from tests.conftest import working_file_copy
+from tests.forked_hub import run_dbt
 
 REWRITTEN = "int_voicemails__validated"  # unchanged: written again, directly
 CHANGED = "int_web_days__validated"  # its stored table gains a column the model does not have
@@ -38,7 +38,7 @@ def incremental_run(built_warehouse, tmp_path_factory) -> dict:
         scoped = con.execute("select count(*) from build.scope_deliveries "
                              "where source = 'voicemail'").fetchone()[0]
         con.execute(f"alter table intermediate.{CHANGED} add column extra_column integer")
-    proc = dbt_process(settings, "run", "--select", REWRITTEN, CHANGED,
+    proc = run_dbt(settings, "run", "--select", REWRITTEN, CHANGED,
                        "--target-path", str(target), "--log-path", str(tmp / "logs"),
                        "--log-level-file", "debug")
     results = {r["unique_id"].rsplit(".", 1)[-1]: r for r in

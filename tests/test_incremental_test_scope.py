@@ -29,8 +29,8 @@ import json
 import pytest
 
 from dagster_project import duck
-from dagster_project.dbt_runner import dbt_process
 from tests.conftest import working_file_copy
+from tests.forked_hub import run_dbt
 
 TEST = "relationships_fct_contacts_customer_id__customer_id__ref_dim_customer_"
 RECONCILIATIONS = ("assert_load_files_reconcile", "assert_contacts_reconcile")
@@ -40,7 +40,7 @@ MERGED = "cus_merged_away"  # not in dim_customer either
 
 def _failures(settings, target, tmp, name: str) -> dict[str, tuple[int, str]]:
     """Each selected test's (failing rows, status)."""
-    proc = dbt_process(settings, "test", "--select", TEST, *RECONCILIATIONS,
+    proc = run_dbt(settings, "test", "--select", TEST, *RECONCILIATIONS,
                        "--target-path", str(target), "--log-path", str(tmp / f"logs-{name}"))
     results = json.loads((target / "run_results.json").read_text())["results"]
     assert len(results) == 1 + len(RECONCILIATIONS), proc.stdout[-3000:]
