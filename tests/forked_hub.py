@@ -36,6 +36,10 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dagster_project.settings import Settings
 
 HUB = str(Path(sys.executable).with_name("hub"))
 # The console scripts run forked (pyproject.toml, [project.scripts]): their functions.
@@ -152,7 +156,7 @@ def run_hub(args: Sequence[str], env: dict[str, str]) -> subprocess.CompletedPro
     return _run("hub", args, env)
 
 
-def run_dbt(settings, *args: str) -> subprocess.CompletedProcess:
+def run_dbt(settings: Settings, *args: str) -> subprocess.CompletedProcess:
     """What `dagster_project.dbt_runner.dbt_process(settings, *args)` runs (`hub-dbt` in the
     dbt project, with the build's dbt environment), in a forked child."""
     from dagster_project.dbt_runner import dbt_invocation
