@@ -41,7 +41,6 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from dagster_project.settings import Settings
 
-HUB = str(Path(sys.executable).with_name("hub"))
 # The console scripts run forked (pyproject.toml, [project.scripts]): their functions.
 SCRIPTS = {"hub": ("dagster_project.cli", "run"), "hub-dbt": ("dagster_project.dbt_cli", "main")}
 # The libraries `hub build` spends its import time on (python -X importtime), after the
@@ -54,6 +53,11 @@ PRELOAD = ["dagster_project", "dagster", "dagster_dbt", "dbt.cli.main", "dbt.ada
 # The fork server starts with this worker's first run, not at import.
 FORKSERVER = multiprocessing.get_context("forkserver")
 FORKSERVER.set_forkserver_preload(PRELOAD)
+
+
+def _script_path(script: str) -> str:
+    """The console script's path, beside this interpreter (the child's `sys.argv[0]`)."""
+    return str(Path(sys.executable).with_name(script))
 
 
 def _run_script(script: str, args: list[str], env: dict[str, str], cwd: str, stdout: str,
@@ -75,18 +79,18 @@ def _run_script(script: str, args: list[str], env: dict[str, str], cwd: str, std
     os.environ.update(env)
     time.tzset()
     tempfile.tempdir = None  # the next temporary file asks TMPDIR again
-    sys.argv = [str(Path(sys.executable).with_name(script)), *args]
+    sys.argv = [_script_path(script), *args]
     module, function = SCRIPTS[script]
     getattr(importlib.import_module(module), function)()
 
 
-def _fork(args: Sequence[str], env: dict[str, str], stdout: Path, stderr: Path | None,
-          script: str = "hub", cwd: str | None = None) -> multiprocessing.process.BaseProcess:
+def _fork(script: str, args: Sequence[str], env: dict[str, str], cwd: str, stdout: Path,
+          stderr: Path | None) -> multiprocessing.process.BaseProcess:
     for path in (stdout, stderr):
         if path is not None:
             path.touch()
     child = FORKSERVER.Process(target=_run_script, args=(
-        script, list(args), dict(env), cwd or os.getcwd(), str(stdout),
+        script, list(args), dict(env), cwd, str(stdout),
         None if stderr is None else str(stderr)))
     child.start()
     return child
@@ -131,7 +135,8 @@ class StartedHub:
 def start_hub(args: Sequence[str], env: dict[str, str], out: Path) -> StartedHub:
     """Start `hub <args>` with `env` in a forked child, its stdout and stderr to the file
     `out`; the caller waits for it (or kills it)."""
-    return StartedHub(_fork(args, env, out, None), [HUB, *args])
+    return StartedHub(_fork("hub", args, env, os.getcwd(), out, None),
+                      [_script_path("hub"), *args])
 
 
 def _run(script: str, args: Sequence[str], env: dict[str, str],
@@ -140,13 +145,13 @@ def _run(script: str, args: Sequence[str], env: dict[str, str],
     `subprocess.run(..., capture_output=True, text=True)` gives them."""
     with tempfile.TemporaryDirectory(prefix=f"{script}-run-") as tmp:
         out, err = Path(tmp, "stdout"), Path(tmp, "stderr")
-        child = _fork(args, env, out, err, script, cwd)
+        child = _fork(script, args, env, cwd or os.getcwd(), out, err)
         try:
             child.join()
         finally:
             _stop(child)
         return subprocess.CompletedProcess(
-            [script, *args], child.exitcode,
+            [_script_path(script), *args], child.exitcode,
             out.read_text(encoding="utf-8", errors="replace"),
             err.read_text(encoding="utf-8", errors="replace"))
 

@@ -90,7 +90,7 @@ def dbt_results(built_warehouse, tmp_path_factory) -> dict[str, dict]:
         spoil(con)
     column_checks = [f"{model},test_name:column_checks" for model in [*EXPECTED_FAILURES, *CLEAN]]
     proc = run_dbt(settings, "test", "--store-failures", "--select", "test_type:unit",
-                       *column_checks, "--target-path", str(target))
+                   *column_checks, "--target-path", str(target))
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]  # the spoilt fail
     results = {r["unique_id"]: r for r in
                json.loads((target / "run_results.json").read_text())["results"]}

@@ -39,8 +39,8 @@ def incremental_run(built_warehouse, tmp_path_factory) -> dict:
                              "where source = 'voicemail'").fetchone()[0]
         con.execute(f"alter table intermediate.{CHANGED} add column extra_column integer")
     proc = run_dbt(settings, "run", "--select", REWRITTEN, CHANGED,
-                       "--target-path", str(target), "--log-path", str(tmp / "logs"),
-                       "--log-level-file", "debug")
+                   "--target-path", str(target), "--log-path", str(tmp / "logs"),
+                   "--log-level-file", "debug")
     results = {r["unique_id"].rsplit(".", 1)[-1]: r for r in
                json.loads((target / "run_results.json").read_text())["results"]}
     with duck.connect_work(work_db, read_only=True) as con:

@@ -41,7 +41,7 @@ MERGED = "cus_merged_away"  # not in dim_customer either
 def _failures(settings, target, tmp, name: str) -> dict[str, tuple[int, str]]:
     """Each selected test's (failing rows, status)."""
     proc = run_dbt(settings, "test", "--select", TEST, *RECONCILIATIONS,
-                       "--target-path", str(target), "--log-path", str(tmp / f"logs-{name}"))
+                   "--target-path", str(target), "--log-path", str(tmp / f"logs-{name}"))
     results = json.loads((target / "run_results.json").read_text())["results"]
     assert len(results) == 1 + len(RECONCILIATIONS), proc.stdout[-3000:]
     return {r["unique_id"].split(".")[2]: (r["failures"], r["status"]) for r in results}
