@@ -276,6 +276,47 @@ def test_redelivery_replaces_and_identical_reload_is_unchanged(settings, crm):
     assert query(settings, "select count(*), sum(rows_loaded) from raw.load_files") == [(1, 3)]
 
 
+def test_a_file_duckdb_cannot_read_costs_no_other_crm_file(settings, crm):
+    """A CRM file DuckDB refuses (a repeated column name) aborts the batch's transaction, and
+    with it the pseudonymisation's functions registered in it; the files loaded one by one
+    after it register them again, so the good file is still loaded, pseudonymised."""
+    write(csv_file(settings, "03"), "\n".join([CSV_HEADER, *csv_rows()]) + "\n")
+    write(csv_file(settings, "04"), "\n".join([CSV_HEADER + ",Service",
+                                               *(r + ",x" for r in csv_rows(start=50))]) + "\n")
+    report = load(settings, crm)
+    result = {f.rel_path.rsplit("/", 1)[1]: f for f in report.files}
+    assert (result["crmtown_crm_2024_03.csv"].status,
+            result["crmtown_crm_2024_03.csv"].rows_loaded) == ("loaded", 5)
+    assert result["crmtown_crm_2024_04.csv"].status == "rejected"
+    assert "DuckDB could not read it" in result["crmtown_crm_2024_04.csv"].message
+    key = pseudonymisation_key(settings)
+    assert query(settings, "select phone_key from raw.crm_contacts where enquiry_id = 'CT0001'") \
+        == [(keyed_hash(key, "phone", "07700900123"),)]
+
+
+def test_only_a_load_that_reads_a_file_registers_the_pseudonymisation(settings, crm,
+                                                                       monkeypatch):
+    """The pseudonymisation's functions (and pyarrow, which they import) cost about a second
+    of a build that finds nothing new: they are registered only when a file may be read."""
+    import dagster_project.privacy as privacy
+
+    path = write(csv_file(settings), "\n".join([CSV_HEADER, *csv_rows()]) + "\n")
+    load(settings, crm)
+    registered = []
+    register = privacy.register_udfs
+    monkeypatch.setattr(privacy, "register_udfs",
+                        lambda con, key: registered.append(key) or register(con, key))
+    assert load(settings, crm).count("unchanged") == 1
+    assert registered == []
+    # the same bytes with another modification time: hashed, found unchanged, but only a
+    # read could tell, so the functions are ready for it
+    stat = path.stat()
+    path.touch()
+    assert path.stat().st_mtime_ns != stat.st_mtime_ns
+    assert load(settings, crm).count("unchanged") == 1
+    assert len(registered) == 1
+
+
 def test_production_without_key_loads_nothing(settings, crm, monkeypatch):
     write(csv_file(settings), "\n".join([CSV_HEADER, *csv_rows()]) + "\n")
     write(settings.landing_dir / "crmtown" / "telephony" / "crmtown_calls_2024_03.csv",

@@ -288,12 +288,13 @@ class _Loader:
         self.derived = tuple(c for c, _ in derived_columns(source))
         self.personal = SOURCE_FIELDS[source].get("personal", ())
         self.free_text = SOURCE_FIELDS[source].get("free_text", ())
-        if self.personal:
-            from dagster_project.privacy import register_udfs
-
-            if not key:
-                raise ValueError(f"loading {source} needs the pseudonymisation key")
-            register_udfs(con, key)
+        if self.personal and not key:
+            raise ValueError(f"loading {source} needs the pseudonymisation key")
+        # the pseudonymisation's functions are registered on the connection only by a load
+        # that reads a file (`register_udfs_if_reading`): one that finds nothing new never
+        # imports pyarrow for them
+        self.key = key
+        self.udfs_registered = False
         self.now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         # raw.load_files as it was before this load wrote to it: read once for every partner
         # (two lookups per partner were seconds at national scale), dropped at the first write
@@ -325,6 +326,24 @@ class _Loader:
         except duckdb.Error:
             self.con.execute("rollback")
         return [self._load_alone(new) for new in batch]
+
+    def register_udfs_if_reading(self, files: Iterable[LandingFile]) -> None:
+        """Register the pseudonymisation's functions on the connection, outside any
+        transaction (a rollback would drop them from DuckDB's catalog but not from its Python
+        registry, which then refuses them again), unless every file is unchanged by its stamp
+        (`_stamped_hash`: same path, size and modification time as the delivery it would
+        replace; such a file is never read)."""
+        if self.personal and any(self._stamped_hash(f) is None for f in files):
+            self._register_udfs()
+
+    def _register_udfs(self) -> None:
+        if self.personal and not self.udfs_registered:
+            from dagster_project.privacy import register_udfs
+
+            # the clear values a read brings into DuckDB must not outlive their use there
+            # (register_udfs first checks that its allocator overwrites freed memory)
+            register_udfs(self.con, self.key)
+            self.udfs_registered = True
 
     def _stamped_hash(self, f: LandingFile) -> str | None:
         """The stored hash of the delivery `f` replaces when `f` is the same file as when it
@@ -522,6 +541,8 @@ class _Loader:
     def _read_csv(self, files: str, r: _Ready, suffix: str = "") -> None:
         """`read_csv` of `files` (a SQL list) in `r`'s format into `_acc{suffix}`, malformed
         lines into `_rej_errors{suffix}` / `_rej_scans{suffix}`."""
+        # registered already, outside the batch's transaction (register_udfs_if_reading)
+        self._register_udfs()
         columns = "{" + ", ".join(f"{_sql_text(h)}: 'VARCHAR'" for h in r.header) + "}"
         self.con.execute(f"drop table if exists _acc{suffix}; "
                          f"drop table if exists _rej_errors{suffix}; "
@@ -984,6 +1005,7 @@ def load_source(db_path: Path, landing_dir: Path, partners: dict[str, PartnerCon
                     report.files.append(_waiting(loader, f, waiting))
                     continue
                 by_partner.setdefault(f.partner_code, []).append((f, cfg))
+            loader.register_udfs_if_reading(f for items in by_partner.values() for f, _ in items)
             for items in _batches(by_partner.values()):
                 report.files.extend(loader.load_batch(items))
             if scope_set is None:
