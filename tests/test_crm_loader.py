@@ -277,9 +277,9 @@ def test_redelivery_replaces_and_identical_reload_is_unchanged(settings, crm):
 
 
 def test_a_file_duckdb_cannot_read_costs_no_other_crm_file(settings, crm):
-    """A CRM file DuckDB refuses (a repeated column name) aborts the batch's transaction, and
-    with it the pseudonymisation's functions registered in it; the files loaded one by one
-    after it register them again, so the good file is still loaded, pseudonymised."""
+    """A CRM file DuckDB refuses (a repeated column name) aborts the batch's transaction; the
+    pseudonymisation's functions, registered before it, outlive its rollback, so the good file,
+    loaded again on its own, is still loaded, pseudonymised."""
     write(csv_file(settings, "03"), "\n".join([CSV_HEADER, *csv_rows()]) + "\n")
     write(csv_file(settings, "04"), "\n".join([CSV_HEADER + ",Service",
                                                *(r + ",x" for r in csv_rows(start=50))]) + "\n")

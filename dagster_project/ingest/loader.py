@@ -541,7 +541,8 @@ class _Loader:
     def _read_csv(self, files: str, r: _Ready, suffix: str = "") -> None:
         """`read_csv` of `files` (a SQL list) in `r`'s format into `_acc{suffix}`, malformed
         lines into `_rej_errors{suffix}` / `_rej_scans{suffix}`."""
-        # registered already, outside the batch's transaction (register_udfs_if_reading)
+        # a no-op in every path the loader has: registered before the batch's transaction
+        # (register_udfs_if_reading); here for a read that check did not foresee
         self._register_udfs()
         columns = "{" + ", ".join(f"{_sql_text(h)}: 'VARCHAR'" for h in r.header) + "}"
         self.con.execute(f"drop table if exists _acc{suffix}; "
