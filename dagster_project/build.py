@@ -172,10 +172,11 @@ def _run_build(settings: Settings, strict: bool, full_refresh: bool,
 
 def _failure_message(error) -> str:
     """A failed step's error (Dagster's SerializableErrorInfo) in a line; SIGTERM and Ctrl-C
-    interrupt a step with an error that says only its class."""
+    interrupt a step with an error that says only its class: Dagster's own, or KeyboardInterrupt
+    when the signal came during a DuckDB query (stop_request.signals_kept_through_queries)."""
     if error is None:
         return ""
-    if error.cls_name == "DagsterExecutionInterruptedError":
+    if error.cls_name in ("DagsterExecutionInterruptedError", "KeyboardInterrupt"):
         return "interrupted (SIGTERM or Ctrl-C): the build stopped"
     return error.message.strip()
 

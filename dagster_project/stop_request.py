@@ -10,7 +10,8 @@ at the points where going on would change something (a month's board packs about
 a build about to start its run, the wait for the writer lock). Python ignores an exception
 raised while it runs a finalizer or a weak reference's callback ("Exception ignored in ..."),
 so the handler's KeyboardInterrupt alone can be lost: once in a suite run, `hub report` went on
-to replace the month's packs after its SIGTERM.
+to replace the month's packs after its SIGTERM. DuckDB's Python binding loses it too, when the
+signal comes during a query: `signals_kept_through_queries` raises it again there.
 
 Plain Python: the question is a function the caller passes. No Dagster imports."""
 
@@ -45,6 +46,26 @@ def raise_if_interrupted() -> None:
     """Raise KeyboardInterrupt if SIGTERM or SIGINT came (even if its own exception was lost)."""
     if _interrupted.is_set():
         raise KeyboardInterrupt
+
+
+# What DuckDB's Python binding raises when a signal comes while a query runs: it calls the
+# signal's handler, interrupts the query and raises this in place of the handler's exception.
+QUERY_INTERRUPTED = "Query interrupted"
+
+
+@contextlib.contextmanager
+def signals_kept_through_queries() -> Iterator[None]:
+    """Within the block, a SIGTERM or Ctrl-C that came during a DuckDB query raises
+    KeyboardInterrupt again, as it would anywhere else. Without this, the handler's exception
+    (Dagster's interrupt within a run's step) is lost: the step fails with DuckDB's
+    RuntimeError, as if its code had failed, and the run goes on to its other steps."""
+    try:
+        yield
+    except RuntimeError as exc:
+        if str(exc) != QUERY_INTERRUPTED:
+            raise
+        _interrupted.set()
+        raise KeyboardInterrupt from exc
 
 
 @contextlib.contextmanager

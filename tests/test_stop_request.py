@@ -1,5 +1,6 @@
-"""`stop_when` (dagster_project/stop_request.py), in real processes: the process sends itself
-SIGTERM once asked, asks again after an error, and sends nothing once its block has ended."""
+"""`stop_when` and `signals_kept_through_queries` (dagster_project/stop_request.py), in real
+processes: the process sends itself SIGTERM once asked, asks again after an error, and sends
+nothing once its block has ended; a signal during a DuckDB query stops a Dagster run."""
 
 from __future__ import annotations
 
@@ -118,3 +119,74 @@ def test_a_sigint_the_process_was_started_ignoring_stays_ignored():
     proc.send_signal(signal.SIGTERM)
     out, _ = proc.communicate(timeout=20)
     assert (proc.returncode, out) == (0, "stopped\n")
+
+
+QUERY_IN_A_RUN = textwrap.dedent("""
+    import contextlib, os, signal, sys, threading, time
+    from pathlib import Path
+
+    import dagster as dg
+    import duckdb
+
+    from dagster_project.build import _failure_message
+    from dagster_project.stop_request import signals_kept_through_queries
+
+    folder = Path(sys.argv[1])
+
+    def sigterm_once_running(con):
+        while con.query_progress() <= 0:  # -1, then 0 until the query has read some rows
+            time.sleep(0.01)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    @dg.op(config_schema={"kept": bool})
+    def a_long_query(context):
+        con = duckdb.connect()
+        con.execute("set enable_progress_bar = true")  # else query_progress() stays -1
+        # DuckDB's binding looks for signals between the tasks of the calling thread: with a
+        # second thread the scan can be one endless task of this one, and the signal waits
+        con.execute("set threads = 1")
+        threading.Thread(target=sigterm_once_running, args=(con,), daemon=True).start()
+        kept = context.op_config["kept"]
+        with signals_kept_through_queries() if kept else contextlib.nullcontext():
+            con.execute("select count(*) from range(1000000000000) t(i) "
+                        "where i % 7 = 3").fetchall()
+
+    @dg.op(config_schema={"kept": bool})
+    def b_next_step(context):
+        (folder / f"next_step_ran_{context.op_config['kept']}").touch()
+
+    @dg.job(executor_def=dg.in_process_executor)
+    def two_steps():
+        a_long_query()
+        b_next_step()
+
+    for kept in (False, True):
+        config = {"ops": {op: {"config": {"kept": kept}} for op in ("a_long_query",
+                                                                     "b_next_step")}}
+        result = two_steps.execute_in_process(run_config=config, raise_on_error=False)
+        (failure,) = [e for e in result.all_events if e.is_step_failure]
+        error = failure.step_failure_data.error
+        print(kept, failure.step_key, error.cls_name, error.cause and error.cause.cls_name,
+              (folder / f"next_step_ran_{kept}").exists(), "|",
+              _failure_message(error), "|", error.cause and error.cause.message.strip(),
+              flush=True)
+""")
+
+
+def test_a_sigterm_during_a_duckdb_query_stops_the_run_not_only_its_step(tmp_path):
+    """DuckDB's Python binding interrupts a query when a signal comes and raises RuntimeError in
+    place of the handler's exception (Dagster's interrupt within a step). Left so, the step fails
+    as if its code had failed and the run goes on to its next step: a Terminate or Ctrl-C during
+    a build's load once let the other loads run on, and `hub build` said the load had failed,
+    not that it was interrupted. Within `signals_kept_through_queries` the run stops there, and
+    the build's message says so. Real Dagster runs, real DuckDB queries, in a child process."""
+    proc = subprocess.run([sys.executable, "-c", QUERY_IN_A_RUN, str(tmp_path)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lost, kept = proc.stdout.splitlines()
+    # the step failed as if its code had, and the next step ran
+    assert lost.startswith("False a_long_query DagsterExecutionStepExecutionError RuntimeError "
+                           "True | "), lost
+    assert kept == ("True a_long_query KeyboardInterrupt RuntimeError False | "
+                    "interrupted (SIGTERM or Ctrl-C): the build stopped | "
+                    "RuntimeError: Query interrupted"), kept

@@ -26,6 +26,7 @@ from dagster_project.quality import (
     reconcile_source,
 )
 from dagster_project.source_models import SOURCE_MODELS
+from dagster_project.stop_request import signals_kept_through_queries
 
 MAX_QUARANTINE_PCT = max_quarantine_pct()
 
@@ -38,7 +39,8 @@ def _reconciliation(warehouse: WarehouseResource,
                     reconcile: Callable[[duckdb.DuckDBPyConnection], list[Reconciliation]]):
     con = _read_only(warehouse)
     try:
-        return reconcile(con)
+        with signals_kept_through_queries():
+            return reconcile(con)
     finally:
         con.close()
 

@@ -17,6 +17,7 @@ from dagster_project.ingest.raw_tables import CONFIG_TABLES, raw_table
 from dagster_project.orchestration.resources import WarehouseResource, WriterLockResource
 from dagster_project.partners import OTHER_SOURCES
 from dagster_project.privacy import PseudonymisationKeyMissing, pseudonymisation_key
+from dagster_project.stop_request import signals_kept_through_queries
 
 LOAD_TABLES = ("load_files", "load_events", "rejected_rows")
 SOURCE_ASSETS = {source: raw_table(source).split(".")
@@ -35,7 +36,8 @@ def raw_partner_config(context: dg.AssetExecutionContext, warehouse: WarehouseRe
     settings.work_db.parent.mkdir(parents=True, exist_ok=True)
     con = duck.connect(settings.work_db)
     try:
-        counts = write_partner_config(con, warehouse.partners())
+        with signals_kept_through_queries():
+            counts = write_partner_config(con, warehouse.partners())
     finally:
         con.close()
     for table in CONFIG_TABLES:
@@ -95,8 +97,10 @@ LOGGED_FILES = 50
 def _load(context: dg.AssetExecutionContext, warehouse: WarehouseResource, source: str,
           key: str | None = None) -> dg.MaterializeResult:
     settings = warehouse.settings()
-    report = load_source(settings.work_db, settings.landing_dir, warehouse.partners(),
-                         source, pseudonymisation_key=key)
+    # SIGTERM or Ctrl-C during one of the load's queries stops the run, not only this step
+    with signals_kept_through_queries():
+        report = load_source(settings.work_db, settings.landing_dir, warehouse.partners(),
+                             source, pseudonymisation_key=key)
     context.log.info(report.summary())
     if any(report.count(status) for status in ("loaded", "replaced", "withdrawn")):
         # dbt will run: its parse overlaps the rest of the load (dbt_in_process.parse_ahead)
@@ -147,8 +151,9 @@ def raw_load_log(context: dg.AssetExecutionContext, warehouse: WarehouseResource
     """Record the state of the loader's bookkeeping tables (unpartitioned: one event each)."""
     con = duck.connect(warehouse.settings().work_db, read_only=True)
     try:
-        counts = {t: con.execute(f"select count(*) from raw.{t}").fetchone()[0]
-                  for t in LOAD_TABLES}
+        with signals_kept_through_queries():
+            counts = {t: con.execute(f"select count(*) from raw.{t}").fetchone()[0]
+                      for t in LOAD_TABLES}
     finally:
         con.close()
     for table in LOAD_TABLES:

@@ -8,6 +8,7 @@ from dagster_project.build_record import build_record, stage_seconds, write_reco
 from dagster_project.orchestration.dbt_assets import hub_dbt_models
 from dagster_project.orchestration.resources import WarehouseResource, WriterLockResource
 from dagster_project.publish import publish
+from dagster_project.stop_request import signals_kept_through_queries
 
 # The facts and KPI tables: the dbt assets every build that changes anything materializes. An
 # incremental build leaves out the models that read only configuration and seeds (dbt/selectors.yml)
@@ -31,7 +32,8 @@ def serving_warehouse(context: dg.AssetExecutionContext, warehouse: WarehouseRes
     if plan is not None and plan.nothing_to_do and settings.serving_db.exists():
         context.log.info("nothing new since the last published build: files left as they are")
         return
-    result = publish(settings.work_db, settings.serving_db, settings.operations_db)
+    with signals_kept_through_queries():  # a SIGTERM during its queries stops the run
+        result = publish(settings.work_db, settings.serving_db, settings.operations_db)
     mark_published(settings)
     context.log.info(f"published {result.serving_db} ({result.bytes:,} bytes) "
                      f"in {result.seconds:.2f}s")
