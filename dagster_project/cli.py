@@ -9,6 +9,7 @@ import warnings
 from pathlib import Path
 
 from dagster_project.settings import Settings
+from dagster_project.stop_request import signals_kept_through_queries
 
 
 def _month(text: str) -> dt.date:
@@ -83,7 +84,8 @@ def cmd_build(args: argparse.Namespace) -> int:
     _stop_on_sigterm()
     served = _identity(settings.serving_db)
     try:
-        return _build(settings, args)
+        with signals_kept_through_queries():  # a signal during one of its queries too
+            return _build(settings, args)
     except KeyboardInterrupt:
         left = _identity(settings.serving_db) == served
         print("hub build: interrupted (SIGTERM or Ctrl-C): " + (
@@ -246,9 +248,10 @@ def cmd_report(args: argparse.Namespace) -> int:
         return 1
     _stop_on_sigterm()
     try:
-        result = write_packs(settings.serving_db, settings.reference_dir,
-                             args.out or settings.reports_dir, month, settings.hub_name,
-                             partner=args.partner, pdf=not args.html_only)
+        with signals_kept_through_queries():  # a signal during one of its queries too
+            result = write_packs(settings.serving_db, settings.reference_dir,
+                                 args.out or settings.reports_dir, month, settings.hub_name,
+                                 partner=args.partner, pdf=not args.html_only)
     except KeyboardInterrupt:  # the month's packs change all at once (report/month_folder.py)
         print(f"hub report: interrupted (SIGTERM or Ctrl-C): the packs of {month:%Y-%m} were "
               "left as they were", file=sys.stderr)
