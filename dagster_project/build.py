@@ -27,7 +27,7 @@ from dagster_project.quality import rejection_messages
 from dagster_project.run_tags import HUB_BUILD, hub_build_tags
 from dagster_project.settings import Settings, environment_with
 from dagster_project.source_models import SOURCE_MODELS
-from dagster_project.stop_request import raise_if_interrupted, stop_when
+from dagster_project.stop_request import raise_if_interrupted, signal_handlers_kept, stop_when
 from dagster_project.writer_lock import writer_lock
 
 DAGSTER_YAML = """\
@@ -233,7 +233,8 @@ def _run_job(settings: Settings, full_refresh: bool, start: float) -> BuildOutco
     with (dg.DagsterInstance.get() as instance, log_path.open("w", encoding="utf-8") as log,
           contextlib.redirect_stdout(log), _quiet_when_nothing_new(settings)):
         try:
-            with stop_when(functools.partial(_canceling, instance, run_id)):
+            with (stop_when(functools.partial(_canceling, instance, run_id)),
+                  signal_handlers_kept()):
                 result = job.execute_in_process(
                     instance=instance, run_id=run_id, run_config=run_config,
                     tags=hub_build_tags(settings.work_db), raise_on_error=False,

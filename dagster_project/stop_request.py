@@ -48,6 +48,25 @@ def raise_if_interrupted() -> None:
         raise KeyboardInterrupt
 
 
+@contextlib.contextmanager
+def signal_handlers_kept() -> Iterator[None]:
+    """SIGTERM's and SIGINT's handlers as they were before the block, after it. A Dagster run in
+    this process (`execute_in_process`) leaves SIGTERM with SIGINT's handler: where SIGINT was
+    ignored (a job a shell ran in the background, a pytest-xdist worker) SIGTERM is then ignored
+    too, by this process and by every process it starts. Only the main thread sets handlers:
+    elsewhere the block runs as it is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            if handler is not None and signal.getsignal(sig) is not handler:
+                signal.signal(sig, handler)
+
+
 # What DuckDB's Python binding raises when a signal comes while a query runs: it calls the
 # signal's handler, interrupts the query and raises this in place of the handler's exception.
 QUERY_INTERRUPTED = "Query interrupted"

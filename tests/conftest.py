@@ -29,6 +29,19 @@ os.environ.update(ONE_DBT_THREAD)
 REALDATA_DIR = REPO_ROOT / "seeds" / "realdata"
 
 
+@pytest.fixture(autouse=True)
+def _signal_handlers_as_found():
+    """Each test leaves its worker's SIGTERM and SIGINT handlers as it found them. A Dagster run in
+    the worker (`execute_in_process`) leaves SIGTERM with SIGINT's handler, which pytest-xdist's
+    workers ignore: every process the worker started afterwards ignored SIGTERM, and a test that
+    stops its child with SIGTERM waited for it in vain (seen in suite runs: a lock holder of
+    tests/test_writer_lock.py, the children of tests/test_stop_request.py)."""
+    from dagster_project.stop_request import signal_handlers_kept
+
+    with signal_handlers_kept():
+        yield
+
+
 @pytest.fixture
 def settings(tmp_path, monkeypatch) -> Settings:
     """Settings pointing at a fresh data folder under tmp_path (partners from the repo)."""

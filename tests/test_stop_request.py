@@ -190,3 +190,42 @@ def test_a_sigterm_during_a_duckdb_query_stops_the_run_not_only_its_step(tmp_pat
     assert kept == ("True a_long_query KeyboardInterrupt RuntimeError False | "
                     "interrupted (SIGTERM or Ctrl-C): the build stopped | "
                     "RuntimeError: Query interrupted"), kept
+
+
+HANDLERS_AFTER_A_RUN = textwrap.dedent("""
+    import signal
+
+    import dagster as dg
+
+    from dagster_project.stop_request import interrupt_on_signals, signal_handlers_kept
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # as a shell starts a job in the background
+    interrupt_on_signals()
+    ours = signal.getsignal(signal.SIGTERM)
+
+    @dg.op
+    def step():
+        pass
+
+    @dg.job(executor_def=dg.in_process_executor)
+    def one_step():
+        step()
+
+    with signal_handlers_kept():
+        assert one_step.execute_in_process().success
+    ignored = signal.SIG_IGN
+    print(signal.getsignal(signal.SIGTERM) is ours, signal.getsignal(signal.SIGINT) is ignored)
+    assert one_step.execute_in_process().success
+    print(signal.getsignal(signal.SIGTERM) is ours, signal.getsignal(signal.SIGTERM) is ignored)
+""")
+
+
+def test_a_dagster_run_leaves_the_signal_handlers_as_they_were():
+    """Dagster's run ends by giving SIGTERM the handler of SIGINT: where SIGINT is ignored, SIGTERM
+    then is too (and in every process started after). `hub build` runs its run within
+    `signal_handlers_kept` (dagster_project/build.py), and so does every test of the suite
+    (tests/conftest.py), whose pytest-xdist workers ignore SIGINT."""
+    proc = subprocess.run([sys.executable, "-c", HANDLERS_AFTER_A_RUN], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.splitlines() == ["True True", "False True"]

@@ -27,8 +27,9 @@ from tests.compose_stack import namespaces
 RUN_ID = "3f2a1b0c-5d6e-4f70-8192-a3b4c5d6e7f8"
 
 # The holder stops when told (SIGTERM at its default, whatever it inherited: once in a suite run
-# it was started with SIGTERM ignored and would have held the lock until its sleep ran out) and
-# never holds the lock for more than two minutes.
+# it was started with SIGTERM ignored, after a Dagster run in its worker, and would have held the
+# lock until its sleep ran out; tests/conftest.py now puts the worker's handlers back after each
+# test) and never holds the lock for more than two minutes.
 HOLD = """
 import signal, sys, time
 from pathlib import Path
