@@ -11,7 +11,8 @@ a build about to start its run, the wait for the writer lock). Python ignores an
 raised while it runs a finalizer or a weak reference's callback ("Exception ignored in ..."),
 so the handler's KeyboardInterrupt alone can be lost: once in a suite run, `hub report` went on
 to replace the month's packs after its SIGTERM. DuckDB's Python binding loses it too, when the
-signal comes during a query: `signals_kept_through_queries` raises it again there.
+signal comes during a query: `signals_kept_through_queries` raises it again there. And a
+Dagster run leaves SIGTERM with SIGINT's handler: `signal_handlers_kept` puts both back.
 
 Plain Python: the question is a function the caller passes. No Dagster imports."""
 

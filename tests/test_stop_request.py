@@ -1,6 +1,7 @@
-"""`stop_when` and `signals_kept_through_queries` (dagster_project/stop_request.py), in real
-processes: the process sends itself SIGTERM once asked, asks again after an error, and sends
-nothing once its block has ended; a signal during a DuckDB query stops a Dagster run."""
+"""`stop_when`, `signals_kept_through_queries` and `signal_handlers_kept`
+(dagster_project/stop_request.py), in real processes: the process sends itself SIGTERM once
+asked, asks again after an error, and sends nothing once its block has ended; a signal during a
+DuckDB query stops a Dagster run; a Dagster run leaves the signal handlers as they were."""
 
 from __future__ import annotations
 

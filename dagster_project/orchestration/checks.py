@@ -4,9 +4,10 @@ and delivery freshness; reconciliation and quarantine rate of the service-standa
 (marts.kpi_deliveries). A source's reconciliation and quarantine rate are two checks evaluated
 in one step, from one reconciliation query."""
 
+import contextlib
 import datetime as dt
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import dagster as dg
 import duckdb
@@ -31,18 +32,22 @@ from dagster_project.stop_request import signals_kept_through_queries
 MAX_QUARANTINE_PCT = max_quarantine_pct()
 
 
-def _read_only(warehouse: WarehouseResource) -> duckdb.DuckDBPyConnection:
-    return duck.connect_work(warehouse.settings().work_db, read_only=True)
+@contextlib.contextmanager
+def _reading(warehouse: WarehouseResource) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The working file, read-only, for a check's queries; a SIGTERM or Ctrl-C during one of
+    them stops the run (stop_request.signals_kept_through_queries)."""
+    con = duck.connect_work(warehouse.settings().work_db, read_only=True)
+    try:
+        with signals_kept_through_queries():
+            yield con
+    finally:
+        con.close()
 
 
 def _reconciliation(warehouse: WarehouseResource,
                     reconcile: Callable[[duckdb.DuckDBPyConnection], list[Reconciliation]]):
-    con = _read_only(warehouse)
-    try:
-        with signals_kept_through_queries():
-            return reconcile(con)
-    finally:
-        con.close()
+    with _reading(warehouse) as con:
+        return reconcile(con)
 
 
 def _reconcile_result(rows: list[Reconciliation], asset: dg.AssetKey,
@@ -73,13 +78,10 @@ def _quarantine_rate_result(rows: list[Reconciliation], asset: dg.AssetKey,
 
 def _freshness_result(warehouse: WarehouseResource, source: str) -> dg.AssetCheckResult:
     month = previous_month(dt.date.today())
-    con = _read_only(warehouse)
-    try:
-        codes = [c for c, p in warehouse.partners().items()
-                 if p.expects_deliveries and source in p.sources]
+    codes = [c for c, p in warehouse.partners().items()
+             if p.expects_deliveries and source in p.sources]
+    with _reading(warehouse) as con:
         missing = partners_missing_month(con, codes, source, month)
-    finally:
-        con.close()
     return dg.AssetCheckResult(
         passed=not missing, severity=dg.AssetCheckSeverity.WARN,
         metadata={"month": month.isoformat(), "not_delivered": missing,
@@ -120,11 +122,8 @@ def crm_freshness(warehouse: WarehouseResource) -> dg.AssetCheckResult:
                             "format, every row bad_timestamp), or files none of whose rows has "
                             "a known month. Blocks publication under `hub build --strict`.")
 def deliveries_vanishing_months(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    con = _read_only(warehouse)
-    try:
+    with _reading(warehouse) as con:
         months = vanishing_months(con)
-    finally:
-        con.close()
     return dg.AssetCheckResult(
         passed=not months, severity=_strict_severity(),
         metadata={"vanishing": [f"{m.partner_code} {m.source} "
