@@ -5,11 +5,16 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
+import threading
 import warnings
 from pathlib import Path
 
 from dagster_project.settings import Settings
-from dagster_project.stop_request import signals_kept_through_queries
+from dagster_project.stop_request import (
+    raise_if_interrupted,
+    signals_held,
+    signals_kept_through_queries,
+)
 
 
 def _month(text: str) -> dt.date:
@@ -165,8 +170,10 @@ def cmd_rollback(args: argparse.Namespace) -> int:
         print(f"hub rollback: no published warehouse at {settings.serving_db}", file=sys.stderr)
         return 1
     try:
+        # signals held: both files are rolled back, or neither
         with writer_lock(settings.work_db, "hub rollback", wait=not args.no_wait,
-                         on_wait=lambda m: print(f"hub rollback: {m}", flush=True)):
+                         on_wait=lambda m: print(f"hub rollback: {m}", flush=True)), \
+                signals_held():
             restored, replaced = published.rollback(settings.serving_db,
                                                     settings.operations_db)
     except WriterBusy as exc:
@@ -266,6 +273,24 @@ def cmd_report(args: argparse.Namespace) -> int:
     for path in result.files:
         print(f"  {path.name}")
     return 0
+
+
+# What a command leaves when SIGTERM or Ctrl-C stops it, said with its exit status 130 and no
+# traceback. `hub build`, `report`, `serve`, `superset` and `bench` handle it themselves (their
+# own message and status); interrupted before they do (reading the partners' YAML, say), they
+# have changed nothing.
+_LEFT_WHEN_INTERRUPTED = {
+    "generate": "the files written so far are whole and stay in the landing folder, a partial "
+                "sample (no half-written file); remove them (`make clean`) to generate it whole",
+    "check": "nothing was published; its throwaway warehouse under data/tmp/check is "
+             "incomplete (the next check starts it again)",
+    "rollback": "the served files are both as they were or both rolled back, never one of each "
+                "(`hub status` says which is served)",
+    "status": "it changes nothing",
+    "doctor": "it changes nothing",
+    "screenshots": "the images written so far stay; its private Superset and browser were "
+                   "stopped",
+}
 
 
 def _stop_on_sigterm() -> None:
@@ -470,7 +495,21 @@ def main(argv: list[str] | None = None) -> int:
     bench.set_defaults(func=cmd_bench)
 
     args = parser.parse_args(argv)
-    return args.func(args)
+    if threading.current_thread() is threading.main_thread():
+        _stop_on_sigterm()
+    try:
+        with signals_kept_through_queries():  # a signal during one of its queries too
+            status = args.func(args)
+        # a signal whose KeyboardInterrupt was lost (raised within a finalizer, or caught by a
+        # library's bare `except`): the command did not stop where it came, but it was asked to
+        raise_if_interrupted()
+        return status
+    except KeyboardInterrupt:
+        left = _LEFT_WHEN_INTERRUPTED.get(args.command)
+        print(f"hub {args.command}: interrupted (SIGTERM or Ctrl-C)" + (f": {left}" if left
+                                                                        else ""),
+              file=sys.stderr)
+        return 130
 
 
 def run() -> None:

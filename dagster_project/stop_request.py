@@ -7,7 +7,8 @@ this process: in production the webserver and the build run in different contain
 The commands' own SIGTERM (and Ctrl-C) handling is here too: `interrupt_on_signals` makes both
 raise KeyboardInterrupt and remembers that they came, and `raise_if_interrupted` raises it again
 at the points where going on would change something (a month's board packs about to be shown,
-a build about to start its run, the wait for the writer lock). Python ignores an exception
+a build about to start its run, the wait for the writer lock), and `signals_held` lets steps that
+go together (`hub rollback`'s renames) end before the signal acts. Python ignores an exception
 raised while it runs a finalizer or a weak reference's callback ("Exception ignored in ..."),
 so the handler's KeyboardInterrupt alone can be lost: once in a suite run, `hub report` went on
 to replace the month's packs after its SIGTERM. DuckDB's Python binding loses it too, when the
@@ -66,6 +67,31 @@ def signal_handlers_kept() -> Iterator[None]:
         for sig, handler in saved.items():
             if handler is not None and signal.getsignal(sig) is not handler:
                 signal.signal(sig, handler)
+
+
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """SIGTERM and Ctrl-C that come within the block act at its end, as they would have acted
+    when they came: for steps that happen all together or not at all (`hub rollback`'s two
+    renames). Held by this process's handlers, not by a signal mask, which would hold them only
+    from the main thread. Only the main thread sets handlers: elsewhere the block runs as it
+    is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    came: list[int] = []
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    for sig, handler in saved.items():
+        if handler is not signal.SIG_IGN and handler is not None:
+            signal.signal(sig, lambda signum, frame: came.append(signum))
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            if handler is not None:
+                signal.signal(sig, handler)
+        if came:
+            os.kill(os.getpid(), came[0])
 
 
 # What DuckDB's Python binding raises when a signal comes while a query runs: it calls the

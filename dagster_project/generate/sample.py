@@ -21,6 +21,8 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from dagster_project.stop_request import raise_if_interrupted
+
 from .closures import BankHolidays, bank_holidays_path, day_windows, load_bank_holidays
 from .crm import ContactTable, population_areas, simulate_contacts
 from .crm_dirt import (
@@ -402,6 +404,9 @@ class _Writer:
         return self
 
     def submit(self, batch: list[FileJob] | list[CrmFileJob]) -> None:
+        # SIGTERM or Ctrl-C whose KeyboardInterrupt numpy lost (raised within its string
+        # operations, it is dropped): no more files once the command was asked to stop
+        raise_if_interrupted()
         if self.pool is None:
             write_files(batch)
             return

@@ -15,6 +15,7 @@ Columns are formatted vectorised (lookup tables indexed with numpy), a file's fe
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import datetime as dt
 import fnmatch
@@ -22,6 +23,7 @@ import io
 import os
 import re
 import zipfile
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -227,11 +229,24 @@ def csv_columns(
 # ---------------------------------------------------------------- file writers
 
 
-def _replace_atomically(path: Path, data: bytes) -> None:
+@contextlib.contextmanager
+def _renamed_into_place(path: Path) -> Iterator[Path]:
+    """A temporary name beside `path` (hidden: the loader skips it) for the block to write;
+    renamed to `path` when the block ends, removed when it fails (Ctrl-C, SIGTERM, a full
+    disk), so no half-written file is left behind."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def _replace_atomically(path: Path, data: bytes) -> None:
+    with _renamed_into_place(path) as temporary:
+        temporary.write_bytes(data)
 
 
 def write_csv(path: Path, telephony: TelephonyFormat, columns: list[list]) -> None:
@@ -307,8 +322,6 @@ def write_workbook(path: Path, sheet_name: str | None, header: list[str], rows: 
     sheet.append(header)
     for row in rows:
         sheet.append(row)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    archive = _FixedTimeZipFile(temporary, "w", zipfile.ZIP_DEFLATED, allowZip64=True)
-    ExcelWriter(workbook, archive).save()
-    os.replace(temporary, path)
+    with _renamed_into_place(path) as temporary:
+        archive = _FixedTimeZipFile(temporary, "w", zipfile.ZIP_DEFLATED, allowZip64=True)
+        ExcelWriter(workbook, archive).save()
