@@ -500,9 +500,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with signals_kept_through_queries():  # a signal during one of its queries too
             status = args.func(args)
-        # a signal whose KeyboardInterrupt was lost (raised within a finalizer, or caught by a
-        # library's bare `except`): the command did not stop where it came, but it was asked to
-        raise_if_interrupted()
+        if args.command in _LEFT_WHEN_INTERRUPTED:
+            # a signal whose KeyboardInterrupt was lost (raised within a finalizer, or dropped
+            # by a library): the command did not stop where it came, but it was asked to (the
+            # others handle an interrupt themselves and return their own status)
+            raise_if_interrupted()
         return status
     except KeyboardInterrupt:
         left = _LEFT_WHEN_INTERRUPTED.get(args.command)
