@@ -97,6 +97,11 @@ def signals_held() -> Iterator[None]:
 # What DuckDB's Python binding raises when a signal comes while a query runs: it calls the
 # signal's handler, interrupts the query and raises this in place of the handler's exception.
 QUERY_INTERRUPTED = "Query interrupted"
+# What DuckDB says of an exception raised within a Python UDF, before the exception's class
+# name; and the classes of the interrupts SIGTERM and Ctrl-C raise (Python's, and Dagster's
+# within a run's step, which a module without Dagster imports names by its name).
+UDF_RAISED = "Python exception occurred while executing the UDF: "
+INTERRUPTS = ("KeyboardInterrupt", "DagsterExecutionInterruptedError")
 
 
 @contextlib.contextmanager
@@ -104,13 +109,37 @@ def signals_kept_through_queries() -> Iterator[None]:
     """Within the block, a SIGTERM or Ctrl-C that came during a DuckDB query raises
     KeyboardInterrupt again, as it would anywhere else. Without this, the handler's exception
     (Dagster's interrupt within a run's step) is lost: the step fails with DuckDB's
-    RuntimeError, as if its code had failed, and the run goes on to its other steps."""
+    RuntimeError, as if its code had failed, and the run goes on to its other steps. So is an
+    interrupt DuckDB reports as a UDF's error (`raise_if_interrupt`), and any error after an
+    interrupt this process remembers."""
     try:
         yield
-    except RuntimeError as exc:
-        if str(exc) != QUERY_INTERRUPTED:
-            raise
+    except Exception as exc:
+        raise_if_interrupt(exc)
+        raise
+
+
+def is_interrupt(exc: BaseException) -> bool:
+    """Whether `exc` is how DuckDB reports a SIGTERM or Ctrl-C that came during a query: its
+    Python binding's RuntimeError, or, when the signal's handler ran within a Python function
+    DuckDB was calling (a UDF: Python runs a handler in whatever Python code the main thread
+    runs), DuckDB's error naming the handler's exception."""
+    text = str(exc)
+    if isinstance(exc, RuntimeError) and text == QUERY_INTERRUPTED:
+        return True
+    at = text.find(UDF_RAISED)
+    return at >= 0 and text[at + len(UDF_RAISED):].startswith(INTERRUPTS)
+
+
+def raise_if_interrupt(exc: BaseException) -> None:
+    """Raise KeyboardInterrupt (from `exc`) when `exc` reports an interrupt (`is_interrupt`) or
+    this process was interrupted before it; otherwise return. For code that handles DuckDB's
+    errors: the loader loading each file of a failed batch alone, or rejecting a file DuckDB
+    failed on, took an interrupt in the pseudonymisation's functions for a bad file, and the
+    build went on."""
+    if is_interrupt(exc):
         _interrupted.set()
+    if _interrupted.is_set():
         raise KeyboardInterrupt from exc
 
 

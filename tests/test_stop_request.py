@@ -5,6 +5,7 @@ DuckDB query stops a Dagster run; a Dagster run leaves the signal handlers as th
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -12,6 +13,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
+from dagster_project.settings import REPO_ROOT
 
 CHILD = textwrap.dedent("""
     import sys, time
@@ -230,3 +233,57 @@ def test_a_dagster_run_leaves_the_signal_handlers_as_they_were():
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.splitlines() == ["True True", "False True"]
+
+
+SIGNAL_WITHIN_A_UDF = textwrap.dedent("""
+    import os, signal, sys
+    from pathlib import Path
+
+    import dagster_project.privacy as privacy
+    from dagster_project.ingest import load_source
+    from dagster_project.partners import load_partners
+    from dagster_project.stop_request import interrupt_on_signals, signals_kept_through_queries
+    from tests.crm_small_landing import write_small_landing
+
+    root, kept = Path(sys.argv[1]), sys.argv[2] == "kept"
+    landing, partners_dir, _ = write_small_landing(root)
+    partners = load_partners(partners_dir, Path("seeds/reference"))
+    real, sent = privacy._message, []
+
+    def message(kind, value):  # the UDF of the non-ASCII values: a name with an accent
+        if not sent:
+            sent.append(True)
+            os.kill(os.getpid(), signal.SIGTERM)  # its handler runs within this function
+        return real(kind, value)
+
+    privacy._message = message
+    interrupt_on_signals()
+    try:
+        if kept:
+            with signals_kept_through_queries():
+                report = load_source(root / "work.duckdb", landing, partners, "crm",
+                                     pseudonymisation_key="0" * 64)
+        else:
+            report = load_source(root / "work.duckdb", landing, partners, "crm",
+                                 pseudonymisation_key="0" * 64)
+        print("went on:", ", ".join(f"{f.rel_path} {f.status}" for f in report.files))
+    except KeyboardInterrupt:
+        print("interrupted")
+    except Exception as exc:
+        print("failed:", type(exc).__name__)
+""")
+
+
+@pytest.mark.parametrize("kept", ["kept", "bare"])
+def test_a_signal_whose_handler_runs_within_a_udf_stops_the_load(tmp_path, kept):
+    """Python runs a signal's handler in whatever Python code the main thread runs: within the
+    pseudonymisation's UDF, DuckDB turns the handler's exception into its own error. The loader
+    took it for a batch DuckDB had failed on, loaded each file again alone and went on: the
+    build's SIGTERM was lost (twice in 30 SIGTERMs during a CRM load). It now stops the load
+    with or without `signals_kept_through_queries` around it (one DuckDB thread: the UDF runs in
+    the calling thread, as it can with more)."""
+    env = {**os.environ, "HUB_THREADS": "1", "HUB_DATA_DIR": str(tmp_path / "data")}
+    proc = subprocess.run([sys.executable, "-c", SIGNAL_WITHIN_A_UDF, str(tmp_path), kept],
+                          capture_output=True, text=True, timeout=120, env=env,
+                          cwd=REPO_ROOT)
+    assert (proc.returncode, proc.stdout) == (0, "interrupted\n"), proc.stderr[-3000:]

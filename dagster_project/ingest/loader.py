@@ -65,6 +65,7 @@ from dagster_project.ingest.readers import (
 from dagster_project.ingest.settle import settle_seconds, waiting_reason
 from dagster_project.partners import SOURCE_FIELDS, PartnerConfig, SourceConfig
 from dagster_project.source_models import SOURCE_MODELS
+from dagster_project.stop_request import raise_if_interrupt
 
 COMMON_DELIMITERS = (",", ";", "|", "\t")
 # Files read by one statement hold at most this many bytes of landing data (at least one file),
@@ -323,8 +324,11 @@ class _Loader:
                 todo = self._load_round(todo, results)
             self.con.execute("commit")
             return [results[new.index] for new in batch]
-        except duckdb.Error:
+        except duckdb.Error as exc:
             self.con.execute("rollback")
+            # an interrupt within the pseudonymisation's functions is DuckDB's error here, not
+            # a file DuckDB failed on (stop_request.raise_if_interrupt)
+            raise_if_interrupt(exc)
         return [self._load_alone(new) for new in batch]
 
     def register_udfs_if_reading(self, files: Iterable[LandingFile]) -> None:
@@ -372,6 +376,7 @@ class _Loader:
             return results[new.index]
         except duckdb.Error as exc:
             self.con.execute("rollback")
+            raise_if_interrupt(exc)  # interrupted, not a file DuckDB failed on
             first = (str(exc).strip().splitlines() or [""])[0]
             reason = "DuckDB could not read it: " + _scrubbed(first, new.cfg.source_headers)
         kept = (new.f.partner_code, new.f.delivery_key) in self._known([new]).current
