@@ -15,6 +15,7 @@ import functools
 import json
 import logging
 import os
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -281,11 +282,18 @@ def _run_job(settings: Settings, full_refresh: bool, start: float) -> BuildOutco
 
 
 def _canceling(instance, run_id: str) -> bool:
-    """Whether this build's run has been asked to stop (the Dagster UI's Terminate)."""
+    """Whether this build's run has been asked to stop (the Dagster UI's Terminate): CANCELING,
+    or already CANCELED while this process still runs it (the daemon's run monitoring marks a
+    CANCELING run canceled once it judges its process gone: a watcher that looked only for
+    CANCELING could miss the request and build on). Says so on stderr when it has."""
     from dagster import DagsterRunStatus
 
     run = instance.get_run_by_id(run_id)
-    return run is not None and run.status == DagsterRunStatus.CANCELING
+    if run is None or run.status not in (DagsterRunStatus.CANCELING, DagsterRunStatus.CANCELED):
+        return False
+    print(f"hub build: its run was marked {run.status.value} in Dagster (Terminate): stopping "
+          "as Ctrl-C stops it", file=sys.stderr, flush=True)
+    return True
 
 
 def step_times(instance, run_id: str) -> list[tuple[str, str, float]]:

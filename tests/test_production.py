@@ -263,9 +263,21 @@ def terminate_a_hub_build(stack: Stack) -> dict:
     engine_events = [row[0][:2000] for row in stack.sql(
         "dagster", "select event from event_logs where run_id = %s and "
         "dagster_event_type = 'ENGINE_EVENT'", run_id)]
+    # the run's status as Dagster recorded it, in order (who marked it what), for the messages
+    statuses = [f"{row[0]}: {row[1][:400]}" for row in stack.sql(
+        "dagster", "select dagster_event_type, event from event_logs where run_id = %s and "
+        "dagster_event_type like 'PIPELINE_%%' order by id", run_id)]
     return {"run_id": run_id, "answer": answer, "returncode": returncode,
             "output": log.read_text(errors="replace"), "engine_events": engine_events,
-            "served_unchanged": serving.read_bytes() == before}
+            "statuses": statuses, "served_unchanged": serving.read_bytes() == before}
+
+
+def _told(stopped: dict) -> str:
+    """A stopped build's story, for a failed assertion: the run's recorded statuses, then the
+    start and the end of its output (a step's traceback comes before the summary)."""
+    output = stopped["output"]
+    return "\n".join([*stopped["statuses"], "--- output:", output[:4000], "[...]",
+                      output[-2000:]])
 
 
 @pytest.fixture(scope="module")
@@ -335,10 +347,8 @@ def test_terminate_in_the_dagster_ui_stops_a_hub_build_in_another_service(stack)
     stopped = stack.terminated_build
     assert stopped["answer"]["__typename"] == "TerminateRunSuccess", (
         stopped["answer"], stopped["engine_events"])
-    assert stopped["returncode"] == 1, stopped["output"][-3000:]
-    # the start of the output too: a step's traceback comes before the summary
-    assert "interrupted (SIGTERM or Ctrl-C)" in stopped["output"], (
-        stopped["output"][:4000] + "\n[...]\n" + stopped["output"][-2000:])
+    assert stopped["returncode"] == 1, _told(stopped)
+    assert "interrupted (SIGTERM or Ctrl-C)" in stopped["output"], _told(stopped)
     assert stopped["served_unchanged"], stopped["output"][-3000:]
     matching = [r for r in runs(stack, "hub build") if r["runId"] == stopped["run_id"]]
     assert [r["status"] for r in matching] == ["CANCELED"], (matching, stopped["engine_events"])
