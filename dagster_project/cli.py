@@ -288,8 +288,7 @@ _LEFT_WHEN_INTERRUPTED = {
                 "(`hub status` says which is served)",
     "status": "it changes nothing",
     "doctor": "it changes nothing",
-    "screenshots": "the images written so far stay; its private Superset and browser were "
-                   "stopped",
+    "screenshots": "the images written so far stay in the folder",
 }
 
 
