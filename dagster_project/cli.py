@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
-import threading
 import warnings
 from pathlib import Path
 
 from dagster_project.settings import Settings
 from dagster_project.stop_request import (
+    interrupt_on_signals,
     raise_if_interrupted,
     signals_held,
     signals_kept_through_queries,
@@ -84,9 +84,8 @@ def cmd_build(args: argparse.Namespace) -> int:
         return 2
     print(f"hub build: {len(partners)} partners, landing {settings.landing_dir}", flush=True)
     # SIGTERM outside the build's run (waiting for the writer lock, the summary) stops it as
-    # Ctrl-C does, with a word on the published files; inside the run Dagster's own handler
-    # stops the run's step
-    _stop_on_sigterm()
+    # Ctrl-C does (`main`), with a word on the published files; inside the run Dagster's own
+    # handler stops the run's step
     served = _identity(settings.serving_db)
     try:
         with signals_kept_through_queries():  # a signal during one of its queries too
@@ -253,7 +252,6 @@ def cmd_report(args: argparse.Namespace) -> int:
         print("hub report: the published warehouse has no month with figures",
               file=sys.stderr)
         return 1
-    _stop_on_sigterm()
     try:
         with signals_kept_through_queries():  # a signal during one of its queries too
             result = write_packs(settings.serving_db, settings.reference_dir,
@@ -292,18 +290,9 @@ _LEFT_WHEN_INTERRUPTED = {
 }
 
 
-def _stop_on_sigterm() -> None:
-    """SIGTERM (e.g. from a service manager) unwinds like Ctrl-C, so child servers stop too
-    (dagster_project/stop_request.py)."""
-    from dagster_project.stop_request import interrupt_on_signals
-
-    interrupt_on_signals()
-
-
 def cmd_serve(args: argparse.Namespace) -> int:
     from dagster_project.serve import serve
 
-    _stop_on_sigterm()
     return serve(Settings.from_env())
 
 
@@ -312,7 +301,6 @@ def cmd_superset(args: argparse.Namespace) -> int:
     from dagster_project.dashboards.settings import SupersetSettings
 
     ss = SupersetSettings.from_env(Settings.from_env())
-    _stop_on_sigterm()
     proc = None
     try:
         if args.provision_only:
@@ -337,7 +325,6 @@ def cmd_screenshots(args: argparse.Namespace) -> int:
     from dagster_project.dashboards.screenshots import take_screenshots
 
     settings = Settings.from_env()
-    _stop_on_sigterm()
     try:
         return take_screenshots(settings, args.out or settings.home / "docs" / "img")
     except (server.SupersetError, BrowserError) as exc:
@@ -362,9 +349,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         print("hub bench: --superset needs --scenarios (it serves their warehouse)",
               file=sys.stderr)
         return 2
-    # stopped (a job's timeout, a service manager), the bench stops its build and removes its
-    # folder (gigabytes at scale) as after Ctrl-C
-    _stop_on_sigterm()
+    # stopped (a job's timeout, a service manager: SIGTERM is Ctrl-C, `main`), the bench stops
+    # its build and removes its folder (gigabytes at scale) as after Ctrl-C
     try:
         return run_bench(scale=args.scale, months=args.months, seed=args.seed, keep=args.keep,
                          partners=args.partners, scenarios=args.scenarios, out=args.out,
@@ -494,8 +480,9 @@ def main(argv: list[str] | None = None) -> int:
     bench.set_defaults(func=cmd_bench)
 
     args = parser.parse_args(argv)
-    if threading.current_thread() is threading.main_thread():
-        _stop_on_sigterm()
+    # SIGTERM (a service manager, a job's timeout) unwinds like Ctrl-C, in every command: child
+    # servers stop too, and the command says what it left
+    interrupt_on_signals()
     try:
         with signals_kept_through_queries():  # a signal during one of its queries too
             status = args.func(args)

@@ -33,7 +33,10 @@ def interrupt_on_signals() -> None:
     """SIGTERM and SIGINT raise KeyboardInterrupt in the main thread, and are remembered for
     `raise_if_interrupted`. A SIGINT this process was started ignoring (a job a shell ran in
     the background) stays ignored, as Python leaves it. (Dagster installs its own handlers for
-    the length of a run, and puts these back afterwards.)"""
+    the length of a run, and puts these back afterwards.) Only the main thread sets handlers:
+    elsewhere (a command's `main` called from a thread) nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        return
 
     def handler(signum, frame):
         _interrupted.set()
@@ -80,17 +83,14 @@ def signals_held() -> Iterator[None]:
         yield
         return
     came: list[int] = []
-    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
-    for sig, handler in saved.items():
-        if handler is not signal.SIG_IGN and handler is not None:
-            signal.signal(sig, lambda signum, frame: came.append(signum))
     try:
-        yield
+        with signal_handlers_kept():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                if signal.getsignal(sig) not in (signal.SIG_IGN, None):
+                    signal.signal(sig, lambda signum, frame: came.append(signum))
+            yield
     finally:
-        for sig, handler in saved.items():
-            if handler is not None:
-                signal.signal(sig, handler)
-        if came:
+        if came:  # the handlers are back: the signal acts now
             os.kill(os.getpid(), came[0])
 
 
