@@ -8,13 +8,13 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
 
 from dagster_project.generate.writers import _renamed_into_place
 from dagster_project.settings import REPO_ROOT
+from tests.compose_stack import wait_for
 from tests.conftest import hub_env
 from tests.forked_hub import start_hub
 
@@ -22,20 +22,13 @@ PHONENOW = REPO_ROOT / "seeds" / "realdata" / "phonenow" / "telephony" / "pwc_ph
 WAIT_SECONDS = 120  # a bound on a condition, never a guessed sleep
 
 
-def _when(condition, what: str) -> None:
-    deadline = time.monotonic() + WAIT_SECONDS
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"waited {WAIT_SECONDS} s for {what}")
-        time.sleep(0.02)
-
-
 def _terminated_midway(args: list[str], env: dict[str, str], out: Path, started) -> str:
     """`hub <args>` forked, SIGTERM once `started()`; its output, after checking that it ended
     with status 130 and no traceback."""
     proc = start_hub(args, env, out)
     try:
-        _when(lambda: started() or proc.poll() is not None, f"hub {args[0]} to start its work")
+        wait_for(started, WAIT_SECONDS, f"hub {args[0]} to start its work", proc, out.read_text,
+                 poll=0.02)
         assert proc.poll() is None, f"hub {args[0]} ended before its SIGTERM:\n{out.read_text()}"
         subprocess.run(["kill", "-TERM", str(proc.pid)], check=True)
         status = proc.wait(timeout=WAIT_SECONDS)

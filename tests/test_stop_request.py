@@ -236,7 +236,7 @@ def test_a_dagster_run_leaves_the_signal_handlers_as_they_were():
 
 
 SIGNAL_WITHIN_A_UDF = textwrap.dedent("""
-    import os, signal, sys
+    import contextlib, os, signal, sys
     from pathlib import Path
 
     import dagster_project.privacy as privacy
@@ -259,11 +259,7 @@ SIGNAL_WITHIN_A_UDF = textwrap.dedent("""
     privacy._message = message
     interrupt_on_signals()
     try:
-        if kept:
-            with signals_kept_through_queries():
-                report = load_source(root / "work.duckdb", landing, partners, "crm",
-                                     pseudonymisation_key="0" * 64)
-        else:
+        with signals_kept_through_queries() if kept else contextlib.nullcontext():
             report = load_source(root / "work.duckdb", landing, partners, "crm",
                                  pseudonymisation_key="0" * 64)
         print("went on:", ", ".join(f"{f.rel_path} {f.status}" for f in report.files))
