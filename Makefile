@@ -61,7 +61,7 @@ serve: install
 # with the lint profile) would replace the one every build's target is seeded with
 # (dagster_project/dbt_runner.py, seed_partial_parse). One process: each further one compiles
 # the dbt project again (10-25 CPU-seconds more), and the lint runs beside the tests, which
-# keep both cores busy (docs/benchmarks.md).
+# keep both cores busy (docs/benchmarks-journal.md).
 # The lint's warehouse holds the build schema's empty tables (as before a first build), which
 # templates read when they compile. sqlfluff only warns when dbt cannot compile a model or test
 # and skips it: any skip of a file that is not a macro fails the lint (whatever sqlfluff gives as
@@ -136,8 +136,8 @@ test-production: install servers
 # Two pytest-xdist workers; tests/conftest.py groups the tests (one Superset server, one session
 # warehouse for both). PYTEST_WORKERS=0 runs everything in one process.
 # The tests' temporary folders (about 1.7 GB) go to tmpfs when /dev/shm has 8 GiB free, and are
-# removed afterwards: about 5 % faster (docs/benchmarks.md). TEST_TMPFS=0 keeps them on disk,
-# under pytest's own temporary folder (kept for a look after a failure).
+# removed afterwards: about 5 % faster (docs/benchmarks-journal.md). TEST_TMPFS=0 keeps them on
+# disk, under pytest's own temporary folder (kept for a look after a failure).
 PYTEST_WORKERS ?= 2
 TEST_TMPFS ?= 1
 pytest: install browser servers

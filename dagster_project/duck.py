@@ -2,10 +2,10 @@
 
 `HUB_MEMORY_LIMIT` (e.g. `3GB`, `800MB`; default a quarter of the machine's memory, at most
 2.75 GiB: a scale-10 full build, DuckDB with the hub's own Python, then peaks at 3.60 GiB by the
-kernel's count with the ALLOCATOR settings below, 3.94 GiB without them: docs/benchmarks.md),
-`HUB_THREADS` (default: every core), a spill directory under the data folder
-(`<data>/tmp/duckdb`) and the allocator's settings (ALLOCATOR: freed memory returned sooner)
-apply to the loader, dbt (through `dbt/profiles.yml`), publication, checks and status.
+kernel's count with the ALLOCATOR settings below, 3.94 GiB without them:
+docs/benchmarks-journal.md), `HUB_THREADS` (default: every core), a spill directory under the
+data folder (`<data>/tmp/duckdb`) and the allocator's settings (ALLOCATOR: freed memory returned
+sooner) apply to the loader, dbt (through `dbt/profiles.yml`), publication, checks and status.
 Plain Python: no Dagster imports.
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import duckdb
 
-MAX_DEFAULT_BYTES = 2816 * 1024**2  # 2.75 GiB: docs/benchmarks.md, "Scale 10"
+MAX_DEFAULT_BYTES = 2816 * 1024**2  # 2.75 GiB: docs/benchmarks-journal.md, "Scale 10"
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)?\s*$", re.IGNORECASE)
 _UNITS = {"kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4,
           "kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4}
@@ -64,7 +64,7 @@ def dbt_threads() -> int:
     default 2). Each node's query uses DuckDB's own threads (`HUB_THREADS`); a second dbt thread
     overlaps one node's Python work (Jinja, dbt's bookkeeping) with another's query. Where other
     work already keeps every core busy (the test suite: two workers on two cores), 1 costs
-    about a tenth less CPU for the same wall time (docs/benchmarks.md)."""
+    about a tenth less CPU for the same wall time (docs/benchmarks-journal.md)."""
     return _thread_count("HUB_DBT_THREADS", 2)
 
 
@@ -79,7 +79,7 @@ def spill_dir(data_dir: Path | None = None) -> Path:
 # DuckDB's allocator (process-wide): memory its queries free goes back to the system sooner than
 # by default (flushed after a task that peaked past 32 MiB, not 128 MiB; after a bulk free past
 # 64 MiB, not 512 MiB; and purged by jemalloc's background threads). Customer identity at scale
-# 10 peaked 0.40 GiB lower (3.15 against 3.55 GiB) in the same time: docs/benchmarks.md, "6
+# 10 peaked 0.40 GiB lower (3.15 against 3.55 GiB) in the same time: docs/benchmarks-journal.md, "6
 # December 2026, 20:53–21:00 UTC". Set on every connection, and in dbt/profiles.yml.
 ALLOCATOR = {"allocator_flush_threshold": "32MiB",
              "allocator_bulk_deallocation_flush_threshold": "64MiB",

@@ -455,7 +455,7 @@ def register_udfs(con: Any, key: str) -> None:
     # The loader's UDF is called value by value ("native"): DuckDB hands it only the non-ASCII
     # values (_pick_message_sql), a small share, and an Arrow UDF's result (`pa.array` of a
     # list) makes pyarrow import pandas, about 0.3 CPU-second in every process that loads
-    # personal data (docs/benchmarks.md, "pandas' import in every load").
+    # personal data (docs/benchmarks-journal.md, "pandas' import in every load").
     for name, fn, params, result, udf_type in (
             ("hub_pii_message_py", _message, [VARCHAR, VARCHAR], VARCHAR, "native"),
             ("hub_pseudonym", _pseudonym, [VARCHAR, VARCHAR], VARCHAR, "arrow"),

@@ -3,7 +3,7 @@
 A process that has imported Dagster, dbt or Superset spends one to two CPU-seconds after its
 work is done in the interpreter's finalisation, clearing the objects of modules nothing will use
 again: 1.6 s of a 13 s `hub build` of a small warehouse, on every build, check, report and dbt
-run (docs/benchmarks.md, "The interpreter's teardown"). The commands release what they hold
+run (docs/benchmarks-journal.md, "The interpreter's teardown"). The commands release what they hold
 themselves (DuckDB connections closed, published files renamed into place, Dagster's instance
 closed by its context manager, the writer lock released by the kernel at exit), so a command's
 process ends here instead: the `atexit` handlers run (logging's flush and close, multiprocessing's

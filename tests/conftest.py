@@ -21,8 +21,8 @@ SETTLE = {"HUB_SETTLE_SECONDS": "0"}
 os.environ.update(SETTLE)
 # dbt runs one node at a time in the tests' builds: the suite's two workers already keep both
 # cores busy, and a second dbt thread there only adds contention (about a tenth more CPU per
-# build, docs/benchmarks.md). The session warehouse and the builds of tests/test_build_safety.py
-# (two builds from scratch compared row for row) keep the default, 2.
+# build, docs/benchmarks-journal.md). The session warehouse and the builds of
+# tests/test_build_safety.py (two builds from scratch compared row for row) keep the default, 2.
 ONE_DBT_THREAD = {"HUB_DBT_THREADS": "1"}
 DEFAULT_DBT_THREADS = {"HUB_DBT_THREADS": "2"}
 os.environ.update(ONE_DBT_THREAD)
@@ -222,8 +222,8 @@ def small_partners(tmp_path_factory) -> SmallPartners:
     tests/test_ingest_rows.py's (tests/ingest_rows_landing.py: resender, switcher), every file
     delivered an hour ago, built with test_ingest_rows.py's settle interval (5 minutes). One
     `hub build` instead of one per module: every build of a tiny warehouse costs about 20
-    CPU-seconds of fixed work (docs/benchmarks.md, "The test suite"). Tests must not change it:
-    they build on a copy (copy_data_dir)."""
+    CPU-seconds of fixed work (docs/benchmarks-journal.md, "The test suite"). Tests must not
+    change it: they build on a copy (copy_data_dir)."""
     import time
 
     from tests.ingest_rows_landing import SETTLE, write_ingest_rows_landing

@@ -1,15 +1,14 @@
 """`hub <args>` in a process forked from one that has already imported what `hub` imports.
 
-A `hub build` starts by importing Dagster, dagster-dbt, dbt and DuckDB: about 2 CPU-seconds
-before it reads a file, paid again by every one of the suite's `hub` runs (docs/benchmarks.md,
-"The test suite"). Here each run is a child of a fork server (Python's `multiprocessing`
-"forkserver" context) that imported them once per test worker: the child is a process of its
-own, with the run's environment, working folder, arguments and exit status, stdout and stderr
-(its file descriptors 1 and 2, so what DuckDB or dbt writes itself is captured too), and it runs
-the console script's own function (`dagster_project.cli.run`, which ends the process with the
-command's status). What it does not repeat is the import. The tests' own dbt commands
-(`run_dbt`: `hub-dbt`, what `dagster_project.dbt_runner.dbt_process` runs) are forked the same
-way.
+A `hub build` starts by importing Dagster, dagster-dbt, dbt and DuckDB: about 2 CPU-seconds before
+it reads a file, paid again by every one of the suite's `hub` runs (docs/benchmarks-journal.md, "The
+test suite"). Here each run is a child of a fork server (Python's `multiprocessing` "forkserver"
+context) that imported them once per test worker: the child is a process of its own, with the run's
+environment, working folder, arguments and exit status, stdout and stderr (its file descriptors 1
+and 2, so what DuckDB or dbt writes itself is captured too), and it runs the console script's own
+function (`dagster_project.cli.run`, which ends the process with the command's status). What it does
+not repeat is the import. The tests' own dbt commands (`run_dbt`: `hub-dbt`, what
+`dagster_project.dbt_runner.dbt_process` runs) are forked the same way.
 
 The tests that signal, kill or wait on a build left running (tests/test_build_safety.py) start
 it with `start_hub`, which returns what they use of `subprocess.Popen`: the child is the build's

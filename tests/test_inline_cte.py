@@ -2,7 +2,7 @@
 that reads a stored model or source and is read more than once is written
 `name as {{ inline_cte() }} (...)`. DuckDB materialises a CTE used twice: every row of the
 table is copied before any filter, which cost the scale-10 builds tens of seconds per query
-(docs/benchmarks.md, "Scale 10"). A scan of the models, tests and macros as written (Jinja
+(docs/benchmarks-journal.md, "Scale 10"). A scan of the models, tests and macros as written (Jinja
 not rendered): a CTE whose body is a plain select from `ref()`, `source()` or `this`, read
 by two `from`/`join` clauses, or by one inside a Jinja loop."""
 

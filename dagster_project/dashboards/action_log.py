@@ -5,8 +5,8 @@ Superset's own `DBEventLogger` commits the request's database session at every e
 chart query has six (the data endpoint, the response, the JSON, the SQL, the data frame, the
 post-processing): six writes of the metadata database, and every commit expires the objects
 the request had loaded (its chart, dataset and database), which are then read again. About a
-fifth of a chart query's time went there (docs/benchmarks.md, "Superset's action log, DuckDB's
-reserved words and `hub serve`").
+fifth of a chart query's time went there (docs/benchmarks-journal.md, "Superset's action log,
+DuckDB's reserved words and `hub serve`").
 
 Here the events of a request are kept in the request's context and written together in one
 commit when the request ends (`teardown_request`), with the same rows, columns and values.

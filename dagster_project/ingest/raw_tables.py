@@ -169,8 +169,8 @@ def _insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[tuple]) 
     """Insert `rows` (tuples in the table's column order) by one statement, each column bound
     as one list parameter and unnested: `executemany` runs one insert per row (about 6 s for
     400 partners' configuration, at every build), and an Arrow table of the rows made pyarrow
-    import pandas (about 0.3 CPU-second of every build: docs/benchmarks.md, "pandas' import in
-    every load")."""
+    import pandas (about 0.3 CPU-second of every build: docs/benchmarks-journal.md, "pandas'
+    import in every load")."""
     columns = [list(column) for column in zip(*rows, strict=True)]
     con.execute(f"insert into {table} select {', '.join('unnest(?)' for _ in columns)}",
                 columns)

@@ -154,7 +154,7 @@ def _xlsx_to_csv(src: Path, dst: Path, sheet: str | None) -> None:
     if not rows:
         raise FileRejected("the sheet is empty")
     # written as the JSON lines' CSV is (csv.writer): an Arrow table of the cells made pyarrow
-    # import pandas (docs/benchmarks.md, "pandas' import in every load")
+    # import pandas (docs/benchmarks-journal.md, "pandas' import in every load")
     with dst.open("w", encoding="utf-8", newline="") as out:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow([str(h) for h in rows[0]])

@@ -71,7 +71,7 @@
     As for deliveries, the months are read when the model runs and written as values, with
     their range: a filter on constants skips the row groups of other months (zone maps) and
     needs no join, where a correlated join with the scope table first collected every distinct
-    value of the column, for a timestamp every row (docs/benchmarks.md, "Scale 10"). A model
+    value of the column, for a timestamp every row (docs/benchmarks-journal.md, "Scale 10"). A model
     that filters many relations by the same scope reads it once with scoped_months(shifts,
     changed_rows_only) and passes it as `months` (one query instead of one per call; `shifts`
     and `changed_rows_only` then say nothing more). `scope` names the model holding the months:
@@ -184,7 +184,7 @@
     duplicate) are looked up in this table, not in the model's own computed rows: the engine
     knows a table's row count, so its hash join builds on the redone ids; on the computed rows
     it guesses, and at national scale it guessed 253 M for 5.2 M and built its hash table on
-    the 68.9 M stored calls instead (docs/benchmarks.md, "Why the national month's call
+    the 68.9 M stored calls instead (docs/benchmarks-journal.md, "Why the national month's call
     validation is slow"). -#}
 {% macro redone_ids_table() -%}
     {{ scratch_table('redone_ids') }}

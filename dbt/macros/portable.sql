@@ -309,8 +309,8 @@
     (parsed, checked, hashed rows) read twice, where computing it twice costs more than storing
     it: the validation models' `checked`, read by the duplicate check and by the rows' own
     statuses. Without it DuckDB stored the wide staging rows beneath it instead and computed
-    the checks and the fingerprint twice (docs/benchmarks.md, "the validation models' checked
-    rows stored once"). Trino and Spark have no such hint and decide themselves. -#}
+    the checks and the fingerprint twice (docs/benchmarks-journal.md, "the validation models'
+    checked rows stored once"). Trino and Spark have no such hint and decide themselves. -#}
 {% macro materialized_cte() -%}
     {{ return(adapter.dispatch('materialized_cte', 'hub_warehouse')()) }}
 {%- endmacro %}

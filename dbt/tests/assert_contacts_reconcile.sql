@@ -67,7 +67,7 @@ raw_rows as (
 
 -- the large inputs first: DuckDB 2.0's grouping after a union whose first inputs are small
 -- (the quarantined and excluded rows) did not spill its hash table, and a scale-10 full build
--- ran out of memory here (docs/benchmarks.md, "The row accounting's memory")
+-- ran out of memory here (docs/benchmarks-journal.md, "The row accounting's memory")
 accounted_rows as (
 
     select

@@ -4,7 +4,7 @@
     table. dbt-duckdb first writes them into a temporary table, compares its columns with the
     table's, then copies them across, so each incremental build wrote its rows twice (at
     national scale the call validation's copy alone took 9.9 s of a new month;
-    docs/benchmarks.md). The first build, `--full-refresh` and other strategies are
+    docs/benchmarks-journal.md). The first build, `--full-refresh` and other strategies are
     dbt-duckdb's own, unchanged.
 
     `on_schema_change: fail` is kept for the column names: the model's (the compiled query's,

@@ -1,5 +1,5 @@
 {#- The flags that compare a contact with its customer's other contacts, apart from the wide
-    rows of fct_contacts (docs/benchmarks.md, "Scale 10": computed in the same query as the
+    rows of fct_contacts (docs/benchmarks-journal.md, "Scale 10": computed in the same query as the
     wide rows, a new month at scale 10 ran out of DuckDB's 3 GiB; stored first, both fit).
     Redone by partner and month as fct_contacts is: the contacts of the months with changed
     rows, recomputed with those of the months either side (duplicate cases look back 60

@@ -26,7 +26,7 @@
     never counted as a repeat. Grouping 8-byte hashes instead of several columns' text takes
     less CPU and memory: the customer keys' combination (about 70 M rows at scale 10) ran out
     of a 2.5 GiB DuckDB as a group by on its columns, and runs within 2 GiB on hashes
-    (docs/benchmarks.md, scale 10, "Commits 3228fdf and 1591179"). A single column stays a
+    (docs/benchmarks-journal.md, scale 10, "Commits 3228fdf and 1591179"). A single column stays a
     `count(distinct)` in the one aggregate: two more reads of a staging view (which parses the
     raw text each time) cost more than the hash saves. `config: where:` applies to every
     check of the entry (dbt wraps {{ model }} in it; placeholders such as
