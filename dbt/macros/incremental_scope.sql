@@ -310,14 +310,18 @@
 {%- endmacro %}
 
 {#- A predicate for a data test: the row of `relation` (columns `partner_column`,
-    `file_column`) comes from a file of a delivery this build redoes, or the build is a full
-    one. Singular tests are not incremental models (is_incremental() is false in them), so the
-    plan is read at run time. -#}
+    `file_column`) comes from a file of a delivery this build redoes; `true` in a full build.
+    Singular tests are not incremental models (is_incremental() is false in them), so the plan
+    is read when the test runs (tests_every_row), as the scoped tests' `where` is: a subquery
+    on the plan's mode joined by `or` to the files' filter was evaluated for every row, in a
+    full build too. A test using it names its refs in `depends_on` hints (while dbt parses,
+    the predicate is `true`). -#}
 {% macro in_scoped_files(source, relation, partner_column='partner_code',
                          file_column='source_file') -%}
-    (
-        (select plan.build_mode from {{ ref('stg_build__plan') }} as plan) = 'full'
-        or ({{ relation }}.{{ partner_column }}, {{ relation }}.{{ file_column }}) in (
+    {%- if tests_every_row() -%}
+        true
+    {%- else -%}
+        ({{ relation }}.{{ partner_column }}, {{ relation }}.{{ file_column }}) in (
             select (scoped_files.partner_code, scoped_files.source_file)
             from {{ ref('stg_loads__files') }} as scoped_files
             inner join {{ ref('stg_build__scope_deliveries') }} as scope
@@ -327,7 +331,7 @@
                     and scoped_files.delivery_key = scope.delivery_key
             where scoped_files.source = '{{ source }}'
         )
-    )
+    {%- endif -%}
 {%- endmacro %}
 
 {#- True while dbt only parses, in a full build and before any plan: a data test then checks

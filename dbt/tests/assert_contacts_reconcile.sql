@@ -10,6 +10,7 @@
 -- still counts every row per partner); a full build checks every file.
 -- Reported in Dagster as an asset check on fct_contacts.
 {{ config(meta={'dagster': {'ref': {'name': 'fct_contacts'}}}) }}
+-- depends_on: {{ ref('stg_build__scope_deliveries') }}
 
 with
 
