@@ -1,6 +1,6 @@
 """Check a partner's code targets against the reference seeds (`seeds/reference/*.csv`)
 before anything loads: a service line, channel or avoidable category the seeds do not know
-would otherwise pass the load and fail a relationships check of dbt minutes later, naming neither
+would otherwise pass the load and fail a dbt relationships test minutes later, naming neither
 the YAML file nor the key. No Dagster imports."""
 
 from __future__ import annotations

@@ -10,9 +10,8 @@ On a copy of the session warehouse's working file, four contacts of `fct_contact
 months are given customer ids `dim_customer` does not hold: one in a month with changed rows,
 two in a month in scope only through customers (as a new month puts every month of the
 customers it relabels in scope), one of a customer in scope (merged by this build). With the
-plan marked incremental the customers' relationship check (in the scoped `column_checks` of
-`fct_contacts`) counts the first and the last; with the plan full, all four. Scoped by the
-months in scope, as before, it counted the first three.
+plan marked incremental the relationship test counts the first and the last; with the plan
+full, all four. Scoped by the months in scope, as before, it counted the first three.
 
 The load files' and the contacts' reconciliations (dbt/tests/assert_load_files_reconcile.sql,
 assert_contacts_reconcile.sql) check the files of the deliveries in scope: two CRM files are
@@ -33,33 +32,19 @@ from dagster_project import duck
 from tests.conftest import working_file_copy
 from tests.forked_hub import run_dbt
 
-# fct_contacts' column checks: the scoped entry holds the customers' relationship (its failing
-# rows are read from the stored failures, keyed by the check's column names)
-TEST = "fct_contacts,test_name:column_checks"
-CUSTOMERS = "customer_id -> dim_customer.customer_id"
+TEST = "relationships_fct_contacts_customer_id__customer_id__ref_dim_customer_"
 RECONCILIATIONS = ("assert_load_files_reconcile", "assert_contacts_reconcile")
 MISSING = "cus_not_a_customer"
 MERGED = "cus_merged_away"  # not in dim_customer either
 
 
 def _failures(settings, target, tmp, name: str) -> dict[str, tuple[int, str]]:
-    """Each selected test's (failing rows, status); for fct_contacts' column checks, each
-    failing check's (failing rows, status) under its column names."""
-    proc = run_dbt(settings, "test", "--store-failures", "--select", TEST, *RECONCILIATIONS,
+    """Each selected test's (failing rows, status)."""
+    proc = run_dbt(settings, "test", "--select", TEST, *RECONCILIATIONS,
                    "--target-path", str(target), "--log-path", str(tmp / f"logs-{name}"))
-    # the selection also brings the column checks of the facts that refer to fct_contacts
-    results = {r["unique_id"].split(".")[2]: r for r in
-               json.loads((target / "run_results.json").read_text())["results"]}
-    contacts_checks = [test for test in results if test.startswith("column_checks_fct_contacts_")]
-    assert len(contacts_checks) == 2, proc.stdout[-3000:]  # fct_contacts' two entries
-    failures = {test: (results[test]["failures"], results[test]["status"])
-                for test in RECONCILIATIONS}
-    with duck.connect_work(settings.work_db, read_only=True) as con:
-        for test in contacts_checks:
-            failures.update({columns: (rows, results[test]["status"]) for _, columns, rows in
-                             con.execute(f"select * from {results[test]['relation_name']}")
-                             .fetchall()})
-    return failures
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    assert len(results) == 1 + len(RECONCILIATIONS), proc.stdout[-3000:]
+    return {r["unique_id"].split(".")[2]: (r["failures"], r["status"]) for r in results}
 
 
 @pytest.fixture(scope="module")
@@ -126,11 +111,11 @@ def scoped_tests(built_warehouse, tmp_path_factory) -> dict:
 
 def test_an_incremental_build_tests_the_contacts_it_redid(scoped_tests):
     # the contact of the changed month and the merged customer's, not the other two
-    assert scoped_tests["incremental"][CUSTOMERS] == (2, "fail")
+    assert scoped_tests["incremental"][TEST] == (2, "fail")
 
 
 def test_a_full_build_tests_every_contact(scoped_tests):
-    assert scoped_tests["full"][CUSTOMERS] == (4, "fail")
+    assert scoped_tests["full"][TEST] == (4, "fail")
 
 
 def test_an_incremental_build_reconciles_the_files_of_its_deliveries(scoped_tests):

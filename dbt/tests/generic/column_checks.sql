@@ -2,9 +2,8 @@
     A model's column checks in one data test (one dbt node, where dbt's column-level tests
     cost a node per column and check: docs/architecture.md, "What a build costs"). Returns one
     row per FAILING check, never a value of the model:
-        check_name    not_null, unique, accepted_values, accepted_range or relationships
-        column_names  the column, or the columns of a combination (`a, b`), or for
-                      relationships the column and what it refers to (`a -> dim_x.b`)
+        check_name    not_null, unique, accepted_values or accepted_range
+        column_names  the column, or the columns of a combination (`a, b`)
         failing_rows  rows that fail it (for unique: rows repeating a key held by an earlier
                       row, i.e. rows - distinct keys)
 
@@ -19,8 +18,6 @@
           b: {values: [1, 2], quote: false}   values written as they are, `quote: false`
         accepted_range:               every non-null a lies within [min_value, max_value]
           a: {min_value: 0, max_value: 100}   (either bound optional)
-        relationships:                every non-null a is a value of b in dim_x (rows whose
-          a: {to: ref('dim_x'), field: b}     a no row of dim_x holds), as dbt's relationships
 
     The model is read once for the not-null, single-column unique, value and range checks (one
     aggregate), and twice for each unique combination: a group by on a 64-bit hash of the
@@ -31,10 +28,7 @@
     of a 2.5 GiB DuckDB as a group by on its columns, and runs within 2 GiB on hashes
     (docs/benchmarks-journal.md, scale 10, "Commits 3228fdf and 1591179"). A single column stays a
     `count(distinct)` in the one aggregate: two more reads of a staging view (which parses the
-    raw text each time) cost more than the hash saves. Each relationship is one more read of the
-    model, anti-joined with what it refers to, as dbt's `relationships` test reads it, in the same
-    node: a test node costs about 60 ms of dbt's own time, whatever it reads (docs/architecture.md,
-    "What a build costs"). `config: where:` applies to every
+    raw text each time) cost more than the hash saves. `config: where:` applies to every
     check of the entry (dbt wraps {{ model }} in it; placeholders such as
     `__in_scoped_deliveries__` are replaced by get_where_subquery, macros/incremental_scope.sql):
     checks with another scope are another column_checks entry of the model.
@@ -49,7 +43,7 @@
                   tsf_pct: {min_value: 0, max_value: 100}
 -#}
 {% test column_checks(model, not_null=none, unique=none, accepted_values=none,
-                      accepted_range=none, relationships=none) %}
+                      accepted_range=none) %}
 
 {%- set checks = [] -%}
 {%- set combinations = [] -%}
@@ -105,15 +99,6 @@
         'check': 'accepted_range', 'columns': column_name,
         'sql': 'count(case when ' ~ outside | join(' or ') ~ ' then 1 end)'}) -%}
 {%- endfor -%}
-{%- set references = [] -%}
-{%- for column_name, reference in (relationships or {}).items() -%}
-    {%- do references.append({'column': column_name, 'to': reference['to'],
-                              'field': reference['field']}) -%}
-    {%- do checks.append({
-        'check': 'relationships',
-        'columns': column_name ~ ' -> ' ~ reference['to'].identifier ~ '.' ~ reference['field'],
-        'reference': references | length}) -%}
-{%- endfor -%}
 {%- if checks | length == 0 -%}
     {{ exceptions.raise_compiler_error('column_checks names no check') }}
 {%- endif -%}
@@ -166,18 +151,6 @@ combination_{{ loop.index }} as (
 
 ),
 {%- endfor %}
-{%- for reference in references %}
-
-reference_{{ loop.index }} as (
-
-    select count(*) as orphan_rows
-    from (select {{ reference['column'] }} as child_key from {{ model }}) as child
-    left join (select {{ reference['field'] }} as parent_key from {{ reference['to'] }}) as parent
-        on child.child_key = parent.parent_key
-    where child.child_key is not null and parent.parent_key is null
-
-),
-{%- endfor %}
 
 checks as (
 
@@ -202,7 +175,6 @@ counted as (
             {%- for check in checks %}
             when {{ loop.index }} then
                 {%- if 'sql' in check %} row_checks.check_{{ loop.index }}
-                {%- elif 'reference' in check %} reference_{{ check['reference'] }}.orphan_rows
                 {%- else %} combination_{{ check['combination'] }}.repeated_rows
                 {%- endif %}
             {%- endfor %}
@@ -211,9 +183,6 @@ counted as (
     cross join row_checks
     {%- for key in combinations %}
     cross join combination_{{ loop.index }}
-    {%- endfor %}
-    {%- for reference in references %}
-    cross join reference_{{ loop.index }}
     {%- endfor %}
 
 ),
