@@ -348,6 +348,17 @@ def _progress(message: str) -> None:
     print(f"hub bench: {message}", file=sys.stderr, flush=True)
 
 
+def _keep_logs(tmp: Path) -> None:
+    """A failed bench removes its folder (gigabytes at scale) but keeps its builds' logs beside
+    it (`<folder>-logs`): the dbt log of the failed build, and of every node that ran beside
+    the one that failed."""
+    logs = tmp / "data" / "logs"
+    if logs.is_dir() and any(logs.iterdir()):
+        kept = tmp.with_name(f"{tmp.name}-logs")
+        shutil.copytree(logs, kept)
+        _progress(f"failed; its builds' logs are kept in {kept}")
+
+
 def run_bench(scale: float, months: int = 24, seed: int = 42, keep: bool = False, *,
               partners: int | None = None, scenarios: bool = False,
               out: Path | None = None, superset: bool = False, crm_share: float = 1.0,
@@ -368,6 +379,7 @@ def run_bench(scale: float, months: int = 24, seed: int = 42, keep: bool = False
     # the builds (TMPDIR, see hub_env)
     saved_tempdir, tempfile.tempdir = tempfile.tempdir, str(tmp / "tmp")
     (tmp / "tmp").mkdir()
+    code = 0  # a stopped bench (Ctrl-C, SIGTERM) keeps nothing
     try:
         with DiskPeak(tmp) as bench.disk:
             lines, code = (_run_scenarios if scenarios else _run_stages)(bench, base)
@@ -377,6 +389,8 @@ def run_bench(scale: float, months: int = 24, seed: int = 42, keep: bool = False
         if keep:
             _progress(f"kept {tmp}")
         else:
+            if code != 0:
+                _keep_logs(tmp)
             shutil.rmtree(tmp, ignore_errors=True)
     text = "\n".join(lines)
     print(text)

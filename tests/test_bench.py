@@ -254,6 +254,22 @@ def test_each_scenario_says_where_its_time_went_from_its_build_record(tmp_path):
         "- x: no build record")
 
 
+def test_a_failed_bench_removes_its_folder_and_keeps_its_builds_logs(tmp_path):
+    """A build that fails ends the bench with status 1, the failure's lines printed; the bench's
+    folder is removed (gigabytes at scale), and its builds' logs are kept beside it, dbt's lines
+    of every node among them. Here the full build's DuckDB may hold 1 MiB: its load fails."""
+    workdir = tmp_path / "work"
+    result = hub({**cli_env(tmp_path / "unused"), "HUB_MEMORY_LIMIT": "1MB"}, "bench",
+                 "--scale", "0.02", "--months", "2", "--scenarios", "--workdir", str(workdir),
+                 check=False)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "full build (2 months) (`hub build --full-refresh`) exited 1" in result.stdout
+    [kept] = workdir.iterdir()
+    assert kept.name.startswith("hub-bench-0.02-") and kept.name.endswith("-logs")
+    assert f"hub bench: failed; its builds' logs are kept in {kept}" in result.stderr
+    assert [log.name for log in kept.glob("build-*.log")], list(kept.iterdir())
+
+
 def test_a_stopped_bench_stops_its_build_and_removes_its_folder(tmp_path):
     """SIGTERM (a job's timeout, a service manager) during the bench's first `hub build`: the
     build is stopped, then the bench's folder (gigabytes at scale) is removed, as after

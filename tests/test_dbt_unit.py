@@ -8,7 +8,9 @@ rows, not the data, so `hub build` skips them (dagster_project.dbt_runner.BUILD_
 run here, once: `dbt test` on a copy of the session warehouse's working file (a unit test needs
 its model's parents to exist), its results read from dbt's run_results.json. The same dbt run
 tests, with `--store-failures`, the column checks of two marts spoilt in the copy (nulls,
-repeated keys, a value not accepted, values out of range) and of two left as built.
+repeated keys, a value not accepted, values out of range) and of two left as built, and the
+identity audit (`assert_customers_converged`) after one contact of the copy was given another
+customer: every key it shares with other contacts is reported, with two customer ids.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ EXPECTED_FAILURES = {
 # Left as built: between them every kind of check (not_null, unique key and combination,
 # accepted_values with quote: false, accepted_range).
 CLEAN = ("dim_date", "stg_partner_config__complaint_policy")
+AUDIT = "assert_customers_converged"
 
 
 def declared_unit_tests(dbt_dir) -> set[str]:
@@ -50,6 +53,24 @@ def declared_unit_tests(dbt_dir) -> set[str]:
         names.update(t["name"] for t in (yaml.safe_load(path.read_text()) or {}).get(
             "unit_tests") or [])
     return names
+
+
+def spoil_identity(con) -> set[tuple]:
+    """One contact sharing a key with others is given a customer of its own; the audit's rows
+    this must give: (key_kind, key_value, customer_ids, contacts_without_customer) of every
+    key the contact shares."""
+    keys = "intermediate.int_customers__keys"
+    [(contact_id,)] = con.execute(
+        f"select min(contact_id) from {keys} where (key_kind, key_value) in "
+        f"(select key_kind, key_value from {keys} group by all having count(*) > 1)").fetchall()
+    shared = con.execute(
+        f"select key_kind, key_value from {keys} where (key_kind, key_value) in "
+        f"(select key_kind, key_value from {keys} where contact_id = ?) "
+        "group by all having count(*) > 1", [contact_id]).fetchall()
+    assert shared and contact_id is not None
+    con.execute("update intermediate.int_customers__resolved set customer_id = 'cus_spoilt' "
+                "where contact_id = ?", [contact_id])
+    return {(kind, value, 2, 0) for kind, value in shared}
 
 
 def spoil(con) -> None:
@@ -88,9 +109,10 @@ def dbt_results(built_warehouse, tmp_path_factory) -> dict[str, dict]:
     work_db = settings.work_db
     with duck.connect_work(work_db) as con:
         spoil(con)
+        audit_rows = spoil_identity(con)
     column_checks = [f"{model},test_name:column_checks" for model in [*EXPECTED_FAILURES, *CLEAN]]
     proc = run_dbt(settings, "test", "--store-failures", "--select", "test_type:unit",
-                   *column_checks, "--target-path", str(target))
+                   *column_checks, AUDIT, "--target-path", str(target))
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]  # the spoilt fail
     results = {r["unique_id"]: r for r in
                json.loads((target / "run_results.json").read_text())["results"]}
@@ -99,10 +121,12 @@ def dbt_results(built_warehouse, tmp_path_factory) -> dict[str, dict]:
         for uid, result in results.items():
             if uid.startswith("test."):
                 node = manifest["nodes"][uid]
-                result["model"] = manifest["nodes"][node["attached_node"]]["name"]
+                attached = node.get("attached_node")  # none for a singular test
+                result["model"] = manifest["nodes"][attached]["name"] if attached else node["name"]
                 stored = con.execute(f"select * from {result['relation_name']}")
                 result["columns"] = [d[0] for d in stored.description]
                 result["rows"] = set(stored.fetchall())
+    results["audit_rows"] = audit_rows
     return results
 
 
@@ -116,7 +140,8 @@ def test_every_dbt_unit_test_passes(built_warehouse, dbt_results):
 
 
 def test_column_checks_fail_once_per_failing_check_with_its_rows(dbt_results):
-    data_tests = {r["model"]: r for uid, r in dbt_results.items() if uid.startswith("test.")}
+    data_tests = {r["model"]: r for uid, r in dbt_results.items()
+                  if uid.startswith("test.") and r["model"] != AUDIT}
     assert set(data_tests) == {*EXPECTED_FAILURES, *CLEAN}  # one column_checks node each
     for model, expected in EXPECTED_FAILURES.items():
         result = data_tests[model]
@@ -124,6 +149,15 @@ def test_column_checks_fail_once_per_failing_check_with_its_rows(dbt_results):
         assert result["failures"] == len(expected), model  # one row per failing check
         assert result["columns"] == ["check_name", "column_names", "failing_rows"]  # no values
         assert result["rows"] == expected, model
+
+
+def test_the_identity_audit_reports_every_key_of_a_contact_given_another_customer(dbt_results):
+    [audit] = [r for uid, r in dbt_results.items()
+               if uid.startswith("test.") and r["model"] == AUDIT]
+    assert audit["status"] == "fail"
+    assert audit["columns"] == ["key_kind", "key_value", "customer_ids",
+                                "contacts_without_customer"]
+    assert audit["rows"] == dbt_results["audit_rows"]
 
 
 def test_column_checks_pass_on_clean_data(dbt_results):
