@@ -5,7 +5,7 @@
 --
 -- Every key is compared on 64-bit hashes of its contacts' ids and customers' ids (the join and
 -- the aggregate hold numbers, not text: at scale 10 the text of 47 M keys against 28 M contacts
--- ran DuckDB out of its memory limit in a full build, where the hashes take 12.5 s); the keys
+-- ran DuckDB out of its memory limit in a full build, where the hashes take 12.7 s); the keys
 -- whose hashes disagree are then counted again on the ids themselves, so a key is reported
 -- only for a real disagreement. Two different customers of one key with the same hash would
 -- go unseen: one chance in 2^64.
