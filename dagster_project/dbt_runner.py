@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from dagster_project import duck
@@ -135,11 +137,37 @@ def manifest_is_current(settings: Settings) -> bool:
             and stamp.read_text(encoding="utf-8") == _profile_settings(settings))
 
 
+# What `dbt parse` writes that ensure_manifest hands over to dbt/target, the stamp last.
+PARSE_FILES = (PARTIAL_PARSE, "manifest.json", "semantic_manifest.json", "perf_info.json")
+
+
 def ensure_manifest(settings: Settings) -> Path:
     """Parse the dbt project unless its parse is current (manifest_is_current):
-    seed_partial_parse hands that parse to every new data folder."""
-    if not manifest_is_current(settings):
-        run_dbt(settings, "parse", "--quiet")
-        manifest_path(settings).with_name(PARSED_SETTINGS).write_text(
-            _profile_settings(settings), encoding="utf-8")
-    return manifest_path(settings)
+    seed_partial_parse hands that parse to every new data folder.
+
+    Processes take turns (`fcntl.flock` on dbt/target/.parse.lock; one that waited finds the
+    parse current and does nothing). dbt rewrites its files in place, so it parses into a
+    folder of its own and each file is renamed over the project's: a process reading
+    manifest.json meanwhile (the dashboards' bundle, Dagster's dbt assets) reads the old file
+    or the new one, never half of one; hub processes under other DuckDB settings (another
+    HUB_MEMORY_LIMIT) each parse again."""
+    target = manifest_path(settings).parent
+    if manifest_is_current(settings):
+        return target / "manifest.json"
+    target.mkdir(parents=True, exist_ok=True)
+    lock_fd = os.open(target / ".parse.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(lock_fd, fcntl.LOCK_EX)
+        if not manifest_is_current(settings):
+            with tempfile.TemporaryDirectory(prefix=".parse-", dir=target) as folder:
+                parsed = Path(folder)
+                seed_partial_parse(settings, parsed)
+                run_dbt(settings, "parse", "--quiet", "--target-path", str(parsed))
+                stamp = parsed / PARSED_SETTINGS
+                stamp.write_text(_profile_settings(settings), encoding="utf-8")
+                for name in (*PARSE_FILES, PARSED_SETTINGS):
+                    if (parsed / name).exists():
+                        os.replace(parsed / name, target / name)
+    finally:
+        os.close(lock_fd)  # releases the flock
+    return target / "manifest.json"

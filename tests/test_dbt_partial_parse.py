@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 
 from dagster_project.dbt_cli import profile_text
 from dagster_project.dbt_runner import (
@@ -13,7 +14,7 @@ from dagster_project.dbt_runner import (
     manifest_is_current,
     seed_partial_parse,
 )
-from dagster_project.settings import Settings
+from dagster_project.settings import REPO_ROOT, Settings
 from tests.forked_hub import run_dbt
 
 
@@ -85,3 +86,34 @@ def test_a_parse_under_other_duckdb_settings_is_not_current(tmp_path, monkeypatc
     monkeypatch.setenv("HUB_MEMORY_LIMIT", "1GiB")
     monkeypatch.setenv("HUB_THREADS", "1")
     assert not manifest_is_current(settings)
+
+
+def test_a_parse_again_replaces_the_projects_files_whole(tmp_path, monkeypatch):
+    """A hub process under other DuckDB settings parses the project again (above). dbt writes
+    its files in place, so it parses into a folder of its own and each file is renamed over
+    the project's: a process that opened manifest.json before reads the old file whole, and a
+    process reading afterwards the new one, never half of one (a test reading the manifest
+    beside such a parse once failed on half a file)."""
+    project = tmp_path / "home" / "dbt"
+    (project / "models").mkdir(parents=True)
+    for n in range(40):
+        (project / "models" / f"m{n}.sql").write_text(f"select {n} as x\n")
+    (project / "dbt_project.yml").write_text("name: x\nprofile: hub_warehouse\n")
+    shutil.copyfile(REPO_ROOT / "dbt" / "profiles.yml", project / "profiles.yml")
+    settings = dataclasses.replace(Settings.from_env(), home=tmp_path / "home",
+                                   data_dir=tmp_path / "data")
+    monkeypatch.setenv("HUB_MEMORY_LIMIT", "1GiB")
+    manifest = ensure_manifest(settings)
+    first = manifest.read_text()
+    assert json.loads(first)["metadata"]["dbt_version"]
+    with manifest.open() as opened:
+        monkeypatch.setenv("HUB_MEMORY_LIMIT", "2GiB")
+        assert not manifest_is_current(settings)
+        assert ensure_manifest(settings) == manifest
+        assert opened.read() == first  # the file it opened was replaced, not rewritten
+    again = json.loads(manifest.read_text())
+    assert len([n for n in again["nodes"] if n.startswith("model.")]) == 40
+    assert manifest_is_current(settings)
+    assert (manifest.parent / PARSED_SETTINGS).read_text().startswith(
+        "HUB_DUCKDB_MEMORY_LIMIT=2048MiB")
+    assert not [p.name for p in manifest.parent.iterdir() if p.name.startswith(".parse-")]
