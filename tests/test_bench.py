@@ -257,9 +257,21 @@ def test_each_scenario_says_where_its_time_went_from_its_build_record(tmp_path):
 def test_a_failed_bench_removes_its_folder_and_keeps_its_builds_logs(tmp_path):
     """A build that fails ends the bench with status 1, the failure's lines printed; the bench's
     folder is removed (gigabytes at scale), and its builds' logs are kept beside it, dbt's lines
-    of every node among them. Here the full build's DuckDB may hold 1 MiB: its load fails."""
+    of every node among them. Here the full build's DuckDB may hold 1 MiB: its load fails.
+    The project is seen through links, its dbt/target apart: a hub process under that limit
+    parses the project again (dbt_runner.ensure_manifest), and the suite's other processes
+    would then parse it again under theirs."""
+    home = tmp_path / "home"
+    (home / "dbt").mkdir(parents=True)
+    for entry in REPO_ROOT.iterdir():
+        if entry.name != "dbt":
+            (home / entry.name).symlink_to(entry)
+    for entry in (REPO_ROOT / "dbt").iterdir():
+        if entry.name != "target":
+            (home / "dbt" / entry.name).symlink_to(entry)
     workdir = tmp_path / "work"
-    result = hub({**cli_env(tmp_path / "unused"), "HUB_MEMORY_LIMIT": "1MB"}, "bench",
+    result = hub({**cli_env(tmp_path / "unused"), "HUB_MEMORY_LIMIT": "1MB",
+                  "HUB_HOME": str(home)}, "bench",
                  "--scale", "0.02", "--months", "2", "--scenarios", "--workdir", str(workdir),
                  check=False)
     assert result.returncode == 1, result.stdout + result.stderr
