@@ -158,6 +158,8 @@ def ensure_manifest(settings: Settings) -> Path:
     lock_fd = os.open(target / ".parse.lock", os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(lock_fd, fcntl.LOCK_EX)
+        for stale in target.glob(".parse-*"):  # a parse killed before it could remove its own
+            shutil.rmtree(stale, ignore_errors=True)
         if not manifest_is_current(settings):
             with tempfile.TemporaryDirectory(prefix=".parse-", dir=target) as folder:
                 parsed = Path(folder)

@@ -103,6 +103,7 @@ def test_a_parse_again_replaces_the_projects_files_whole(tmp_path, monkeypatch):
     settings = dataclasses.replace(Settings.from_env(), home=tmp_path / "home",
                                    data_dir=tmp_path / "data")
     monkeypatch.setenv("HUB_MEMORY_LIMIT", "1GiB")
+    (project / "target" / ".parse-killed").mkdir(parents=True)  # a parse killed midway
     manifest = ensure_manifest(settings)
     first = manifest.read_text()
     assert json.loads(first)["metadata"]["dbt_version"]
