@@ -10,7 +10,9 @@ its model's parents to exist), its results read from dbt's run_results.json. The
 tests, with `--store-failures`, the column checks of two marts spoilt in the copy (nulls,
 repeated keys, a value not accepted, values out of range) and of two left as built, and the
 identity audit (`assert_customers_converged`) after one contact of the copy was given another
-customer: every key it shares with other contacts is reported, with two customer ids.
+customer: every key it shares with other contacts is reported, with two customer ids. The audit
+runs again as an incremental build runs it, the spoilt contact the only one that build
+labelled (it then checks only that contact's keys), and reports the same keys.
 """
 
 from __future__ import annotations
@@ -55,10 +57,10 @@ def declared_unit_tests(dbt_dir) -> set[str]:
     return names
 
 
-def spoil_identity(con) -> set[tuple]:
-    """One contact sharing a key with others is given a customer of its own; the audit's rows
-    this must give: (key_kind, key_value, customer_ids, contacts_without_customer) of every
-    key the contact shares."""
+def spoil_identity(con) -> tuple[str, set[tuple]]:
+    """One contact sharing a key with others is given a customer of its own; that contact, and
+    the audit's rows this must give: (key_kind, key_value, customer_ids,
+    contacts_without_customer) of every key the contact shares."""
     keys = "intermediate.int_customers__keys"
     [(contact_id,)] = con.execute(
         f"select min(contact_id) from {keys} where (key_kind, key_value) in "
@@ -70,7 +72,24 @@ def spoil_identity(con) -> set[tuple]:
     assert shared and contact_id is not None
     con.execute("update intermediate.int_customers__resolved set customer_id = 'cus_spoilt' "
                 "where contact_id = ?", [contact_id])
-    return {(kind, value, 2, 0) for kind, value in shared}
+    return contact_id, {(kind, value, 2, 0) for kind, value in shared}
+
+
+def label_as_this_builds(con, contact_id: str) -> None:
+    """Make the copy's plan an incremental build's that labelled this contact alone: the audit
+    then checks only the keys of that contact (and every contact sharing them)."""
+    [(build_id,)] = con.execute("select build_id from build.plan").fetchall()
+    con.execute("update build.plan set mode = 'incremental'")
+    con.execute("update intermediate.int_customers__resolved set changed_build_id = "
+                "case when contact_id = ? then ? else 'an earlier build' end",
+                [contact_id, build_id])
+
+
+def stored_rows(con, result: dict) -> None:
+    """The columns and rows a data test stored (--store-failures), into its result."""
+    stored = con.execute(f"select * from {result['relation_name']}")
+    result["columns"] = [d[0] for d in stored.description]
+    result["rows"] = set(stored.fetchall())
 
 
 def spoil(con) -> None:
@@ -109,7 +128,7 @@ def dbt_results(built_warehouse, tmp_path_factory) -> dict[str, dict]:
     work_db = settings.work_db
     with duck.connect_work(work_db) as con:
         spoil(con)
-        audit_rows = spoil_identity(con)
+        spoilt_contact, audit_rows = spoil_identity(con)
     column_checks = [f"{model},test_name:column_checks" for model in [*EXPECTED_FAILURES, *CLEAN]]
     proc = run_dbt(settings, "test", "--store-failures", "--select", "test_type:unit",
                    *column_checks, AUDIT, "--target-path", str(target))
@@ -123,11 +142,19 @@ def dbt_results(built_warehouse, tmp_path_factory) -> dict[str, dict]:
                 node = manifest["nodes"][uid]
                 attached = node.get("attached_node")  # none for a singular test
                 result["model"] = manifest["nodes"][attached]["name"] if attached else node["name"]
-                stored = con.execute(f"select * from {result['relation_name']}")
-                result["columns"] = [d[0] for d in stored.description]
-                result["rows"] = set(stored.fetchall())
+                stored_rows(con, result)
                 if result["model"] == AUDIT:
                     result["expected_rows"] = audit_rows
+    # the audit again, as an incremental build that labelled the spoilt contact runs it
+    with duck.connect_work(work_db) as con:
+        label_as_this_builds(con, spoilt_contact)
+    proc = run_dbt(settings, "test", "--store-failures", "--select", AUDIT,
+                   "--target-path", str(target))
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    [result] = json.loads((target / "run_results.json").read_text())["results"]
+    with duck.connect_work(work_db, read_only=True) as con:
+        stored_rows(con, result)
+    results["incremental_audit"] = {**result, "expected_rows": audit_rows}
     return results
 
 
@@ -153,12 +180,15 @@ def test_column_checks_fail_once_per_failing_check_with_its_rows(dbt_results):
 
 
 def test_the_identity_audit_reports_every_key_of_a_contact_given_another_customer(dbt_results):
+    """In a full build's audit (every key) and in an incremental build's (the keys of the
+    contacts it labelled: here the spoilt contact alone)."""
     [audit] = [r for uid, r in dbt_results.items()
                if uid.startswith("test.") and r["model"] == AUDIT]
-    assert audit["status"] == "fail"
-    assert audit["columns"] == ["key_kind", "key_value", "customer_ids",
-                                "contacts_without_customer"]
-    assert audit["rows"] == audit["expected_rows"]
+    for result in (audit, dbt_results["incremental_audit"]):
+        assert result["status"] == "fail"
+        assert result["columns"] == ["key_kind", "key_value", "customer_ids",
+                                     "contacts_without_customer"]
+        assert result["rows"] == result["expected_rows"]
 
 
 def test_column_checks_pass_on_clean_data(dbt_results):
