@@ -55,29 +55,6 @@ checked_keys as (
 
 ),
 
--- every contact of those keys, and only their customers: the stored customers are not all
--- hashed for a month's keys (9.3 s of a new month at scale 10 when they were)
-scoped_keys as (
-
-    select
-        customer_keys.contact_id,
-        customer_keys.key_kind,
-        customer_keys.key_value
-    from customer_keys
-    where customer_keys.key_value in (select checked_keys.key_value from checked_keys)
-
-),
-
-scoped_customers as (
-
-    select
-        customers.contact_id,
-        customers.customer_id
-    from customers
-    where customers.contact_id in (select scoped_keys.contact_id from scoped_keys)
-
-),
-
 {% endif -%}
 
 hashed_customers as (
@@ -87,7 +64,7 @@ hashed_customers as (
         case
             when customer_id is not null then {{ group_key_hash(['customer_id']) }}
         end as customer_hash
-    from {{ 'customers' if every_key else 'scoped_customers' }}
+    from customers
 
 ),
 
@@ -96,9 +73,12 @@ suspect_keys as (
     select
         customer_keys.key_kind,
         customer_keys.key_value
-    from {{ 'customer_keys' if every_key else 'scoped_keys as customer_keys' }}
+    from customer_keys
     left join hashed_customers
         on {{ group_key_hash(['customer_keys.contact_id']) }} = hashed_customers.contact_hash
+    {% if not every_key -%}
+        where customer_keys.key_value in (select checked_keys.key_value from checked_keys)
+    {% endif -%}
     group by customer_keys.key_kind, customer_keys.key_value
     having
         min(hashed_customers.customer_hash) != max(hashed_customers.customer_hash)
