@@ -309,6 +309,47 @@ def test_a_stopped_bench_stops_its_build_and_removes_its_folder(tmp_path):
     assert not any(Path(f"/proc/{pid}").exists() for pid in build)
 
 
+def test_a_bench_stopped_twice_while_it_generates_removes_its_folder(tmp_path):
+    """SIGTERM, then another while the bench is stopping, both while its generator's worker
+    processes write files: they finish their batches before the folder is removed, so nothing
+    writes into it afterwards (the second signal had broken that wait, and the workers went on
+    writing into the removed folder, making it again)."""
+    from dagster_project.supervisor import descendants
+
+    workdir = tmp_path / "work"
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).with_name("hub")), "bench", "--scale", "1", "--months", "6",
+         "--scenarios", "--workdir", str(workdir)],
+        env=cli_env(tmp_path / "unused"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
+    workers: list[int] = []
+    deadline = time.monotonic() + 240
+    while proc.poll() is None and time.monotonic() < deadline:
+        workers = [pid for pid in descendants(proc.pid)
+                   if any(b"spawn_main" in arg for arg in _argv(pid))]  # not the tracker
+        if workers and any(workdir.glob("hub-bench-*/**/*.csv")):
+            break
+        time.sleep(0.05)
+    assert workers, "the bench's generator never wrote a file with its workers"
+    proc.terminate()
+    time.sleep(0.1)
+    proc.terminate()
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert "hub bench: full build" not in stderr  # stopped while it generated
+    assert "hub bench: stopped; its folder is removed" in stderr
+    assert not [pid for pid in workers if _running(pid)]
+    assert not any(workdir.iterdir()), list(workdir.iterdir())
+
+
+def _running(pid: int) -> bool:
+    """The process exists and is not a zombie (an orphan not yet reaped)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
 def _argv(pid: int) -> list[bytes]:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")

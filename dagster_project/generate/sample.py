@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from dagster_project.stop_request import raise_if_interrupted
+from dagster_project.stop_request import raise_if_interrupted, signals_held
 
 from .closures import BankHolidays, bank_holidays_path, day_windows, load_bank_holidays
 from .crm import ContactTable, population_areas, simulate_contacts
@@ -429,7 +429,11 @@ class _Writer:
             while self.pending and not failed:
                 self._wait_oldest()
         finally:
-            self.pool.shutdown(wait=True, cancel_futures=True)
+            # the workers finish the batches they write (whole files), then stop; a second
+            # SIGTERM or Ctrl-C meanwhile acts once they have: had it broken this wait, the
+            # caller would go on (`hub bench` removing its folder) while they still wrote
+            with signals_held():
+                self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 class _Crm:
