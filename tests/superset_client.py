@@ -5,6 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+# A GET sent on a kept-alive connection that gunicorn closes at that moment (its keep-alive is
+# 2 s; a browser test leaves the session idle for seconds between calls) is reset by the
+# server before it reads the request: sent again once on a new connection, as browsers do. A
+# suite failed on one such reset (docs/benchmarks-journal.md, "7 December 2026, 18:57–19:12
+# UTC"). Other methods and error statuses are not retried; a GET's read timeout (120 s) is,
+# once.
+RESENT_ON_RESET = Retry(total=1, connect=1, read=1, status=0, other=0,
+                        allowed_methods=frozenset({"GET"}), raise_on_status=False)
 
 
 class SupersetClient:
@@ -14,6 +25,7 @@ class SupersetClient:
         self.url = url.rstrip("/")
         self.username, self._password = username, password
         self.session = requests.Session()
+        self.session.mount("http://", HTTPAdapter(max_retries=RESENT_ON_RESET))
         self._charts: dict[int, dict[str, Any]] = {}
         self._login()
 
