@@ -90,6 +90,27 @@
     {{ expression }} {{ '-' if amount < 0 else '+' }} interval '{{ amount | abs }}' {{ unit }}
 {%- endmacro %}
 
+{#- A window frame over the rows ordered by one timestamp: the current row's peers (same
+    timestamp) and the rows up to `amount` `unit`s later (day, hour, minute or second; a
+    positive integer constant), both ends included. -#}
+{% macro range_frame_following(amount, unit) -%}
+    {%- if unit not in ('day', 'hour', 'minute', 'second') or amount is not number
+            or amount < 1 -%}
+        {{ exceptions.raise_compiler_error(
+            'range_frame_following: a positive integer amount of day, hour, minute or second') }}
+    {%- endif -%}
+    {{ return(adapter.dispatch('range_frame_following', 'hub_warehouse')(amount, unit)) }}
+{%- endmacro %}
+
+{% macro duckdb__range_frame_following(amount, unit) -%}
+    range between current row and interval {{ amount }} {{ unit }} following
+{%- endmacro %}
+
+{#- Standard SQL (Spark 3.2+, Trino 360+). -#}
+{% macro default__range_frame_following(amount, unit) -%}
+    range between current row and interval '{{ amount }}' {{ unit }} following
+{%- endmacro %}
+
 {#- Month boundaries from `start_date` to `end_date` (2024-01-31 -> 2024-02-01 is 1). -#}
 {% macro month_diff(start_date, end_date) -%}
     {{ return(adapter.dispatch('month_diff', 'hub_warehouse')(start_date, end_date)) }}

@@ -70,74 +70,49 @@ sequenced as (
 
 ),
 
-moments as (
+counted as (
 
-    -- one row per customer, service line and moment, and whether a contact then is not a
-    -- duplicate case (only those make an earlier contact a repeat)
+    -- for each contact, the counted contacts (not duplicate cases: only those make an earlier
+    -- contact a repeat) of its customer and service line at a strictly later moment within 7
+    -- days: those from its moment to 7 days on, less those at its own moment. Windows over
+    -- the contacts, where joining them to their customers' moments, then to themselves by
+    -- contact_id, held 6.6 GB at scale 10 when a withdrawn month split 820,000 customers
+    -- (docs/benchmarks-journal.md, "Scale 10")
     select
+        contact_id,
         partner_code,
         customer_id,
-        service_line_code,
-        created_at,
-        max(case when not is_duplicate_case then 1 else 0 end) = 1 as has_counted_contact
-    from sequenced
-    where customer_id is not null
-    group by partner_code, customer_id, service_line_code, created_at
-
-),
-
-next_moments as (
-
-    -- the first later moment with a counted contact: a window over the customer's moments,
-    -- where a self-join of the contacts held most of the query's memory at scale 10
-    select
-        partner_code,
-        customer_id,
-        service_line_code,
-        created_at,
-        min(case when has_counted_contact then created_at end) over (
+        created_month,
+        is_duplicate_case,
+        count(case when not is_duplicate_case then 1 end) over (
             partition by partner_code, customer_id, service_line_code
             order by created_at
-            rows between 1 following and unbounded following
-        ) as next_counted_at
-    from moments
-
-),
-
-repeats as (
-
-    -- only for the contacts this build writes (the window's other months are context)
-    select
-        sequenced.contact_id,
-        coalesce(
-            next_moments.next_counted_at
-            <= {{ add_interval('sequenced.created_at', 7, 'day') }},
-            false
-        ) as has_later_contact
+            {{ range_frame_following(7, 'day') }}
+        ) as counted_within_7_days,
+        count(case when not is_duplicate_case then 1 end) over (
+            partition by partner_code, customer_id, service_line_code
+            order by created_at
+            range between current row and current row
+        ) as counted_at_same_moment
     from sequenced
-    inner join next_moments
-        on
-            sequenced.partner_code = next_moments.partner_code
-            and sequenced.customer_id = next_moments.customer_id
-            and sequenced.service_line_code = next_moments.service_line_code
-            and sequenced.created_at = next_moments.created_at
-    where {{ in_scoped_contacts('sequenced', 'created_month') }}
 
 ),
 
 final as (
 
+    -- only the contacts this build writes (the window's other months are context)
     select
-        sequenced.contact_id,
-        sequenced.partner_code,
-        sequenced.customer_id,
-        sequenced.created_month,
-        sequenced.is_duplicate_case,
-        repeats.has_later_contact
-    from sequenced
-    left join repeats
-        on sequenced.contact_id = repeats.contact_id
-    where {{ in_scoped_contacts('sequenced', 'created_month') }}
+        contact_id,
+        partner_code,
+        customer_id,
+        created_month,
+        is_duplicate_case,
+        case
+            when customer_id is not null
+                then counted_within_7_days > counted_at_same_moment
+        end as has_later_contact
+    from counted
+    where {{ in_scoped_contacts('counted', 'created_month') }}
 
 )
 
