@@ -78,16 +78,7 @@
     {%- if amount is not number -%}
         {{ exceptions.raise_compiler_error('add_interval: amount must be an integer constant') }}
     {%- endif -%}
-    {{ return(adapter.dispatch('add_interval', 'hub_warehouse')(expression, amount, unit)) }}
-{%- endmacro %}
-
-{% macro duckdb__add_interval(expression, amount, unit) -%}
-    {{ expression }} {{ '-' if amount < 0 else '+' }} interval {{ amount | abs }} {{ unit }}
-{%- endmacro %}
-
-{#- Standard SQL interval literal (Spark 3.2+, Trino). -#}
-{% macro default__add_interval(expression, amount, unit) -%}
-    {{ expression }} {{ '-' if amount < 0 else '+' }} interval '{{ amount | abs }}' {{ unit }}
+    {{ expression }} {{ '-' if amount < 0 else '+' }} {{ interval_literal(amount | abs, unit) }}
 {%- endmacro %}
 
 {#- A window frame over the rows ordered by one timestamp: the current row's peers (same
@@ -99,16 +90,22 @@
         {{ exceptions.raise_compiler_error(
             'range_frame_following: a positive integer amount of day, hour, minute or second') }}
     {%- endif -%}
-    {{ return(adapter.dispatch('range_frame_following', 'hub_warehouse')(amount, unit)) }}
+    range between current row and {{ interval_literal(amount, unit) }} following
 {%- endmacro %}
 
-{% macro duckdb__range_frame_following(amount, unit) -%}
-    range between current row and interval {{ amount }} {{ unit }} following
+{#- An interval of `amount` (a non-negative integer constant) `unit`s, for add_interval and
+    range_frame_following, which check their arguments. -#}
+{% macro interval_literal(amount, unit) -%}
+    {{ return(adapter.dispatch('interval_literal', 'hub_warehouse')(amount, unit)) }}
 {%- endmacro %}
 
-{#- Standard SQL (Spark 3.2+, Trino 360+). -#}
-{% macro default__range_frame_following(amount, unit) -%}
-    range between current row and interval '{{ amount }}' {{ unit }} following
+{% macro duckdb__interval_literal(amount, unit) -%}
+    interval {{ amount }} {{ unit }}
+{%- endmacro %}
+
+{#- Standard SQL (Spark 3.2+, Trino; in a window frame, Trino 360+). -#}
+{% macro default__interval_literal(amount, unit) -%}
+    interval '{{ amount }}' {{ unit }}
 {%- endmacro %}
 
 {#- Month boundaries from `start_date` to `end_date` (2024-01-31 -> 2024-02-01 is 1). -#}
