@@ -4,8 +4,9 @@
 (`dbt build`) and publish, each timed in this process.
 
 **Build scenarios** (`--scenarios`): the real `hub build` in a subprocess, with the peak resident
-memory of its whole process tree: a full build of `months` months, the next month delivered, and
-a rebuild with nothing new (`bench_builds`).
+memory of its whole process tree: a full build of `months` months, the next month delivered, a
+rebuild with nothing new, and that month withdrawn again, after which the board's figures must
+equal the full build's row for row (`bench_builds`).
 
 The **floor** is what the fastest anything could be: one DuckDB statement per source straight
 from the same landing files (files DuckDB cannot read here — Excel, Windows-1252, JSON lines — are
@@ -38,10 +39,12 @@ import duckdb
 
 from dagster_project import dbt_in_process
 from dagster_project.bench_builds import (
+    COMPARED_MARTS,
     BuildRun,
     DiskPeak,
     build_supports_full_refresh,
     hub_env,
+    marts_differences,
     move_files,
     run_hub_build,
 )
@@ -524,7 +527,9 @@ def _failed(run: BuildRun) -> list[str]:
 
 
 def _run_scenarios(bench: Bench, base: Settings) -> tuple[list[str], int]:
-    """Full build of `months` months, then month `months + 1`, then nothing new."""
+    """Full build of `months` months, then month `months + 1`, then nothing new, then month
+    `months + 1` withdrawn (its files taken out of the landing folder): the worst incremental
+    case (its customers split again), whose marts must equal the full build's."""
     from dagster_project.generate import generate_sample
 
     data = bench.tmp / "data"
@@ -577,6 +582,14 @@ def _run_scenarios(bench: Bench, base: Settings) -> tuple[list[str], int]:
     if runs[-1].returncode != 0:
         return _failed(runs[-1]), 1
     bench.stage_done("no-change rebuild")
+    _progress("month withdrawn")
+    move_files([settings.landing_dir / path.relative_to(incoming) for path in held],
+               settings.landing_dir, bench.tmp / "withdrawn")
+    runs.append(run_hub_build(f"{_ordinal(bench.months + 1)} withdrawn", ["build"], env))
+    if runs[-1].returncode != 0:
+        return _failed(runs[-1]), 1
+    bench.stage_done("month withdrawn")
+    compared = _compare_with_full_build(runs[0], settings)
     superset_lines = _superset_lines(bench, settings, len(partners)) if bench.superset else []
     if bench.superset:
         bench.stage_done("superset")
@@ -584,7 +597,7 @@ def _run_scenarios(bench: Bench, base: Settings) -> tuple[list[str], int]:
         ("landing", settings.landing_dir), ("work", settings.work_db.parent),
         ("serving", settings.serving_db.parent), ("dagster", settings.dagster_home))}
 
-    full, new, same = runs
+    full, new, same, withdrawn = runs
     peak = max(r.peak_rss for r in runs)
     at_goal_scale = bench.scale == GOAL_SCALE
     full_x = full.seconds / floors.seconds if floors.seconds else float("inf")
@@ -598,6 +611,8 @@ def _run_scenarios(bench: Bench, base: Settings) -> tuple[list[str], int]:
         (same, f"{100 * same.seconds / full.seconds:.1f} % of full",
          f"<= {100 * GOAL_NO_CHANGE_SHARE:g} % of full",
          _met(same.seconds <= GOAL_NO_CHANGE_SHARE * full.seconds)),
+        (withdrawn, f"{100 * withdrawn.seconds / full.seconds:.1f} % of full",
+         "marts = the full build's", "yes" if compared.equal else "**no**"),
     ]
     note = ("" if full_refresh else
             "\n(`hub build` has no --full-refresh here: the full build is a plain `hub build` "
@@ -605,7 +620,7 @@ def _run_scenarios(bench: Bench, base: Settings) -> tuple[list[str], int]:
     lines = [
         f"hub bench --scenarios: scale {bench.scale:g}, {bench.months} months "
         f"({report.first_month:%Y-%m}..{_add_month(new_month, -1):%Y-%m}) + 1 new month "
-        f"({new_month:%Y-%m}), seed {bench.seed}",
+        f"({new_month:%Y-%m}), then withdrawn, seed {bench.seed}",
         _partners_line(bench, partners),
         _machine_line(),
         f"generate: {report.total_rows:,} rows ({_rows_line(report)}), "
@@ -630,13 +645,39 @@ def _run_scenarios(bench: Bench, base: Settings) -> tuple[list[str], int]:
         "Where each build's time went (its build record, `data/logs/build-*.json`):",
         *(r.where_the_time_went() for r in runs),
         "",
+        compared.line,
         *_floor_lines(floors),
         "- disk after the last build: " + ", ".join(
             f"{name} {_gib(size)}" for name, size in disk.items())
         + f"; total {_gib(sum(disk.values()))}",
         *(["", *superset_lines] if superset_lines else []),
     ]
-    return lines, 0
+    return lines, (0 if compared.equal else 1)
+
+
+@dataclasses.dataclass(frozen=True)
+class Compared:
+    equal: bool
+    line: str
+
+
+def _compare_with_full_build(full: BuildRun, settings: Settings) -> Compared:
+    """The served marts after the month's withdrawal against those the full build published
+    (its version, kept in the serving folder: dagster_project/published.py)."""
+    from dagster_project.published import versions_dir
+
+    version = (full.record or {}).get("published_version")
+    before = versions_dir(settings.serving_db) / str(version) / "warehouse.duckdb"
+    if not version or not before.exists():
+        return Compared(False, "- month withdrawn: not compared (the full build's published "
+                               "version is not kept)")
+    rows, problems = marts_differences(before, settings.serving_db, settings.data_dir)
+    tables = ", ".join(COMPARED_MARTS)
+    if not problems:
+        return Compared(True, f"- month withdrawn: {tables} equal the full build's, row for "
+                              f"row ({rows:,} rows)")
+    return Compared(False, "- month withdrawn: **differs** from the full build: " + "; ".join(
+        f"{table} {how}" for table, how in problems.items()))
 
 
 def _superset_lines(bench: Bench, settings: Settings, partners: int) -> list[str]:

@@ -1,7 +1,9 @@
 """`hub bench --scenarios`: the real `hub build` timed in a subprocess, with the peak resident
 memory of its whole process tree (the build, dbt, any worker), from /proc: the larger of the
 tree's resident memory sampled every SAMPLE_SECONDS and the sum of its processes' high-water
-marks (VmHWM, which the kernel keeps, so a spike shorter than a sample is not missed)."""
+marks (VmHWM, which the kernel keeps, so a spike shorter than a sample is not missed). After a
+month is withdrawn, the board's figures are compared row for row with the full build's
+(`marts_differences`)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,9 @@ import threading
 import time
 from pathlib import Path
 
+import duckdb
+
+from dagster_project import duck
 from dagster_project.build_record import record_written_since
 from dagster_project.supervisor import stop
 
@@ -271,3 +276,35 @@ class DiskPeak:
     def __exit__(self, *exc_info: object) -> None:
         self._stop.set()
         self._thread.join()
+
+
+# The marts compared after the new month is withdrawn: issue 9's figures of "incremental equals
+# from scratch" (the board's monthly telephony and contact figures and the scorecard). They
+# hold no lineage column, so the same landing files give the same rows whatever the builds.
+COMPARED_MARTS = ("kpi_telephony_monthly", "kpi_contact_monthly", "kpi_scorecard")
+
+
+def marts_differences(left: Path, right: Path, data_dir: Path | None = None,
+                      tables: tuple[str, ...] = COMPARED_MARTS) -> tuple[int, dict[str, str]]:
+    """Compare `tables` of the marts schema of two served files row for row (DuckDB's `except
+    all`, both ways, duplicates counted; spilling under `data_dir`): the rows compared (of
+    `left`), and, for each table that differs, how."""
+    con = duck.connect(data_dir=data_dir)
+    try:
+        con.execute(f"attach '{left}' as left_file (read_only)")
+        con.execute(f"attach '{right}' as right_file (read_only)")
+        rows, problems = 0, {}
+        for table in tables:
+            sides = [f"{side}.marts.{table}" for side in ("left_file", "right_file")]
+            try:
+                rows += con.execute(f"select count(*) from {sides[0]}").fetchone()[0]
+                only = [con.execute(f"select count(*) from (from {a} except all from {b})")
+                        .fetchone()[0] for a, b in (sides, sides[::-1])]
+            except duckdb.Error as exc:  # a table missing, or other columns
+                problems[table] = f"not comparable ({str(exc).splitlines()[0]})"
+                continue
+            if any(only):
+                problems[table] = f"{only[0]:,} rows only before, {only[1]:,} only after"
+        return rows, problems
+    finally:
+        con.close()

@@ -20,11 +20,13 @@ from pathlib import Path
 import yaml
 
 from dagster_project.bench_builds import (
+    COMPARED_MARTS,
     BuildRun,
     DiskPeak,
     PeakRss,
     disk_use,
     hub_env,
+    marts_differences,
     rows_by_source,
 )
 from dagster_project.bench_partners import (
@@ -216,6 +218,36 @@ def test_build_output_is_read_per_source_and_paths_are_never_inherited(monkeypat
     assert env["HUB_SETTLE_SECONDS"] == "0"  # its files were generated a moment before
     assert env["HUB_DATA_DIR"] == "/tmp/d" and env["HUB_PARTNERS_DIR"] == "/tmp/p"
     assert env["DAGSTER_HOME"] == "/tmp/d/dagster_home"
+
+
+def _served_file(path: Path, scorecard: list[tuple[str, float]], tables=COMPARED_MARTS) -> Path:
+    import duckdb
+
+    with duckdb.connect(str(path)) as con:
+        con.execute("create schema marts")
+        for table in tables:
+            con.execute(f"create table marts.{table} (partner_code varchar, value double)")
+            con.executemany(f"insert into marts.{table} values (?, ?)", scorecard)
+    return path
+
+
+def test_a_withdrawn_month_is_compared_with_the_full_build_row_for_row(tmp_path):
+    """After the withdrawn-month scenario the bench compares the board's three marts with those
+    the full build published: equal files give no difference; a changed row, a repeated row
+    (the same rows, one twice) and a missing table are each named."""
+    rows = [("eastbrook", 0.81), ("westvale", 0.79)]
+    before = _served_file(tmp_path / "before.duckdb", rows)
+    assert marts_differences(before, _served_file(tmp_path / "same.duckdb", rows)) == (6, {})
+    changed = _served_file(tmp_path / "changed.duckdb", [rows[0], ("westvale", 0.78)])
+    assert marts_differences(before, changed)[1] == {
+        table: "1 rows only before, 1 only after" for table in COMPARED_MARTS}
+    repeated = _served_file(tmp_path / "repeated.duckdb", [*rows, rows[1]])
+    assert marts_differences(before, repeated)[1][COMPARED_MARTS[0]] == (
+        "0 rows only before, 1 only after")
+    missing = _served_file(tmp_path / "missing.duckdb", rows, COMPARED_MARTS[1:])
+    problem = marts_differences(before, missing)[1]
+    assert list(problem) == [COMPARED_MARTS[0]]
+    assert problem[COMPARED_MARTS[0]].startswith("not comparable")
 
 
 def test_superset_timing_needs_the_build_scenarios(tmp_path):
