@@ -2,9 +2,9 @@
 
 Only the command's shape is checked here; the figures themselves are recorded in
 docs/benchmarks.md (speed is measured in benchmarks, never asserted in tests). The build
-scenarios (`--scenarios`) run `hub build` three times, minutes even on tiny data, so their
-parts are checked one by one: the partner clones, the process-tree memory sampler and the
-parsing of `hub build`'s output.
+scenarios (`--scenarios`) run `hub build` four times, minutes even on tiny data, so their
+parts are checked one by one: the partner clones, the process-tree memory sampler, the
+parsing of `hub build`'s output and the comparison of the marts after the withdrawn month.
 """
 
 from __future__ import annotations
