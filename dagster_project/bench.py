@@ -667,8 +667,8 @@ def _compare_with_full_build(full: BuildRun, settings: Settings) -> Compared:
     from dagster_project.published import versions_dir
 
     version = (full.record or {}).get("published_version")
-    before = versions_dir(settings.serving_db) / str(version) / "warehouse.duckdb"
-    if not version or not before.exists():
+    before = version and versions_dir(settings.serving_db) / version / "warehouse.duckdb"
+    if not before or not before.exists():
         return Compared(False, "- month withdrawn: not compared (the full build's published "
                                "version is not kept)")
     rows, problems = marts_differences(before, settings.serving_db, settings.data_dir)

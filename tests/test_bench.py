@@ -220,14 +220,14 @@ def test_build_output_is_read_per_source_and_paths_are_never_inherited(monkeypat
     assert env["DAGSTER_HOME"] == "/tmp/d/dagster_home"
 
 
-def _served_file(path: Path, scorecard: list[tuple[str, float]], tables=COMPARED_MARTS) -> Path:
+def _served_file(path: Path, rows: list[tuple[str, float]], tables=COMPARED_MARTS) -> Path:
     import duckdb
 
     with duckdb.connect(str(path)) as con:
         con.execute("create schema marts")
         for table in tables:
             con.execute(f"create table marts.{table} (partner_code varchar, value double)")
-            con.executemany(f"insert into marts.{table} values (?, ?)", scorecard)
+            con.executemany(f"insert into marts.{table} values (?, ?)", rows)
     return path
 
 
